@@ -1,0 +1,39 @@
+#include "example_tasks.hpp"
+
+#include <csignal>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+
+#include "gasched/this_task.hpp"
+
+namespace gasched::examples {
+
+void add_to(registry& reg) {
+  reg.add("hello.world", [](int32_t n) { return n; });
+  reg.add("demo.flaky", []() -> int32_t { throw std::runtime_error("retry me"); });
+  reg.add("demo.bad", []() -> int32_t { throw permanent_failure("never retry"); });
+  reg.add("test.identity", [](int32_t n) { return n; });
+  reg.add("test.sleep", [](int32_t id, int32_t ms) {
+    this_task::sleep_for(std::chrono::milliseconds(ms));
+    return id;
+  });
+  reg.add("test.fail", []() -> int32_t { throw std::runtime_error("testing_max_retries"); });
+  reg.add("test.permanent",
+          []() -> int32_t { throw permanent_failure("testing_permanent_failure"); });
+  reg.add("test.kill_if", [](const std::string& node) {
+    // As gascheduler's kill_if: let the node fill up before it dies.
+    this_task::sleep_for(std::chrono::milliseconds(100));
+    if (this_task::node_name() == node)
+      std::raise(SIGKILL);
+    return true;
+  });
+  reg.add("test.node_name", [] { return this_task::node_name(); });
+  reg.add("test.flaky_once", [](int32_t id) {
+    if (this_task::attempt() == 1)
+      throw std::runtime_error("first attempt fails");
+    return id;
+  });
+}
+
+} // namespace gasched::examples

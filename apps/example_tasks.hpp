@@ -1,0 +1,23 @@
+// The task functions that gasched-node offers out of the box: the examples
+// of the README and the functions the tests and benchmarks run.
+#pragma once
+
+#include "gasched/registry.hpp"
+
+namespace gasched::examples {
+
+/// Adds every example function to `reg`:
+///   hello.world(int32 n) -> n
+///   demo.flaky() throws (retried until max_retries)
+///   demo.bad() throws permanent_failure
+///   test.identity(int32 n) -> n
+///   test.sleep(int32 id, int32 ms) -> id, after ms milliseconds (wakes on cancel)
+///   test.fail() throws, every time
+///   test.permanent() throws permanent_failure
+///   test.kill_if(string node) -> true; kills its own process (SIGKILL) when
+///     it runs on the node of that name
+///   test.node_name() -> the name of the node running it
+///   test.flaky_once(int32 id) -> id; fails the first attempt on each node
+void add_to(registry& reg);
+
+} // namespace gasched::examples

@@ -1,0 +1,8 @@
+# Options shared by every target of this project (not exported to users).
+add_library(gasched_compile_options INTERFACE)
+target_compile_options(gasched_compile_options INTERFACE -Wall -Wextra)
+if(GASCHED_SANITIZE)
+  target_compile_options(gasched_compile_options INTERFACE
+    -fsanitize=${GASCHED_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(gasched_compile_options INTERFACE -fsanitize=${GASCHED_SANITIZE})
+endif()

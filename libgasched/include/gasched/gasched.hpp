@@ -1,0 +1,15 @@
+// gasched: schedules tasks across a cluster of nodes and gets each one done,
+// even when nodes die. One header for all of it.
+#pragma once
+
+#include "gasched/atoms.hpp"
+#include "gasched/errc.hpp"
+#include "gasched/init.hpp"
+#include "gasched/log.hpp"
+#include "gasched/node.hpp"
+#include "gasched/options.hpp"
+#include "gasched/registry.hpp"
+#include "gasched/scheduler.hpp"
+#include "gasched/stats.hpp"
+#include "gasched/task.hpp"
+#include "gasched/this_task.hpp"

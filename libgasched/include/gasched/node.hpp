@@ -1,0 +1,28 @@
+// Nodes: the actors that run tasks, one per process.
+#pragma once
+
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "gasched/options.hpp"
+#include "gasched/registry.hpp"
+
+namespace gasched {
+
+/// Spawns a node that runs the functions of `reg` (copied). Task functions
+/// run on the node's own pool of long-lived threads, never on CAF's
+/// scheduler threads, so a function may block for minutes.
+caf::actor spawn_node(caf::actor_system& sys, const registry& reg, node_options opts);
+
+/// Same, with only a name.
+caf::actor spawn_node(caf::actor_system& sys, const registry& reg, std::string name);
+
+/// The whole of gasched-node, with the application's functions: parses the
+/// command line (--port, --host, --join, --name, --slots, --threads, see
+/// --help), starts an actor system, publishes and/or joins, and runs until
+/// SIGINT or SIGTERM. Returns the process exit code.
+int run_node(int argc, char** argv, const registry& reg);
+
+} // namespace gasched

@@ -1,0 +1,108 @@
+// Options of a scheduler and of a node. Every option states its default and
+// what changing it costs.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/timespan.hpp>
+
+#include "gasched/task.hpp"
+
+namespace gasched {
+
+struct scheduler_options {
+  // -- identity and cluster ------------------------------------------------------
+
+  /// Name carried by every task_result and found by find_scheduler().
+  /// Default: empty, an unnamed scheduler (results carry "scheduler-<actor id>").
+  /// Two schedulers of one actor system cannot share a name.
+  std::string name;
+
+  /// Node actors to start with (from spawn_node or remote_actor). Nodes may
+  /// also be added later (add_node_atom) or join a published scheduler.
+  /// Default: none. When some are given and none answers within node_timeout,
+  /// spawn_scheduler fails with errc::no_nodes_in_cluster.
+  std::vector<caf::actor> nodes;
+
+  /// Receives one task_result per task. The scheduler monitors it and stops
+  /// with its exit reason when it exits, as gascheduler does with its client.
+  /// Default: none; results then only reach awaiters (await_atom).
+  caf::actor client;
+
+  /// Whether `client` also gets the results of tasks that someone awaits.
+  /// Default: true (the client sees every result).
+  bool notify_client_of_awaited = true;
+
+  // -- placement and retries -----------------------------------------------------
+
+  /// Most tasks running on one node at once; a node that announces fewer
+  /// slots gets that many. Default: 10. Higher keeps more work in flight;
+  /// lower bounds the load a task batch puts on each machine. 0 pauses dispatch.
+  uint32_t max_workers = 10;
+
+  /// Attempts per task on its node before the result is errc::max_retries;
+  /// gasched::infinity retries forever; 0 fails at once (as gascheduler).
+  /// Default: 10.
+  uint32_t max_retries = 10;
+
+  /// Pause between attempts on a node. Default: 1 s, gascheduler's.
+  caf::timespan retry_timeout = std::chrono::seconds(1);
+
+  /// Growth of the pause per attempt: pause n = retry_timeout * retry_backoff^(n-1),
+  /// capped at retry_backoff_max. Default: 1.0, a fixed pause (gascheduler's);
+  /// 2.0 gives Celery's exponential retry_backoff.
+  double retry_backoff = 1.0;
+
+  /// Cap of the growing pause. Default: 60 s.
+  caf::timespan retry_backoff_max = std::chrono::seconds(60);
+
+  /// Whether each pause is drawn uniformly from [0, pause] ("full jitter"),
+  /// which spreads retries of many failing tasks. Default: false.
+  bool retry_jitter = false;
+
+  /// A task whose node died while running it this many times ends with
+  /// errc::node_failures instead of going back to pending (quarantine of
+  /// poison tasks, as Dask's allowed-failures). gasched::infinity turns it off.
+  /// Default: 3.
+  uint32_t max_node_failures = 3;
+
+  // -- bounds --------------------------------------------------------------------
+
+  /// Most tasks pending at once; `execute` beyond it answers errc::queue_full
+  /// and accepts nothing. Tasks requeued from a dead node are never refused.
+  /// Default: 0, unbounded (memory is the bound: about 40 bytes per pending
+  /// task whose arguments are one or two scalars).
+  uint64_t max_pending = 0;
+
+  /// How long spawn_scheduler and add_node wait for a node's answer.
+  /// Default: 5 s.
+  caf::timespan node_timeout = std::chrono::seconds(5);
+};
+
+struct node_options {
+  /// Shown in stats and in every task_result. Default: "node-<actor id>";
+  /// gasched-node uses "<host>:<port>".
+  std::string name;
+
+  /// Tasks this node runs at once. The scheduler gives it at most
+  /// min(slots, max_workers). Default: 0, meaning "as many as max_workers".
+  /// Each slot is one long-lived thread of the node's pool, created when first needed.
+  uint32_t slots = 0;
+
+  /// Join the scheduler published at join_host:join_port, and join again
+  /// whenever the connection is lost. Default: empty, no joining (the node
+  /// waits to be handed to a scheduler).
+  std::string join_host;
+  uint16_t join_port = 0;
+
+  /// Bounds of the pause between join attempts; it doubles from the first
+  /// to the second. Default: 100 ms to 2 s.
+  caf::timespan join_retry_min = std::chrono::milliseconds(100);
+  caf::timespan join_retry_max = std::chrono::seconds(2);
+};
+
+} // namespace gasched

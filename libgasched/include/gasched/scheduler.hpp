@@ -1,0 +1,41 @@
+// Spawning, finding and publishing schedulers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "gasched/options.hpp"
+
+namespace gasched {
+
+/// Spawns a scheduler. It first asks every node in `opts.nodes` for its name
+/// and slots (waiting up to opts.node_timeout); nodes that do not answer are
+/// left out, as gascheduler's ping_nodes does. Errors: errc::no_nodes_in_cluster
+/// when nodes were given and none answered; errc::name_in_use;
+/// errc::invalid_argument for an option out of range.
+///
+/// The scheduler runs until it gets stop_atom, its client exits, or it is
+/// sent an exit message; stop it before its actor system is destroyed.
+caf::expected<caf::actor> spawn_scheduler(caf::actor_system& sys, scheduler_options opts);
+
+/// The running scheduler of this actor system named `name`, or an invalid handle.
+caf::actor find_scheduler(caf::actor_system& sys, const std::string& name);
+
+/// Makes `whom` (a scheduler, so that nodes can join it and remote clients
+/// reach it; or a node, so that a scheduler can be handed it) reachable at
+/// host:port. Port 0 picks a free port; the port is returned. The address
+/// may be reused at once after a restart. Errors: errc::network_error naming
+/// the host and port (in use, unknown address).
+caf::expected<uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
+                                uint16_t port, const std::string& host = "127.0.0.1");
+
+/// The actor published at host:port (a scheduler or a node), connecting if
+/// needed. Errors: errc::network_error naming the address.
+caf::expected<caf::actor> connect(caf::actor_system& sys, const std::string& host,
+                                  uint16_t port);
+
+} // namespace gasched

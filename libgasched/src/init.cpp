@@ -1,0 +1,59 @@
+#include "gasched/init.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <typeindex>
+#include <typeinfo>
+#include <vector>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/settings.hpp>
+
+#include "gasched/errc.hpp"
+#include "gasched/stats.hpp"
+#include "gasched/task.hpp"
+#include "wire.hpp"
+
+namespace gasched {
+
+namespace {
+
+// Sets `key` unless the application (or its command line) already did.
+void set_default(caf::actor_system_config& cfg, caf::string_view key,
+                 caf::timespan value) {
+  if (caf::get_if(&cfg.content, key) == nullptr)
+    cfg.set(key, value);
+}
+
+} // namespace
+
+void init(caf::actor_system_config& cfg) {
+  if (cfg.type_names_by_rtti.count(std::type_index(typeid(task))) > 0)
+    return;  // initialized already: the middleman must not load twice
+  cfg.load<caf::io::middleman>();
+  // Public types: what clients send and receive.
+  cfg.add_message_type<task>("gasched::task");
+  cfg.add_message_type<task_result>("gasched::task_result");
+  cfg.add_message_type<node_load>("gasched::node_load");
+  cfg.add_message_type<stats>("gasched::stats");
+  cfg.add_message_type<std::vector<task_id>>("std::vector<gasched::task_id>");
+  // The protocol between schedulers and nodes.
+  cfg.add_message_type<detail::node_info>("gasched::node_info");
+  cfg.add_message_type<detail::retry_policy>("gasched::retry_policy");
+  cfg.add_message_type<detail::run_order>("gasched::run_order");
+  cfg.add_message_type<detail::run_batch>("gasched::run_batch");
+  cfg.add_message_type<detail::run_outcome>("gasched::run_outcome");
+  cfg.add_message_type<detail::done_batch>("gasched::done_batch");
+  cfg.add_error_category(error_category,
+                         [](uint8_t code, caf::atom_value, const caf::message& ctx) {
+                           return describe(caf::error{code, error_category, ctx});
+                         });
+  // CAF never declares a hung peer (open socket, no answer) down by default.
+  // A heartbeat every 200 ms and a 1 s timeout declare it down in about 1 s;
+  // the timeout only works when every process of the cluster sends heartbeats.
+  set_default(cfg, "middleman.heartbeat-interval", std::chrono::milliseconds(200));
+  set_default(cfg, "middleman.connection-timeout", std::chrono::seconds(1));
+}
+
+} // namespace gasched

@@ -1,0 +1,39 @@
+// publish() and connect(): CAF's middleman calls with errors that name the address.
+#include <caf/actor_cast.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/sec.hpp>
+
+#include "gasched/errc.hpp"
+#include "gasched/scheduler.hpp"
+
+namespace gasched {
+
+caf::expected<uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
+                                uint16_t port, const std::string& host) {
+  if (!whom)
+    return make_error(errc::invalid_argument, "publish needs an actor");
+  // reuse_addr: a restarted process can take its port again at once
+  // instead of failing while the old socket sits in TIME_WAIT.
+  auto result = sys.middleman().publish(whom, port, host.c_str(), true);
+  if (!result) {
+    auto what = result.error() == caf::sec::cannot_open_port
+                  ? "cannot listen on " + host + ":" + std::to_string(port)
+                      + " (port in use or address not local)"
+                  : "cannot publish on " + host + ":" + std::to_string(port) + ": "
+                      + sys.render(result.error());
+    return make_error(errc::network_error, what);
+  }
+  return result;
+}
+
+caf::expected<caf::actor> connect(caf::actor_system& sys, const std::string& host,
+                                  uint16_t port) {
+  auto result = sys.middleman().remote_actor(host, port);
+  if (!result)
+    return make_error(errc::network_error, "cannot connect to " + host + ":"
+                                             + std::to_string(port) + ": "
+                                             + sys.render(result.error()));
+  return result;
+}
+
+} // namespace gasched

@@ -1,0 +1,528 @@
+// The scheduler actor: a thin shell around scheduler_core. It turns messages
+// into calls on the core and sends what the core decides: dispatches to
+// nodes, in batches, and one task_result per task to the client and awaiters.
+//
+//            spawn: ask every given node hello
+//   ( starting ) ──all answered or timed out──> ( running ) ──stop / client exit──> ( done )
+//        |                                           ^   |
+//        └──none of the given nodes answered: ends   |   └─ node down: its tasks to the
+//           with no_nodes_in_cluster                 |      front of pending, then dispatch
+//                                   execute, done, join, add_node, cancel, ...
+//
+// Dispatches are batched per node: orders wait while more messages are
+// queued (they may add to the batch) and go out when the mailbox is empty,
+// when the node has no free slot left, or at a self-sent high-priority flush.
+
+#include <algorithm>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+
+#include "core/scheduler_core.hpp"
+#include "gasched/atoms.hpp"
+#include "gasched/errc.hpp"
+#include "gasched/scheduler.hpp"
+#include "gasched/stats.hpp"
+#include "logging.hpp"
+#include "scheduler_directory.hpp"
+#include "wire.hpp"
+
+namespace gasched {
+
+namespace {
+
+using detail::node_index;
+
+struct node_entry {
+  caf::actor actor;  // invalid: the index is unused
+  std::string name;
+  detail::run_batch outbox;  // orders not sent yet
+};
+
+struct scheduler_state {
+  scheduler_options opts;
+  std::string label;  // the name results carry
+  std::unique_ptr<detail::scheduler_core> core;
+  detail::retry_policy policy;
+  std::vector<node_entry> nodes;  // by node_index
+  std::unordered_map<caf::actor_addr, node_index> index_of;
+  std::vector<node_index> dirty;  // nodes with orders in their outbox
+  bool flush_scheduled = false;
+  std::unordered_multimap<task_id, caf::typed_response_promise<task_result>> awaiters;
+  // starting
+  size_t hellos_outstanding = 0;
+  bool started = false;
+  caf::error start_error;
+  std::vector<caf::typed_response_promise<caf::ok_atom>> ready_waiters;
+  static inline const char* name = "gasched.scheduler";
+};
+
+using scheduler_actor = caf::stateful_actor<scheduler_state>;
+
+// -- results ---------------------------------------------------------------------
+
+task_result make_result(scheduler_actor* self, detail::ended_task& t, caf::message value,
+                        caf::error error) {
+  auto& st = self->state;
+  task_result r;
+  r.scheduler = st.label;
+  r.id = t.id;
+  r.value = std::move(value);
+  r.error = std::move(error);
+  if (t.node != detail::no_node)
+    r.node = st.nodes[t.node].name;
+  r.task = task{st.core->function_name(t.fn), std::move(t.args), t.priority};
+  return r;
+}
+
+void deliver(scheduler_actor* self, task_result&& r) {
+  auto& st = self->state;
+  bool awaited = false;
+  if (!st.awaiters.empty()) {
+    auto [first, last] = st.awaiters.equal_range(r.id);
+    for (auto i = first; i != last; ++i)
+      i->second.deliver(r);
+    awaited = first != last;
+    st.awaiters.erase(first, last);
+  }
+  if (st.opts.client && (!awaited || st.opts.notify_client_of_awaited))
+    self->send(st.opts.client, std::move(r));
+}
+
+// -- dispatch --------------------------------------------------------------------
+
+bool full(scheduler_actor* self, node_index n) {
+  auto& nodes = self->state.core->nodes();
+  return nodes.running(n) >= nodes.capacity(n);
+}
+
+// Sends the orders of the dirty nodes; with only_full, of those with no free slot.
+void flush(scheduler_actor* self, bool only_full) {
+  auto& st = self->state;
+  auto keep = st.dirty.begin();
+  for (auto n : st.dirty) {
+    auto& node = st.nodes[n];
+    if (node.outbox.orders.empty())
+      continue;
+    if (only_full && !full(self, n)) {
+      *keep++ = n;
+      continue;
+    }
+    node.outbox.policy = st.policy;
+    self->send(node.actor, run_atom::value, std::move(node.outbox));
+    node.outbox = detail::run_batch{};
+  }
+  st.dirty.erase(keep, st.dirty.end());
+}
+
+// Hands pending tasks to free slots; called after every change that may free
+// a slot or add a task.
+void pump(scheduler_actor* self) {
+  auto& st = self->state;
+  st.core->dispatch([&](const detail::dispatch_order& d) {
+    auto& outbox = st.nodes[d.node].outbox.orders;
+    if (outbox.empty())
+      st.dirty.push_back(d.node);
+    outbox.push_back(
+      detail::run_order{d.id, d.epoch, st.core->function_name(d.fn), d.args});
+  });
+  if (st.dirty.empty())
+    return;
+  if (self->mailbox().empty()) {
+    flush(self, false);
+    return;
+  }
+  flush(self, true);
+  if (!st.dirty.empty() && !st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send<caf::message_priority::high>(self, flush_atom::value);
+  }
+}
+
+// -- nodes -----------------------------------------------------------------------
+
+caf::error add_node(scheduler_actor* self, const caf::actor& node,
+                    const detail::node_info& info) {
+  auto& st = self->state;
+  if (st.index_of.count(node.address()) > 0)
+    return caf::none;
+  for (auto& other : st.nodes)
+    if (other.actor && other.name == info.name)
+      return make_error(errc::name_in_use, "a node named " + info.name
+                                             + " is already up");
+  auto n = st.core->add_node(info.slots);
+  if (n >= st.nodes.size())
+    st.nodes.resize(n + 1);
+  st.nodes[n] = node_entry{node, info.name, {}};
+  st.index_of.emplace(node.address(), n);
+  self->monitor(node);
+  detail::log(log_level::info, "scheduler {}: node {} is up ({} slots)", st.label,
+              info.name, st.core->nodes().capacity(n));
+  pump(self);
+  return caf::none;
+}
+
+void remove_node(scheduler_actor* self, node_index n, const caf::error& reason) {
+  auto& st = self->state;
+  auto& node = st.nodes[n];
+  detail::log(log_level::warning,
+              "scheduler {}: node {} is down ({}); requeueing its {} running tasks",
+              st.label, node.name, self->system().render(reason),
+              st.core->nodes().running(n));
+  for (auto& t : st.core->remove_node(n)) {
+    detail::log(log_level::warning,
+                "scheduler {}: task {} {} lost {} nodes; quarantined", st.label, t.id,
+                st.core->function_name(t.fn), t.epoch + 1);
+    auto failures = t.epoch + 1;
+    deliver(self, make_result(self, t, {},
+                              make_error(errc::node_failures,
+                                         std::to_string(failures)
+                                           + " nodes died while running it")));
+  }
+  st.index_of.erase(node.actor.address());
+  node = node_entry{};
+  pump(self);
+}
+
+// Asks `node` who it is; then(node_info) or error.
+template <class OnInfo, class OnError>
+void hello(scheduler_actor* self, const caf::actor& node, OnInfo on_info,
+           OnError on_error) {
+  self->request(node, self->state.opts.node_timeout, hello_atom::value)
+    .then(std::move(on_info), std::move(on_error));
+}
+
+void settle_start(scheduler_actor* self) {
+  auto& st = self->state;
+  if (st.started || st.hellos_outstanding > 0)
+    return;
+  st.started = true;
+  if (!st.opts.nodes.empty() && st.core->nodes().size() == 0)
+    st.start_error = make_error(errc::no_nodes_in_cluster,
+                                "none of the " + std::to_string(st.opts.nodes.size())
+                                  + " nodes answered within node_timeout");
+  for (auto& rp : st.ready_waiters)
+    if (st.start_error)
+      rp.deliver(st.start_error);
+    else
+      rp.deliver(caf::ok_atom::value);
+  st.ready_waiters.clear();
+  if (st.start_error)
+    self->quit(st.start_error);
+}
+
+// -- ending ----------------------------------------------------------------------
+
+// Awaiters get an error rather than silence; nodes cancel our tasks themselves
+// when they see us go down.
+void fail_awaiters(scheduler_actor* self, const std::string& why) {
+  auto& st = self->state;
+  for (auto& [id, rp] : st.awaiters)
+    rp.deliver(make_error(errc::cancelled, why));
+  st.awaiters.clear();
+}
+
+void warn_if_unfinished(scheduler_actor* self, const std::string& why) {
+  auto& st = self->state;
+  if (!st.core->idle())
+    detail::log(log_level::warning,
+                "scheduler {}: {} with {} running and {} pending tasks", st.label, why,
+                st.core->running(), st.core->pending());
+}
+
+// -- behavior --------------------------------------------------------------------
+
+caf::behavior scheduler_behavior(scheduler_actor* self, scheduler_options opts) {
+  auto& st = self->state;
+  st.opts = std::move(opts);
+  st.label = st.opts.name.empty() ? "scheduler-" + std::to_string(self->id())
+                                   : st.opts.name;
+  st.core = std::make_unique<detail::scheduler_core>(detail::core_limits{
+    st.opts.max_workers, st.opts.max_pending, st.opts.max_node_failures});
+  st.policy = detail::retry_policy{st.opts.max_retries, st.opts.retry_timeout,
+                                   st.opts.retry_backoff, st.opts.retry_backoff_max,
+                                   st.opts.retry_jitter};
+  if (!st.opts.name.empty()) {
+    detail::bind_name(self->system(), st.opts.name, self->address());
+    self->attach_functor([&sys = self->system(), name = st.opts.name] {
+      detail::release_name(sys, name);
+    });
+  }
+  if (st.opts.client)
+    self->monitor(st.opts.client);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    if (st.opts.client && msg.source == st.opts.client.address()) {
+      // As gascheduler: the scheduler belongs to its client.
+      warn_if_unfinished(self, "client exited (" + self->system().render(msg.reason) + ")");
+      fail_awaiters(self, "the scheduler's client exited");
+      self->quit(msg.reason);
+      return;
+    }
+    if (auto it = st.index_of.find(msg.source); it != st.index_of.end())
+      remove_node(self, it->second, msg.reason);
+  });
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    warn_if_unfinished(self, "exiting (" + self->system().render(msg.reason) + ")");
+    fail_awaiters(self, "the scheduler exited");
+    self->quit(msg.reason);
+  });
+  // Ask the given nodes who they are; spawn_scheduler waits for ready_atom.
+  std::vector<caf::actor> given;
+  for (auto& node : st.opts.nodes)
+    if (node && std::find(given.begin(), given.end(), node) == given.end())
+      given.push_back(node);
+  st.hellos_outstanding = given.size();
+  for (auto& node : given)
+    hello(
+      self, node,
+      [self, node](detail::node_info& info) {
+        if (auto err = add_node(self, node, info))
+          detail::log(log_level::warning, "scheduler {}: {}", self->state.label,
+                      describe(err));
+        --self->state.hellos_outstanding;
+        settle_start(self);
+      },
+      [self](caf::error& err) {
+        detail::log(log_level::warning, "scheduler {}: a node did not answer: {}",
+                    self->state.label, self->system().render(err));
+        --self->state.hellos_outstanding;
+        settle_start(self);
+      });
+  settle_start(self);
+  return {
+    // -- clients -------------------------------------------------------------------
+    [self](execute_atom, task& t) -> caf::result<task_id> {
+      auto& st = self->state;
+      if (t.function.empty())
+        return make_error(errc::invalid_argument, "a task needs a function name");
+      auto id = st.core->enqueue(t.function, std::move(t.args), t.priority);
+      if (!id)
+        return std::move(id.error());
+      pump(self);
+      return *id;
+    },
+    [self](execute_atom, std::vector<task>& ts) -> caf::result<std::vector<task_id>> {
+      auto& st = self->state;
+      for (auto& t : ts)
+        if (t.function.empty())
+          return make_error(errc::invalid_argument, "a task needs a function name");
+      if (!st.core->has_room(ts.size()))
+        return make_error(errc::queue_full,
+                          std::to_string(ts.size()) + " tasks do not fit: max_pending is "
+                            + std::to_string(st.opts.max_pending) + ", "
+                            + std::to_string(st.core->pending()) + " pending");
+      std::vector<task_id> ids;
+      ids.reserve(ts.size());
+      for (auto& t : ts)
+        ids.push_back(*st.core->enqueue(t.function, std::move(t.args), t.priority));
+      pump(self);
+      return ids;
+    },
+    [self](await_atom, task& t) -> caf::result<task_result> {
+      auto& st = self->state;
+      if (t.function.empty())
+        return make_error(errc::invalid_argument, "a task needs a function name");
+      auto id = st.core->enqueue(t.function, std::move(t.args), t.priority);
+      if (!id)
+        return std::move(id.error());
+      auto rp = self->make_response_promise<task_result>();
+      st.awaiters.emplace(*id, rp);
+      pump(self);
+      return rp;
+    },
+    [self](await_atom, task_id id) -> caf::result<task_result> {
+      auto& st = self->state;
+      if (!st.core->unfinished(id))
+        return make_error(errc::unknown_task,
+                          "no pending or running task has id " + std::to_string(id));
+      auto rp = self->make_response_promise<task_result>();
+      st.awaiters.emplace(id, rp);
+      return rp;
+    },
+    [self](cancel_atom, task_id id) -> caf::result<caf::ok_atom> {
+      auto& st = self->state;
+      auto t = st.core->cancel(id);
+      if (!t)
+        return make_error(errc::unknown_task,
+                          "no pending or running task has id " + std::to_string(id));
+      if (t->was_running)
+        self->send(st.nodes[t->node].actor, cancel_atom::value, id, t->epoch);
+      deliver(self, make_result(self, *t, {}, make_error(errc::cancelled)));
+      pump(self);
+      return caf::ok_atom::value;
+    },
+    [self](stats_atom) {
+      auto& st = self->state;
+      auto& core = *st.core;
+      auto& count = core.count();
+      stats s;
+      s.ticks = count.ticks;
+      s.pending = core.pending();
+      s.running = core.running();
+      s.worker_node_count = static_cast<uint32_t>(core.nodes().size());
+      s.max_workers = core.nodes().max_workers();
+      s.max_retries = st.policy.max_retries;
+      core.nodes().for_each([&](node_index n) {
+        s.worker_nodes.push_back(
+          node_load{st.nodes[n].name, core.nodes().running(n), core.nodes().capacity(n)});
+      });
+      std::sort(s.worker_nodes.begin(), s.worker_nodes.end(),
+                [](const node_load& a, const node_load& b) {
+                  return a.running != b.running ? a.running < b.running : a.node < b.node;
+                });
+      s.max_pending = st.opts.max_pending;
+      s.succeeded = count.succeeded;
+      s.failed = count.failed;
+      s.cancelled = count.cancelled;
+      s.requeued = count.requeued;
+      s.quarantined = count.quarantined;
+      s.late_results = count.late_results;
+      return s;
+    },
+    [self](unfinished_atom) {
+      std::vector<task> result;
+      self->state.core->for_each_unfinished(
+        [&](task_id, const std::string& fn, caf::message args, int32_t prio) {
+          result.push_back(task{fn, std::move(args), prio});
+        });
+      return result;
+    },
+    [self](set_max_workers_atom, uint32_t n) {
+      self->state.core->set_max_workers(n);
+      pump(self);
+      return caf::ok_atom::value;
+    },
+    [self](get_max_workers_atom) {
+      return self->state.core->nodes().max_workers();
+    },
+    [self](set_retry_timeout_atom, caf::timespan d) -> caf::result<caf::ok_atom> {
+      if (d.count() < 0)
+        return make_error(errc::invalid_argument, "retry_timeout must not be negative");
+      self->state.policy.retry_timeout = d;
+      return caf::ok_atom::value;
+    },
+    [self](stop_atom) -> caf::result<caf::ok_atom> {
+      auto& st = self->state;
+      auto& core = *st.core;
+      caf::error left;
+      if (!core.idle()) {
+        left = make_error(errc::not_empty, std::to_string(core.running()) + " running, "
+                                             + std::to_string(core.pending())
+                                             + " pending");
+        warn_if_unfinished(self, "stopping");
+      }
+      fail_awaiters(self, "the scheduler stopped");
+      self->quit();
+      if (left)
+        return left;
+      return caf::ok_atom::value;
+    },
+    [self](ready_atom) -> caf::result<caf::ok_atom> {
+      auto& st = self->state;
+      if (!st.started) {
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        st.ready_waiters.push_back(rp);
+        return rp;
+      }
+      if (st.start_error)
+        return st.start_error;
+      return caf::ok_atom::value;
+    },
+    // -- nodes ---------------------------------------------------------------------
+    [self](add_node_atom, caf::actor node) -> caf::result<caf::ok_atom> {
+      if (!node)
+        return make_error(errc::invalid_argument, "add_node needs a node actor");
+      if (self->state.index_of.count(node.address()) > 0)
+        return caf::ok_atom::value;
+      auto rp = self->make_response_promise<caf::ok_atom>();
+      hello(
+        self, node,
+        [self, node, rp](detail::node_info& info) mutable {
+          if (auto err = add_node(self, node, info))
+            rp.deliver(err);
+          else
+            rp.deliver(caf::ok_atom::value);
+        },
+        [self, rp](caf::error& err) mutable {
+          rp.deliver(make_error(errc::node_not_found,
+                                "the node did not answer: "
+                                  + self->system().render(err)));
+        });
+      return rp;
+    },
+    [self](join_atom, detail::node_info& info) -> caf::result<caf::ok_atom> {
+      auto node = caf::actor_cast<caf::actor>(self->current_sender());
+      if (!node)
+        return make_error(errc::invalid_argument, "join needs a sender");
+      if (auto err = add_node(self, node, info))
+        return err;
+      return caf::ok_atom::value;
+    },
+    [self](done_atom, detail::done_batch& batch) {
+      auto& st = self->state;
+      for (auto& o : batch.outcomes) {
+        auto t = st.core->complete(o.id, o.epoch, !o.error);
+        if (!t) {
+          detail::log(log_level::debug, "scheduler {}: dropped a late result of task {}",
+                      st.label, o.id);
+          continue;
+        }
+        deliver(self, make_result(self, *t, std::move(o.value), std::move(o.error)));
+      }
+      pump(self);
+    },
+    [self](flush_atom) {
+      self->state.flush_scheduled = false;
+      flush(self, false);
+    },
+  };
+}
+
+caf::error check(const scheduler_options& opts) {
+  auto bad = [](std::string what) { return make_error(errc::invalid_argument, std::move(what)); };
+  if (opts.retry_timeout.count() < 0)
+    return bad("retry_timeout must not be negative");
+  if (opts.retry_backoff < 1.0)
+    return bad("retry_backoff must be at least 1.0");
+  if (opts.retry_backoff_max.count() < 0)
+    return bad("retry_backoff_max must not be negative");
+  if (opts.node_timeout.count() <= 0)
+    return bad("node_timeout must be positive");
+  if (opts.max_node_failures == 0)
+    return bad("max_node_failures must be at least 1");
+  return caf::none;
+}
+
+} // namespace
+
+caf::expected<caf::actor> spawn_scheduler(caf::actor_system& sys, scheduler_options opts) {
+  if (auto err = check(opts))
+    return err;
+  if (!opts.name.empty() && !detail::claim_name(sys, opts.name))
+    return make_error(errc::name_in_use, "a scheduler named " + opts.name
+                                           + " is already running");
+  auto timeout = opts.node_timeout + std::chrono::seconds(5);
+  auto sched = sys.spawn(scheduler_behavior, std::move(opts));
+  caf::error err;
+  caf::scoped_actor self{sys};
+  self->request(sched, timeout, ready_atom::value)
+    .receive([](caf::ok_atom) {}, [&](caf::error& e) { err = std::move(e); });
+  if (err) {
+    self->send_exit(sched, caf::exit_reason::user_shutdown);
+    return err;
+  }
+  return sched;
+}
+
+caf::actor find_scheduler(caf::actor_system& sys, const std::string& name) {
+  return detail::lookup_name(sys, name);
+}
+
+} // namespace gasched

@@ -1,0 +1,24 @@
+// Names of the running schedulers of each actor system (find_scheduler).
+// Weak entries: a name never keeps its scheduler alive.
+#pragma once
+
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
+#include <caf/actor_system.hpp>
+
+namespace gasched::detail {
+
+/// Claims `name` in `sys`; false if a running scheduler has it.
+bool claim_name(caf::actor_system& sys, const std::string& name);
+
+/// Points a claimed name at its scheduler.
+void bind_name(caf::actor_system& sys, const std::string& name, caf::actor_addr addr);
+
+/// Gives the name back (the scheduler stopped or never started).
+void release_name(caf::actor_system& sys, const std::string& name);
+
+caf::actor lookup_name(caf::actor_system& sys, const std::string& name);
+
+} // namespace gasched::detail

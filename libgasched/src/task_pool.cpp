@@ -1,0 +1,257 @@
+#include "task_pool.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <thread>
+
+#include <caf/send.hpp>
+
+#include "gasched/atoms.hpp"
+#include "gasched/errc.hpp"
+#include "gasched/this_task.hpp"
+#include "logging.hpp"
+
+namespace gasched::detail {
+
+namespace {
+
+// What this_task answers on a pool thread.
+struct task_context {
+  task_pool* pool = nullptr;
+  std::atomic<bool>* cancelled = nullptr;
+  task_id id = 0;
+  uint32_t attempt = 0;
+};
+
+thread_local task_context current;
+
+// The pause before attempt `next` (2, 3, ...): retry_timeout grown by
+// backoff per attempt, capped, and drawn from [0, pause] with jitter.
+caf::timespan pause_before(const retry_policy& p, uint32_t next) {
+  auto pause = static_cast<double>(p.retry_timeout.count());
+  if (p.backoff > 1.0) {
+    pause *= std::pow(p.backoff, static_cast<double>(next - 2));
+    pause = std::min(pause, static_cast<double>(p.backoff_max.count()));
+  }
+  if (p.jitter && pause > 0) {
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    pause = std::uniform_real_distribution<double>{0.0, pause}(rng);
+  }
+  return caf::timespan{static_cast<caf::timespan::rep>(pause)};
+}
+
+std::string seconds(caf::timespan d) {
+  return fmt::format("{:.3g} s", std::chrono::duration<double>(d).count());
+}
+
+} // namespace
+
+task_pool::task_pool(std::string node_name, std::shared_ptr<const registry> reg,
+                     uint32_t max_threads)
+  : node_name_(std::move(node_name)), registry_(std::move(reg)),
+    max_threads_(max_threads) {
+}
+
+size_t task_pool::threads() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return workers_.size();
+}
+
+void task_pool::start_threads() {
+  while (idle_ < queue_.size()
+         && (max_threads_ == 0 || workers_.size() < max_threads_)) {
+    workers_.push_back(std::make_unique<worker>());
+    ++idle_;  // counted idle until it takes a job
+    std::thread{[self = shared_from_this(), w = workers_.back().get()] {
+      self->work(w);
+    }}.detach();
+  }
+}
+
+void task_pool::submit(std::vector<pool_job>&& jobs) {
+  if (jobs.empty())
+    return;
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (stopping_)
+    return;
+  for (auto& job : jobs)
+    queue_.push_back(std::move(job));
+  start_threads();
+  if (jobs.size() == 1)
+    work_cv_.notify_one();
+  else
+    work_cv_.notify_all();
+}
+
+template <class Predicate>
+void task_pool::cancel_if(Predicate pred) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& job : queue_)
+    if (pred(job.scheduler.address(), job.id, job.epoch))
+      job.cancelled = true;
+  for (auto& w : workers_)
+    if (w->busy && pred(w->scheduler, w->id, w->epoch))
+      w->cancel = true;
+  cancel_cv_.notify_all();
+}
+
+void task_pool::cancel(const caf::actor_addr& scheduler, task_id id, uint32_t epoch) {
+  cancel_if([&](const caf::actor_addr& s, task_id i, uint32_t e) {
+    return i == id && e == epoch && s == scheduler;
+  });
+}
+
+void task_pool::cancel_all(const caf::actor_addr& scheduler) {
+  cancel_if([&](const caf::actor_addr& s, task_id, uint32_t) { return s == scheduler; });
+}
+
+void task_pool::stop() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  stopping_ = true;
+  queue_.clear();
+  for (auto& w : workers_)
+    w->cancel = true;
+  work_cv_.notify_all();
+  cancel_cv_.notify_all();
+}
+
+bool task_pool::sleep_for(std::atomic<bool>& cancelled, caf::timespan d) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  return !cancel_cv_.wait_for(guard, d, [&] { return cancelled.load(); });
+}
+
+void task_pool::work(worker* w) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  for (;;) {
+    work_cv_.wait(guard, [this] { return stopping_ || !queue_.empty(); });
+    if (stopping_) {
+      --idle_;
+      return;
+    }
+    auto job = std::move(queue_.front());
+    queue_.pop_front();
+    --idle_;
+    w->busy = true;
+    w->cancel = job.cancelled;
+    w->scheduler = job.scheduler.address();
+    w->id = job.id;
+    w->epoch = job.epoch;
+    guard.unlock();
+    if (auto outcome = run(job, *w))
+      post(job.scheduler, std::move(*outcome));
+    job = pool_job{};  // drop the arguments before waiting for more
+    guard.lock();
+    w->busy = false;
+    ++idle_;
+  }
+}
+
+std::optional<run_outcome> task_pool::run(pool_job& job, worker& w) {
+  run_outcome out{job.id, job.epoch, {}, {}};
+  auto& policy = *job.policy;
+  if (policy.max_retries == 0) {
+    out.error = make_error(errc::max_retries, "max_retries is 0");
+    return out;
+  }
+  current = task_context{this, &w.cancel, job.id, 0};
+  std::string failure;
+  for (uint32_t attempt = 1;; ++attempt) {
+    if (w.cancel)
+      return std::nullopt;
+    current.attempt = attempt;
+    try {
+      out.value = job.fn->call(job.args);
+      current = task_context{};
+      if (w.cancel)  // cancelled while running: the scheduler has moved on
+        return std::nullopt;
+      return out;
+    } catch (const permanent_failure& e) {
+      log(log_level::error,
+          "task {} {} on {}: permanent failure: {} -> giving up", job.id,
+          job.function, node_name_, e.what());
+      current = task_context{};
+      out.error = make_error(errc::permanent_failure, e.what());
+      return out;
+    } catch (const std::exception& e) {
+      failure = e.what();
+    } catch (...) {
+      failure = "an exception that is not a std::exception";
+    }
+    if (policy.max_retries != infinity && attempt >= policy.max_retries) {
+      log(log_level::warning, "task {} {} on {}: attempt {} of {} failed: {} -> giving up",
+          job.id, job.function, node_name_, attempt, policy.max_retries, failure);
+      current = task_context{};
+      out.error = make_error(errc::max_retries,
+                             fmt::format("{} attempts; last: {}", attempt, failure));
+      return out;
+    }
+    auto pause = pause_before(policy, attempt + 1);
+    log(log_level::warning, "task {} {} on {}: attempt {} failed: {} -> retrying in {}",
+        job.id, job.function, node_name_, attempt, failure, seconds(pause));
+    if (pause.count() > 0 && !sleep_for(w.cancel, pause)) {
+      current = task_context{};
+      return std::nullopt;
+    }
+  }
+}
+
+void task_pool::post(const caf::actor& scheduler, run_outcome&& outcome) {
+  std::unique_lock<std::mutex> guard{out_mtx_};
+  outbox_.emplace_back(scheduler, std::move(outcome));
+  if (flushing_)
+    return;  // the thread that is flushing takes it along
+  flushing_ = true;
+  while (!outbox_.empty()) {
+    auto ready = std::move(outbox_);
+    outbox_.clear();
+    guard.unlock();
+    // Nearly always one scheduler; group without sorting.
+    while (!ready.empty()) {
+      auto dest = ready.front().first;
+      done_batch batch;
+      auto rest = std::stable_partition(ready.begin(), ready.end(),
+                                        [&](auto& x) { return x.first != dest; });
+      for (auto i = rest; i != ready.end(); ++i)
+        batch.outcomes.push_back(std::move(i->second));
+      ready.erase(rest, ready.end());
+      caf::anon_send(dest, done_atom::value, std::move(batch));
+    }
+    guard.lock();
+  }
+  flushing_ = false;
+}
+
+} // namespace gasched::detail
+
+namespace gasched::this_task {
+
+using detail::current;
+
+bool cancelled() noexcept {
+  return current.cancelled != nullptr && current.cancelled->load();
+}
+
+bool sleep_for(caf::timespan d) {
+  if (current.pool == nullptr) {
+    std::this_thread::sleep_for(d);
+    return true;
+  }
+  return current.pool->sleep_for(*current.cancelled, d);
+}
+
+task_id id() noexcept {
+  return current.id;
+}
+
+uint32_t attempt() noexcept {
+  return current.attempt;
+}
+
+const std::string& node_name() noexcept {
+  static const std::string none;
+  return current.pool != nullptr ? current.pool->node_name() : none;
+}
+
+} // namespace gasched::this_task

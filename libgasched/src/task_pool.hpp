@@ -1,0 +1,114 @@
+// A node's threads that run task functions.
+//
+// A task function may block for minutes, so it never runs on CAF's scheduler
+// threads: a blocked CAF thread stalls every actor queued behind it. Nor does
+// each task get a thread of its own: measured here, that costs an OS thread
+// per task and stalls the whole process for seconds in bursts. The pool's
+// threads are long-lived; a new one starts only when the tasks in hand
+// outnumber the idle threads, up to the node's slots.
+//
+// Outcomes go straight from the thread that finished the task to its
+// scheduler, batched: the first thread to find the outbox idle sends
+// everything that is in it, and again, until it finds it empty.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
+
+#include "gasched/registry.hpp"
+#include "wire.hpp"
+
+namespace gasched::detail {
+
+/// One task in the node's hands.
+struct pool_job {
+  caf::actor scheduler;  // where its outcome goes
+  task_id id = 0;
+  uint32_t epoch = 0;
+  std::string function;
+  const registry::function* fn = nullptr;
+  caf::message args;
+  std::shared_ptr<const retry_policy> policy;
+  bool cancelled = false;  // cancelled before a thread took it
+};
+
+class task_pool : public std::enable_shared_from_this<task_pool> {
+public:
+  /// `max_threads` 0: no bound but the schedulers' max_workers.
+  task_pool(std::string node_name, std::shared_ptr<const registry> reg,
+            uint32_t max_threads);
+
+  /// Queues jobs; starts threads when the idle ones are too few.
+  void submit(std::vector<pool_job>&& jobs);
+
+  /// Asks the job under lease (id, epoch) of `scheduler` to stop early;
+  /// its outcome is dropped.
+  void cancel(const caf::actor_addr& scheduler, task_id id, uint32_t epoch);
+
+  /// Cancels every job of `scheduler` (it is gone).
+  void cancel_all(const caf::actor_addr& scheduler);
+
+  /// Sends `outcome` to `scheduler` in a batch with whatever else is ready.
+  void post(const caf::actor& scheduler, run_outcome&& outcome);
+
+  /// Cancels everything; threads end once their function returns.
+  void stop();
+
+  /// Only while no thread runs.
+  void rename(std::string name) {
+    node_name_ = std::move(name);
+  }
+
+  const std::string& node_name() const noexcept {
+    return node_name_;
+  }
+
+  size_t threads() const;
+
+  /// For this_task: sleeps on behalf of the calling task; false if cancelled.
+  bool sleep_for(std::atomic<bool>& cancelled, caf::timespan d);
+
+private:
+  struct worker {
+    std::atomic<bool> cancel{false};
+    bool busy = false;
+    caf::actor_addr scheduler;
+    task_id id = 0;
+    uint32_t epoch = 0;
+  };
+
+  void work(worker* w);
+  std::optional<run_outcome> run(pool_job& job, worker& w);
+  void start_threads();  // requires mtx_ held
+  template <class Predicate>
+  void cancel_if(Predicate pred);
+
+  std::string node_name_;
+  std::shared_ptr<const registry> registry_;  // keeps pool_job::fn valid
+  uint32_t max_threads_;
+
+  mutable std::mutex mtx_;
+  std::condition_variable work_cv_;
+  std::condition_variable cancel_cv_;
+  std::deque<pool_job> queue_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  size_t idle_ = 0;
+  bool stopping_ = false;
+
+  std::mutex out_mtx_;
+  std::vector<std::pair<caf::actor, run_outcome>> outbox_;
+  bool flushing_ = false;
+};
+
+} // namespace gasched::detail
