@@ -250,9 +250,8 @@ caf::behavior scheduler_behavior(scheduler_actor* self, scheduler_options opts) 
                                    st.opts.retry_jitter};
   if (!st.opts.name.empty()) {
     detail::bind_name(self->system(), st.opts.name, self->address());
-    self->attach_functor([&sys = self->system(), name = st.opts.name] {
-      detail::release_name(sys, name);
-    });
+    self->attach_functor([&sys = self->system(), name = st.opts.name,
+                          addr = self->address()] { detail::release_name(sys, name, addr); });
   }
   if (st.opts.client)
     self->monitor(st.opts.client);
@@ -509,13 +508,17 @@ caf::expected<caf::actor> spawn_scheduler(caf::actor_system& sys, scheduler_opti
     return make_error(errc::name_in_use, "a scheduler named " + opts.name
                                            + " is already running");
   auto timeout = opts.node_timeout + std::chrono::seconds(5);
+  auto name = opts.name;
   auto sched = sys.spawn(scheduler_behavior, std::move(opts));
   caf::error err;
   caf::scoped_actor self{sys};
   self->request(sched, timeout, ready_atom::value)
     .receive([](caf::ok_atom) {}, [&](caf::error& e) { err = std::move(e); });
   if (err) {
+    // Its name must be free again when we return.
     self->send_exit(sched, caf::exit_reason::user_shutdown);
+    if (!name.empty())
+      detail::release_name(sys, name, sched.address());
     return err;
   }
   return sched;

@@ -10,14 +10,15 @@
 
 namespace gasched::detail {
 
-/// Claims `name` in `sys`; false if a running scheduler has it.
+/// Claims `name` in `sys`; false if a running (or starting) scheduler has it.
 bool claim_name(caf::actor_system& sys, const std::string& name);
 
 /// Points a claimed name at its scheduler.
 void bind_name(caf::actor_system& sys, const std::string& name, caf::actor_addr addr);
 
-/// Gives the name back (the scheduler stopped or never started).
-void release_name(caf::actor_system& sys, const std::string& name);
+/// Gives the name back if `owner` (or nobody yet) holds it.
+void release_name(caf::actor_system& sys, const std::string& name,
+                  const caf::actor_addr& owner);
 
 caf::actor lookup_name(caf::actor_system& sys, const std::string& name);
 

@@ -1,0 +1,168 @@
+// What the in-process actor tests share: an actor system set up as a user
+// would (gasched::init), nodes, a client, and bounded waits.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "example_tasks.hpp"
+#include "gasched/gasched.hpp"
+
+namespace gasched::testing {
+
+using namespace std::chrono_literals;
+
+struct actor_config : caf::actor_system_config {
+  explicit actor_config(size_t threads = 0) {
+    gasched::init(*this);
+    if (threads > 0)
+      set("scheduler.max-threads", threads);
+  }
+};
+
+/// One actor system with a client (a scoped actor) and helpers; nodes and
+/// schedulers it spawned are stopped when it ends.
+class cluster {
+public:
+  explicit cluster(size_t threads = 0) : cfg_(threads), sys_(cfg_), self_(sys_) {
+    examples::add_to(reg_);
+  }
+
+  ~cluster() {
+    for (auto& s : schedulers_)
+      self_->send_exit(s, caf::exit_reason::user_shutdown);
+    for (auto& n : nodes_)
+      self_->send_exit(n, caf::exit_reason::user_shutdown);
+  }
+
+  caf::actor_system& sys() {
+    return sys_;
+  }
+
+  caf::scoped_actor& self() {
+    return self_;
+  }
+
+  registry& reg() {
+    return reg_;
+  }
+
+  caf::actor node(std::string name, uint32_t slots = 0) {
+    node_options opts;
+    opts.name = std::move(name);
+    opts.slots = slots;
+    nodes_.push_back(spawn_node(sys_, reg_, opts));
+    return nodes_.back();
+  }
+
+  std::vector<caf::actor> nodes(size_t n, const std::string& prefix = "n") {
+    std::vector<caf::actor> result;
+    for (size_t i = 1; i <= n; ++i)
+      result.push_back(node(prefix + std::to_string(i)));
+    return result;
+  }
+
+  /// gascheduler's test setup: max_workers 10, max_retries 10, no retry pause.
+  scheduler_options options(std::vector<caf::actor> nodes) {
+    scheduler_options opts;
+    opts.name = "test";
+    opts.nodes = std::move(nodes);
+    opts.client = self_;
+    opts.max_workers = 10;
+    opts.max_retries = 10;
+    opts.retry_timeout = std::chrono::milliseconds(0);
+    return opts;
+  }
+
+  caf::actor scheduler(scheduler_options opts) {
+    auto s = spawn_scheduler(sys_, std::move(opts));
+    if (!s)
+      FAIL("spawn_scheduler: " << describe(s.error()));
+    schedulers_.push_back(*s);
+    return *s;
+  }
+
+  /// Sends a request and waits for its answer (or an error) up to `timeout`.
+  template <class T, class... Ts>
+  caf::expected<T> ask(const caf::actor& whom, Ts&&... xs) {
+    caf::expected<T> result{caf::error{}};
+    self_->request(whom, 10s, std::forward<Ts>(xs)...)
+      .receive([&](T& x) { result = std::move(x); },
+               [&](caf::error& e) { result = std::move(e); });
+    return result;
+  }
+
+  task_id execute(const caf::actor& sched, task t) {
+    auto id = ask<task_id>(sched, execute_atom::value, std::move(t));
+    REQUIRE(id);
+    return *id;
+  }
+
+  stats get_stats(const caf::actor& sched) {
+    auto s = ask<stats>(sched, stats_atom::value);
+    REQUIRE(s);
+    return *s;
+  }
+
+  /// The next `n` results sent to the client, each within `timeout`.
+  std::vector<task_result> results(size_t n, caf::timespan timeout = 10s) {
+    std::vector<task_result> result;
+    bool timed_out = false;
+    self_->receive_while([&] { return result.size() < n && !timed_out; })(
+      [&](task_result& r) { result.push_back(std::move(r)); },
+      caf::after(timeout) >> [&] { timed_out = true; });
+    if (timed_out)
+      FAIL("got " << result.size() << " of " << n << " results in time");
+    return result;
+  }
+
+  /// Whether no further result arrives within `quiet`.
+  bool no_more_results(caf::timespan quiet) {
+    bool got = false;
+    self_->receive([&](task_result&) { got = true; }, caf::after(quiet) >> [] {});
+    return !got;
+  }
+
+  /// Waits until `pred(stats)` holds, asking again after each answer; false
+  /// when it does not hold within `timeout`.
+  bool wait_for_stats(const caf::actor& sched, std::function<bool(const stats&)> pred,
+                      caf::timespan timeout = 10s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred(get_stats(sched)))
+        return true;
+      std::this_thread::yield();
+    }
+    return false;
+  }
+
+  /// Waits for `whom` to terminate; its exit reason.
+  caf::error wait_down(const caf::actor& whom, caf::timespan timeout = 10s) {
+    self_->monitor(whom);
+    caf::error reason = caf::sec::request_timeout;
+    self_->receive([&](caf::down_msg& msg) { reason = msg.reason; },
+                   caf::after(timeout) >> [] {});
+    return reason;
+  }
+
+private:
+  actor_config cfg_;
+  caf::actor_system sys_;
+  caf::scoped_actor self_;
+  registry reg_;
+  std::vector<caf::actor> nodes_;
+  std::vector<caf::actor> schedulers_;
+};
+
+inline task make_task(std::string fn, caf::message args = {}, int32_t priority = 0) {
+  return task{std::move(fn), std::move(args), priority};
+}
+
+} // namespace gasched::testing
