@@ -1,5 +1,6 @@
 #include "example_tasks.hpp"
 
+#include <atomic>
 #include <csignal>
 #include <chrono>
 #include <stdexcept>
@@ -28,7 +29,19 @@ void add_to(registry& reg) {
       std::raise(SIGKILL);
     return true;
   });
+  reg.add("test.die", []() -> int32_t {
+    std::raise(SIGKILL);  // a poison task: it takes its node down
+    return 0;
+  });
   reg.add("test.node_name", [] { return this_task::node_name(); });
+  reg.add("test.concurrent", [](int32_t ms) {
+    // How many tasks this process ran at once while this one started.
+    static std::atomic<int32_t> now{0};
+    auto seen = ++now;
+    this_task::sleep_for(std::chrono::milliseconds(ms));
+    --now;
+    return seen;
+  });
   reg.add("test.flaky_once", [](int32_t id) {
     if (this_task::attempt() == 1)
       throw std::runtime_error("first attempt fails");

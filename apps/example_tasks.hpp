@@ -16,7 +16,10 @@ namespace gasched::examples {
 ///   test.permanent() throws permanent_failure
 ///   test.kill_if(string node) -> true; kills its own process (SIGKILL) when
 ///     it runs on the node of that name
+///   test.die() kills its own process (SIGKILL): a poison task
 ///   test.node_name() -> the name of the node running it
+///   test.concurrent(int32 ms) -> how many tasks this process ran at once
+///     when it started; it then sleeps ms
 ///   test.flaky_once(int32 id) -> id; fails the first attempt on each node
 void add_to(registry& reg);
 

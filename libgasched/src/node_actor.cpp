@@ -42,7 +42,7 @@ struct node_state {
   std::shared_ptr<detail::task_pool> pool;
   std::unordered_set<caf::actor_addr> schedulers;  // monitored
   caf::actor joined;                              // join mode: our scheduler
-  caf::node_id lost;       // process of the scheduler last lost (CAF caches its handle)
+  caf::actor_addr lost;    // the scheduler last lost: CAF may hand out its cached handle
   caf::timespan pause{0};  // before the next join attempt
   static inline const char* name = "gasched.node";
 };
@@ -77,10 +77,10 @@ void try_join(node_actor* self) {
   self->request(mm, std::chrono::seconds(10), caf::connect_atom::value,
                 st.opts.join_host, st.opts.join_port)
     .then(
-      [self](const caf::node_id& nid, caf::strong_actor_ptr& ptr,
+      [self](const caf::node_id&, caf::strong_actor_ptr& ptr,
              const std::set<std::string>&) {
         auto& st = self->state;
-        if (!ptr || nid == st.lost) {  // nothing there, or the dead process's cached handle
+        if (!ptr || ptr->address() == st.lost) {  // nothing there, or the dead one
           retry_join_later(self);
           return;
         }
@@ -127,7 +127,7 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const registry> re
       detail::log(log_level::warning, "node {}: lost the scheduler at {}:{} ({}); rejoining",
                   st.opts.name, st.opts.join_host, st.opts.join_port,
                   self->system().render(msg.reason));
-      st.lost = msg.source.node();
+      st.lost = msg.source;
       st.joined = nullptr;
       retry_join_later(self);
     }
