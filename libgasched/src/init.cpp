@@ -38,6 +38,10 @@ void init(caf::actor_system_config& cfg) {
   cfg.add_message_type<node_load>("gasched::node_load");
   cfg.add_message_type<stats>("gasched::stats");
   cfg.add_message_type<std::vector<task_id>>("std::vector<gasched::task_id>");
+  // Vectors of scalars are not built into CAF 0.17; tasks often take them.
+  cfg.add_message_type<std::vector<int32_t>>("std::vector<int32_t>");
+  cfg.add_message_type<std::vector<int64_t>>("std::vector<int64_t>");
+  cfg.add_message_type<std::vector<double>>("std::vector<double>");
   // The protocol between schedulers and nodes.
   cfg.add_message_type<detail::node_info>("gasched::node_info");
   cfg.add_message_type<detail::retry_policy>("gasched::retry_policy");

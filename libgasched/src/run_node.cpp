@@ -48,7 +48,8 @@ std::string hostname() {
 
 } // namespace
 
-int run_node(int argc, char** argv, const registry& reg) {
+int run_node(int argc, char** argv, const registry& reg,
+             const std::function<void(caf::actor_system_config&)>& configure) {
   CLI::App app{"Runs gasched tasks: publishes a node and/or joins a scheduler.\n"
                "CAF options pass through as --caf#key=value."};
   int port = -1;
@@ -109,6 +110,8 @@ int run_node(int argc, char** argv, const registry& reg) {
 
   caf::actor_system_config cfg;
   init(cfg);
+  if (configure)
+    configure(cfg);
   cfg.set("scheduler.max-threads", threads);
   if (auto err = cfg.parse(caf_args)) {
     std::cerr << argv[0] << ": " << cfg.render(err) << "\n";

@@ -1,10 +1,12 @@
 // Nodes: the actors that run tasks, one per process.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 
 #include "gasched/options.hpp"
 #include "gasched/registry.hpp"
@@ -22,7 +24,10 @@ caf::actor spawn_node(caf::actor_system& sys, const registry& reg, std::string n
 /// The whole of gasched-node, with the application's functions: parses the
 /// command line (--port, --host, --join, --name, --slots, --threads, see
 /// --help), starts an actor system, publishes and/or joins, and runs until
-/// SIGINT or SIGTERM. Returns the process exit code.
-int run_node(int argc, char** argv, const registry& reg);
+/// SIGINT or SIGTERM. `configure`, when given, runs on the actor system's
+/// config after gasched::init: register the types your tasks use there.
+/// Returns the process exit code.
+int run_node(int argc, char** argv, const registry& reg,
+             const std::function<void(caf::actor_system_config&)>& configure = {});
 
 } // namespace gasched
