@@ -44,8 +44,14 @@ public:
       auto colon = line->rfind(':');
       REQUIRE(colon != std::string::npos);
       auto port = static_cast<uint16_t>(std::stoi(line->substr(colon + 1)));
+      auto t0 = std::chrono::steady_clock::now();
       auto handle = connect(sys(), "127.0.0.1", port);
-      REQUIRE(handle);
+      if (!handle)
+        FAIL("connect to " << names[i] << ": " << describe(handle.error()) << " after "
+             << std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - t0)
+                  .count()
+             << " ms");
       handles.push_back(*handle);
       nodes_[names[i]] = node{std::move(started[i]), names[i], port, *handle};
     }

@@ -116,7 +116,8 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const registry> re
   auto& st = self->state;
   st.opts = std::move(opts);
   st.reg = std::move(reg);
-  st.pool = std::make_shared<detail::task_pool>(st.opts.name, st.reg, st.opts.slots);
+  st.pool = std::make_shared<detail::task_pool>(st.opts.name, st.reg, st.opts.slots,
+                                                self->address());
   self->attach_functor([pool = st.pool] { pool->stop(); });
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
@@ -187,6 +188,9 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const registry> re
         st.opts.name = name;
         st.pool->rename(std::move(name));
       }
+    },
+    [self](flush_atom) {
+      self->state.pool->flush();
     },
     [self](rejoin_atom) {
       if (!self->state.joined)

@@ -49,9 +49,9 @@ std::string seconds(caf::timespan d) {
 } // namespace
 
 task_pool::task_pool(std::string node_name, std::shared_ptr<const registry> reg,
-                     uint32_t max_threads)
+                     uint32_t max_threads, caf::actor_addr node)
   : node_name_(std::move(node_name)), registry_(std::move(reg)),
-    max_threads_(max_threads) {
+    max_threads_(max_threads), node_(std::move(node)) {
 }
 
 size_t task_pool::threads() const {
@@ -78,6 +78,7 @@ void task_pool::submit(std::vector<pool_job>&& jobs) {
     return;
   for (auto& job : jobs)
     queue_.push_back(std::move(job));
+  queued_ = queue_.size();
   start_threads();
   if (jobs.size() == 1)
     work_cv_.notify_one();
@@ -111,6 +112,7 @@ void task_pool::stop() {
   std::lock_guard<std::mutex> guard{mtx_};
   stopping_ = true;
   queue_.clear();
+  queued_ = 0;
   for (auto& w : workers_)
     w->cancel = true;
   work_cv_.notify_all();
@@ -132,6 +134,7 @@ void task_pool::work(worker* w) {
     }
     auto job = std::move(queue_.front());
     queue_.pop_front();
+    queued_ = queue_.size();
     --idle_;
     w->busy = true;
     w->cancel = job.cancelled;
@@ -201,7 +204,31 @@ void task_pool::post(const caf::actor& scheduler, run_outcome&& outcome) {
   std::unique_lock<std::mutex> guard{out_mtx_};
   outbox_.emplace_back(scheduler, std::move(outcome));
   if (flushing_)
-    return;  // the thread that is flushing takes it along
+    return;  // the thread that is sending takes it along
+  if (queued_ > 0) {
+    // More tasks are about to finish: let the node actor send them together.
+    if (!flush_requested_) {
+      flush_requested_ = true;
+      if (auto node = caf::actor_cast<caf::actor>(node_)) {
+        guard.unlock();
+        caf::anon_send(node, flush_atom::value);
+        return;
+      }
+    } else {
+      return;
+    }
+  }
+  send_outbox(guard);
+}
+
+void task_pool::flush() {
+  std::unique_lock<std::mutex> guard{out_mtx_};
+  flush_requested_ = false;
+  if (!flushing_)
+    send_outbox(guard);
+}
+
+void task_pool::send_outbox(std::unique_lock<std::mutex>& guard) {
   flushing_ = true;
   while (!outbox_.empty()) {
     auto ready = std::move(outbox_);

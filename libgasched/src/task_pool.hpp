@@ -7,9 +7,10 @@
 // threads are long-lived; a new one starts only when the tasks in hand
 // outnumber the idle threads, up to the node's slots.
 //
-// Outcomes go straight from the thread that finished the task to its
-// scheduler, batched: the first thread to find the outbox idle sends
-// everything that is in it, and again, until it finds it empty.
+// Outcomes are batched, without a timer: a thread that finishes a task while
+// no other task waits in the queue sends the outbox itself (no extra hop for
+// a lone task); while tasks still wait, it asks the node actor to send it,
+// and outcomes that finish meanwhile go along in the same message.
 #pragma once
 
 #include <atomic>
@@ -47,7 +48,7 @@ class task_pool : public std::enable_shared_from_this<task_pool> {
 public:
   /// `max_threads` 0: no bound but the schedulers' max_workers.
   task_pool(std::string node_name, std::shared_ptr<const registry> reg,
-            uint32_t max_threads);
+            uint32_t max_threads, caf::actor_addr node);
 
   /// Queues jobs; starts threads when the idle ones are too few.
   void submit(std::vector<pool_job>&& jobs);
@@ -61,6 +62,9 @@ public:
 
   /// Sends `outcome` to `scheduler` in a batch with whatever else is ready.
   void post(const caf::actor& scheduler, run_outcome&& outcome);
+
+  /// Sends the outbox now (the node actor, when a thread asked it to).
+  void flush();
 
   /// Cancels everything; threads end once their function returns.
   void stop();
@@ -106,9 +110,16 @@ private:
   size_t idle_ = 0;
   bool stopping_ = false;
 
+  std::atomic<size_t> queued_{0};  // jobs not yet taken by a thread
+  caf::actor_addr node_;           // sends the outbox when asked
+
   std::mutex out_mtx_;
   std::vector<std::pair<caf::actor, run_outcome>> outbox_;
-  bool flushing_ = false;
+  bool flushing_ = false;        // a thread is sending the outbox
+  bool flush_requested_ = false;  // the node actor was asked to send it
+
+  // Sends the outbox until it is empty; requires out_mtx_ held via `guard`.
+  void send_outbox(std::unique_lock<std::mutex>& guard);
 };
 
 } // namespace gasched::detail
