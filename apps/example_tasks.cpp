@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "event_tasks.hpp"
 #include "gasched/this_task.hpp"
 
 namespace gasched::examples {
@@ -47,6 +48,7 @@ void add_to(registry& reg) {
       throw std::runtime_error("first attempt fails");
     return id;
   });
+  add_event_tasks(reg);
 }
 
 } // namespace gasched::examples

@@ -21,6 +21,8 @@ namespace gasched::examples {
 ///   test.concurrent(int32 ms) -> how many tasks this process ran at once
 ///     when it started; it then sleeps ms
 ///   test.flaky_once(int32 id) -> id; fails the first attempt on each node
+///   events.aggregate(string batch, string partial) -> string: gasched-run's
+///     default job (event_tasks.hpp)
 void add_to(registry& reg);
 
 } // namespace gasched::examples

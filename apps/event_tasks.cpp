@@ -1,0 +1,56 @@
+#include "event_tasks.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <thread>
+
+#include "gasched_run/event_aggregate.hpp"
+
+namespace gasched::examples {
+
+namespace {
+
+// Write-then-rename: readers see the old file or the new one, never half of
+// one. The temporary name is unique per process and thread, so two copies of
+// one task running at once (the lost-connection case) do not share it.
+void write_atomically(const std::string& path, const std::string& content) {
+  auto tmp = path + ".tmp." + std::to_string(getpid()) + "."
+             + std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id()));
+  {
+    std::ofstream out{tmp, std::ios::binary | std::ios::trunc};
+    out << content;
+    out.flush();
+    if (!out) {
+      std::error_code ignored;
+      std::filesystem::remove(tmp, ignored);
+      throw std::runtime_error("cannot write " + tmp);
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw std::runtime_error("cannot rename " + tmp + " to " + path);
+  }
+}
+
+} // namespace
+
+void add_event_tasks(registry& reg) {
+  reg.add("events.aggregate", [](const std::string& batch, const std::string& partial) {
+    if (!std::filesystem::exists(batch))
+      throw permanent_failure("no batch file " + batch);
+    auto encoded = events::aggregate_file(batch).encode();
+    if (!partial.empty())
+      write_atomically(partial, encoded);
+    return encoded;
+  });
+}
+
+} // namespace gasched::examples
