@@ -1,0 +1,89 @@
+// The cluster a run uses, as a user of gasched builds it: an actor system
+// (gasched::init), local gasched-node processes connected and handed to a
+// scheduler (gasched::spawn_scheduler), the scheduler optionally published
+// (gasched::publish) -- or, with --connect, only a handle to a scheduler
+// published elsewhere (gasched::connect). Then the loop that submits tasks,
+// collects one result per task, kills a node on request, and keeps the
+// progress display up to date.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gasched/task.hpp"
+#include "gasched_run/options.hpp"
+
+namespace gasched::run {
+
+class progress;
+class stop_signals;
+
+/// Results per node.
+struct node_tally {
+  uint64_t succeeded = 0;
+  uint64_t failed = 0;
+};
+
+/// How a run (or a serve) went.
+struct run_report {
+  uint64_t total = 0;  ///< tasks submitted
+  uint64_t succeeded = 0;
+  uint64_t failed = 0;
+  /// Tasks the scheduler put back in the queue because their node died;
+  /// known only with a scheduler of our own.
+  uint64_t requeued = 0;
+  bool requeued_known = false;
+  std::map<std::string, node_tally> by_node;  ///< who delivered the results
+  std::string killed_node;      ///< by --kill-node-after, or empty
+  uint64_t killed_after = 0;    ///< results received when it was killed
+  uint64_t killed_running = 0;  ///< its running tasks then, as the scheduler saw them
+  std::vector<std::string> lost_nodes;  ///< local nodes that died on their own
+  int interrupted_by = 0;  ///< the signal that stopped the run, or 0
+  std::string fatal;       ///< why the run could not complete, or empty
+  double seconds = 0;      ///< from submission to the last result
+
+  bool complete() const noexcept {
+    return interrupted_by == 0 && fatal.empty();
+  }
+};
+
+/// Called on the main thread for each result, in the order they arrive;
+/// `index` is the task's position in the submitted vector.
+using result_handler = std::function<void(size_t index, const task_result&)>;
+
+class cluster {
+public:
+  cluster(const options& opts, progress& display, stop_signals& signals);
+  ~cluster();  // stops the scheduler and every local node still running
+
+  /// Starts the local node processes; they boot while the caller prepares
+  /// its tasks. Call from the main thread. Throws std::runtime_error.
+  void launch_nodes();
+
+  /// Connects the nodes and spawns (and publishes) the scheduler, or connects
+  /// to the remote one. Throws std::runtime_error with a message for the user.
+  void start();
+
+  /// Runs `tasks` to the end (or to a signal, or to a fatal error).
+  run_report run(std::vector<task> tasks, const result_handler& on_result);
+
+  /// Serves remote clients and joining nodes until a signal.
+  run_report serve();
+
+  /// Stops the scheduler (if ours) and the local nodes. Idempotent.
+  void shutdown();
+
+  /// Where `rep`'s tasks ran: "2 nodes" (that delivered results), or "the
+  /// scheduler at HOST:PORT" for a client.
+  std::string description(const run_report& rep) const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace gasched::run

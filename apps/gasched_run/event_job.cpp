@@ -1,0 +1,207 @@
+#include "gasched_run/event_job.hpp"
+
+#include <stdlib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <stdexcept>
+#include <system_error>
+
+#include <caf/make_message.hpp>
+#include <fmt/format.h>
+
+#include "gasched/errc.hpp"
+#include "gasched_run/cluster.hpp"
+#include "gasched_run/event_aggregate.hpp"
+#include "gasched_run/event_generator.hpp"
+#include "gasched_run/event_report.hpp"
+#include "gasched_run/options.hpp"
+#include "gasched_run/progress.hpp"
+#include "gasched_run/stop_signals.hpp"
+
+namespace gasched::run {
+
+namespace {
+
+namespace fs = std::filesystem;
+using clock = std::chrono::steady_clock;
+
+double seconds_since(clock::time_point t) {
+  return std::chrono::duration<double>(clock::now() - t).count();
+}
+
+// The data folder: the user's (kept), or a temporary one removed at the end
+// unless --keep-data.
+class data_folder {
+public:
+  explicit data_folder(const options& o) {
+    if (!o.data_dir.empty()) {
+      path_ = fs::absolute(o.data_dir).lexically_normal().string();
+      keep_ = true;
+    } else {
+      auto tmp = fs::temp_directory_path() / "gasched-run-XXXXXX";
+      std::string pattern = tmp.string();
+      if (mkdtemp(pattern.data()) == nullptr)
+        throw std::runtime_error("cannot create a temporary folder in "
+                                 + fs::temp_directory_path().string());
+      path_ = pattern;
+      keep_ = o.keep_data;
+    }
+    fs::create_directories(events());
+    fs::create_directories(partials());
+  }
+
+  ~data_folder() {
+    if (!keep_) {
+      std::error_code ignored;
+      fs::remove_all(path_, ignored);
+    }
+  }
+
+  const std::string& path() const {
+    return path_;
+  }
+
+  std::string events() const {
+    return path_ + "/events";
+  }
+
+  std::string partials() const {
+    return path_ + "/partials";
+  }
+
+  bool kept() const {
+    return keep_;
+  }
+
+private:
+  std::string path_;
+  bool keep_ = false;
+};
+
+std::string file_name(const std::string& path) {
+  return fs::path{path}.filename().string();
+}
+
+} // namespace
+
+int run_event_job(const options& opts, progress& display, stop_signals& signals) {
+  data_folder folder{opts};
+  cluster c{opts, display, signals};
+  // The nodes boot while the data is generated: both take a moment.
+  c.launch_nodes();
+
+  auto generating = clock::now();
+  auto data = events::generate(opts.data, folder.events(),
+                               [&signals] { return signals.requested(); });
+  if (signals.requested()) {
+    display.error("interrupted while generating the data");
+    return signals.exit_code();
+  }
+  display.notice(fmt::format("generated {} game events ({} games, {} days) in {} batch "
+                             "files, {:.1f} MB, in {:.2f} s: {}",
+                             with_commas(data.lines), opts.data.games, opts.data.days,
+                             data.batch_files.size(), data.bytes / 1e6,
+                             seconds_since(generating), folder.events()));
+
+  c.start();
+
+  std::vector<task> tasks;
+  std::vector<std::string> partial_files;
+  for (auto& batch : data.batch_files) {
+    auto partial = folder.partials() + "/" + fs::path{batch}.stem().string() + ".part";
+    tasks.push_back(task{"events.aggregate", caf::make_message(batch, partial), 0});
+  }
+
+  events::aggregate merged;
+  std::map<std::string, uint64_t> events_by_node;
+  uint64_t failures_shown = 0;
+  auto on_result = [&](size_t index, const task_result& r) {
+    auto& batch = data.batch_files[index];
+    std::string why;
+    if (r.ok()) {
+      try {
+        // Merged as they arrive: the summary is ready with the last result.
+        if (!r.value.match_elements<std::string>())
+          throw std::invalid_argument("not a string");
+        auto partial = events::aggregate::decode(r.value.get_as<std::string>(0));
+        events_by_node[r.node] += partial.events;
+        merged.merge(partial);
+        return;
+      } catch (const std::exception& e) {
+        why = std::string{"its result is not an aggregate: "} + e.what();
+      }
+    } else {
+      why = describe(r.error);
+    }
+    // A handful of failures is news; hundreds would flood the terminal.
+    if (++failures_shown <= 10)
+      display.notice(fmt::format("{} failed{}: {}", file_name(batch),
+                                 r.node.empty() ? "" : " on " + r.node, why));
+  };
+  auto run = c.run(std::move(tasks), on_result);
+  c.shutdown();
+
+  if (run.interrupted_by != 0) {
+    display.error(fmt::format("interrupted: {} of {} tasks were done; the node processes "
+                              "are stopped",
+                              run.succeeded + run.failed, run.total));
+    return signals.exit_code();
+  }
+  if (!run.fatal.empty()) {
+    display.error(fmt::format("the run could not complete: {} ({} of {} tasks done)",
+                              run.fatal, run.succeeded + run.failed, run.total));
+    return 1;
+  }
+
+  event_job_summary summary;
+  summary.merged = &merged;
+  summary.data = &data;
+  summary.data_dir = folder.path();
+  summary.data_kept = folder.kept();
+  summary.run = &run;
+  summary.events_by_node = events_by_node;
+  summary.where = c.description(run);
+  using state = event_job_summary::check_state;
+  auto failed = run.total - merged.batches;  // a bad result counts too
+  if (failed > 0) {
+    summary.check_detail = fmt::format("{} of {} tasks failed", failed, run.total);
+  } else if (!opts.check) {
+    summary.check_detail = "--no-check";
+  } else {
+    // The same files, aggregated here in one pass with no merge: the
+    // distributed answer must be exactly this one.
+    auto checking = clock::now();
+    display.notice("checking: aggregating the " + std::to_string(data.batch_files.size())
+                   + " files in this process");
+    events::aggregate single;
+    for (auto& batch : data.batch_files) {
+      if (signals.requested())
+        return signals.exit_code();
+      single.merge(events::aggregate_file(batch));
+    }
+    auto difference = events::first_difference(merged, single);
+    summary.check = difference.empty() ? state::passed : state::failed;
+    summary.check_detail = difference;
+    display.notice(fmt::format("checked in {:.2f} s", seconds_since(checking)));
+  }
+
+  if (opts.json)
+    std::cout << event_summary_json(summary).dump(2) << std::endl;
+  else
+    print_event_summary(stdout, summary);
+
+  if (failed > 0) {
+    display.error(fmt::format("{} of {} tasks failed", failed, run.total));
+    return 1;
+  }
+  if (summary.check == state::failed) {
+    display.error("the check failed: " + summary.check_detail);
+    return 1;
+  }
+  return 0;
+}
+
+} // namespace gasched::run

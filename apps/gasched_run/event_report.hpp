@@ -1,0 +1,41 @@
+// The default job's summary: what the game events say (per game: players,
+// daily active users, sessions, revenue, the progress funnel), where the
+// work went, and whether the merged totals passed the check. As a table for
+// people, or as one JSON document (--json).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "gasched_run/cluster.hpp"
+#include "gasched_run/event_aggregate.hpp"
+#include "gasched_run/event_generator.hpp"
+
+namespace gasched::run {
+
+struct event_job_summary {
+  const events::aggregate* merged = nullptr;
+  const events::dataset* data = nullptr;
+  std::string data_dir;
+  bool data_kept = false;
+  const run_report* run = nullptr;
+  std::map<std::string, uint64_t> events_by_node;
+  enum class check_state { passed, failed, skipped } check = check_state::skipped;
+  std::string check_detail;  ///< the difference, or why it was skipped
+  std::string where;         ///< "2 nodes", "the scheduler at HOST:PORT"
+};
+
+/// The summary as tables, for a terminal.
+void print_event_summary(std::FILE* out, const event_job_summary& s);
+
+/// The same as one JSON document.
+nlohmann::ordered_json event_summary_json(const event_job_summary& s);
+
+/// 1234567 -> "1,234,567".
+std::string with_commas(uint64_t n);
+
+} // namespace gasched::run

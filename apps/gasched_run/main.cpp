@@ -1,0 +1,49 @@
+// gasched-run: the first command of gasched. With no arguments it runs a
+// batch of real work (aggregating game events) over local gasched-node
+// processes and checks its own answer; it also runs a file of tasks, serves
+// a scheduler that nodes and clients reach over the network, and acts as
+// such a client. `gasched-run --help` lists it all.
+#include <chrono>
+#include <cstdio>
+#include <exception>
+
+#include "gasched/log.hpp"
+#include "gasched_run/event_job.hpp"
+#include "gasched_run/options.hpp"
+#include "gasched_run/progress.hpp"
+#include "gasched_run/stop_signals.hpp"
+#include "gasched_run/task_job.hpp"
+
+int main(int argc, char** argv) {
+  using namespace gasched::run;
+  // First, before any thread exists: every thread inherits the blocked
+  // signals, so only the watcher sees Ctrl-C.
+  stop_signals signals;
+  int exit_code = 0;
+  auto opts = parse_options(argc, argv, exit_code);
+  if (!opts)
+    return exit_code;
+  progress display{progress::pick(opts->progress, opts->quiet), !opts->quiet,
+                   std::chrono::milliseconds(static_cast<long>(opts->progress_every * 1000))};
+  gasched::log_level level = gasched::log_level::error;
+  gasched::parse_log_level(opts->log, level);
+  gasched::set_log_level(level);
+  // gasched's own lines go through the display, so they do not tear the bar.
+  gasched::set_log_sink([&display](gasched::log_level, const std::string& line) {
+    display.error("gasched: " + line);
+  });
+  int code = 1;
+  try {
+    if (opts->serve)
+      code = run_serve(*opts, display, signals);
+    else if (!opts->tasks_file.empty())
+      code = run_task_job(*opts, display, signals);
+    else
+      code = run_event_job(*opts, display, signals);
+  } catch (const std::exception& e) {
+    display.error(e.what());
+    code = signals.requested() ? signals.exit_code() : 1;
+  }
+  gasched::set_log_sink({});
+  return code;
+}

@@ -1,0 +1,196 @@
+#include "gasched_run/options.hpp"
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+namespace gasched::run {
+
+bool split_address(const std::string& text, const std::string& default_host,
+                   int min_port, std::string& host, int& port) {
+  auto colon = text.rfind(':');
+  auto port_text = colon == std::string::npos ? text : text.substr(colon + 1);
+  host = colon == std::string::npos ? default_host : text.substr(0, colon);
+  if (host.empty() || port_text.empty()
+      || port_text.find_first_not_of("0123456789") != std::string::npos
+      || port_text.size() > 5)
+    return false;
+  port = std::stoi(port_text);
+  return port >= min_port && port <= 65535;
+}
+
+std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
+  options o;
+  CLI::App app{
+    "gasched-run: spreads a batch of tasks over gasched-node processes and gets every "
+    "one done, even when a node dies.\n\n"
+    "With no arguments it runs the default job: it generates a data set of game events "
+    "(batch files of JSON lines), starts a scheduler and 2 local gasched-node processes, "
+    "aggregates each batch on a node (daily active users, sessions, revenue, a progress "
+    "funnel per game), merges the partial results, prints a summary and checks it "
+    "against a single-process computation.\n\n"
+    "Examples:\n"
+    "  gasched-run                          the default job\n"
+    "  gasched-run --kill-node-after 50     ... and kill -9 a node after 50 results\n"
+    "  gasched-run --tasks tasks.jsonl      your tasks, one JSON object a line:\n"
+    "      {\"fn\": \"hello.world\", \"args\": [1], \"priority\": 0}\n"
+    "  gasched-run --listen 7000 --serve    a scheduler that nodes (gasched-node --join "
+    "HOST:7000)\n"
+    "                                       and clients (gasched-run --connect "
+    "HOST:7000) reach\n\n"
+    "Exit status: 0 when every task succeeded (and the check passed); 1 when a task "
+    "failed, a task line was malformed or the run could not complete; 2 on a usage "
+    "error; 128+N after signal N (Ctrl-C: 130)."};
+  app.get_formatter()->column_width(34);
+
+  std::string listen, connect;
+  std::string job = "Job (default: the game-events job)";
+  app.add_option("--tasks", o.tasks_file,
+                 "run the tasks in FILE, one JSON object a line, and print each result as "
+                 "a JSON line; - reads stdin")
+    ->type_name("FILE")
+    ->check(CLI::ExistingFile | CLI::IsMember({"-"}))
+    ->group(job);
+  auto serve = app.add_flag("--serve", o.serve,
+                            "with --listen: run no job of its own; serve nodes that join and "
+                            "clients that --connect until Ctrl-C")
+                 ->group(job);
+  app.add_option("--data", o.data_dir,
+                 "folder for the default job's batch files and partial results, kept "
+                 "afterwards (remote nodes must see it at the same path); default: a "
+                 "temporary folder, removed at exit")
+    ->type_name("DIR")
+    ->group(job);
+  app.add_flag("--keep-data", o.keep_data, "keep the temporary data folder")->group(job);
+  app.add_option("--batches", o.data.batches, "batch files (one task each)")
+    ->check(CLI::Range(1u, 100000u))
+    ->capture_default_str()
+    ->group(job);
+  app.add_option("--games", o.data.games, "games in the data set")
+    ->check(CLI::Range(1u, 100u))
+    ->capture_default_str()
+    ->group(job);
+  app.add_option("--players", o.data.players, "players per game")
+    ->check(CLI::Range(1u, 10000000u))
+    ->capture_default_str()
+    ->group(job);
+  app.add_option("--days", o.data.days, "days of events, from 2024-01-01")
+    ->check(CLI::Range(1u, 366u))
+    ->capture_default_str()
+    ->group(job);
+  app.add_option("--seed", o.data.seed, "the same seed gives the same data")
+    ->capture_default_str()
+    ->group(job);
+  bool no_check = false;
+  app.add_flag("--no-check", no_check,
+               "skip checking the merged totals against a single-process computation")
+    ->group(job);
+
+  std::string cluster = "Cluster";
+  auto nodes = app.add_option("--nodes", o.nodes,
+                              "gasched-node processes to start on this machine; 0 (with "
+                              "--listen) starts none and waits for nodes to join")
+                 ->check(CLI::Range(0u, 64u))
+                 ->capture_default_str()
+                 ->group(cluster);
+  auto slots = app.add_option("--slots", o.slots, "tasks each local node runs at once")
+                 ->check(CLI::Range(1u, 256u))
+                 ->capture_default_str()
+                 ->group(cluster);
+  auto program = app.add_option("--node-program", o.node_program,
+                                "the node program to start; default: gasched-node next to "
+                                "gasched-run")
+                   ->type_name("PATH")
+                   ->group(cluster);
+  auto listen_opt = app.add_option("--listen", listen,
+                                   "also publish the scheduler at [HOST:]PORT (HOST "
+                                   "default 0.0.0.0, PORT 0 picks one) for nodes that "
+                                   "join and remote clients")
+                      ->type_name("[HOST:]PORT")
+                      ->group(cluster);
+  auto connect_opt = app.add_option("--connect", connect,
+                                    "be a client of the scheduler published at HOST:PORT "
+                                    "(by gasched-run --listen): no local scheduler or nodes")
+                       ->type_name("HOST:PORT")
+                       ->group(cluster);
+  auto retries = app.add_option("--max-retries", o.max_retries,
+                                "attempts of a failing task on its node")
+                   ->check(CLI::Range(1u, 1000u))
+                   ->capture_default_str()
+                   ->group(cluster);
+  auto retry_timeout = app.add_option("--retry-timeout", o.retry_timeout_ms,
+                                      "pause between attempts, in milliseconds")
+                         ->type_name("MS")
+                         ->capture_default_str()
+                         ->group(cluster);
+  auto kill_after = app.add_option("--kill-node-after", o.kill_node_after,
+                                   "kill -9 one local node after N results, to watch the "
+                                   "scheduler requeue its tasks")
+                      ->type_name("N")
+                      ->check(CLI::Range(uint64_t{1}, UINT64_MAX))
+                      ->group(cluster);
+
+  std::string output = "Output";
+  app.add_flag("-q,--quiet", o.quiet, "no progress and no notices on stderr; results, "
+                                      "summary and errors only")
+    ->group(output);
+  app.add_flag("--json", o.json,
+               "print the summary as JSON (with --tasks: a last line {\"summary\": ...})")
+    ->group(output);
+  app.add_option("--progress", o.progress,
+                 "auto: a live bar when stderr is a terminal, plain lines otherwise")
+    ->check(CLI::IsMember({"auto", "bar", "lines", "off"}))
+    ->capture_default_str()
+    ->group(output);
+  app.add_option("--progress-every", o.progress_every,
+                 "seconds between plain progress lines")
+    ->check(CLI::Range(0.1, 3600.0))
+    ->capture_default_str()
+    ->group(output);
+  auto log = app.add_option("--log", o.log,
+                            "gasched log level; given, the local nodes log at it too")
+    ->check(CLI::IsMember({"off", "error", "warning", "info", "debug"}))
+    ->capture_default_str()
+    ->group(output);
+
+  // What a client of a remote scheduler cannot have: that scheduler's
+  // nodes and settings are not ours.
+  for (auto* opt : {listen_opt, serve, nodes, slots, program, retries, retry_timeout,
+                    kill_after})
+    connect_opt->excludes(opt);
+  serve->needs(listen_opt);
+
+  try {
+    app.parse(argc, argv);
+    o.check = !no_check;
+    o.log_given = log->count() > 0;
+    if (!listen.empty() && !split_address(listen, "0.0.0.0", 0, o.listen_host, o.listen_port))
+      throw CLI::ValidationError("--listen", "wants [HOST:]PORT with PORT 0..65535, got "
+                                               + listen);
+    if (!connect.empty()) {
+      int port = 0;
+      if (connect.find(':') == std::string::npos
+          || !split_address(connect, "", 1, o.connect_host, port))
+        throw CLI::ValidationError("--connect", "wants HOST:PORT, got " + connect);
+      o.connect_port = static_cast<uint16_t>(port);
+    }
+    if (o.nodes == 0 && !o.listening() && !o.connecting())
+      throw CLI::ValidationError("--nodes", "0 starts no node: give --listen too, so that "
+                                            "nodes can join");
+    if (o.serve && !o.tasks_file.empty())
+      throw CLI::ValidationError("--serve", "runs no job: it cannot take --tasks");
+    if (o.kill_node_after > 0 && o.nodes < 2)
+      throw CLI::ValidationError("--kill-node-after",
+                                 "needs at least 2 local nodes (--nodes), one to kill and "
+                                 "one to finish its tasks");
+    if (o.kill_node_after > 0 && o.serve)
+      throw CLI::ValidationError("--kill-node-after", "needs a job (not --serve)");
+  } catch (const CLI::ParseError& e) {
+    auto code = app.exit(e);
+    exit_code = code == 0 ? 0 : 2;
+    return std::nullopt;
+  }
+  return o;
+}
+
+} // namespace gasched::run

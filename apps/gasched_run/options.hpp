@@ -1,0 +1,61 @@
+// gasched-run's command line: what a run does (the default job, a task file,
+// serving), the cluster it runs on, and what it shows.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "gasched_run/event_generator.hpp"
+
+namespace gasched::run {
+
+struct options {
+  // -- the job -------------------------------------------------------------------
+  std::string tasks_file;  ///< empty: the default job; "-": stdin
+  bool serve = false;      ///< no job: serve remote clients until stopped
+  std::string data_dir;    ///< empty: a temporary folder
+  bool keep_data = false;
+  events::dataset_spec data;
+  bool check = true;  ///< compare the merged totals with a single-process run
+
+  // -- the cluster ---------------------------------------------------------------
+  uint32_t nodes = 2;
+  uint32_t slots = 2;
+  std::string node_program;  ///< empty: gasched-node next to gasched-run
+  std::string listen_host;   ///< with listen_port >= 0
+  int listen_port = -1;      ///< -1: do not publish the scheduler
+  std::string connect_host;  ///< not empty: be a client of that scheduler
+  uint16_t connect_port = 0;
+  uint32_t max_retries = 3;
+  uint32_t retry_timeout_ms = 100;
+  uint64_t kill_node_after = 0;  ///< 0: kill no node
+
+  // -- output --------------------------------------------------------------------
+  bool quiet = false;
+  bool json = false;
+  std::string progress = "auto";
+  double progress_every = 2.0;  ///< seconds between plain progress lines
+  std::string log = "error";
+  bool log_given = false;  ///< --log was on the command line: show the nodes' logs too
+
+  bool listening() const noexcept {
+    return listen_port >= 0;
+  }
+
+  bool connecting() const noexcept {
+    return !connect_host.empty();
+  }
+};
+
+/// Parses the command line. Returns nullopt when the program should exit at
+/// once with `exit_code`: 0 after --help, 2 after a usage error (already
+/// reported on stderr).
+std::optional<options> parse_options(int argc, char** argv, int& exit_code);
+
+/// Splits "[HOST:]PORT" (HOST defaults to `default_host`). False when the
+/// text is no such address or the port is out of [min_port, 65535].
+bool split_address(const std::string& text, const std::string& default_host,
+                   int min_port, std::string& host, int& port);
+
+} // namespace gasched::run

@@ -1,0 +1,162 @@
+#include "gasched_run/progress.hpp"
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+namespace gasched::run {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string duration_text(double s) {
+  if (s < 60)
+    return fmt::format("{:.1f}s", s);
+  auto whole = static_cast<long>(s);
+  if (whole < 3600)
+    return fmt::format("{}m{:02}s", whole / 60, whole % 60);
+  return fmt::format("{}h{:02}m", whole / 3600, (whole % 3600) / 60);
+}
+
+// "520/s", "7.5/s"
+std::string rate_text(double rate) {
+  return rate >= 100 ? fmt::format("{:.0f}", rate) : fmt::format("{:.1f}", rate);
+}
+
+size_t terminal_width() {
+  winsize ws{};
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+    return ws.ws_col;
+  return 80;
+}
+
+} // namespace
+
+progress::style progress::pick(const std::string& name, bool quiet) {
+  if (quiet || name == "off")
+    return style::off;
+  if (name == "bar")
+    return style::bar;
+  if (name == "lines")
+    return style::lines;
+  return isatty(STDERR_FILENO) ? style::bar : style::lines;
+}
+
+progress::progress(style s, bool notices, std::chrono::milliseconds line_every)
+  : style_(s), notices_(notices), line_every_(line_every) {
+  start();
+}
+
+void progress::start() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  started_ = std::chrono::steady_clock::now();
+  next_line_ = started_ + line_every_;
+}
+
+std::string progress::render_line(const progress_counts& c) const {
+  auto elapsed = seconds_since(started_);
+  auto rate = elapsed > 0 ? static_cast<double>(c.done) / elapsed : 0.0;
+  std::string text = c.total > 0 ? fmt::format("{}/{} done", c.done, c.total)
+                                 : fmt::format("{} done", c.done);
+  text += fmt::format(", {} running, {} pending, {} failed, {} node{}, {} tasks/s", c.running,
+                      c.pending, c.failed, c.nodes, c.nodes == 1 ? "" : "s", rate_text(rate));
+  if (c.total > 0 && c.done < c.total && rate > 0)
+    text += ", ETA " + duration_text(static_cast<double>(c.total - c.done) / rate);
+  return text;
+}
+
+std::string progress::render_bar(const progress_counts& c) const {
+  auto elapsed = seconds_since(started_);
+  auto rate = elapsed > 0 ? static_cast<double>(c.done) / elapsed : 0.0;
+  std::string counts;
+  if (c.total > 0) {
+    std::string eta = "ETA -";
+    if (c.done >= c.total)
+      eta = "in " + duration_text(elapsed);
+    else if (rate > 0)
+      eta = "ETA " + duration_text(static_cast<double>(c.total - c.done) / rate);
+    counts = fmt::format(" {}/{} done, {} running, {} pending, {} failed, {}, {}", c.done,
+                         c.total, c.running, c.pending, c.failed, rate_text(rate) + "/s", eta);
+  } else {
+    counts = fmt::format(" {} done, {} running, {} pending, {} failed, {} node{}, {}", c.done,
+                         c.running, c.pending, c.failed, c.nodes, c.nodes == 1 ? "" : "s",
+                         rate_text(rate) + "/s");
+  }
+  auto width = terminal_width() - 1;  // the last column would wrap on some terminals
+  std::string bar;
+  // A fixed width: a bar that grew and shrank with the text would jitter.
+  constexpr size_t cells = 20;
+  if (c.total > 0 && counts.size() + 2 + cells <= width) {
+    auto full = static_cast<size_t>(cells * std::min(c.done, c.total) / c.total);
+    bar = "[" + std::string(full, '#') + std::string(cells - full, '.') + "]";
+  }
+  auto text = bar + counts;
+  if (text.size() > width)
+    text.resize(width);
+  return text;
+}
+
+void progress::clear_bar() {
+  if (bar_shown_) {
+    std::fputs("\r\033[K", stderr);
+    bar_shown_ = false;
+  }
+}
+
+void progress::update(const progress_counts& counts) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  last_ = counts;
+  if (style_ == style::bar) {
+    std::fprintf(stderr, "\r\033[K%s", render_bar(counts).c_str());
+    std::fflush(stderr);
+    bar_shown_ = true;
+  } else if (style_ == style::lines) {
+    auto now = std::chrono::steady_clock::now();
+    // An idle server would repeat itself forever: say only what changed.
+    if (now < next_line_ || (last_line_ && *last_line_ == counts))
+      return;
+    next_line_ = now + line_every_;
+    last_line_ = counts;
+    std::fprintf(stderr, "gasched-run: %s\n", render_line(counts).c_str());
+  }
+}
+
+void progress::notice(const std::string& text) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (!notices_)
+    return;
+  auto redraw = bar_shown_;
+  clear_bar();
+  std::fprintf(stderr, "gasched-run: %s\n", text.c_str());
+  if (redraw) {
+    std::fprintf(stderr, "%s", render_bar(last_).c_str());
+    bar_shown_ = true;
+  }
+  std::fflush(stderr);
+}
+
+void progress::error(const std::string& text) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  clear_bar();
+  std::fprintf(stderr, "gasched-run: %s\n", text.c_str());
+  std::fflush(stderr);
+}
+
+void progress::finish() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (style_ == style::bar && bar_shown_) {
+    // Leave the last bar on screen: it is the run's final state.
+    std::fputc('\n', stderr);
+    bar_shown_ = false;
+  }
+  std::fflush(stderr);
+}
+
+} // namespace gasched::run

@@ -1,0 +1,76 @@
+// What gasched-run shows on stderr while it works: a live bar on a terminal,
+// a plain line every few seconds otherwise (logs, CI), nothing with --quiet.
+// Notices (a node killed, a node joined, a task failed) go through here too,
+// so that they do not tear the bar.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace gasched::run {
+
+/// Counts of one run. total 0 means unknown (serving remote clients).
+struct progress_counts {
+  uint64_t total = 0;
+  uint64_t done = 0;     ///< results received, failures included
+  uint64_t failed = 0;   ///< results that are errors
+  uint64_t running = 0;  ///< on nodes now
+  uint64_t pending = 0;  ///< waiting for a slot
+  uint32_t nodes = 0;    ///< nodes up
+
+  bool operator==(const progress_counts& o) const noexcept {
+    return total == o.total && done == o.done && failed == o.failed && running == o.running
+           && pending == o.pending && nodes == o.nodes;
+  }
+};
+
+class progress {
+public:
+  enum class style { off, bar, lines };
+
+  /// "auto" picks bar when stderr is a terminal, lines otherwise.
+  static style pick(const std::string& name, bool quiet);
+
+  /// `notices`: whether notice() prints (not with --quiet).
+  progress(style s, bool notices, std::chrono::milliseconds line_every);
+
+  /// Starts the clock that rate and ETA are measured from.
+  void start();
+
+  /// New counts: redraws the bar, or prints a line when one is due.
+  void update(const progress_counts& counts);
+
+  /// A line for the user ("gasched-run: ..."), unless quiet. Thread-safe: the
+  /// gasched log sink calls it from CAF's threads.
+  void notice(const std::string& text);
+
+  /// Clears the bar, for good (before the summary is printed).
+  void finish();
+
+  /// A line that is printed even with --quiet: errors.
+  void error(const std::string& text);
+
+  bool is_bar() const noexcept {
+    return style_ == style::bar;
+  }
+
+private:
+  std::string render_bar(const progress_counts& c) const;
+  std::string render_line(const progress_counts& c) const;
+  void clear_bar();
+
+  style style_;
+  bool notices_;
+  std::chrono::milliseconds line_every_;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point next_line_;
+  std::mutex mtx_;
+  bool bar_shown_ = false;
+  progress_counts last_;
+  std::optional<progress_counts> last_line_;  // what the last plain line said
+};
+
+} // namespace gasched::run

@@ -1,0 +1,125 @@
+#include "gasched_run/task_job.hpp"
+
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "gasched_run/cluster.hpp"
+#include "gasched_run/options.hpp"
+#include "gasched_run/progress.hpp"
+#include "gasched_run/stop_signals.hpp"
+#include "gasched_run/task_file.hpp"
+
+namespace gasched::run {
+
+namespace {
+
+// One JSON document a line, flushed: a consumer reading the pipe sees each
+// result as it arrives.
+void print_line(const out_json& j) {
+  std::cout << j.dump() << '\n' << std::flush;
+}
+
+out_json summary_json(const run_report& run, size_t malformed) {
+  out_json nodes = out_json::object();
+  for (auto& [node, tally] : run.by_node)
+    nodes[node.empty() ? "(none)" : node] = tally.succeeded + tally.failed;
+  out_json s;
+  s["ok"] = run.complete() && run.failed == 0 && malformed == 0;
+  s["tasks"] = run.total;
+  s["succeeded"] = run.succeeded;
+  s["failed"] = run.failed;
+  s["malformed_lines"] = malformed;
+  s["requeued"] = run.requeued_known ? out_json(run.requeued) : out_json(nullptr);
+  s["by_node"] = nodes;
+  if (run.interrupted_by != 0)
+    s["interrupted_by_signal"] = run.interrupted_by;
+  if (!run.fatal.empty())
+    s["error"] = run.fatal;
+  s["seconds"] = run.seconds;
+  return out_json{{"summary", s}};
+}
+
+} // namespace
+
+int run_task_job(const options& opts, progress& display, stop_signals& signals) {
+  task_file file;
+  auto name = opts.tasks_file == "-" ? std::string{"stdin"} : opts.tasks_file;
+  if (opts.tasks_file == "-") {
+    file = read_task_file(std::cin);
+  } else {
+    std::ifstream in{opts.tasks_file};
+    if (!in) {
+      display.error("cannot read " + opts.tasks_file);
+      return 2;
+    }
+    file = read_task_file(in);
+  }
+  for (auto& bad : file.bad) {
+    display.error(fmt::format("{}:{}: {}", name, bad.line, bad.reason));
+    print_line(bad_line_to_json(bad));
+  }
+  if (file.tasks.empty()) {
+    display.error(name + " has no task to run");
+    return file.bad.empty() ? 0 : 1;
+  }
+
+  cluster c{opts, display, signals};
+  c.start();
+  std::vector<task> tasks;
+  for (auto& t : file.tasks)
+    tasks.push_back(t.task);
+  auto run = c.run(std::move(tasks), [&](size_t index, const task_result& r) {
+    print_line(result_to_json(file.tasks[index].line, r));
+  });
+  c.shutdown();
+
+  if (opts.json)
+    print_line(summary_json(run, file.bad.size()));
+  if (run.interrupted_by != 0) {
+    display.error(fmt::format("interrupted: {} of {} tasks were done", run.succeeded + run.failed,
+                              run.total));
+    return signals.exit_code();
+  }
+  if (!run.fatal.empty()) {
+    display.error(fmt::format("the run could not complete: {} ({} of {} tasks done)",
+                              run.fatal, run.succeeded + run.failed, run.total));
+    return 1;
+  }
+  display.notice(fmt::format("{} tasks on {} in {:.2f} s: {} succeeded, {} failed{}",
+                             run.total, c.description(run), run.seconds, run.succeeded,
+                             run.failed,
+                             run.requeued_known && run.requeued > 0
+                               ? fmt::format(", {} requeued", run.requeued)
+                               : ""));
+  if (run.failed > 0 || !file.bad.empty()) {
+    std::string what;
+    if (run.failed > 0)
+      what = fmt::format("{} of {} tasks failed", run.failed, run.total);
+    if (!file.bad.empty())
+      what += fmt::format("{}{} malformed line{} in {}", what.empty() ? "" : "; ",
+                          file.bad.size(), file.bad.size() == 1 ? "" : "s", name);
+    display.error(what);
+    return 1;
+  }
+  return 0;
+}
+
+int run_serve(const options& opts, progress& display, stop_signals& signals) {
+  cluster c{opts, display, signals};
+  c.start();
+  auto run = c.serve();
+  c.shutdown();
+  if (opts.json)
+    print_line(summary_json(run, 0));
+  display.notice(fmt::format("served {} tasks: {} succeeded, {} failed", run.succeeded + run.failed,
+                             run.succeeded, run.failed));
+  if (!run.fatal.empty()) {
+    display.error(run.fatal);
+    return 1;
+  }
+  return 0;  // a signal is how serving ends
+}
+
+} // namespace gasched::run
