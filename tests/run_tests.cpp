@@ -1,0 +1,405 @@
+// gasched-run as a user runs it: the real binary in a child process, with
+// real gasched-node processes under it, at small sizes.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "child_process.hpp"
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A scratch folder per test, removed at the end.
+class scratch {
+public:
+  scratch() {
+    std::string pattern = (fs::temp_directory_path() / "gasched-run-test-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+
+  ~scratch() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+
+  std::string file(const std::string& name, const std::string& content = {}) const {
+    auto p = path_ + "/" + name;
+    if (!content.empty())
+      std::ofstream{p} << content;
+    return p;
+  }
+
+private:
+  std::string path_;
+};
+
+std::string read_all(const std::string& path) {
+  std::ifstream in{path};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// gasched-run started with `args`: stdout is read line by line, stderr goes
+// to a file (through sh, which execs gasched-run: the pid is its own).
+class run_process {
+public:
+  run_process(const scratch& dir, std::vector<std::string> args) {
+    err_path_ = dir.file("stderr-" + std::to_string(counter()++) + ".txt");
+    std::vector<std::string> argv{"/bin/sh", "-c", "f=$1; shift; exec \"$@\" 2>\"$f\"", "sh",
+                                  err_path_, GASCHED_RUN_PROGRAM};
+    argv.insert(argv.end(), args.begin(), args.end());
+    process_ = gasched::tools::child_process::start(argv);
+  }
+
+  std::optional<std::string> line(std::chrono::milliseconds timeout = 60s) {
+    return process_.read_line(timeout);
+  }
+
+  /// Every line up to the end of output, then the exit status.
+  int finish(std::chrono::seconds timeout = 120s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        FAIL("gasched-run did not finish in time; stderr:\n" << err());
+      auto l = process_.read_line(left);
+      if (!l)
+        break;
+      out.push_back(*l);
+    }
+    auto status = process_.wait_exit(10s);
+    REQUIRE(status);
+    REQUIRE(WIFEXITED(*status));
+    return WEXITSTATUS(*status);
+  }
+
+  std::string err() const {
+    return read_all(err_path_);
+  }
+
+  std::string all_out() const {
+    std::string text;
+    for (auto& l : out)
+      text += l + "\n";
+    return text;
+  }
+
+  void signal(int sig) {
+    process_.signal(sig);
+  }
+
+  std::vector<std::string> out;
+
+private:
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+
+  gasched::tools::child_process process_;
+  std::string err_path_;
+};
+
+// The default job at a size that runs in well under a second.
+const std::vector<std::string> small_job{"--batches", "24", "--games",   "3",
+                                         "--players", "300", "--days",   "3",
+                                         "--quiet"};
+
+std::vector<std::string> with(std::vector<std::string> args,
+                              const std::vector<std::string>& more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+bool process_gone(pid_t pid, std::chrono::milliseconds timeout = 5s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+      return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("gasched-run: the default job checks its merged totals and exits 0", "[run]") {
+  scratch dir;
+  run_process run{dir, small_job};
+  auto status = run.finish();
+  INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
+  CHECK(status == 0);
+  auto out = run.all_out();
+  CHECK(out.find("check: OK, the merged totals equal a single-process computation of the "
+                 "same 24 files")
+        != std::string::npos);
+  CHECK(out.find("space-miners") != std::string::npos);
+  CHECK(out.find("funnel") != std::string::npos);
+  CHECK(out.find("requeued: 0 tasks") != std::string::npos);
+}
+
+TEST_CASE("gasched-run --json: a summary that parses, with the checked totals", "[run]") {
+  scratch dir;
+  run_process run{dir, with(small_job, {"--json", "--data", dir.file("data")})};
+  auto status = run.finish();
+  INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
+  REQUIRE(status == 0);
+  auto summary = json::parse(run.all_out());
+  CHECK(summary["ok"] == true);
+  CHECK(summary["check"]["result"] == "passed");
+  CHECK(summary["tasks"]["total"] == 24);
+  CHECK(summary["tasks"]["succeeded"] == 24);
+  CHECK(summary["tasks"]["failed"] == 0);
+  REQUIRE(summary["games"].size() == 3);
+  uint64_t events = 0;
+  for (auto& node : summary["nodes"])
+    events += node["events"].get<uint64_t>();
+  CHECK(events == summary["events"].get<uint64_t>());
+  for (auto& game : summary["games"]) {
+    CHECK(game["players"].get<uint64_t>() <= 300);
+    CHECK(game["dau"].size() == 3);
+    CHECK(game["funnel"]["tutorial"].get<uint64_t>() >= game["funnel"]["boss"].get<uint64_t>());
+  }
+  // --data keeps the files: the batches and one partial per batch, no
+  // temporary file left by the write-then-rename.
+  size_t batches = 0, partials = 0, others = 0;
+  for (auto& entry : fs::recursive_directory_iterator(dir.file("data"))) {
+    if (!entry.is_regular_file())
+      continue;
+    auto ext = entry.path().extension();
+    (ext == ".jsonl" ? batches : ext == ".part" ? partials : others)++;
+  }
+  CHECK(batches == 24);
+  CHECK(partials == 24);
+  CHECK(others == 0);
+}
+
+TEST_CASE("gasched-run --kill-node-after: a node dies, the totals are still checked",
+          "[run][failover]") {
+  scratch dir;
+  // Batches of a few thousand events: a node always has tasks running.
+  run_process run{dir, {"--batches", "40", "--games", "4", "--players", "1500", "--days", "3",
+                        "--kill-node-after", "8", "--json", "--quiet"}};
+  auto status = run.finish();
+  INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
+  REQUIRE(status == 0);
+  auto summary = json::parse(run.all_out());
+  CHECK(summary["ok"] == true);
+  CHECK(summary["check"]["result"] == "passed");
+  CHECK(summary["tasks"]["succeeded"] == 40);
+  REQUIRE(summary.contains("killed"));
+  auto killed = summary["killed"]["node"].get<std::string>();
+  CHECK(summary["killed"]["after_results"] == 8);
+  CHECK(summary["killed"]["running_then"].get<uint64_t>() >= 1);
+  CHECK(summary["tasks"]["requeued"].get<uint64_t>() >= 1);
+  // The survivor did the rest: the killed node delivered fewer than 40 results.
+  uint64_t survivor = 0;
+  for (auto& node : summary["nodes"])
+    if (node["node"] != killed)
+      survivor += node["succeeded"].get<uint64_t>();
+  CHECK(survivor >= 40 - 8);
+}
+
+TEST_CASE("gasched-run --kill-node-after: the table says who was killed and what was requeued",
+          "[run][failover]") {
+  scratch dir;
+  run_process run{dir, {"--batches", "40", "--games", "4", "--players", "1500", "--days", "3",
+                        "--kill-node-after", "8", "--progress", "off"}};
+  auto status = run.finish();
+  INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
+  REQUIRE(status == 0);
+  auto out = run.all_out();
+  CHECK(std::regex_search(out, std::regex{"killed \\(kill -9\\) after 8 results"}));
+  CHECK(std::regex_search(out, std::regex{"requeued: [1-9][0-9]* tasks? went back to the queue"}));
+  CHECK(out.find("check: OK") != std::string::npos);
+  CHECK(run.err().find("killed node-") != std::string::npos);
+}
+
+TEST_CASE("gasched-run --tasks: good lines run, bad lines are reported by number, exit 1",
+          "[run][tasks]") {
+  scratch dir;
+  auto tasks = dir.file("tasks.jsonl", "{\"fn\": \"hello.world\", \"args\": [1]}\n"
+                                       "{\"fn\": \"hello.world\", \"args\": [2\n"
+                                       "{\"fn\": \"hello.world\", \"args\": [3], \"priority\": 5}\n"
+                                       "{\"fn\": \"hello.world\", \"arg\": [4]}\n"
+                                       "\n"
+                                       "{\"fn\": \"test.identity\", \"args\": [6]}\n"
+                                       "{\"fn\": \"demo.bad\"}\n");
+  run_process run{dir, {"--tasks", tasks, "--json", "--progress", "off"}};
+  auto status = run.finish();
+  INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
+  CHECK(status == 1);
+  std::map<int, json> by_line;
+  json summary;
+  for (auto& l : run.out) {
+    auto j = json::parse(l);  // every stdout line is JSON
+    if (j.contains("summary"))
+      summary = j["summary"];
+    else
+      by_line[j["line"].get<int>()] = j;
+  }
+  REQUIRE(by_line.size() == 6);
+  CHECK(by_line[1]["ok"] == true);
+  CHECK(by_line[1]["value"] == 1);
+  CHECK(by_line[3]["value"] == 3);
+  CHECK(by_line[6]["value"] == 6);
+  CHECK(by_line[2]["error"] == "malformed");
+  CHECK(by_line[4]["error"] == "malformed");
+  CHECK(by_line[4]["reason"].get<std::string>().find("\"arg\"") != std::string::npos);
+  CHECK(by_line[7]["ok"] == false);
+  CHECK(by_line[7]["error"] == "permanent_failure");
+  CHECK(summary["tasks"] == 4);
+  CHECK(summary["succeeded"] == 3);
+  CHECK(summary["failed"] == 1);
+  CHECK(summary["malformed_lines"] == 2);
+  CHECK(summary["ok"] == false);
+  auto err = run.err();
+  CHECK(err.find(tasks + ":2: not JSON") != std::string::npos);
+  CHECK(err.find(tasks + ":4: unknown key \"arg\"") != std::string::npos);
+  CHECK(err.find("1 of 4 tasks failed; 2 malformed lines") != std::string::npos);
+}
+
+TEST_CASE("gasched-run --tasks: every task succeeds, exit 0",
+          "[run][tasks]") {
+  scratch dir;
+  auto tasks = dir.file("tasks.jsonl", "{\"fn\": \"hello.world\", \"args\": [7]}\n"
+                                       "{\"fn\": \"test.node_name\"}\n"
+                                       "{\"fn\": \"test.sleep\", \"args\": [9, 10]}\n");
+  run_process run{dir, {"--tasks", tasks, "--quiet"}};
+  auto status = run.finish();
+  INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
+  CHECK(status == 0);
+  REQUIRE(run.out.size() == 3);
+  for (auto& l : run.out) {
+    auto j = json::parse(l);
+    CHECK(j["ok"] == true);
+    if (j["fn"] == "test.node_name")
+      CHECK(j["value"] == j["node"]);
+  }
+  CHECK(run.err().empty());
+}
+
+TEST_CASE("gasched-run: usage errors exit 2 with a clear message", "[run]") {
+  scratch dir;
+  SECTION("a missing task file") {
+    run_process run{dir, {"--tasks", dir.file("missing.jsonl")}};
+    CHECK(run.finish() == 2);
+    CHECK(run.err().find("missing.jsonl") != std::string::npos);
+  }
+  SECTION("--nodes 0 without --listen") {
+    run_process run{dir, {"--nodes", "0"}};
+    CHECK(run.finish() == 2);
+    CHECK(run.err().find("--listen") != std::string::npos);
+  }
+  SECTION("--nodes out of range") {
+    run_process run{dir, {"--nodes", "100"}};
+    CHECK(run.finish() == 2);
+    CHECK(run.err().find("--nodes") != std::string::npos);
+  }
+  SECTION("--connect with --kill-node-after") {
+    run_process run{dir, {"--connect", "127.0.0.1:1", "--kill-node-after", "3"}};
+    CHECK(run.finish() == 2);
+  }
+  SECTION("a node program that does not exist") {
+    run_process run{dir, with(small_job, {"--node-program", dir.file("no-such-node")})};
+    CHECK(run.finish() == 1);
+    CHECK(run.err().find("no-such-node") != std::string::npos);
+  }
+}
+
+TEST_CASE("gasched-run --listen --serve: two --connect clients each get exactly their own "
+          "results",
+          "[run][remote]") {
+  scratch dir;
+  run_process server{dir, {"--listen", "127.0.0.1:0", "--serve", "--quiet"}};
+  auto first = server.line(30s);
+  REQUIRE(first);
+  std::smatch m;
+  REQUIRE(std::regex_search(*first, m, std::regex{"listening on 127\\.0\\.0\\.1:([0-9]+)"}));
+  auto address = "127.0.0.1:" + m[1].str();
+  std::string a, b;
+  for (int i = 1; i <= 30; ++i) {
+    a += "{\"fn\": \"test.sleep\", \"args\": [" + std::to_string(i) + ", 20]}\n";
+    b += "{\"fn\": \"test.sleep\", \"args\": [" + std::to_string(1000 + i) + ", 20]}\n";
+  }
+  run_process client_a{dir, {"--connect", address, "--tasks", dir.file("a.jsonl", a), "-q"}};
+  run_process client_b{dir, {"--connect", address, "--tasks", dir.file("b.jsonl", b), "-q"}};
+  auto status_a = client_a.finish();
+  auto status_b = client_b.finish();
+  INFO("a:\n" << client_a.all_out() << client_a.err() << "b:\n" << client_b.all_out()
+              << client_b.err());
+  CHECK(status_a == 0);
+  CHECK(status_b == 0);
+  auto values = [](const run_process& p) {
+    std::set<int> result;
+    for (auto& l : p.out) {
+      auto j = json::parse(l);
+      CHECK(j["ok"] == true);
+      result.insert(j["value"].get<int>());
+    }
+    return std::make_pair(result, p.out.size());
+  };
+  auto [got_a, lines_a] = values(client_a);
+  auto [got_b, lines_b] = values(client_b);
+  CHECK(lines_a == 30);
+  CHECK(lines_b == 30);
+  REQUIRE(got_a.size() == 30);
+  REQUIRE(got_b.size() == 30);
+  CHECK(*got_a.begin() == 1);
+  CHECK(*got_a.rbegin() == 30);
+  CHECK(*got_b.begin() == 1001);
+  CHECK(*got_b.rbegin() == 1030);
+  // Serving ends with a signal, cleanly.
+  server.signal(SIGTERM);
+  CHECK(server.finish() == 0);
+}
+
+TEST_CASE("gasched-run: Ctrl-C stops the run and the node processes it started",
+          "[run][signals]") {
+  scratch dir;
+  std::string slow;
+  for (int i = 1; i <= 6; ++i)
+    slow += "{\"fn\": \"test.sleep\", \"args\": [" + std::to_string(i) + ", 60000]}\n";
+  run_process run{dir, {"--tasks", dir.file("slow.jsonl", slow), "--progress", "off"}};
+  // "started 2 gasched-node processes ...: node-1 (pid N), node-2 (pid M)"
+  std::vector<pid_t> pids;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (pids.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    pids.clear();
+    auto err = run.err();
+    std::regex pid_re{"\\(pid ([0-9]+)\\)"};
+    for (auto it = std::sregex_iterator(err.begin(), err.end(), pid_re);
+         it != std::sregex_iterator(); ++it)
+      pids.push_back(static_cast<pid_t>(std::stoi((*it)[1].str())));
+    std::this_thread::sleep_for(20ms);
+  }
+  REQUIRE(pids.size() == 2);
+  std::this_thread::sleep_for(300ms);  // the tasks are running
+  run.signal(SIGINT);
+  CHECK(run.finish(30s) == 130);
+  for (auto pid : pids)
+    CHECK(process_gone(pid));
+  CHECK(run.err().find("interrupted") != std::string::npos);
+}
