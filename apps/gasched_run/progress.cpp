@@ -57,6 +57,7 @@ progress::progress(style s, bool notices, std::chrono::milliseconds line_every)
 void progress::start() {
   std::lock_guard<std::mutex> guard{mtx_};
   started_ = std::chrono::steady_clock::now();
+  cells_ = 0;
   next_line_ = started_ + line_every_;
 }
 
@@ -72,30 +73,41 @@ std::string progress::render_line(const progress_counts& c) const {
   return text;
 }
 
-std::string progress::render_bar(const progress_counts& c) const {
+std::string progress::render_counts(const progress_counts& c, double rate,
+                                    const std::string& eta) const {
+  if (c.total == 0)
+    return fmt::format(" {} done, {} running, {} pending, {} failed, {} node{}, {}/s", c.done,
+                       c.running, c.pending, c.failed, c.nodes, c.nodes == 1 ? "" : "s",
+                       rate_text(rate));
+  return fmt::format(" {}/{} done, {} running, {} pending, {} failed, {}/s, {}", c.done,
+                     c.total, c.running, c.pending, c.failed, rate_text(rate), eta);
+}
+
+std::string progress::render_bar(const progress_counts& c) {
   auto elapsed = seconds_since(started_);
   auto rate = elapsed > 0 ? static_cast<double>(c.done) / elapsed : 0.0;
-  std::string counts;
-  if (c.total > 0) {
-    std::string eta = "ETA -";
-    if (c.done >= c.total)
-      eta = "in " + duration_text(elapsed);
-    else if (rate > 0)
-      eta = "ETA " + duration_text(static_cast<double>(c.total - c.done) / rate);
-    counts = fmt::format(" {}/{} done, {} running, {} pending, {} failed, {}, {}", c.done,
-                         c.total, c.running, c.pending, c.failed, rate_text(rate) + "/s", eta);
-  } else {
-    counts = fmt::format(" {} done, {} running, {} pending, {} failed, {} node{}, {}", c.done,
-                         c.running, c.pending, c.failed, c.nodes, c.nodes == 1 ? "" : "s",
-                         rate_text(rate) + "/s");
-  }
+  std::string eta = "ETA -";
+  if (c.total > 0 && c.done >= c.total)
+    eta = "in " + duration_text(elapsed);
+  else if (c.total > 0 && rate > 0)
+    eta = "ETA " + duration_text(static_cast<double>(c.total - c.done) / rate);
+  auto counts = render_counts(c, rate, eta);
   auto width = terminal_width() - 1;  // the last column would wrap on some terminals
+  if (c.total > 0 && cells_ == 0) {
+    // Sized once per run, for typical counts: a bar that grew and shrank
+    // with the text would jitter. Too narrow a terminal gets no bar.
+    progress_counts typical = c;
+    typical.done = typical.pending = c.total;
+    typical.running = 99;
+    typical.failed = 9;
+    auto room = static_cast<long>(width) - 2
+                - static_cast<long>(render_counts(typical, 999, "ETA 9.9s").size());
+    cells_ = static_cast<size_t>(std::clamp(room, 0L, 30L));
+  }
   std::string bar;
-  // A fixed width: a bar that grew and shrank with the text would jitter.
-  constexpr size_t cells = 20;
-  if (c.total > 0 && counts.size() + 2 + cells <= width) {
-    auto full = static_cast<size_t>(cells * std::min(c.done, c.total) / c.total);
-    bar = "[" + std::string(full, '#') + std::string(cells - full, '.') + "]";
+  if (c.total > 0 && cells_ >= 10) {
+    auto full = cells_ * std::min(c.done, c.total) / c.total;
+    bar = "[" + std::string(full, '#') + std::string(cells_ - full, '.') + "]";
   }
   auto text = bar + counts;
   if (text.size() > width)

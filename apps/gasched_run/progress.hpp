@@ -58,7 +58,9 @@ public:
   }
 
 private:
-  std::string render_bar(const progress_counts& c) const;
+  std::string render_counts(const progress_counts& c, double rate,
+                            const std::string& eta) const;
+  std::string render_bar(const progress_counts& c);
   std::string render_line(const progress_counts& c) const;
   void clear_bar();
 
@@ -69,6 +71,7 @@ private:
   std::chrono::steady_clock::time_point next_line_;
   std::mutex mtx_;
   bool bar_shown_ = false;
+  size_t cells_ = 0;  // of the bar, fixed per run
   progress_counts last_;
   std::optional<progress_counts> last_line_;  // what the last plain line said
 };
