@@ -270,6 +270,8 @@ struct cluster::impl {
     auto started = clock::now();
     display.start();
     std::unordered_map<task_id, size_t> index_of;
+    // Kept for results made from an error: they carry no task of their own.
+    std::vector<task> sent;
     uint64_t requeued_before = 0;
     if (own_scheduler) {
       if (auto s = ask_stats())
@@ -284,7 +286,8 @@ struct cluster::impl {
           [&](caf::error& e) { rep.fatal = "the scheduler refused the tasks: " + describe(e); });
     } else {
       for (size_t i = 0; i < tasks.size(); ++i)
-        caf::anon_send(forwarder, submit_atom::value, uint64_t{i}, std::move(tasks[i]));
+        caf::anon_send(forwarder, submit_atom::value, uint64_t{i}, tasks[i]);
+      sent = std::move(tasks);
     }
     uint64_t done = 0;
     bool kill_due = false;
@@ -343,6 +346,8 @@ struct cluster::impl {
           // same shape as a failed result, so callers see one kind of thing.
           task_result r;
           r.error = std::move(e);
+          if (index < sent.size())
+            r.task = sent[index];
           record(index, r);
         },
         [&](caf::down_msg& msg) {

@@ -226,7 +226,8 @@ std::string error_name(const caf::error& e) {
 out_json result_to_json(size_t line, const task_result& r) {
   out_json out;
   out["line"] = line;
-  out["id"] = r.id;
+  if (r.id != 0)  // 0: the scheduler never took the task
+    out["id"] = r.id;
   out["fn"] = r.task.function;
   out["ok"] = r.ok();
   if (r.ok()) {
@@ -235,7 +236,8 @@ out_json result_to_json(size_t line, const task_result& r) {
     out["error"] = error_name(r.error);
     out["reason"] = describe(r.error);
   }
-  out["node"] = r.node;
+  if (!r.node.empty())
+    out["node"] = r.node;
   return out;
 }
 

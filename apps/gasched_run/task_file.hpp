@@ -67,7 +67,8 @@ out_json to_json(const caf::message& msg);
 out_json value_to_json(const caf::message& value);
 
 /// {"line":N,"id":..,"fn":..,"ok":true,"value":..,"node":..} or with
-/// "ok":false, "error": the code's name, "reason": its description.
+/// "ok":false, "error": the code's name, "reason": its description. "id"
+/// and "node" are left out when the task never reached the scheduler or a node.
 out_json result_to_json(size_t line, const task_result& r);
 
 /// {"line":N,"ok":false,"error":"malformed","reason":..}
