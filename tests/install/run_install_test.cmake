@@ -13,7 +13,7 @@ endfunction()
 
 run(${CMAKE_COMMAND} --install "${BINARY_DIR}" --prefix "${prefix}")
 foreach(installed include/gasched/gasched.hpp lib/cmake/gasched/gaschedConfig.cmake
-                  lib/cmake/gasched/FindCAF.cmake bin/gasched-node)
+                  lib/cmake/gasched/FindCAF.cmake bin/gasched-node bin/gasched-run)
   if(NOT EXISTS "${prefix}/${installed}")
     message(FATAL_ERROR "not installed: ${installed}")
   endif()
