@@ -1,5 +1,6 @@
 #include "gasched_run/options.hpp"
 
+#include <filesystem>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -49,7 +50,13 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
                  "run the tasks in FILE, one JSON object a line, and print each result as "
                  "a JSON line; - reads stdin")
     ->type_name("FILE")
-    ->check(CLI::ExistingFile | CLI::IsMember({"-"}))
+    ->check(CLI::Validator(
+      [](std::string& path) -> std::string {
+        if (path == "-" || std::filesystem::is_regular_file(path))
+          return {};
+        return std::filesystem::exists(path) ? path + " is not a file" : "no such file: " + path;
+      },
+      ""))
     ->group(job);
   auto serve = app.add_flag("--serve", o.serve,
                             "with --listen: run no job of its own; serve nodes that join and "
@@ -62,23 +69,28 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     ->type_name("DIR")
     ->group(job);
   app.add_flag("--keep-data", o.keep_data, "keep the temporary data folder")->group(job);
-  app.add_option("--batches", o.data.batches, "batch files (one task each)")
-    ->check(CLI::Range(1u, 100000u))
+  app.add_option("--batches", o.data.batches, "batch files, one task each (1..100000)")
+    ->type_name("N")
+    ->check(CLI::Range(1u, 100000u).description(""))
     ->capture_default_str()
     ->group(job);
-  app.add_option("--games", o.data.games, "games in the data set")
-    ->check(CLI::Range(1u, 100u))
+  app.add_option("--games", o.data.games, "games in the data set (1..100)")
+    ->type_name("N")
+    ->check(CLI::Range(1u, 100u).description(""))
     ->capture_default_str()
     ->group(job);
-  app.add_option("--players", o.data.players, "players per game")
-    ->check(CLI::Range(1u, 10000000u))
+  app.add_option("--players", o.data.players, "players per game (1..10000000)")
+    ->type_name("N")
+    ->check(CLI::Range(1u, 10000000u).description(""))
     ->capture_default_str()
     ->group(job);
-  app.add_option("--days", o.data.days, "days of events, from 2024-01-01")
-    ->check(CLI::Range(1u, 366u))
+  app.add_option("--days", o.data.days, "days of events from 2024-01-01 (1..366)")
+    ->type_name("N")
+    ->check(CLI::Range(1u, 366u).description(""))
     ->capture_default_str()
     ->group(job);
   app.add_option("--seed", o.data.seed, "the same seed gives the same data")
+    ->type_name("N")
     ->capture_default_str()
     ->group(job);
   bool no_check = false;
@@ -88,13 +100,15 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
 
   std::string cluster = "Cluster";
   auto nodes = app.add_option("--nodes", o.nodes,
-                              "gasched-node processes to start on this machine; 0 (with "
-                              "--listen) starts none and waits for nodes to join")
-                 ->check(CLI::Range(0u, 64u))
+                              "gasched-node processes to start on this machine (0..64); 0 "
+                              "(with --listen) starts none and waits for nodes to join")
+                 ->type_name("N")
+                 ->check(CLI::Range(0u, 64u).description(""))
                  ->capture_default_str()
                  ->group(cluster);
-  auto slots = app.add_option("--slots", o.slots, "tasks each local node runs at once")
-                 ->check(CLI::Range(1u, 256u))
+  auto slots = app.add_option("--slots", o.slots, "tasks each node runs at once (1..256)")
+                 ->type_name("N")
+                 ->check(CLI::Range(1u, 256u).description(""))
                  ->capture_default_str()
                  ->group(cluster);
   auto program = app.add_option("--node-program", o.node_program,
@@ -114,8 +128,9 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
                        ->type_name("HOST:PORT")
                        ->group(cluster);
   auto retries = app.add_option("--max-retries", o.max_retries,
-                                "attempts of a failing task on its node")
-                   ->check(CLI::Range(1u, 1000u))
+                                "attempts of a failing task on its node (1..1000)")
+                   ->type_name("N")
+                   ->check(CLI::Range(1u, 1000u).description(""))
                    ->capture_default_str()
                    ->group(cluster);
   auto retry_timeout = app.add_option("--retry-timeout", o.retry_timeout_ms,
@@ -127,7 +142,7 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
                                    "kill -9 one local node after N results, to watch the "
                                    "scheduler requeue its tasks")
                       ->type_name("N")
-                      ->check(CLI::Range(uint64_t{1}, UINT64_MAX))
+                      ->check(CLI::Range(uint64_t{1}, UINT64_MAX).description(""))
                       ->group(cluster);
 
   std::string output = "Output";
@@ -139,29 +154,38 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     ->group(output);
   app.add_option("--progress", o.progress,
                  "auto: a live bar when stderr is a terminal, plain lines otherwise")
-    ->check(CLI::IsMember({"auto", "bar", "lines", "off"}))
+    ->type_name("auto|bar|lines|off")
+    ->check(CLI::IsMember({"auto", "bar", "lines", "off"}).description(""))
     ->capture_default_str()
     ->group(output);
   app.add_option("--progress-every", o.progress_every,
-                 "seconds between plain progress lines")
-    ->check(CLI::Range(0.1, 3600.0))
+                 "seconds between plain progress lines (0.1..3600)")
+    ->type_name("SECONDS")
+    ->check(CLI::Range(0.1, 3600.0).description(""))
     ->capture_default_str()
     ->group(output);
   auto log = app.add_option("--log", o.log,
                             "gasched log level; given, the local nodes log at it too")
-    ->check(CLI::IsMember({"off", "error", "warning", "info", "debug"}))
+    ->type_name("off|error|warning|info|debug")
+    ->check(CLI::IsMember({"off", "error", "warning", "info", "debug"}).description(""))
     ->capture_default_str()
     ->group(output);
 
-  // What a client of a remote scheduler cannot have: that scheduler's
-  // nodes and settings are not ours.
-  for (auto* opt : {listen_opt, serve, nodes, slots, program, retries, retry_timeout,
-                    kill_after})
-    connect_opt->excludes(opt);
-  serve->needs(listen_opt);
-
   try {
     app.parse(argc, argv);
+    // Checked here rather than with CLI11's excludes(), which would list
+    // every pair in --help. A client of a remote scheduler has none of
+    // these: that scheduler's nodes and settings are not ours.
+    if (connect_opt->count() > 0)
+      for (auto* opt : {listen_opt, serve, nodes, slots, program, retries, retry_timeout,
+                        kill_after})
+        if (opt->count() > 0)
+          throw CLI::ValidationError(opt->get_name(),
+                                     "does not apply with --connect: the scheduler there "
+                                     "has its own nodes and settings");
+    if (serve->count() > 0 && listen_opt->count() == 0)
+      throw CLI::ValidationError("--serve", "needs --listen: clients and nodes must reach "
+                                            "the scheduler");
     o.check = !no_check;
     o.log_given = log->count() > 0;
     if (!listen.empty() && !split_address(listen, "0.0.0.0", 0, o.listen_host, o.listen_port))
