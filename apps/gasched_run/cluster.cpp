@@ -289,6 +289,10 @@ struct cluster::impl {
         caf::anon_send(forwarder, submit_atom::value, uint64_t{i}, tasks[i]);
       sent = std::move(tasks);
     }
+    if (opts.kill_node_after >= rep.total && rep.total > 0)
+      display.notice(fmt::format("--kill-node-after {}: the run has {} tasks, so no node "
+                                 "will be killed",
+                                 opts.kill_node_after, rep.total));
     uint64_t done = 0;
     bool kill_due = false;
     auto record = [&](size_t index, const task_result& r) {

@@ -106,7 +106,7 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
                  ->check(CLI::Range(0u, 64u).description(""))
                  ->capture_default_str()
                  ->group(cluster);
-  auto slots = app.add_option("--slots", o.slots, "tasks each node runs at once (1..256)")
+  auto slots = app.add_option("--slots", o.slots, "tasks each local node runs at once, and most a joining node gets (1..256)")
                  ->type_name("N")
                  ->check(CLI::Range(1u, 256u).description(""))
                  ->capture_default_str()
