@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "child_process.hpp"
+#include "gasched_run/event_aggregate.hpp"
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -144,6 +145,61 @@ bool process_gone(pid_t pid, std::chrono::milliseconds timeout = 5s) {
 }
 
 } // namespace
+
+TEST_CASE("event aggregates: a merge of partials counts each player once", "[run][events]") {
+  using gasched::events::aggregate;
+  auto event = [](int64_t ts, const char* game, int player, const char* rest) {
+    return "{\"ts\":" + std::to_string(ts) + ",\"game\":\"" + game
+           + "\",\"player\":" + std::to_string(player) + "," + rest + "}";
+  };
+  constexpr int64_t day1 = 1704067200;  // 2024-01-01
+  constexpr int64_t day2 = day1 + 86400;
+  std::vector<std::string> batch_a{
+    event(day1 + 10, "g", 1, R"("type":"session_start")"),
+    event(day1 + 20, "g", 1, R"("type":"progress","stage":"tutorial")"),
+    event(day1 + 30, "g", 2, R"("type":"purchase","item":"x","amount_cents":199)"),
+    "{\"ts\":1704067200,\"game\":",  // truncated
+  };
+  std::vector<std::string> batch_b{
+    event(day1 + 40, "g", 1, R"("type":"design","event":"ui")"),  // player 1 again, day 1
+    event(day2 + 10, "g", 1, R"("type":"session_start")"),
+    event(day2 + 20, "h", 1, R"("type":"progress","stage":"level_5")"),
+    event(day2 + 30, "g", 3, R"("type":"progress","stage":"nowhere")"),  // unknown stage
+  };
+  aggregate a, b, single;
+  for (auto& l : batch_a) {
+    a.add_line(l);
+    single.add_line(l);
+  }
+  for (auto& l : batch_b) {
+    b.add_line(l);
+    single.add_line(l);
+  }
+  a.batches = b.batches = 1;
+  single.batches = 2;
+  // Through the wire format, as the results travel.
+  auto merged = aggregate::decode(a.encode());
+  merged.merge(aggregate::decode(b.encode()));
+  CHECK(merged == single);
+  CHECK(gasched::events::first_difference(merged, single).empty());
+  auto& g = merged.games.at("g");
+  CHECK(g.active_by_day.at(19723).size() == 2);  // players 1 and 2, player 1 once
+  CHECK(g.active_by_day.at(19724).size() == 1);
+  CHECK(g.players().size() == 2);
+  CHECK(g.sessions == 2);
+  CHECK(g.revenue_cents == 199);
+  CHECK(g.reached[0].size() == 1);
+  CHECK(merged.games.at("h").reached[1].size() == 1);
+  CHECK(merged.malformed == 2);
+  CHECK(merged.events == 6);
+  CHECK(gasched::events::day_label(19723) == "2024-01-01");
+  // A partial that went wrong is caught, not merged as zeros.
+  CHECK_THROWS(aggregate::decode("not an aggregate"));
+  CHECK_THROWS(aggregate::decode("gasched.events/1 1 2 0\nd 5 2 1\n"));
+  auto changed = single;
+  changed.games["g"].active_by_day[19724].insert(99);
+  CHECK(gasched::events::first_difference(changed, single) == "g daily active players differ");
+}
 
 TEST_CASE("gasched-run: the default job checks its merged totals and exits 0", "[run]") {
   scratch dir;
