@@ -10,8 +10,8 @@
 //                                   execute, done, join, add_node, cancel, ...
 //
 // Dispatches are batched per node: orders wait while more messages are
-// queued (they may add to the batch) and go out when the mailbox is empty,
-// when the node has no free slot left, or at a self-sent high-priority flush.
+// queued (they may add to the batch) and go out when the mailbox is empty or
+// at a flush message queued behind them (see pump).
 
 #include <algorithm>
 #include <memory>
@@ -122,8 +122,12 @@ void flush(scheduler_actor* self, bool only_full) {
 }
 
 // Hands pending tasks to free slots; called after every change that may free
-// a slot or add a task.
-void pump(scheduler_actor* self) {
+// a slot or add a task. Orders go out when the mailbox is empty, or with a
+// flush message queued behind everything already in the mailbox: results that
+// are waiting there refill the same batches. A node that is full when new
+// tasks arrive (execute) gets its batch at once, so that a long queue of
+// executes does not hold back nodes that cannot take more anyway.
+void pump(scheduler_actor* self, bool flush_full_nodes = true) {
   auto& st = self->state;
   st.core->dispatch([&](const detail::dispatch_order& d) {
     auto& outbox = st.nodes[d.node].outbox.orders;
@@ -138,10 +142,11 @@ void pump(scheduler_actor* self) {
     flush(self, false);
     return;
   }
-  flush(self, true);
+  if (flush_full_nodes)
+    flush(self, true);
   if (!st.dirty.empty() && !st.flush_scheduled) {
     st.flush_scheduled = true;
-    self->send<caf::message_priority::high>(self, flush_atom::value);
+    self->send(self, flush_atom::value);
   }
 }
 
@@ -475,7 +480,7 @@ caf::behavior scheduler_behavior(scheduler_actor* self, scheduler_options opts) 
         }
         deliver(self, make_result(self, *t, std::move(o.value), std::move(o.error)));
       }
-      pump(self);
+      pump(self, false);
     },
     [self](flush_atom) {
       self->state.flush_scheduled = false;

@@ -80,10 +80,9 @@ void task_pool::submit(std::vector<pool_job>&& jobs) {
     queue_.push_back(std::move(job));
   queued_ = queue_.size();
   start_threads();
-  if (jobs.size() == 1)
-    work_cv_.notify_one();
-  else
-    work_cv_.notify_all();
+  // One thread; it wakes the next if work remains when it takes a job. Short
+  // tasks are then drained by few threads instead of waking one per task.
+  work_cv_.notify_one();
 }
 
 template <class Predicate>
@@ -136,6 +135,9 @@ void task_pool::work(worker* w) {
     queue_.pop_front();
     queued_ = queue_.size();
     --idle_;
+    if (!queue_.empty() && idle_ > 0)
+      work_cv_.notify_one();
+    ++busy_;
     w->busy = true;
     w->cancel = job.cancelled;
     w->scheduler = job.scheduler.address();
@@ -146,6 +148,7 @@ void task_pool::work(worker* w) {
       post(job.scheduler, std::move(*outcome));
     job = pool_job{};  // drop the arguments before waiting for more
     guard.lock();
+    --busy_;
     w->busy = false;
     ++idle_;
   }
@@ -205,8 +208,8 @@ void task_pool::post(const caf::actor& scheduler, run_outcome&& outcome) {
   outbox_.emplace_back(scheduler, std::move(outcome));
   if (flushing_)
     return;  // the thread that is sending takes it along
-  if (queued_ > 0) {
-    // More tasks are about to finish: let the node actor send them together.
+  if (queued_ > 0 || busy_ > 1) {
+    // Other tasks may finish in a moment: let the node actor send them together.
     if (!flush_requested_) {
       flush_requested_ = true;
       if (auto node = caf::actor_cast<caf::actor>(node_)) {

@@ -7,10 +7,10 @@
 // threads are long-lived; a new one starts only when the tasks in hand
 // outnumber the idle threads, up to the node's slots.
 //
-// Outcomes are batched, without a timer: a thread that finishes a task while
-// no other task waits in the queue sends the outbox itself (no extra hop for
-// a lone task); while tasks still wait, it asks the node actor to send it,
-// and outcomes that finish meanwhile go along in the same message.
+// Outcomes are batched, without a timer: a thread that finishes the only task
+// in hand sends its outcome itself (no extra hop for a lone task); while other
+// tasks run or wait, it asks the node actor to send the outbox, and outcomes
+// that finish meanwhile go along in the same message.
 #pragma once
 
 #include <atomic>
@@ -111,6 +111,7 @@ private:
   bool stopping_ = false;
 
   std::atomic<size_t> queued_{0};  // jobs not yet taken by a thread
+  std::atomic<size_t> busy_{0};    // jobs being run
   caf::actor_addr node_;           // sends the outbox when asked
 
   std::mutex out_mtx_;
