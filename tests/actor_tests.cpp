@@ -620,3 +620,40 @@ TEST_CASE("quarantine: a task whose nodes keep dying ends with node_failures",
   std::set<std::string> distinct(seen->nodes.begin(), seen->nodes.end());
   CHECK(distinct.size() == 3);
 }
+
+TEST_CASE("prefetch: a node holds more tasks than it runs, never runs more than its slots",
+          "[features]") {
+  cluster c;
+  struct load {
+    std::mutex mtx;
+    int now = 0, peak = 0;
+  };
+  auto l = std::make_shared<load>();
+  c.reg().add("count.concurrent", [l](int32_t id) {
+    {
+      std::lock_guard<std::mutex> guard{l->mtx};
+      l->peak = std::max(l->peak, ++l->now);
+    }
+    this_task::sleep_for(std::chrono::milliseconds(20));
+    std::lock_guard<std::mutex> guard{l->mtx};
+    --l->now;
+    return id;
+  });
+  auto opts = c.options({c.node("only", 3)});
+  opts.prefetch = 2;  // 3 slots hold 3 x (1 + 2) = 9
+  auto sched = c.scheduler(opts);
+  for (int32_t id = 1; id <= 30; ++id)
+    c.execute(sched, make_task("count.concurrent", caf::make_message(id)));
+  auto s = c.get_stats(sched);
+  CHECK(s.prefetch == 2);
+  CHECK(s.running == 9);
+  CHECK(s.pending == 21);
+  REQUIRE(s.worker_nodes.size() == 1);
+  CHECK(s.worker_nodes[0].slots == 3);
+  std::set<int32_t> ids;
+  for (auto& r : c.results(30))
+    ids.insert(r.value.get_as<int32_t>(0));
+  CHECK(ids.size() == 30);
+  CHECK(l->peak <= 3);
+  CHECK(l->peak >= 2);
+}

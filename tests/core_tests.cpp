@@ -430,6 +430,28 @@ TEST_CASE("node_table: least_loaded picks the fewest running, ties by index",
   CHECK(t.running(c) == 1);
 }
 
+TEST_CASE("node_table: with prefetch a node holds capacity x (1 + prefetch), "
+          "placement relative to that", "[core][node_table]") {
+  node_table t{10, 2};
+  auto a = t.add(0);  // capacity 10, holds 30
+  auto b = t.add(5);  // capacity 5, holds 15
+  CHECK(t.capacity(a) == 10);
+  CHECK(t.limit(a) == 30);
+  CHECK(t.capacity(b) == 5);
+  CHECK(t.limit(b) == 15);
+  for (int i = 0; i < 45; ++i) {
+    auto n = t.least_loaded();
+    REQUIRE(n);
+    t.started(*n);
+  }
+  CHECK(t.running(a) == 30);
+  CHECK(t.running(b) == 15);
+  CHECK_FALSE(t.least_loaded());
+  t.set_max_workers(0);  // pauses: nothing held beyond what already is
+  t.stopped(a);
+  CHECK_FALSE(t.least_loaded());
+}
+
 TEST_CASE("node_table: a node at capacity is never offered", "[core][node_table]") {
   node_table t{2};
   auto a = t.add(0);

@@ -174,7 +174,7 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const registry> re
                                         std::move(order.function), fn,
                                         std::move(order.args), policy, false});
       }
-      st.pool->submit(std::move(jobs));
+      st.pool->submit(scheduler, batch.capacity, std::move(jobs));
     },
     [self](cancel_atom, task_id id, uint32_t epoch) {
       auto& st = self->state;

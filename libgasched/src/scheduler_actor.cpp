@@ -99,7 +99,7 @@ void deliver(scheduler_actor* self, task_result&& r) {
 
 bool full(scheduler_actor* self, node_index n) {
   auto& nodes = self->state.core->nodes();
-  return nodes.running(n) >= nodes.capacity(n);
+  return nodes.running(n) >= nodes.limit(n);
 }
 
 // Sends the orders of the dirty nodes; with only_full, of those with no free slot.
@@ -115,6 +115,7 @@ void flush(scheduler_actor* self, bool only_full) {
       continue;
     }
     node.outbox.policy = st.policy;
+    node.outbox.capacity = st.core->nodes().capacity(n);
     self->send(node.actor, run_atom::value, std::move(node.outbox));
     node.outbox = detail::run_batch{};
   }
@@ -249,7 +250,7 @@ caf::behavior scheduler_behavior(scheduler_actor* self, scheduler_options opts) 
   st.label = st.opts.name.empty() ? "scheduler-" + std::to_string(self->id())
                                    : st.opts.name;
   st.core = std::make_unique<detail::scheduler_core>(detail::core_limits{
-    st.opts.max_workers, st.opts.max_pending, st.opts.max_node_failures});
+    st.opts.max_workers, st.opts.max_pending, st.opts.max_node_failures, st.opts.prefetch});
   st.policy = detail::retry_policy{st.opts.max_retries, st.opts.retry_timeout,
                                    st.opts.retry_backoff, st.opts.retry_backoff_max,
                                    st.opts.retry_jitter};
@@ -382,6 +383,7 @@ caf::behavior scheduler_behavior(scheduler_actor* self, scheduler_options opts) 
                   return a.running != b.running ? a.running < b.running : a.node < b.node;
                 });
       s.max_pending = st.opts.max_pending;
+      s.prefetch = st.opts.prefetch;
       s.succeeded = count.succeeded;
       s.failed = count.failed;
       s.cancelled = count.cancelled;

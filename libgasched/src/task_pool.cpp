@@ -59,9 +59,27 @@ size_t task_pool::threads() const {
   return workers_.size();
 }
 
+size_t task_pool::runnable() const noexcept {
+  size_t n = 0;
+  for (auto& l : lanes_)
+    n += l.runnable();
+  return n;
+}
+
+task_pool::lane* task_pool::next_lane() noexcept {
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    auto& l = lanes_[(next_lane_ + i) % lanes_.size()];
+    if (l.runnable() > 0) {
+      next_lane_ = (next_lane_ + i + 1) % lanes_.size();
+      return &l;
+    }
+  }
+  return nullptr;
+}
+
 void task_pool::start_threads() {
-  while (idle_ < queue_.size()
-         && (max_threads_ == 0 || workers_.size() < max_threads_)) {
+  auto wanted = runnable();
+  while (idle_ < wanted && (max_threads_ == 0 || workers_.size() < max_threads_)) {
     workers_.push_back(std::make_unique<worker>());
     ++idle_;  // counted idle until it takes a job
     std::thread{[self = shared_from_this(), w = workers_.back().get()] {
@@ -70,15 +88,24 @@ void task_pool::start_threads() {
   }
 }
 
-void task_pool::submit(std::vector<pool_job>&& jobs) {
+void task_pool::submit(const caf::actor& scheduler, uint32_t limit,
+                       std::vector<pool_job>&& jobs) {
   if (jobs.empty())
     return;
   std::lock_guard<std::mutex> guard{mtx_};
   if (stopping_)
     return;
+  auto addr = scheduler.address();
+  auto it = std::find_if(lanes_.begin(), lanes_.end(),
+                         [&](const lane& l) { return l.scheduler == addr; });
+  if (it == lanes_.end()) {
+    lanes_.push_back(lane{addr, {}, 0, 0});
+    it = lanes_.end() - 1;
+  }
+  it->limit = limit;
   for (auto& job : jobs)
-    queue_.push_back(std::move(job));
-  queued_ = queue_.size();
+    it->jobs.push_back(std::move(job));
+  queued_ += jobs.size();
   start_threads();
   // One thread; it wakes the next if work remains when it takes a job. Short
   // tasks are then drained by few threads instead of waking one per task.
@@ -88,9 +115,10 @@ void task_pool::submit(std::vector<pool_job>&& jobs) {
 template <class Predicate>
 void task_pool::cancel_if(Predicate pred) {
   std::lock_guard<std::mutex> guard{mtx_};
-  for (auto& job : queue_)
-    if (pred(job.scheduler.address(), job.id, job.epoch))
-      job.cancelled = true;
+  for (auto& l : lanes_)
+    for (auto& job : l.jobs)
+      if (pred(l.scheduler, job.id, job.epoch))
+        job.cancelled = true;
   for (auto& w : workers_)
     if (w->busy && pred(w->scheduler, w->id, w->epoch))
       w->cancel = true;
@@ -110,7 +138,7 @@ void task_pool::cancel_all(const caf::actor_addr& scheduler) {
 void task_pool::stop() {
   std::lock_guard<std::mutex> guard{mtx_};
   stopping_ = true;
-  queue_.clear();
+  lanes_.clear();
   queued_ = 0;
   for (auto& w : workers_)
     w->cancel = true;
@@ -126,16 +154,18 @@ bool task_pool::sleep_for(std::atomic<bool>& cancelled, caf::timespan d) {
 void task_pool::work(worker* w) {
   std::unique_lock<std::mutex> guard{mtx_};
   for (;;) {
-    work_cv_.wait(guard, [this] { return stopping_ || !queue_.empty(); });
+    lane* from = nullptr;
+    work_cv_.wait(guard, [&] { return stopping_ || (from = next_lane()) != nullptr; });
     if (stopping_) {
       --idle_;
       return;
     }
-    auto job = std::move(queue_.front());
-    queue_.pop_front();
-    queued_ = queue_.size();
+    auto job = std::move(from->jobs.front());
+    from->jobs.pop_front();
+    ++from->running;
+    --queued_;
     --idle_;
-    if (!queue_.empty() && idle_ > 0)
+    if (idle_ > 0 && runnable() > 0)
       work_cv_.notify_one();
     ++busy_;
     w->busy = true;
@@ -146,8 +176,15 @@ void task_pool::work(worker* w) {
     guard.unlock();
     if (auto outcome = run(job, *w))
       post(job.scheduler, std::move(*outcome));
+    auto scheduler = job.scheduler.address();
     job = pool_job{};  // drop the arguments before waiting for more
     guard.lock();
+    for (auto i = lanes_.begin(); i != lanes_.end(); ++i)
+      if (i->scheduler == scheduler) {
+        if (--i->running == 0 && i->jobs.empty())
+          lanes_.erase(i);  // a scheduler's lane lives while it has work here
+        break;
+      }
     --busy_;
     w->busy = false;
     ++idle_;

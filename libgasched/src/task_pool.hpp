@@ -50,8 +50,9 @@ public:
   task_pool(std::string node_name, std::shared_ptr<const registry> reg,
             uint32_t max_threads, caf::actor_addr node);
 
-  /// Queues jobs; starts threads when the idle ones are too few.
-  void submit(std::vector<pool_job>&& jobs);
+  /// Queues jobs of one scheduler, which lets this node run at most `limit`
+  /// of its jobs at once (0: no limit); starts threads when too few are idle.
+  void submit(const caf::actor& scheduler, uint32_t limit, std::vector<pool_job>&& jobs);
 
   /// Asks the job under lease (id, epoch) of `scheduler` to stop early;
   /// its outcome is dropped.
@@ -92,9 +93,27 @@ private:
     uint32_t epoch = 0;
   };
 
+  // The jobs of one scheduler. With prefetch a scheduler hands over more
+  // jobs than it lets run at once; the rest wait here for a slot.
+  struct lane {
+    caf::actor_addr scheduler;
+    std::deque<pool_job> jobs;
+    uint32_t running = 0;
+    uint32_t limit = 0;  // 0: no limit
+
+    size_t runnable() const noexcept {
+      if (limit == 0)
+        return jobs.size();
+      return running >= limit ? 0 : std::min<size_t>(jobs.size(), limit - running);
+    }
+  };
+
   void work(worker* w);
   std::optional<run_outcome> run(pool_job& job, worker& w);
-  void start_threads();  // requires mtx_ held
+  // The following require mtx_ held.
+  void start_threads();
+  size_t runnable() const noexcept;
+  lane* next_lane() noexcept;  // a lane with a job that may run now, round robin
   template <class Predicate>
   void cancel_if(Predicate pred);
 
@@ -105,7 +124,8 @@ private:
   mutable std::mutex mtx_;
   std::condition_variable work_cv_;
   std::condition_variable cancel_cv_;
-  std::deque<pool_job> queue_;
+  std::vector<lane> lanes_;  // few: one per scheduler that uses this node
+  size_t next_lane_ = 0;
   std::vector<std::unique_ptr<worker>> workers_;
   size_t idle_ = 0;
   bool stopping_ = false;

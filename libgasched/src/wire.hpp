@@ -41,6 +41,7 @@ struct run_order {
 
 struct run_batch {
   retry_policy policy;
+  uint32_t capacity = 0;  // how many of this scheduler's tasks the node may run at once
   std::vector<run_order> orders;
 };
 
@@ -75,7 +76,7 @@ typename Inspector::result_type inspect(Inspector& f, run_order& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_batch& x) {
-  return f(caf::meta::type_name("gasched::run_batch"), x.policy, x.orders);
+  return f(caf::meta::type_name("gasched::run_batch"), x.policy, x.capacity, x.orders);
 }
 
 template <class Inspector>

@@ -10,7 +10,7 @@ uint32_t node_table::capacity(node_index n) const noexcept {
 }
 
 void node_table::offer(node_index n) {
-  if (nodes_[n].running < capacity(n))
+  if (nodes_[n].running < limit(n))
     free_.insert(key(n));
 }
 

@@ -1,6 +1,6 @@
-// The nodes of one scheduler, how many tasks each runs, and which one takes
-// the next task: the least loaded relative to its capacity, found in O(log n)
-// by keeping every node with a free slot in a set ordered by load.
+// The nodes of one scheduler, how many tasks each holds, and which one takes
+// the next task: the least loaded relative to its limit, found in O(log n)
+// by keeping every node below its limit in a set ordered by load.
 // (gascheduler sorts all nodes and counts all running tasks per dispatch.)
 #pragma once
 
@@ -15,7 +15,8 @@ using node_index = uint32_t;
 
 class node_table {
 public:
-  explicit node_table(uint32_t max_workers) : max_workers_(max_workers) {
+  explicit node_table(uint32_t max_workers, uint32_t prefetch = 0)
+    : max_workers_(max_workers), prefetch_(prefetch) {
   }
 
   /// A node that runs at most `slots` tasks (0: as many as max_workers).
@@ -50,8 +51,15 @@ public:
     return nodes_[n].running;
   }
 
-  /// min(slots, max_workers), or max_workers when the node gave no slots.
+  /// min(slots, max_workers), or max_workers when the node gave no slots:
+  /// how many tasks the node runs at once.
   uint32_t capacity(node_index n) const noexcept;
+
+  /// How many tasks the node may hold: capacity x (1 + prefetch).
+  /// Placement is relative to this.
+  uint32_t limit(node_index n) const noexcept {
+    return capacity(n) * (1 + prefetch_);
+  }
 
   /// Nodes that are up.
   size_t size() const noexcept {
@@ -87,7 +95,7 @@ private:
   };
 
   load key(node_index n) const noexcept {
-    return {nodes_[n].running, capacity(n), n};
+    return {nodes_[n].running, limit(n), n};
   }
 
   // Puts `n` into free_ when it has a free slot.
@@ -97,6 +105,7 @@ private:
   std::vector<node_index> unused_;
   std::set<load> free_;
   uint32_t max_workers_;
+  uint32_t prefetch_;
   size_t live_count_ = 0;
 };
 

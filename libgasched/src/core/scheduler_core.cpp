@@ -9,7 +9,7 @@ namespace gasched::detail {
 journal::~journal() = default;
 
 scheduler_core::scheduler_core(core_limits limits)
-  : limits_(limits), nodes_(limits.max_workers) {
+  : limits_(limits), nodes_(limits.max_workers, limits.prefetch) {
 }
 
 uint32_t scheduler_core::intern(const std::string& function) {

@@ -69,6 +69,7 @@ struct core_limits {
   uint32_t max_workers = 10;
   uint64_t max_pending = 0;  // 0: unbounded
   uint32_t max_node_failures = 3;
+  uint32_t prefetch = 0;     // tasks per slot a node may hold beyond those it runs
 };
 
 class scheduler_core {
