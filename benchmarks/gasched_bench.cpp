@@ -165,11 +165,12 @@ public:
     return procs_[i];
   }
 
-  caf::actor scheduler(uint32_t max_workers, caf::actor client) {
+  caf::actor scheduler(uint32_t max_workers, caf::actor client, uint32_t prefetch = 0) {
     gasched::scheduler_options o;
     o.nodes = nodes_;
     o.client = std::move(client);
     o.max_workers = max_workers;
+    o.prefetch = prefetch;
     o.max_retries = 3;
     o.retry_timeout = 0s;
     auto s = gasched::spawn_scheduler(sys_, o);
@@ -211,6 +212,43 @@ private:
   std::vector<caf::actor> schedulers_;
 };
 
+// A client actor that counts results; done() waits for the n-th. An
+// event-based client, as a high-volume user would write, not a blocking one.
+class counting_client {
+public:
+  counting_client(caf::actor_system& sys, size_t n) : self_(sys) {
+    auto waiter = caf::actor{self_};
+    actor_ = sys.spawn([n, waiter](caf::event_based_actor* self) -> caf::behavior {
+      auto got = std::make_shared<size_t>(0);
+      return {
+        [=](task_result&) {
+          if (++*got == n) {
+            self->send(waiter, caf::ok_atom::value);
+            self->quit();
+          }
+        },
+        [](gasched::task_id) {},
+        [](std::vector<gasched::task_id>&) {},
+      };
+    });
+  }
+
+  const caf::actor& actor() const {
+    return actor_;
+  }
+
+  void done(caf::timespan timeout = 120s) {
+    bool ok = false;
+    self_->receive([&](caf::ok_atom) { ok = true; }, caf::after(timeout) >> [] {});
+    if (!ok)
+      throw std::runtime_error("results did not all arrive in time");
+  }
+
+private:
+  caf::scoped_actor self_;
+  caf::actor actor_;
+};
+
 std::vector<task> identity_tasks(size_t n) {
   std::vector<task> ts;
   ts.reserve(n);
@@ -221,47 +259,49 @@ std::vector<task> identity_tasks(size_t n) {
 
 // -- scenarios --------------------------------------------------------------------
 
-// 100,000 identity tasks submitted in one batch; until the client holds every result.
-double throughput_batch(caf::actor_system& sys, const options& opts, size_t n) {
+// Identity tasks submitted as fast as the API allows, in one batch or with one
+// execute message each, until the client holds every result.
+double throughput(caf::actor_system& sys, const options& opts, size_t n, uint32_t prefetch,
+                  bool batch) {
   bench_cluster c{sys, opts, 2};
-  auto sched = c.scheduler(10, c.self());
+  counting_client client{sys, n};
+  auto sched = c.scheduler(10, client.actor(), prefetch);
   auto tasks = identity_tasks(n);
   auto t0 = clock_type::now();
-  c.self()->send(sched, gasched::execute_atom::value, std::move(tasks));
-  c.results(n);
-  return static_cast<double>(n) / seconds_since(t0);
-}
-
-// The same with one execute message per task.
-double throughput_single(caf::actor_system& sys, const options& opts, size_t n) {
-  bench_cluster c{sys, opts, 2};
-  auto sched = c.scheduler(10, c.self());
-  auto tasks = identity_tasks(n);
-  auto t0 = clock_type::now();
-  for (auto& t : tasks)
-    c.self()->send(sched, gasched::execute_atom::value, std::move(t));
-  c.results(n);
+  if (batch) {
+    c.self()->send(sched, gasched::execute_atom::value, std::move(tasks));
+  } else {
+    for (auto& t : tasks)
+      c.self()->send(sched, gasched::execute_atom::value, std::move(t));
+  }
+  client.done();
   return static_cast<double>(n) / seconds_since(t0);
 }
 
 // Tasks of 5 ms on 20 slots: the share of slot time spent in tasks.
-double utilisation_5ms(caf::actor_system& sys, const options& opts, size_t n) {
+double utilisation_5ms(caf::actor_system& sys, const options& opts, size_t n,
+                       uint32_t prefetch) {
   bench_cluster c{sys, opts, 2};
-  auto sched = c.scheduler(10, c.self());
+  counting_client client{sys, n};
+  auto sched = c.scheduler(10, client.actor(), prefetch);
   std::vector<task> ts;
   for (size_t i = 0; i < n; ++i)
     ts.push_back(task{"test.sleep", caf::make_message(static_cast<int32_t>(i), int32_t{5})});
   auto t0 = clock_type::now();
   c.self()->send(sched, gasched::execute_atom::value, std::move(ts));
-  c.results(n);
+  client.done();
   auto busy = static_cast<double>(n) * 0.005;
   return 100.0 * busy / (seconds_since(t0) * 20.0);
 }
 
 // Sequential round trips from an event-based client: await, result, next.
-std::vector<double> latency_run(caf::actor_system& sys, const options& opts, size_t n) {
+// With caf_floor, the request is a bare hello to a node instead: CAF's own
+// remote round trip, the floor under gasched's.
+std::vector<double> latency_run(caf::actor_system& sys, const options& opts, size_t n,
+                                bool caf_floor = false) {
   bench_cluster c{sys, opts, 2};
   auto sched = c.scheduler(10, nullptr);
+  auto node = c.nodes().front();
   auto samples = std::make_shared<std::vector<double>>();
   auto client = sys.spawn([=](caf::event_based_actor* self) {
     auto next = std::make_shared<std::function<void(int32_t)>>();
@@ -271,15 +311,22 @@ std::vector<double> latency_run(caf::actor_system& sys, const options& opts, siz
         return;
       }
       auto t0 = clock_type::now();
+      auto record = [=] {
+        samples->push_back(
+          std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
+        (*next)(i + 1);
+      };
+      if (caf_floor) {
+        self->request(node, 10s, gasched::hello_atom::value)
+          .then([=](gasched::detail::node_info&) { record(); },
+                [=](caf::error&) { self->quit(); });
+        return;
+      }
       self
         ->request(sched, 10s, gasched::await_atom::value,
                   task{"test.identity", caf::make_message(i)})
         .then(
-          [=](task_result&) {
-            samples->push_back(
-              std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
-            (*next)(i + 1);
-          },
+          [=](task_result&) { record(); },
           [=](caf::error&) { self->quit(); });
     };
     (*next)(-100);  // 100 warm-up round trips first
@@ -494,22 +541,33 @@ int main(int argc, char** argv) {
   try {
     if (wanted("throughput")) {
       size_t n = q ? 2000 : 100000;
-      repeat({"throughput", std::to_string(n) + " identity tasks, one batch", "tasks/s", {},
-              "11,309 (100,000 tasks)", ""},
-             [&] { return throughput_batch(sys, opts, n); });
-      repeat({"throughput", std::to_string(n) + " identity tasks, one execute each",
-              "tasks/s", {}, "11,309", ""},
-             [&] { return throughput_single(sys, opts, n); });
+      auto label = std::to_string(n) + " identity tasks";
+      repeat({"throughput", label + ", one batch, prefetch 0", "tasks/s", {},
+              "11,309 (100,000 tasks)", "a node holds only what it runs, as gascheduler"},
+             [&] { return throughput(sys, opts, n, 0, true); });
+      repeat({"throughput", label + ", one batch, prefetch 10", "tasks/s", {}, "11,309",
+              "a node holds 10 x (1 + 10) tasks, runs 10"},
+             [&] { return throughput(sys, opts, n, 10, true); });
+      repeat({"throughput", label + ", one execute each, prefetch 10", "tasks/s", {},
+              "11,309", ""},
+             [&] { return throughput(sys, opts, n, 10, false); });
       size_t m = q ? 200 : 4000;
-      repeat({"throughput", std::to_string(m) + " tasks of 5 ms, slot utilisation", "%", {},
-              "83 % (3,305 of 4,000 tasks/s)", ""},
-             [&] { return utilisation_5ms(sys, opts, m); });
+      repeat({"throughput", std::to_string(m) + " tasks of 5 ms, slot utilisation, prefetch 0",
+              "%", {}, "83 % (3,305 of 4,000 tasks/s)", ""},
+             [&] { return utilisation_5ms(sys, opts, m, 0); });
+      repeat({"throughput", std::to_string(m) + " tasks of 5 ms, slot utilisation, prefetch 1",
+              "%", {}, "83 %", ""},
+             [&] { return utilisation_5ms(sys, opts, m, 1); });
     }
     if (wanted("latency")) {
       size_t n = q ? 100 : 2000;
       std::vector<std::vector<double>> all;
-      for (int i = 0; i < runs; ++i)
+      figure floor{"latency", "CAF's own remote request/response p50 (the floor)", "us", {},
+                   "", "hello to a node actor, same processes"};
+      for (int i = 0; i < runs; ++i) {
         all.push_back(latency_run(sys, opts, n));
+        floor.runs.push_back(percentile(latency_run(sys, opts, n, true), 0.5));
+      }
       figure p50{"latency", "round trip p50, " + std::to_string(n) + " sequential", "us",
                  {}, "104", ""};
       figure p99{"latency", "round trip p99", "us", {}, "178", ""};
@@ -519,7 +577,7 @@ int main(int argc, char** argv) {
         p99.runs.push_back(percentile(s, 0.99));
         max.runs.push_back(*std::max_element(s.begin(), s.end()));
       }
-      for (auto* f : {&p50, &p99, &max}) {
+      for (auto* f : {&p50, &p99, &max, &floor}) {
         std::cerr << "  latency / " << f->name << ": " << fmt_value(f->median()) << " us\n";
         figures.push_back(*f);
       }
