@@ -433,8 +433,15 @@ struct cluster::impl {
       // that is known already, so either answer will do.
       (*self)->request(sched, 5s, stop_atom::value).receive([](caf::ok_atom) {}, [](caf::error&) {});
     }
-    if (self && forwarder)
+    if (self && forwarder) {
+      // Waited for: the remote side knows the forwarder, so CAF's network
+      // broker watches it and must see it go while it still runs. (With
+      // the broker already stopping, CAF 0.17 leaks the notice and a cycle
+      // of its own objects.)
       (*self)->send_exit(forwarder, caf::exit_reason::user_shutdown);
+      (*self)->wait_for(forwarder);
+      forwarder = nullptr;
+    }
     auto stopped_nodes = nodes.stop_all();
     if (stopped_nodes > 0 && signals.requested())
       display.notice(fmt::format("stopped {} node process{}", stopped_nodes,
