@@ -252,9 +252,14 @@ TEST_CASE("an unknown task name and wrong argument types fail at once, never ret
   auto unknown = c.execute(sched, make_task("no.such.function"));
   auto wrong = c.execute(sched, make_task("hello.world", caf::make_message("one")));
   auto missing = c.execute(sched, make_task("hello.world"));
+  auto vector = c.execute(
+    sched, make_task("hello.world", caf::make_message(std::vector<int32_t>{1, 2})));
   std::map<task_id, task_result> by_id;
-  for (auto& r : c.results(3, 2s))
+  for (auto& r : c.results(4, 2s))
     by_id[r.id] = r;
+  CHECK(describe(by_id[vector].error)
+        == "gasched::bad_arguments: hello.world expects (int32_t) but got "
+           "(std::vector<int32_t>)");
   CHECK(is(by_id[unknown].error, errc::unknown_function));
   CHECK(describe(by_id[unknown].error).find("no.such.function") != std::string::npos);
   CHECK(is(by_id[wrong].error, errc::bad_arguments));

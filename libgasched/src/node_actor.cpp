@@ -24,6 +24,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
+#include <caf/uniform_type_info_map.hpp>
 
 #include "gasched/atoms.hpp"
 #include "gasched/errc.hpp"
@@ -49,13 +50,17 @@ struct node_state {
 
 using node_actor = caf::stateful_actor<node_state>;
 
-std::string type_list_of(const caf::message& m) {
+// "(int32_t, std::vector<int32_t>)": built-in types by their C++ name, the
+// others by the name they were registered under.
+std::string type_list_of(caf::actor_system& sys, const caf::message& m) {
   std::string result = "(";
   for (size_t i = 0; i < m.size(); ++i) {
     if (i > 0)
       result += ", ";
     auto t = m.type(i);
-    result += detail::type_label(t.first, t.second);
+    auto& registered = sys.types().portable_name(t);
+    result += t.first != 0 || registered.empty() ? detail::type_label(t.first, t.second)
+                                                 : registered;
   }
   return result + ")";
 }
@@ -161,7 +166,8 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const registry> re
         else if (!fn->accepts(order.args))
           refused = make_error(errc::bad_arguments,
                                order.function + " expects " + fn->signature
-                                 + " but got " + type_list_of(order.args));
+                                 + " but got "
+                                 + type_list_of(self->system(), order.args));
         if (refused) {
           // Both are final: another attempt would fail the same way.
           detail::log(log_level::warning, "task {} on {}: {}", order.id, st.opts.name,

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 
-#include <caf/detail/pretty_type_name.hpp>
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <memory>
+#include <regex>
 
 namespace gasched {
 
@@ -26,9 +30,19 @@ std::string type_label(uint16_t nr, const std::type_info* info) {
     case type_nr<std::vector<std::string>>::value: return "std::vector<std::string>";
     default: break;
   }
-  if (info != nullptr)
-    return caf::detail::pretty_type_name(*info);
-  return "type #" + std::to_string(nr);
+  if (info == nullptr)
+    return "type #" + std::to_string(nr);
+  // The demangled name, without the noise of default template arguments.
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> name{
+    abi::__cxa_demangle(info->name(), nullptr, nullptr, &status), std::free};
+  if (status != 0 || !name)
+    return info->name();
+  std::string result = name.get();
+  static const std::regex noise{R"(, std::allocator<[^<>]*(<[^<>]*>)?[^<>]*> ?|std::__cxx11::)"};
+  result = std::regex_replace(result, noise, "");
+  static const std::regex spaced_close{R"( >)"};
+  return std::regex_replace(result, spaced_close, ">");
 }
 
 } // namespace detail
