@@ -20,6 +20,14 @@ void add_to(registry& reg) {
     this_task::sleep_for(std::chrono::milliseconds(ms));
     return id;
   });
+  reg.add("test.sleep_timed", [](int32_t ms) {
+    // How long the sleep really took, in microseconds: the task's busy time.
+    auto start = std::chrono::steady_clock::now();
+    this_task::sleep_for(std::chrono::milliseconds(ms));
+    return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now() - start)
+                                  .count());
+  });
   reg.add("test.fail", []() -> int32_t { throw std::runtime_error("testing_max_retries"); });
   reg.add("test.permanent",
           []() -> int32_t { throw permanent_failure("testing_permanent_failure"); });

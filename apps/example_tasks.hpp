@@ -12,6 +12,7 @@ namespace gasched::examples {
 ///   demo.bad() throws permanent_failure
 ///   test.identity(int32 n) -> n
 ///   test.sleep(int32 id, int32 ms) -> id, after ms milliseconds (wakes on cancel)
+///   test.sleep_timed(int32 ms) -> int64 microseconds it really slept
 ///   test.fail() throws, every time
 ///   test.permanent() throws permanent_failure
 ///   test.kill_if(string node) -> true; kills its own process (SIGKILL) when

@@ -161,6 +161,24 @@ private:
   std::vector<caf::actor> schedulers_;
 };
 
+/// gascheduler's execute_tasks assertions on stats after every task ended:
+/// `ticks` ticks, nothing pending or running, max_workers and max_retries 10,
+/// and exactly `nodes` (sorted by name), each running nothing.
+inline void check_idle_stats(const stats& s, uint64_t ticks,
+                             const std::vector<std::string>& nodes) {
+  CHECK(s.ticks == ticks);
+  CHECK(s.pending == 0);
+  CHECK(s.running == 0);
+  CHECK(s.max_workers == 10);
+  CHECK(s.max_retries == 10);
+  CHECK(s.worker_node_count == nodes.size());
+  REQUIRE(s.worker_nodes.size() == nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    CHECK(s.worker_nodes[i].node == nodes[i]);
+    CHECK(s.worker_nodes[i].running == 0);
+  }
+}
+
 inline task make_task(std::string fn, caf::message args = {}, int32_t priority = 0) {
   return task{std::move(fn), std::move(args), priority};
 }

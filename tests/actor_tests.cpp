@@ -9,6 +9,8 @@
 #include <mutex>
 #include <set>
 
+#include <unistd.h>
+
 using namespace gasched;
 using namespace gasched::testing;
 
@@ -43,18 +45,7 @@ TEST_CASE("execute_tasks: 25 tasks on 2 nodes, every node used, stats as gasched
   CHECK(*ids.begin() == 1);
   CHECK(*ids.rbegin() == 25);
   CHECK(nodes == node_set({"n1", "n2"}));
-  auto s = c.get_stats(sched);
-  CHECK(s.ticks == 25);
-  CHECK(s.pending == 0);
-  CHECK(s.running == 0);
-  CHECK(s.max_workers == 10);
-  CHECK(s.max_retries == 10);
-  CHECK(s.worker_node_count == 2);
-  REQUIRE(s.worker_nodes.size() == 2);
-  CHECK(s.worker_nodes[0].node == "n1");
-  CHECK(s.worker_nodes[0].running == 0);
-  CHECK(s.worker_nodes[1].node == "n2");
-  CHECK(s.worker_nodes[1].running == 0);
+  check_idle_stats(c.get_stats(sched), 25, {"n1", "n2"});
   CHECK(c.ask<caf::ok_atom>(sched, stop_atom::value));
 }
 
@@ -185,9 +176,11 @@ TEST_CASE("unfinished: pending in queue order, then running", "[gascheduler]") {
 TEST_CASE("exit_handling: the scheduler stops with its client's exit reason",
           "[gascheduler]") {
   cluster c;
-  auto client = c.sys().spawn([](caf::event_based_actor* self) -> caf::behavior {
-    return {[self](int) { self->quit(caf::exit_reason::user_shutdown); }};
-  });
+  auto client = c.sys().spawn(
+    [](caf::event_based_actor* self, caf::exit_reason reason) -> caf::behavior {
+      return {[self, reason](int) { self->quit(reason); }};
+    },
+    caf::exit_reason::user_shutdown);
   auto opts = c.options(c.nodes(1));
   opts.client = client;
   auto sched = c.scheduler(opts);
@@ -215,6 +208,18 @@ TEST_CASE("unnamed scheduler: results carry its id, find_scheduler finds named o
 }
 
 // -- the rest of the contract ----------------------------------------------------
+
+TEST_CASE("a node without a name is named after its host, process and actor",
+          "[contract]") {
+  cluster c;
+  auto node = spawn_node(c.sys(), c.reg(), node_options{});
+  auto sched = c.scheduler(c.options({node}));
+  c.execute(sched, make_task("test.node_name"));
+  auto r = c.results(1).front();
+  CHECK(r.node == r.value.get_as<std::string>(0));
+  CHECK(r.node.find(":" + std::to_string(getpid()) + "/") != std::string::npos);
+  c.self()->send_exit(node, caf::exit_reason::user_shutdown);
+}
 
 TEST_CASE("set and get max_workers; raising it dispatches at once", "[contract]") {
   cluster c;

@@ -30,16 +30,7 @@ TEST_CASE("cluster execute_tasks: 2 node processes, 25 tasks, every node used, s
     CHECK(r.value.get_as<int32_t>(0) == r.task.args.get_as<int32_t>(0));
   }
   CHECK(got.count_by_node.size() == 2);
-  auto s = c.get_stats(sched);
-  CHECK(s.ticks == 25);
-  CHECK(s.pending == 0);
-  CHECK(s.running == 0);
-  CHECK(s.worker_node_count == 2);
-  CHECK(s.max_workers == 10);
-  CHECK(s.max_retries == 10);
-  REQUIRE(s.worker_nodes.size() == 2);
-  CHECK(s.worker_nodes[0].node == "node1");
-  CHECK(s.worker_nodes[1].node == "node2");
+  check_idle_stats(c.get_stats(sched), 25, {"node1", "node2"});
   CHECK(c.ask<caf::ok_atom>(sched, stop_atom::value));
 }
 
@@ -149,9 +140,11 @@ TEST_CASE("cluster unfinished, exit_handling and an unnamed scheduler", "[cluste
     CHECK(ids == std::vector<int32_t>{3, 4, 5, 1, 2});
   }
   SECTION("the scheduler stops with its client's exit reason") {
-    auto client = c.sys().spawn([](caf::event_based_actor* self) -> caf::behavior {
-      return {[self](int) { self->quit(caf::exit_reason::user_shutdown); }};
-    });
+    auto client = c.sys().spawn(
+      [](caf::event_based_actor* self, caf::exit_reason reason) -> caf::behavior {
+        return {[self, reason](int) { self->quit(reason); }};
+      },
+      caf::exit_reason::user_shutdown);
     auto opts = c.options(nodes);
     opts.client = client;
     auto sched = c.scheduler(opts);

@@ -297,14 +297,7 @@ struct cluster::impl {
     bool kill_due = false;
     auto record = [&](size_t index, const task_result& r) {
       ++done;
-      auto& tally = rep.by_node[r.node];
-      if (r.ok()) {
-        ++rep.succeeded;
-        ++tally.succeeded;
-      } else {
-        ++rep.failed;
-        ++tally.failed;
-      }
+      rep.count(r);
       on_result(index, r);
       // Killed from the loop, not here: kill_one asks for stats, a request
       // that must not nest inside this receive.
@@ -398,16 +391,7 @@ struct cluster::impl {
       }
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now);
       (*self)->receive(
-        [&](task_result& r) {
-          auto& tally = rep.by_node[r.node];
-          if (r.ok()) {
-            ++rep.succeeded;
-            ++tally.succeeded;
-          } else {
-            ++rep.failed;
-            ++tally.failed;
-          }
-        },
+        [&](task_result& r) { rep.count(r); },
         [&](caf::down_msg& msg) {
           if (msg.source == sched.address())
             rep.fatal = "the scheduler stopped (" + sys->render(msg.reason) + ")";

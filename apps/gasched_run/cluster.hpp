@@ -49,6 +49,13 @@ struct run_report {
   bool complete() const noexcept {
     return interrupted_by == 0 && fatal.empty();
   }
+
+  /// Counts a result, in all and for the node that delivered it.
+  void count(const task_result& r) {
+    auto& tally = by_node[r.node];
+    ++(r.ok() ? succeeded : failed);
+    ++(r.ok() ? tally.succeeded : tally.failed);
+  }
 };
 
 /// Called on the main thread for each result, in the order they arrive;

@@ -217,11 +217,15 @@ caf::actor spawn_node(caf::actor_system& sys, const registry& reg, node_options 
   auto shared = std::make_shared<const registry>(reg);
   if (!opts.name.empty())
     return sys.spawn(node_behavior, std::move(shared), std::move(opts));
-  // The default name needs the actor's id: spawn lazily and name it first.
-  return sys.spawn([shared, opts](node_actor* self) mutable {
-    opts.name = default_name(self->id());
-    return node_behavior(self, std::move(shared), std::move(opts));
-  });
+  // The default name needs the actor's id: name it first thing. (The
+  // arguments go through spawn: CAF 0.17 binds a null reference for a
+  // function actor spawned without any, which UBSan reports.)
+  return sys.spawn(
+    [](node_actor* self, std::shared_ptr<const registry> r, node_options o) {
+      o.name = default_name(self->id());
+      return node_behavior(self, std::move(r), std::move(o));
+    },
+    std::move(shared), std::move(opts));
 }
 
 caf::actor spawn_node(caf::actor_system& sys, const registry& reg, std::string name) {

@@ -182,14 +182,10 @@ void remove_node(scheduler_actor* self, node_index n, const caf::error& reason) 
               st.label, node.name, self->system().render(reason),
               st.core->nodes().running(n));
   for (auto& t : st.core->remove_node(n)) {
-    detail::log(log_level::warning,
-                "scheduler {}: task {} {} lost {} nodes; quarantined", st.label, t.id,
-                st.core->function_name(t.fn), t.epoch + 1);
-    auto failures = t.epoch + 1;
-    deliver(self, make_result(self, t, {},
-                              make_error(errc::node_failures,
-                                         std::to_string(failures)
-                                           + " nodes died while running it")));
+    auto what = std::to_string(t.epoch + 1) + " nodes died while running it";
+    detail::log(log_level::warning, "scheduler {}: task {} {}: {}; quarantined", st.label,
+                t.id, st.core->function_name(t.fn), what);
+    deliver(self, make_result(self, t, {}, make_error(errc::node_failures, what)));
   }
   st.index_of.erase(node.actor.address());
   node = node_entry{};
@@ -240,6 +236,26 @@ void warn_if_unfinished(scheduler_actor* self, const std::string& why) {
     detail::log(log_level::warning,
                 "scheduler {}: {} with {} running and {} pending tasks", st.label, why,
                 st.core->running(), st.core->pending());
+}
+
+// -- requests --------------------------------------------------------------------
+
+caf::error check_task(const task& t) {
+  if (t.function.empty())
+    return make_error(errc::invalid_argument, "a task needs a function name");
+  return caf::none;
+}
+
+// Takes a task into pending; its id, or why not.
+caf::expected<task_id> accept(scheduler_actor* self, task& t) {
+  if (auto err = check_task(t))
+    return err;
+  return self->state.core->enqueue(t.function, std::move(t.args), t.priority);
+}
+
+caf::error unknown_task(task_id id) {
+  return make_error(errc::unknown_task,
+                    "no pending or running task has id " + std::to_string(id));
 }
 
 // -- behavior --------------------------------------------------------------------
@@ -304,10 +320,7 @@ caf::behavior scheduler_behavior(scheduler_actor* self, scheduler_options opts) 
   return {
     // -- clients -------------------------------------------------------------------
     [self](execute_atom, task& t) -> caf::result<task_id> {
-      auto& st = self->state;
-      if (t.function.empty())
-        return make_error(errc::invalid_argument, "a task needs a function name");
-      auto id = st.core->enqueue(t.function, std::move(t.args), t.priority);
+      auto id = accept(self, t);
       if (!id)
         return std::move(id.error());
       pump(self);
@@ -316,8 +329,8 @@ caf::behavior scheduler_behavior(scheduler_actor* self, scheduler_options opts) 
     [self](execute_atom, std::vector<task>& ts) -> caf::result<std::vector<task_id>> {
       auto& st = self->state;
       for (auto& t : ts)
-        if (t.function.empty())
-          return make_error(errc::invalid_argument, "a task needs a function name");
+        if (auto err = check_task(t))
+          return err;
       if (!st.core->has_room(ts.size()))
         return make_error(errc::queue_full,
                           std::to_string(ts.size()) + " tasks do not fit: max_pending is "
@@ -331,22 +344,18 @@ caf::behavior scheduler_behavior(scheduler_actor* self, scheduler_options opts) 
       return ids;
     },
     [self](await_atom, task& t) -> caf::result<task_result> {
-      auto& st = self->state;
-      if (t.function.empty())
-        return make_error(errc::invalid_argument, "a task needs a function name");
-      auto id = st.core->enqueue(t.function, std::move(t.args), t.priority);
+      auto id = accept(self, t);
       if (!id)
         return std::move(id.error());
       auto rp = self->make_response_promise<task_result>();
-      st.awaiters.emplace(*id, rp);
+      self->state.awaiters.emplace(*id, rp);
       pump(self);
       return rp;
     },
     [self](await_atom, task_id id) -> caf::result<task_result> {
       auto& st = self->state;
       if (!st.core->unfinished(id))
-        return make_error(errc::unknown_task,
-                          "no pending or running task has id " + std::to_string(id));
+        return unknown_task(id);
       auto rp = self->make_response_promise<task_result>();
       st.awaiters.emplace(id, rp);
       return rp;
@@ -355,8 +364,7 @@ caf::behavior scheduler_behavior(scheduler_actor* self, scheduler_options opts) 
       auto& st = self->state;
       auto t = st.core->cancel(id);
       if (!t)
-        return make_error(errc::unknown_task,
-                          "no pending or running task has id " + std::to_string(id));
+        return unknown_task(id);
       if (t->was_running)
         self->send(st.nodes[t->node].actor, cancel_atom::value, id, t->epoch);
       deliver(self, make_result(self, *t, {}, make_error(errc::cancelled)));
