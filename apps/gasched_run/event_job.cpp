@@ -28,10 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using clock = std::chrono::steady_clock;
 
-double seconds_since(clock::time_point t) {
-  return std::chrono::duration<double>(clock::now() - t).count();
-}
-
 // The data folder: the user's (kept), or a temporary one removed at the end
 // unless --keep-data.
 class data_folder {

@@ -10,11 +10,11 @@
 
 namespace gasched::run {
 
-namespace {
-
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
+
+namespace {
 
 std::string duration_text(double s) {
   if (s < 60)

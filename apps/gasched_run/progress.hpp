@@ -12,6 +12,9 @@
 
 namespace gasched::run {
 
+/// Seconds from `t` until now.
+double seconds_since(std::chrono::steady_clock::time_point t);
+
 /// Counts of one run. total 0 means unknown (serving remote clients).
 struct progress_counts {
   uint64_t total = 0;

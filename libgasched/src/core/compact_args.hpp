@@ -2,9 +2,10 @@
 //
 // A caf::message holding one int32 costs 80 bytes (a 16-byte handle and a
 // 64-byte heap block), so a million pending tasks would hold 80 MB of
-// arguments. Messages of at most two scalars (the common "process batch n"
-// task) are stored inline instead and rebuilt when the task is dispatched;
-// any other message is kept by reference to its shared data (8 bytes).
+// arguments. A message of one scalar, or of two among bool, 32- and 64-bit
+// integers and double (the common "process batch n" task), is stored inline
+// instead and rebuilt when the task is dispatched; any other message is kept
+// by reference to its shared data (8 bytes).
 #pragma once
 
 #include <cstdint>
