@@ -678,6 +678,11 @@ int main(int argc, char** argv) {
   uname(&uts);
   auto commit = run_command(std::string{"git -C "} + GASCHED_SOURCE_DIR
                             + " rev-parse --short HEAD 2>/dev/null");
+  if (!commit.empty()
+      && !run_command(std::string{"git -C "} + GASCHED_SOURCE_DIR
+                      + " status --porcelain --untracked-files=no 2>/dev/null")
+            .empty())
+    commit += "-dirty";  // the figures are of uncommitted code
   nlohmann::json out;
   out["command"] = command;
   out["quick"] = opts.quick;
