@@ -128,6 +128,7 @@ struct cluster::impl {
     so.max_workers = opts.slots;
     so.max_retries = opts.max_retries;
     so.retry_timeout = std::chrono::milliseconds(opts.retry_timeout_ms);
+    so.prefetch = opts.prefetch;
     auto spawned = spawn_scheduler(*sys, so);
     if (!spawned)
       throw std::runtime_error("cannot start the scheduler: " + describe(spawned.error()));

@@ -138,6 +138,13 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
                          ->type_name("MS")
                          ->capture_default_str()
                          ->group(cluster);
+  auto prefetch = app.add_option("--prefetch", o.prefetch,
+                                 "tasks per slot a node holds beyond those it runs; "
+                                 "more throughput for short tasks (0..1000)")
+                    ->type_name("N")
+                    ->check(CLI::Range(0u, 1000u).description(""))
+                    ->capture_default_str()
+                    ->group(cluster);
   auto kill_after = app.add_option("--kill-node-after", o.kill_node_after,
                                    "kill -9 one local node after N results, to watch the "
                                    "scheduler requeue its tasks")
@@ -178,7 +185,7 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     // these: that scheduler's nodes and settings are not ours.
     if (connect_opt->count() > 0)
       for (auto* opt : {listen_opt, serve, nodes, slots, program, retries, retry_timeout,
-                        kill_after})
+                        prefetch, kill_after})
         if (opt->count() > 0)
           throw CLI::ValidationError(opt->get_name(),
                                      "does not apply with --connect: the scheduler there "

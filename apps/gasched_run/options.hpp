@@ -29,6 +29,7 @@ struct options {
   uint16_t connect_port = 0;
   uint32_t max_retries = 3;
   uint32_t retry_timeout_ms = 100;
+  uint32_t prefetch = 0;         ///< tasks per slot a node holds beyond those it runs
   uint64_t kill_node_after = 0;  ///< 0: kill no node
 
   // -- output --------------------------------------------------------------------
