@@ -32,7 +32,8 @@ struct task_result {
   task_id id = 0;
   caf::message value;     ///< the function's return value when ok()
   caf::error error;       ///< a gasched::errc when !ok(); its context says more
-  std::string node;       ///< the node that ran it last (empty if it never ran)
+  std::string node;       ///< the node it was running on when it ended; empty if it ended
+                          ///< while queued (refused, or cancelled before a node took it)
   gasched::task task;
 
   bool ok() const noexcept {

@@ -51,7 +51,7 @@ struct ended_task {
   uint32_t fn = 0;
   int32_t priority = 0;
   caf::message args;
-  node_index node = no_node;  ///< where it ran last; no_node if it never ran
+  node_index node = no_node;  ///< where it was running; no_node if it ended pending
   uint32_t epoch = 0;         ///< its lease's epoch, when it was running
   bool was_running = false;
 };
