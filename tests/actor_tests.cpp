@@ -221,7 +221,7 @@ TEST_CASE("a node without a name is named after its host, process and actor",
   c.self()->send_exit(node, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("set and get max_workers; raising it dispatches at once", "[contract]") {
+TEST_CASE("set and get max_workers, and raising it dispatches at once", "[contract]") {
   cluster c;
   auto opts = c.options(c.nodes(2));
   opts.max_workers = 0;
@@ -328,7 +328,7 @@ TEST_CASE("a task function blocked for 10 s delays neither stats nor other work"
   CHECK(s.succeeded == 100);
 }
 
-TEST_CASE("spawn_scheduler: nodes that do not answer are left out; none answering is an error",
+TEST_CASE("spawn_scheduler: nodes that do not answer are left out, and none answering is an error",
           "[contract]") {
   cluster c;
   // An actor that never answers: it leaves everything but stop in its mailbox.
@@ -355,7 +355,7 @@ TEST_CASE("spawn_scheduler: nodes that do not answer are left out; none answerin
   CHECK(is(spawn_scheduler(c.sys(), bad).error(), errc::invalid_argument));
 }
 
-TEST_CASE("node down: its tasks run elsewhere; all nodes down, new nodes finish them",
+TEST_CASE("node down: its tasks run elsewhere, and with all nodes down new nodes finish them",
           "[gascheduler]") {
   cluster c;
   auto first = c.nodes(10);

@@ -58,6 +58,17 @@ public:
     return handles;
   }
 
+  /// Starts a published node named `name` without connecting to it; its port.
+  uint16_t start_published_node(const std::string& name) {
+    auto proc = tools::child_process::start(
+      {GASCHED_NODE_PROGRAM, "--port", "0", "--name", name}, quiet());
+    auto line = proc.read_line(std::chrono::seconds(20));
+    REQUIRE(line);  // "gasched-node NAME listening on HOST:PORT"
+    auto port = static_cast<uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
+    nodes_[name] = node{std::move(proc), name, port, nullptr};
+    return port;
+  }
+
   /// Starts a node that joins the scheduler published at `port`.
   void start_joining_node(const std::string& name, uint16_t port,
                           std::vector<std::string> extra = {}) {

@@ -105,7 +105,7 @@ TEST_CASE("cluster all_nodes_down: 10 nodes killed with 100 tasks, 10 new nodes 
   CHECK(c.no_more_results(200ms));
 }
 
-TEST_CASE("cluster node_down: a task that kills node1; 100 successes, none from node1",
+TEST_CASE("cluster node_down: a task that kills node1, then 100 successes, none from node1",
           "[cluster][gascheduler]") {
   process_cluster c;
   auto sched = c.scheduler(c.options(c.start_nodes(3)));
@@ -166,7 +166,7 @@ TEST_CASE("cluster unfinished, exit_handling and an unnamed scheduler", "[cluste
   }
 }
 
-TEST_CASE("cluster: a stopped node (kill -STOP) is declared down by heartbeats; after "
+TEST_CASE("cluster: a stopped node (kill -STOP) is declared down by heartbeats, and after "
           "kill -CONT its results are not delivered twice",
           "[cluster][failover]") {
   process_cluster c;

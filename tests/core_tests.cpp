@@ -577,7 +577,7 @@ TEST_CASE("node_table: remove, then add reuses the index", "[core][node_table]")
 
 // -- scheduler_core ----------------------------------------------------------------
 
-TEST_CASE("scheduler_core: ids grow from 1; dispatch goes to the least loaded node",
+TEST_CASE("scheduler_core: ids grow from 1 and dispatch goes to the least loaded node",
           "[core][scheduler_core]") {
   scheduler_core core{core_limits{2, 0, 3}};
   auto n0 = core.add_node(0);

@@ -28,7 +28,7 @@ void set_default(caf::actor_system_config& cfg, caf::string_view key,
 
 } // namespace
 
-void init(caf::actor_system_config& cfg) {
+void init(caf::actor_system_config& cfg, const heartbeat_options& heartbeats) {
   if (cfg.type_names_by_rtti.count(std::type_index(typeid(task))) > 0)
     return;  // initialized already: the middleman must not load twice
   cfg.load<caf::io::middleman>();
@@ -36,6 +36,8 @@ void init(caf::actor_system_config& cfg) {
   cfg.add_message_type<task>("gasched::task");
   cfg.add_message_type<task_result>("gasched::task_result");
   cfg.add_message_type<node_load>("gasched::node_load");
+  cfg.add_message_type<node_event>("gasched::node_event");
+  cfg.add_message_type<std::vector<node_event>>("std::vector<gasched::node_event>");
   cfg.add_message_type<stats>("gasched::stats");
   cfg.add_message_type<std::vector<task_id>>("std::vector<gasched::task_id>");
   // Vectors of scalars are not built into CAF 0.17; tasks often take them.
@@ -60,8 +62,8 @@ void init(caf::actor_system_config& cfg) {
   // to a worker thread: one thread wake-up less per message.
   if (caf::get_if(&cfg.content, "middleman.workers") == nullptr)
     cfg.set("middleman.workers", size_t{0});
-  set_default(cfg, "middleman.heartbeat-interval", std::chrono::milliseconds(200));
-  set_default(cfg, "middleman.connection-timeout", std::chrono::seconds(1));
+  set_default(cfg, "middleman.heartbeat-interval", heartbeats.interval);
+  set_default(cfg, "middleman.connection-timeout", heartbeats.timeout);
 }
 
 } // namespace gasched

@@ -1,14 +1,19 @@
 // The node actor: one per process. It owns the task registry and the pool of
 // threads that run tasks; it never runs a task itself, so it always answers.
 //
-// In join mode it keeps itself joined to a scheduler published at an address:
+// In join mode it keeps itself joined to a scheduler published at an address,
+// as an Erlang node re-adds itself on nodeup:
 //
-//            start                     ok
-//   ( joining ) ───connect + join──────────> ( joined )
+//            start                        ok
+//   ( joining ) ───connect + join──────────────> ( joined )
 //        ^    \__ failed: retry after a pause       |
-//        |        doubling up to join_retry_max     | scheduler down:
-//        └──────────────────────────────────────────┘ cancel its tasks, rejoin
+//        |        (backoff with jitter, bounded)     | scheduler down (its process died,
+//        |                                           | or the link was cut or went silent):
+//        └───────────────────────────────────────────┘ cancel its tasks, join it again
 //
+// A scheduler that comes back at the same address after a cut is the same
+// actor: the node joins it again, and whatever it still ran for the lost
+// connection is cancelled here and fenced by the lease at the scheduler.
 // Any scheduler may also be handed this node (hello_atom); the node watches
 // every scheduler that sends it work and cancels that work when it goes down.
 
@@ -29,6 +34,7 @@
 #include "gasched/atoms.hpp"
 #include "gasched/errc.hpp"
 #include "gasched/node.hpp"
+#include "backoff.hpp"
 #include "logging.hpp"
 #include "task_pool.hpp"
 #include "wire.hpp"
@@ -43,8 +49,12 @@ struct node_state {
   std::shared_ptr<detail::task_pool> pool;
   std::unordered_set<caf::actor_addr> schedulers;  // monitored
   caf::actor joined;                              // join mode: our scheduler
-  caf::actor_addr lost;    // the scheduler last lost: CAF may hand out its cached handle
-  caf::timespan pause{0};  // before the next join attempt
+  std::unique_ptr<detail::backoff> pause;         // join mode: between attempts
+  // The current episode of joining: since when, attempts so far, and whether
+  // its failure was logged (once per episode, not per retry).
+  std::chrono::steady_clock::time_point joining_since;
+  uint32_t attempts = 0;
+  bool warned = false;
   static inline const char* name = "gasched.node";
 };
 
@@ -70,50 +80,71 @@ void watch(node_actor* self, const caf::actor& scheduler) {
     self->monitor(scheduler);
 }
 
-void retry_join_later(node_actor* self) {
-  auto& st = self->state;
-  self->delayed_send(self, st.pause, rejoin_atom::value);
-  st.pause = std::min(st.pause * 2, st.opts.join_retry_max);
+std::string join_address(const node_state& st) {
+  return st.opts.join_host + ":" + std::to_string(st.opts.join_port);
 }
+
+// Logs the first failure of an episode at warning level, the rest at debug:
+// a node waiting for its scheduler must say so, but not ten times a second.
+void join_failed(node_actor* self, const std::string& why) {
+  auto& st = self->state;
+  auto level = st.warned ? log_level::debug : log_level::warning;
+  st.warned = true;
+  detail::log(level, "node {}: cannot join the scheduler at {}: {}; retrying", st.opts.name,
+              join_address(st), why);
+  self->delayed_send(self, st.pause->next(), rejoin_atom::value);
+}
+
+void joined(node_actor* self, caf::actor scheduler) {
+  auto& st = self->state;
+  auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - st.joining_since);
+  detail::log(log_level::info, "node {} joined the scheduler at {} ({} attempts, {:.2f} s)",
+              st.opts.name, join_address(st), st.attempts, took.count());
+  st.joined = std::move(scheduler);
+  st.pause->reset();
+  st.attempts = 0;
+  st.warned = false;
+  watch(self, st.joined);
+}
+
+// Timeouts are short: a connect or join stuck on a cut link must not delay
+// the next attempt once the link heals.
+constexpr auto join_timeout = std::chrono::seconds(2);
 
 void try_join(node_actor* self) {
   auto& st = self->state;
+  ++st.attempts;
   auto mm = self->system().middleman().actor_handle();
-  self->request(mm, std::chrono::seconds(10), caf::connect_atom::value,
-                st.opts.join_host, st.opts.join_port)
+  self->request(mm, join_timeout, caf::connect_atom::value, st.opts.join_host,
+                st.opts.join_port)
     .then(
-      [self](const caf::node_id&, caf::strong_actor_ptr& ptr,
-             const std::set<std::string>&) {
-        auto& st = self->state;
-        if (!ptr || ptr->address() == st.lost) {  // nothing there, or the dead one
-          retry_join_later(self);
+      [self](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+        if (!ptr) {
+          join_failed(self, "nothing is published there");
           return;
         }
+        // The handle may be CAF's cached one of a connection that just
+        // died: the join request then fails, and the next attempt connects anew.
         auto scheduler = caf::actor_cast<caf::actor>(ptr);
-        self->request(scheduler, std::chrono::seconds(10), join_atom::value,
-                      detail::node_info{st.opts.name, st.opts.slots})
-          .then(
-            [self, scheduler](caf::ok_atom) {
-              auto& st = self->state;
-              st.joined = scheduler;
-              st.pause = st.opts.join_retry_min;
-              watch(self, scheduler);
-              detail::log(log_level::info, "node {} joined the scheduler at {}:{}",
-                          st.opts.name, st.opts.join_host, st.opts.join_port);
-            },
-            [self](caf::error& err) {
-              detail::log(log_level::warning, "node {}: join refused: {}",
-                          self->state.opts.name, describe(err));
-              retry_join_later(self);
-            });
-      },
-      [self](caf::error& err) {
         auto& st = self->state;
-        detail::log(log_level::debug, "node {}: no scheduler at {}:{} yet: {}",
-                    st.opts.name, st.opts.join_host, st.opts.join_port,
-                    self->system().render(err));
-        retry_join_later(self);
-      });
+        self->request(scheduler, join_timeout, join_atom::value,
+                      detail::node_info{st.opts.name, st.opts.slots})
+          .then([self, scheduler](caf::ok_atom) { joined(self, scheduler); },
+                [self](caf::error& err) {
+                  join_failed(self, "join refused: " + describe(err));
+                });
+      },
+      [self](caf::error& err) { join_failed(self, self->system().render(err)); });
+}
+
+void start_joining(node_actor* self) {
+  auto& st = self->state;
+  st.joining_since = std::chrono::steady_clock::now();
+  st.attempts = 0;
+  st.warned = false;
+  // A short pause first: CAF's middleman may still hand out the handle of
+  // the connection that just died.
+  self->delayed_send(self, st.pause->next(), rejoin_atom::value);
 }
 
 caf::behavior node_behavior(node_actor* self, std::shared_ptr<const registry> reg,
@@ -130,16 +161,15 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const registry> re
       return;
     st.pool->cancel_all(msg.source);
     if (st.joined && st.joined.address() == msg.source) {
-      detail::log(log_level::warning, "node {}: lost the scheduler at {}:{} ({}); rejoining",
-                  st.opts.name, st.opts.join_host, st.opts.join_port,
-                  self->system().render(msg.reason));
-      st.lost = msg.source;
+      detail::log(log_level::warning, "node {}: lost the scheduler at {} ({}); rejoining",
+                  st.opts.name, join_address(st), self->system().render(msg.reason));
       st.joined = nullptr;
-      retry_join_later(self);
+      start_joining(self);
     }
   });
   if (!st.opts.join_host.empty()) {
-    st.pause = st.opts.join_retry_min;
+    st.pause = std::make_unique<detail::backoff>(st.opts.join_retry_min, st.opts.join_retry_max);
+    st.joining_since = std::chrono::steady_clock::now();
     try_join(self);
   }
   return {

@@ -1,6 +1,7 @@
 // gasched::run_node: the whole of a node program around the application's registry.
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -46,77 +47,163 @@ std::string hostname() {
   return host;
 }
 
-} // namespace
-
-int run_node(int argc, char** argv, const registry& reg,
-             const std::function<void(caf::actor_system_config&)>& configure) {
-  CLI::App app{"Runs gasched tasks: publishes a node and/or joins a scheduler.\n"
-               "CAF options pass through as --caf#key=value."};
+// What the command line asks for.
+struct command_line {
   int port = -1;
   std::string host = "127.0.0.1";
   std::string join;
+  std::string join_host;
+  uint16_t join_port = 0;
   std::string name;
   uint32_t slots = 0;
   size_t threads = 2;
   std::string level = "warning";
   std::vector<std::string> excluded;
-  app.add_option("--port", port,
+  uint32_t heartbeat_ms = 0;          // set from heartbeat_options' defaults
+  uint32_t heartbeat_timeout_ms = 0;
+  std::vector<std::string> caf_args;  // --caf#key=value
+};
+
+uint32_t to_ms(caf::timespan t) {
+  return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(t).count());
+}
+
+void add_options(CLI::App& app, command_line& cl) {
+  app.add_option("--port", cl.port,
                  "publish the node on this port (0: any free port); default: 0 "
                  "unless --join is given")
     ->check(CLI::Range(0, 65535));
-  app.add_option("--host", host, "address to publish on")->capture_default_str();
-  app.add_option("--join", join, "join the scheduler published at HOST:PORT, and "
-                                 "again whenever the connection is lost");
-  app.add_option("--name", name, "node name in stats and results; default: "
-                                 "HOST:PORT, or HOST:PID when only joining");
-  app.add_option("--slots", slots, "tasks run at once; 0: the scheduler's max_workers")
+  app.add_option("--host", cl.host, "address to publish on")->capture_default_str();
+  app.add_option("--join", cl.join, "join the scheduler published at HOST:PORT, and "
+                                    "again whenever the connection is lost");
+  app.add_option("--name", cl.name, "node name in stats and results; default: "
+                                    "HOST:PORT, or HOST:PID when only joining");
+  app.add_option("--slots", cl.slots, "tasks run at once; 0: the scheduler's max_workers")
     ->capture_default_str();
-  app.add_option("--threads", threads, "CAF scheduler threads (tasks run on their own)")
+  app.add_option("--threads", cl.threads, "CAF scheduler threads (tasks run on their own)")
     ->check(CLI::Range(1, 64))
     ->capture_default_str();
-  app.add_option("--log", level, "off, error, warning, info or debug")
+  app.add_option("--log", cl.level, "off, error, warning, info or debug")
     ->check(CLI::IsMember({"off", "error", "warning", "info", "debug"}))
     ->capture_default_str();
-  app.add_option("--exclude", excluded, "do not offer this function (repeatable)");
+  app.add_option("--exclude", cl.excluded, "do not offer this function (repeatable)");
+  app.add_option("--heartbeat", cl.heartbeat_ms,
+                 "milliseconds between heartbeats on each connection; shorter finds a hung "
+                 "peer sooner, at a small message per connection per beat (10..60000)")
+    ->check(CLI::Range(10u, 60000u))
+    ->capture_default_str();
+  app.add_option("--heartbeat-timeout", cl.heartbeat_timeout_ms,
+                 "milliseconds of silence after which a peer is declared down (a joined "
+                 "node then joins again); shorter finds a hung peer sooner but raises "
+                 "false alarms on a slow network; 0: never. Use the scheduler's values "
+                 "(0..3600000)")
+    ->check(CLI::Range(0u, 3600000u))
+    ->capture_default_str();
   app.allow_extras();
+}
+
+// Fills `cl`; -1 to go on, else the exit code: 0 after --help, 2 after a
+// usage error (reported on stderr).
+int parse_command_line(int argc, char** argv, command_line& cl) {
+  CLI::App app{"Runs gasched tasks: publishes a node and/or joins a scheduler.\n"
+               "CAF options pass through as --caf#key=value."};
+  const heartbeat_options defaults;
+  cl.heartbeat_ms = to_ms(defaults.interval);
+  cl.heartbeat_timeout_ms = to_ms(defaults.timeout);
+  add_options(app, cl);
   try {
     app.parse(argc, argv);
+    if (cl.heartbeat_timeout_ms != 0 && cl.heartbeat_timeout_ms <= cl.heartbeat_ms)
+      throw CLI::ValidationError("--heartbeat-timeout",
+                                 "must be longer than --heartbeat (or 0: never)");
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 2;
   }
-  std::vector<std::string> caf_args;
   for (auto& extra : app.remaining()) {
     if (extra.rfind("--caf#", 0) != 0) {
       std::cerr << argv[0] << ": unknown argument " << extra << " (see --help)\n";
       return 2;
     }
-    caf_args.push_back(extra);
+    cl.caf_args.push_back(extra);
   }
-  std::string join_host;
-  uint16_t join_port = 0;
-  if (!join.empty() && !split_address(join, join_host, join_port)) {
-    std::cerr << argv[0] << ": --join wants HOST:PORT, got " << join << "\n";
+  if (!cl.join.empty() && !split_address(cl.join, cl.join_host, cl.join_port)) {
+    std::cerr << argv[0] << ": --join wants HOST:PORT, got " << cl.join << "\n";
     return 2;
   }
-  if (port < 0 && join.empty())
-    port = 0;
-  log_level parsed = log_level::warning;
-  parse_log_level(level, parsed);
-  set_log_level(parsed);
-  registry offered;
-  for (auto& fn_name : reg.names())
-    if (std::find(excluded.begin(), excluded.end(), fn_name) == excluded.end())
-      offered.add_function(fn_name, *reg.find(fn_name));
+  if (cl.port < 0 && cl.join.empty())
+    cl.port = 0;
+  return -1;
+}
 
-  caf::actor_system_config cfg;
-  init(cfg);
+caf::error configure_system(caf::actor_system_config& cfg, const command_line& cl,
+                            const std::function<void(caf::actor_system_config&)>& configure) {
+  heartbeat_options heartbeats;
+  heartbeats.interval = std::chrono::milliseconds(cl.heartbeat_ms);
+  heartbeats.timeout = std::chrono::milliseconds(cl.heartbeat_timeout_ms);
+  init(cfg, heartbeats);  // --caf#middleman.* options, parsed below, still win
   if (configure)
     configure(cfg);
-  cfg.set("scheduler.max-threads", threads);
+  cfg.set("scheduler.max-threads", cl.threads);
   // Idle CAF threads block instead of polling: a node mostly waits, and ten
   // of them share a machine's cores (measured: lower latency too).
   cfg.set("scheduler.policy", caf::atom("sharing"));
-  if (auto err = cfg.parse(caf_args)) {
+  return cfg.parse(cl.caf_args);
+}
+
+// Spawns the node, publishes and/or joins; the node, or nothing after an
+// error (reported on stderr).
+caf::actor start_node(caf::actor_system& sys, const registry& offered, const command_line& cl,
+                      const char* program) {
+  node_options opts;
+  opts.slots = cl.slots;
+  opts.join_host = cl.join_host;
+  opts.join_port = cl.join_port;
+  opts.name = cl.name;
+  caf::actor node;
+  if (cl.port >= 0) {
+    auto named = !opts.name.empty();
+    if (!named)
+      opts.name = "unnamed";  // renamed below, once the port is known
+    node = spawn_node(sys, offered, opts);
+    auto actual = publish(sys, node, static_cast<uint16_t>(cl.port), cl.host);
+    if (!actual) {
+      std::cerr << program << ": " << describe(actual.error()) << "\n";
+      caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+      return nullptr;
+    }
+    if (!named) {
+      // Queued before anyone can know the port, so before any scheduler's hello.
+      opts.name = (cl.host == "0.0.0.0" ? hostname() : cl.host) + ":" + std::to_string(*actual);
+      caf::anon_send(node, rename_atom::value, opts.name);
+    }
+    std::cout << "gasched-node " << opts.name << " listening on " << cl.host << ":"
+              << *actual << std::endl;
+  } else {
+    if (opts.name.empty())
+      opts.name = hostname() + ":" + std::to_string(getpid());
+    node = spawn_node(sys, offered, opts);
+  }
+  if (!cl.join.empty())
+    std::cout << "gasched-node " << opts.name << " joining " << cl.join << std::endl;
+  return node;
+}
+
+} // namespace
+
+int run_node(int argc, char** argv, const registry& reg,
+             const std::function<void(caf::actor_system_config&)>& configure) {
+  command_line cl;
+  if (auto code = parse_command_line(argc, argv, cl); code >= 0)
+    return code;
+  log_level parsed = log_level::warning;
+  parse_log_level(cl.level, parsed);
+  set_log_level(parsed);
+  registry offered;
+  for (auto& fn_name : reg.names())
+    if (std::find(cl.excluded.begin(), cl.excluded.end(), fn_name) == cl.excluded.end())
+      offered.add_function(fn_name, *reg.find(fn_name));
+  caf::actor_system_config cfg;
+  if (auto err = configure_system(cfg, cl, configure)) {
     std::cerr << argv[0] << ": " << cfg.render(err) << "\n";
     return 2;
   }
@@ -129,37 +216,9 @@ int run_node(int argc, char** argv, const registry& reg,
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   caf::actor_system sys{cfg};
-  node_options opts;
-  opts.slots = slots;
-  opts.join_host = join_host;
-  opts.join_port = join_port;
-  opts.name = name;
-  caf::actor node;
-  if (port >= 0) {
-    auto named = !opts.name.empty();
-    if (!named)
-      opts.name = "unnamed";  // renamed below, once the port is known
-    node = spawn_node(sys, offered, opts);
-    auto actual = publish(sys, node, static_cast<uint16_t>(port), host);
-    if (!actual) {
-      std::cerr << argv[0] << ": " << describe(actual.error()) << "\n";
-      caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
-      return 1;
-    }
-    if (!named) {
-      // Queued before anyone can know the port, so before any scheduler's hello.
-      opts.name = (host == "0.0.0.0" ? hostname() : host) + ":" + std::to_string(*actual);
-      caf::anon_send(node, rename_atom::value, opts.name);
-    }
-    std::cout << "gasched-node " << opts.name << " listening on " << host << ":"
-              << *actual << std::endl;
-  } else {
-    if (opts.name.empty())
-      opts.name = hostname() + ":" + std::to_string(getpid());
-    node = spawn_node(sys, offered, opts);
-  }
-  if (!join.empty())
-    std::cout << "gasched-node " << opts.name << " joining " << join << std::endl;
+  auto node = start_node(sys, offered, cl, argv[0]);
+  if (!node)
+    return 1;
   int sig = 0;
   sigwait(&stop_signals, &sig);
   caf::anon_send_exit(node, caf::exit_reason::user_shutdown);

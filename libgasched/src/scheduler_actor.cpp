@@ -6,20 +6,28 @@
 //   ( starting ) ──all answered or timed out──> ( running ) ──stop / client exit──> ( done )
 //        |                                           ^   |
 //        └──none of the given nodes answered: ends   |   └─ node down: its tasks to the
-//           with no_nodes_in_cluster                 |      front of pending, then dispatch
-//                                   execute, done, join, add_node, cancel, ...
+//           with no_nodes_in_cluster                 |      front of pending, then dispatch;
+//                                   execute, done,   |      a node handed by address is
+//                                   join, add_node,  |      reconnected (Erlang's nodeup),
+//                                   cancel, ...      |      a joined node rejoins by itself
+//
+// With tasks pending and no node up, it says so every no_nodes_warning.
 //
 // Dispatches are batched per node: orders wait while more messages are
 // queued (they may add to the batch) and go out when the mailbox is empty or
 // at a flush message queued behind them (see pump).
 
 #include <algorithm>
+#include <chrono>
+#include <deque>
 #include <memory>
+#include <unordered_set>
 #include <unordered_map>
 #include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
@@ -29,6 +37,7 @@
 #include "gasched/errc.hpp"
 #include "gasched/scheduler.hpp"
 #include "gasched/stats.hpp"
+#include "backoff.hpp"
 #include "logging.hpp"
 #include "scheduler_directory.hpp"
 #include "wire.hpp"
@@ -43,6 +52,19 @@ struct node_entry {
   caf::actor actor;  // invalid: the index is unused
   std::string name;
   detail::run_batch outbox;  // orders not sent yet
+  // Where a node handed to us by address is published (from CAF's
+  // middleman): reconnected there when lost. Empty for local and joined nodes.
+  std::string host;
+  uint16_t port = 0;
+};
+
+// A lost node handed by address, being reconnected.
+struct reconnecting {
+  std::string name;
+  std::unique_ptr<detail::backoff> pause;
+  std::chrono::steady_clock::time_point since;
+  uint32_t attempts = 0;
+  bool warned = false;  // the failure of this episode was logged
 };
 
 struct scheduler_state {
@@ -55,6 +77,17 @@ struct scheduler_state {
   std::vector<node_index> dirty;  // nodes with orders in their outbox
   bool flush_scheduled = false;
   std::unordered_multimap<task_id, caf::typed_response_promise<task_result>> awaiters;
+  // node joins, losses and rejoins, for stats
+  uint64_t node_joins = 0;
+  uint64_t node_losses = 0;
+  uint64_t node_rejoins = 0;
+  std::deque<node_event> node_events;          // the latest, oldest first
+  std::unordered_set<std::string> lost_names;  // nodes lost at least once
+  std::unordered_map<std::string, reconnecting> reconnects;  // by "host:port"
+  // Tasks pending and no node up: since when (a zero time point: not now),
+  // and whether a check is scheduled.
+  std::chrono::steady_clock::time_point no_nodes_since{};
+  bool no_nodes_check_armed = false;
   // starting
   size_t hellos_outstanding = 0;
   bool started = false;
@@ -128,8 +161,12 @@ void flush(scheduler_actor* self, bool only_full) {
 // are waiting there refill the same batches. A node that is full when new
 // tasks arrive (execute) gets its batch at once, so that a long queue of
 // executes does not hold back nodes that cannot take more anyway.
+void watch_for_no_nodes(scheduler_actor* self);
+
 void pump(scheduler_actor* self, bool flush_full_nodes = true) {
   auto& st = self->state;
+  if (st.core->nodes().size() == 0)
+    watch_for_no_nodes(self);
   st.core->dispatch([&](const detail::dispatch_order& d) {
     auto& outbox = st.nodes[d.node].outbox.orders;
     if (outbox.empty())
@@ -153,8 +190,51 @@ void pump(scheduler_actor* self, bool flush_full_nodes = true) {
 
 // -- nodes -----------------------------------------------------------------------
 
+// How long a reconnect's connect and hello may take: a cut link must not
+// hold up the next attempt once it heals.
+constexpr auto reconnect_timeout = std::chrono::seconds(2);
+
+void record(scheduler_actor* self, uint8_t kind, const std::string& node,
+            std::string detail = {}) {
+  auto& events = self->state.node_events;
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  events.push_back(node_event{
+    std::chrono::duration_cast<std::chrono::milliseconds>(now).count(), node, kind,
+    std::move(detail)});
+  if (events.size() > 64)
+    events.pop_front();
+}
+
+// Asks `node` who it is; then(node_info) or error.
+template <class OnInfo, class OnError>
+void hello(scheduler_actor* self, const caf::actor& node, caf::timespan timeout,
+           OnInfo on_info, OnError on_error) {
+  self->request(node, timeout, hello_atom::value).then(std::move(on_info), std::move(on_error));
+}
+
+// A node handed to us from another process: ask CAF's middleman where it is
+// published, so that it can be reconnected there when its connection is lost.
+void learn_address(scheduler_actor* self, const caf::actor& node) {
+  if (node.node() == self->node())
+    return;
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, reconnect_timeout, caf::get_atom::value, node.node())
+    .then(
+      [self, addr = node.address()](const caf::node_id&, std::string& host, uint16_t port) {
+        auto& st = self->state;
+        auto it = st.index_of.find(addr);
+        if (it == st.index_of.end() || host.empty() || port == 0)
+          return;
+        auto& entry = st.nodes[it->second];
+        entry.host = std::move(host);
+        entry.port = port;
+        st.reconnects.erase(entry.host + ":" + std::to_string(port));
+      },
+      [](caf::error&) {});  // an indirect connection: nothing to reconnect
+}
+
 caf::error add_node(scheduler_actor* self, const caf::actor& node,
-                    const detail::node_info& info) {
+                    const detail::node_info& info, bool handed) {
   auto& st = self->state;
   if (st.index_of.count(node.address()) > 0)
     return caf::none;
@@ -165,39 +245,110 @@ caf::error add_node(scheduler_actor* self, const caf::actor& node,
   auto n = st.core->add_node(info.slots);
   if (n >= st.nodes.size())
     st.nodes.resize(n + 1);
-  st.nodes[n] = node_entry{node, info.name, {}};
+  st.nodes[n] = node_entry{node, info.name, {}, {}, 0};
   st.index_of.emplace(node.address(), n);
   self->monitor(node);
-  detail::log(log_level::info, "scheduler {}: node {} is up ({} slots)", st.label,
-              info.name, st.core->nodes().capacity(n));
+  st.no_nodes_since = {};
+  auto back = st.lost_names.count(info.name) > 0;
+  ++(back ? st.node_rejoins : st.node_joins);
+  record(self, back ? node_event::rejoined : node_event::joined, info.name);
+  detail::log(log_level::info, "scheduler {}: node {} is {} ({} slots)", st.label, info.name,
+              back ? "back" : "up", st.core->nodes().capacity(n));
+  if (handed)
+    learn_address(self, node);
   pump(self);
   return caf::none;
+}
+
+void start_reconnect(scheduler_actor* self, const node_entry& node) {
+  auto& st = self->state;
+  auto key = node.host + ":" + std::to_string(node.port);
+  auto& r = st.reconnects[key];
+  if (r.pause)
+    return;  // already at it
+  r = reconnecting{node.name,
+                   std::make_unique<detail::backoff>(std::chrono::milliseconds(100),
+                                                     std::chrono::seconds(1)),
+                   std::chrono::steady_clock::now(), 0, false};
+  self->delayed_send(self, r.pause->next(), reconnect_atom::value, key);
+}
+
+void reconnect_failed(scheduler_actor* self, const std::string& key, const std::string& why) {
+  auto& st = self->state;
+  auto it = st.reconnects.find(key);
+  if (it == st.reconnects.end())
+    return;
+  auto& r = it->second;
+  detail::log(r.warned ? log_level::debug : log_level::warning,
+              "scheduler {}: cannot reach node {} at {} again: {}; retrying", st.label,
+              r.name, key, why);
+  r.warned = true;
+  self->delayed_send(self, r.pause->next(), reconnect_atom::value, key);
+}
+
+// One attempt to reconnect the node published at `key` ("host:port").
+void reconnect(scheduler_actor* self, const std::string& key) {
+  auto& st = self->state;
+  auto it = st.reconnects.find(key);
+  if (it == st.reconnects.end())
+    return;  // back by other means
+  ++it->second.attempts;
+  auto colon = key.rfind(':');
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, reconnect_timeout, caf::connect_atom::value, key.substr(0, colon),
+                static_cast<uint16_t>(std::stoul(key.substr(colon + 1))))
+    .then(
+      [self, key](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                  const std::set<std::string>&) {
+        if (!ptr)
+          return reconnect_failed(self, key, "nothing is published there");
+        auto node = caf::actor_cast<caf::actor>(ptr);
+        hello(
+          self, node, reconnect_timeout,
+          [self, key, node](detail::node_info& info) {
+            auto& st = self->state;
+            auto it = st.reconnects.find(key);
+            if (it == st.reconnects.end())
+              return;
+            if (auto err = add_node(self, node, info, true))
+              return reconnect_failed(self, key, describe(err));
+            auto took = std::chrono::steady_clock::now() - it->second.since;
+            detail::log(log_level::info,
+                        "scheduler {}: reconnected node {} at {} ({} attempts, {:.2f} s)",
+                        st.label, info.name, key, it->second.attempts,
+                        std::chrono::duration<double>(took).count());
+            st.reconnects.erase(key);
+          },
+          [self, key](caf::error& err) {
+            reconnect_failed(self, key, self->system().render(err));
+          });
+      },
+      [self, key](caf::error& err) { reconnect_failed(self, key, self->system().render(err)); });
 }
 
 void remove_node(scheduler_actor* self, node_index n, const caf::error& reason) {
   auto& st = self->state;
   auto& node = st.nodes[n];
+  auto why = self->system().render(reason);
+  auto running = st.core->nodes().running(n);
   detail::log(log_level::warning,
               "scheduler {}: node {} is down ({}); requeueing its {} running tasks",
-              st.label, node.name, self->system().render(reason),
-              st.core->nodes().running(n));
+              st.label, node.name, why, running);
   for (auto& t : st.core->remove_node(n)) {
     auto what = std::to_string(t.epoch + 1) + " nodes died while running it";
     detail::log(log_level::warning, "scheduler {}: task {} {}: {}; quarantined", st.label,
                 t.id, st.core->function_name(t.fn), what);
     deliver(self, make_result(self, t, {}, make_error(errc::node_failures, what)));
   }
+  ++st.node_losses;
+  st.lost_names.insert(node.name);
+  record(self, node_event::lost, node.name,
+         why + ", " + std::to_string(running) + " tasks in its hands");
+  if (!node.host.empty())
+    start_reconnect(self, node);
   st.index_of.erase(node.actor.address());
   node = node_entry{};
   pump(self);
-}
-
-// Asks `node` who it is; then(node_info) or error.
-template <class OnInfo, class OnError>
-void hello(scheduler_actor* self, const caf::actor& node, OnInfo on_info,
-           OnError on_error) {
-  self->request(node, self->state.opts.node_timeout, hello_atom::value)
-    .then(std::move(on_info), std::move(on_error));
 }
 
 void settle_start(scheduler_actor* self) {
@@ -217,6 +368,73 @@ void settle_start(scheduler_actor* self) {
   st.ready_waiters.clear();
   if (st.start_error)
     self->quit(st.start_error);
+}
+
+// -- no node ---------------------------------------------------------------------
+
+// Tasks pending and no node up: a run that waits must say so, now and then.
+void watch_for_no_nodes(scheduler_actor* self) {
+  auto& st = self->state;
+  if (st.core->pending() == 0 || st.opts.no_nodes_warning.count() <= 0)
+    return;
+  if (st.no_nodes_since == std::chrono::steady_clock::time_point{})
+    st.no_nodes_since = std::chrono::steady_clock::now();
+  if (!st.no_nodes_check_armed) {
+    st.no_nodes_check_armed = true;
+    self->delayed_send(self, st.opts.no_nodes_warning, no_nodes_atom::value);
+  }
+}
+
+void check_no_nodes(scheduler_actor* self) {
+  auto& st = self->state;
+  st.no_nodes_check_armed = false;
+  if (st.core->nodes().size() > 0 || st.core->pending() == 0) {
+    st.no_nodes_since = {};
+    return;
+  }
+  auto waited = std::chrono::steady_clock::now() - st.no_nodes_since;
+  detail::log(log_level::warning,
+              "scheduler {}: {} tasks pending and no node up for {:.0f} s; nodes can join "
+              "where this scheduler is published (gasched-node --join HOST:PORT) or be "
+              "added with add_node",
+              st.label, st.core->pending(), std::chrono::duration<double>(waited).count());
+  watch_for_no_nodes(self);
+}
+
+// -- stats -----------------------------------------------------------------------
+
+stats make_stats(scheduler_actor* self) {
+  auto& st = self->state;
+  auto& core = *st.core;
+  auto& count = core.count();
+  stats s;
+  s.ticks = count.ticks;
+  s.pending = core.pending();
+  s.running = core.running();
+  s.worker_node_count = static_cast<uint32_t>(core.nodes().size());
+  s.max_workers = core.nodes().max_workers();
+  s.max_retries = st.policy.max_retries;
+  core.nodes().for_each([&](node_index n) {
+    s.worker_nodes.push_back(
+      node_load{st.nodes[n].name, core.nodes().running(n), core.nodes().capacity(n)});
+  });
+  std::sort(s.worker_nodes.begin(), s.worker_nodes.end(),
+            [](const node_load& a, const node_load& b) {
+              return a.running != b.running ? a.running < b.running : a.node < b.node;
+            });
+  s.max_pending = st.opts.max_pending;
+  s.prefetch = st.opts.prefetch;
+  s.succeeded = count.succeeded;
+  s.failed = count.failed;
+  s.cancelled = count.cancelled;
+  s.requeued = count.requeued;
+  s.quarantined = count.quarantined;
+  s.late_results = count.late_results;
+  s.node_joins = st.node_joins;
+  s.node_losses = st.node_losses;
+  s.node_rejoins = st.node_rejoins;
+  s.node_events.assign(st.node_events.begin(), st.node_events.end());
+  return s;
 }
 
 // -- ending ----------------------------------------------------------------------
@@ -302,9 +520,9 @@ caf::behavior scheduler_behavior(scheduler_actor* self, scheduler_options opts) 
   st.hellos_outstanding = given.size();
   for (auto& node : given)
     hello(
-      self, node,
+      self, node, st.opts.node_timeout,
       [self, node](detail::node_info& info) {
-        if (auto err = add_node(self, node, info))
+        if (auto err = add_node(self, node, info, true))
           detail::log(log_level::warning, "scheduler {}: {}", self->state.label,
                       describe(err));
         --self->state.hellos_outstanding;
@@ -372,33 +590,7 @@ caf::behavior scheduler_behavior(scheduler_actor* self, scheduler_options opts) 
       return caf::ok_atom::value;
     },
     [self](stats_atom) {
-      auto& st = self->state;
-      auto& core = *st.core;
-      auto& count = core.count();
-      stats s;
-      s.ticks = count.ticks;
-      s.pending = core.pending();
-      s.running = core.running();
-      s.worker_node_count = static_cast<uint32_t>(core.nodes().size());
-      s.max_workers = core.nodes().max_workers();
-      s.max_retries = st.policy.max_retries;
-      core.nodes().for_each([&](node_index n) {
-        s.worker_nodes.push_back(
-          node_load{st.nodes[n].name, core.nodes().running(n), core.nodes().capacity(n)});
-      });
-      std::sort(s.worker_nodes.begin(), s.worker_nodes.end(),
-                [](const node_load& a, const node_load& b) {
-                  return a.running != b.running ? a.running < b.running : a.node < b.node;
-                });
-      s.max_pending = st.opts.max_pending;
-      s.prefetch = st.opts.prefetch;
-      s.succeeded = count.succeeded;
-      s.failed = count.failed;
-      s.cancelled = count.cancelled;
-      s.requeued = count.requeued;
-      s.quarantined = count.quarantined;
-      s.late_results = count.late_results;
-      return s;
+      return make_stats(self);
     },
     [self](unfinished_atom) {
       std::vector<task> result;
@@ -457,9 +649,9 @@ caf::behavior scheduler_behavior(scheduler_actor* self, scheduler_options opts) 
         return caf::ok_atom::value;
       auto rp = self->make_response_promise<caf::ok_atom>();
       hello(
-        self, node,
+        self, node, self->state.opts.node_timeout,
         [self, node, rp](detail::node_info& info) mutable {
-          if (auto err = add_node(self, node, info))
+          if (auto err = add_node(self, node, info, true))
             rp.deliver(err);
           else
             rp.deliver(caf::ok_atom::value);
@@ -475,7 +667,7 @@ caf::behavior scheduler_behavior(scheduler_actor* self, scheduler_options opts) 
       auto node = caf::actor_cast<caf::actor>(self->current_sender());
       if (!node)
         return make_error(errc::invalid_argument, "join needs a sender");
-      if (auto err = add_node(self, node, info))
+      if (auto err = add_node(self, node, info, false))
         return err;
       return caf::ok_atom::value;
     },
@@ -495,6 +687,12 @@ caf::behavior scheduler_behavior(scheduler_actor* self, scheduler_options opts) 
     [self](flush_atom) {
       self->state.flush_scheduled = false;
       flush(self, false);
+    },
+    [self](reconnect_atom, const std::string& key) {
+      reconnect(self, key);
+    },
+    [self](no_nodes_atom) {
+      check_no_nodes(self);
     },
   };
 }

@@ -47,5 +47,9 @@ using rename_atom = caf::atom_constant<caf::atom("rename")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 /// self-addressed: try to join the scheduler again
 using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
+/// self-addressed: try to reconnect a lost node handed by address
+using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+/// self-addressed: are there still tasks pending and no node?
+using no_nodes_atom = caf::atom_constant<caf::atom("no_nodes")>;
 
 } // namespace gasched

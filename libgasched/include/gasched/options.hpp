@@ -93,6 +93,20 @@ struct scheduler_options {
   /// How long spawn_scheduler and add_node wait for a node's answer.
   /// Default: 5 s.
   caf::timespan node_timeout = std::chrono::seconds(5);
+
+  // -- when nodes are lost -------------------------------------------------------
+  //
+  // A node handed by address (nodes, add_node_atom; from gasched::connect or
+  // remote_actor) that is lost is reconnected at the same address, with a
+  // pause growing from 100 ms to 1 s, until it answers again (Erlang's
+  // nodeup). A node that joined rejoins by itself (node_options::join_host).
+  // How fast a silent peer counts as lost is set per process: heartbeat_options.
+
+  /// With tasks pending and no node up, log a warning this often (how many
+  /// tasks, for how long). Default: 10 s; 0 turns it off. The scheduler
+  /// itself never gives up waiting: a program that must end decides when
+  /// (gasched-run's --no-nodes-timeout).
+  caf::timespan no_nodes_warning = std::chrono::seconds(10);
 };
 
 struct node_options {
@@ -106,15 +120,19 @@ struct node_options {
   uint32_t slots = 0;
 
   /// Join the scheduler published at join_host:join_port, and join again
-  /// whenever the connection is lost. Default: empty, no joining (the node
-  /// waits to be handed to a scheduler).
+  /// whenever the connection is lost: its process died, or the link was cut
+  /// or went silent (see heartbeat_options). Default: empty, no joining (the
+  /// node waits to be handed to a scheduler).
   std::string join_host;
   uint16_t join_port = 0;
 
   /// Bounds of the pause between join attempts; it doubles from the first
-  /// to the second. Default: 100 ms to 2 s.
+  /// to the second, each pause drawn from [pause/2, pause]. Default: 100 ms
+  /// to 1 s, so a node is back within about a second of its network healing.
+  /// A longer maximum means fewer connection attempts against a scheduler
+  /// that is down for long, and a slower return once it is back.
   caf::timespan join_retry_min = std::chrono::milliseconds(100);
-  caf::timespan join_retry_max = std::chrono::seconds(2);
+  caf::timespan join_retry_max = std::chrono::seconds(1);
 };
 
 } // namespace gasched

@@ -16,6 +16,23 @@ struct node_load {
   uint32_t slots = 0;    ///< its capacity here: min(node's slots, max_workers)
 };
 
+/// A node coming or going, as the scheduler saw it.
+struct node_event {
+  enum kind_t : uint8_t {
+    joined = 0,    ///< first seen (joined, handed, or added)
+    lost = 1,      ///< declared down: its process died, or its connection was cut or went silent
+    rejoined = 2,  ///< came back under a name that was lost before
+  };
+  int64_t unix_ms = 0;  ///< wall-clock time, milliseconds since 1970
+  std::string node;     ///< the node's name
+  uint8_t kind = joined;
+  std::string detail;   ///< why it was lost; empty otherwise
+
+  static const char* kind_name(uint8_t k) noexcept {
+    return k == lost ? "lost" : k == rejoined ? "rejoined" : "joined";
+  }
+};
+
 struct stats {
   // -- as gascheduler ------------------------------------------------------------
   uint64_t ticks = 0;              ///< times a task left running (result, requeue, cancel)
@@ -36,7 +53,17 @@ struct stats {
   uint64_t requeued = 0;      ///< times a task went back to pending because its node died
   uint64_t quarantined = 0;   ///< tasks ended with errc::node_failures
   uint64_t late_results = 0;  ///< results dropped because their lease had ended
+  uint64_t node_joins = 0;    ///< nodes that came up for the first time (joined or handed)
+  uint64_t node_losses = 0;   ///< times a node was declared down
+  uint64_t node_rejoins = 0;  ///< times a node came back under a name lost before
+  /// The latest node joins, losses and rejoins, oldest first (at most 64).
+  std::vector<node_event> node_events;
 };
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_event& x) {
+  return f(caf::meta::type_name("gasched::node_event"), x.unix_ms, x.node, x.kind, x.detail);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_load& x) {
@@ -48,7 +75,8 @@ typename Inspector::result_type inspect(Inspector& f, stats& x) {
   return f(caf::meta::type_name("gasched::stats"), x.ticks, x.pending, x.running,
            x.worker_node_count, x.max_workers, x.max_retries, x.worker_nodes,
            x.max_pending, x.prefetch, x.succeeded, x.failed, x.cancelled, x.requeued,
-           x.quarantined, x.late_results);
+           x.quarantined, x.late_results, x.node_joins, x.node_losses, x.node_rejoins,
+           x.node_events);
 }
 
 } // namespace gasched
