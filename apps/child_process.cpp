@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +42,35 @@ child_process::~child_process() {
 }
 
 child_process child_process::start(const std::vector<std::string>& argv, bool quiet) {
+  int null_fd = quiet ? open("/dev/null", O_WRONLY | O_CLOEXEC) : -1;
+  try {
+    auto result = spawn(argv, null_fd);
+    if (null_fd >= 0)
+      close(null_fd);
+    return result;
+  } catch (...) {
+    if (null_fd >= 0)
+      close(null_fd);
+    throw;
+  }
+}
+
+child_process child_process::start_logged(const std::vector<std::string>& argv,
+                                          const std::string& stderr_path) {
+  int fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw std::system_error(errno, std::generic_category(), "open " + stderr_path);
+  try {
+    auto result = spawn(argv, fd);
+    close(fd);
+    return result;
+  } catch (...) {
+    close(fd);
+    throw;
+  }
+}
+
+child_process child_process::spawn(const std::vector<std::string>& argv, int stderr_fd) {
   if (argv.empty())
     throw std::invalid_argument("child_process::start: no program");
   // Everything the child needs is prepared before fork: after it, a
@@ -52,7 +82,6 @@ child_process child_process::start(const std::vector<std::string>& argv, bool qu
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0)
     throw std::system_error(errno, std::generic_category(), "pipe");
-  int null_fd = quiet ? open("/dev/null", O_WRONLY | O_CLOEXEC) : -1;
   auto parent = getpid();
   auto pid = fork();
   if (pid < 0) {
@@ -70,14 +99,12 @@ child_process child_process::start(const std::vector<std::string>& argv, bool qu
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     dup2(fds[1], STDOUT_FILENO);
-    if (null_fd >= 0)
-      dup2(null_fd, STDERR_FILENO);
+    if (stderr_fd >= 0)
+      dup2(stderr_fd, STDERR_FILENO);
     execv(args[0], args.data());
     _exit(127);
   }
   close(fds[1]);
-  if (null_fd >= 0)
-    close(null_fd);
   child_process result;
   result.pid_ = pid;
   result.out_fd_ = fds[0];
@@ -153,6 +180,18 @@ void child_process::kill() {
   while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
   pid_ = -1;
+}
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status))
+    return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    auto sig = WTERMSIG(status);
+    auto* name = sigabbrev_np(sig);
+    return "killed by signal " + std::to_string(sig)
+           + (name ? " (SIG" + std::string{name} + ")" : std::string{});
+  }
+  return "ended (wait status " + std::to_string(status) + ")";
 }
 
 node_process start_node(const std::string& node_program, std::vector<std::string> args,

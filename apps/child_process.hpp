@@ -30,6 +30,11 @@ public:
   /// when quiet. Throws std::system_error when it cannot start.
   static child_process start(const std::vector<std::string>& argv, bool quiet = false);
 
+  /// The same, with the child's stderr appended to the file `stderr_path`
+  /// (created when missing), so that it can be read after the child died.
+  static child_process start_logged(const std::vector<std::string>& argv,
+                                    const std::string& stderr_path);
+
   pid_t pid() const noexcept {
     return pid_;
   }
@@ -52,10 +57,16 @@ public:
   void kill();
 
 private:
+  // stderr_fd: the child's stderr, or -1 for this process's own.
+  static child_process spawn(const std::vector<std::string>& argv, int stderr_fd);
+
   pid_t pid_ = -1;
   int out_fd_ = -1;
   std::string buffer_;
 };
+
+/// A wait status in words: "exited with status 1", "killed by signal 9 (SIGKILL)".
+std::string describe_exit(int status);
 
 /// A gasched-node process and the address it listens on.
 struct node_process {

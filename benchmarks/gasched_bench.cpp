@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "child_process.hpp"
+#include "tcp_proxy.hpp"
 #include "gasched/gasched.hpp"
 #include "wire.hpp"
 
@@ -498,6 +499,61 @@ double failover_stop(caf::actor_system& sys, const options& opts) {
   return ms_since(t0);
 }
 
+// A node joined through a fault-injecting proxy; the link is cut for `cut`
+// while a task waits for it. The time from the heal until that task's result
+// is here: the rejoin, plus one task's round trip.
+double rejoin_after_cut(caf::actor_system& sys, const options& opts, caf::timespan cut) {
+  caf::scoped_actor self{sys};
+  gasched::scheduler_options o;
+  o.client = self;
+  o.retry_timeout = 0s;
+  auto sched = gasched::spawn_scheduler(sys, o);
+  if (!sched)
+    throw std::runtime_error(gasched::describe(sched.error()));
+  auto guard = std::shared_ptr<void>(nullptr, [&](void*) {
+    self->send_exit(*sched, caf::exit_reason::user_shutdown);
+  });
+  auto port = gasched::publish(sys, *sched, 0);
+  if (!port)
+    throw std::runtime_error(gasched::describe(port.error()));
+  gasched::testing::tcp_proxy proxy{*port};
+  auto node = gasched::tools::start_node(
+    opts.node_program,
+    {"--port", "0", "--name", "cut", "--join", "127.0.0.1:" + std::to_string(proxy.port())},
+    20s, true);
+  auto wait_nodes = [&](uint32_t n) {
+    auto t0 = clock_type::now();
+    for (;;) {
+      gasched::stats st;
+      self->request(*sched, 10s, gasched::stats_atom::value)
+        .receive([&](gasched::stats& x) { st = std::move(x); },
+                 [](caf::error& e) { throw std::runtime_error(gasched::describe(e)); });
+      if (st.worker_node_count == n)
+        return;
+      if (seconds_since(t0) > 30)
+        throw std::runtime_error("rejoin: the node count never became " + std::to_string(n));
+      std::this_thread::sleep_for(1ms);
+    }
+  };
+  wait_nodes(1);
+  auto cut_at = clock_type::now();
+  proxy.blackhole();
+  wait_nodes(0);
+  self->send(*sched, gasched::execute_atom::value, task{"test.node_name", {}});
+  std::this_thread::sleep_until(cut_at + cut);
+  auto healed = clock_type::now();
+  proxy.pass();
+  double took = -1;
+  self->receive_while([&] { return took < 0; })(
+    [&](task_result& r) {
+      if (!r.ok() || r.node != "cut")
+        throw std::runtime_error("rejoin: the task did not run on the rejoined node");
+      took = ms_since(healed);
+    },
+    [](gasched::task_id) {}, caf::after(30s) >> [&] { took = 30000; });
+  return took;
+}
+
 // gasched-core-bench's figures: ns per operation.
 std::vector<figure> core_micro(const options& opts) {
   auto cmd = opts.core_bench + " --benchmark_format=json --benchmark_min_time="
@@ -664,6 +720,12 @@ int main(int argc, char** argv) {
       repeat({"failover", "kill -STOP: declared down after", "ms", {}, "60,000 (net_ticktime)",
               "default heartbeat 200 ms, timeout 1 s"},
              [&] { return failover_stop(sys, opts); });
+      // Median of at least 5: the pause between join attempts is random.
+      figure rejoin{"failover", "link cut 3 s, healed: first task on the rejoined node after",
+                    "ms", {}, "", "heal -> result of a task that waited for it"};
+      for (int i = 0; i < std::max(runs, q ? 1 : 5); ++i)
+        rejoin.runs.push_back(rejoin_after_cut(sys, opts, q ? 1500ms : 3s));
+      figures.push_back(rejoin);
     }
     if (wanted("core"))
       for (auto& f : core_micro(opts))

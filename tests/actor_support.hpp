@@ -19,9 +19,24 @@ namespace gasched::testing {
 
 using namespace std::chrono_literals;
 
+/// The folder of TLS identities when the suite runs over TLS
+/// (GASCHED_TEST_TLS_DIR, made by gasched-certs with members "test" and
+/// "node"); empty when it runs in plain text.
+inline std::string test_tls_dir() {
+  auto dir = std::getenv("GASCHED_TEST_TLS_DIR");
+  return dir != nullptr ? dir : "";
+}
+
+/// This process's TLS identity under test_tls_dir(), or none.
+inline tls_options test_tls() {
+  auto dir = test_tls_dir();
+  return dir.empty() ? tls_options{} : tls_options::from_dir(dir + "/test");
+}
+
 struct actor_config : caf::actor_system_config {
-  explicit actor_config(size_t threads = 0) {
-    gasched::init(*this);
+  explicit actor_config(size_t threads = 0, const tls_options& tls = test_tls()) {
+    if (auto err = gasched::init(*this, {}, tls))
+      throw std::runtime_error(describe(err));
     if (threads > 0)
       set("scheduler.max-threads", threads);
   }
@@ -31,7 +46,8 @@ struct actor_config : caf::actor_system_config {
 /// schedulers it spawned are stopped when it ends.
 class cluster {
 public:
-  explicit cluster(size_t threads = 0) : cfg_(threads), sys_(cfg_), self_(sys_) {
+  explicit cluster(size_t threads = 0, const tls_options& tls = test_tls())
+    : cfg_(threads, tls), sys_(cfg_), self_(sys_) {
     examples::add_to(reg_);
   }
 

@@ -18,6 +18,15 @@ namespace gasched::testing {
 /// The test process: scheduler and client; node processes around it.
 class process_cluster : public cluster {
 public:
+  /// Node processes use TLS when this process does: the identity "node"
+  /// beside this process's own, or `node_tls_dir` when given.
+  explicit process_cluster(const tls_options& tls = test_tls(),
+                           std::string node_tls_dir = test_tls_dir().empty()
+                                                        ? ""
+                                                        : test_tls_dir() + "/node")
+    : cluster(0, tls), node_tls_dir_(std::move(node_tls_dir)) {
+  }
+
   struct node {
     tools::child_process process;
     std::string name;
@@ -32,8 +41,7 @@ public:
     std::vector<std::string> names;
     for (size_t i = 1; i <= n; ++i) {
       names.push_back(prefix + std::to_string(i));
-      std::vector<std::string> argv{GASCHED_NODE_PROGRAM, "--port", "0", "--name",
-                                    names.back()};
+      auto argv = node_argv({"--port", "0", "--name", names.back()});
       argv.insert(argv.end(), extra.begin(), extra.end());
       started.push_back(tools::child_process::start(argv, quiet()));
     }
@@ -60,8 +68,8 @@ public:
 
   /// Starts a published node named `name` without connecting to it; its port.
   uint16_t start_published_node(const std::string& name) {
-    auto proc = tools::child_process::start(
-      {GASCHED_NODE_PROGRAM, "--port", "0", "--name", name}, quiet());
+    auto proc = tools::child_process::start(node_argv({"--port", "0", "--name", name}),
+                                            quiet());
     auto line = proc.read_line(std::chrono::seconds(20));
     REQUIRE(line);  // "gasched-node NAME listening on HOST:PORT"
     auto port = static_cast<uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
@@ -72,8 +80,7 @@ public:
   /// Starts a node that joins the scheduler published at `port`.
   void start_joining_node(const std::string& name, uint16_t port,
                           std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{GASCHED_NODE_PROGRAM, "--join",
-                                  "127.0.0.1:" + std::to_string(port), "--name", name};
+    auto argv = node_argv({"--join", "127.0.0.1:" + std::to_string(port), "--name", name});
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto proc = tools::child_process::start(argv, quiet());
     REQUIRE(proc.read_line(std::chrono::seconds(20)));  // "... joining ..."
@@ -99,7 +106,19 @@ public:
     nodes_.clear();  // kills every process still running
   }
 
+  /// gasched-node with `args`, and --tls when the cluster uses TLS.
+  std::vector<std::string> node_argv(std::vector<std::string> args) const {
+    args.insert(args.begin(), GASCHED_NODE_PROGRAM);
+    if (!node_tls_dir_.empty()) {
+      args.push_back("--tls");
+      args.push_back(node_tls_dir_);
+    }
+    return args;
+  }
+
 private:
+  std::string node_tls_dir_;
+
   // Nodes log to this process's stderr only when GASCHED_LOG asks for it.
   static bool quiet() {
     return std::getenv("GASCHED_LOG") == nullptr;

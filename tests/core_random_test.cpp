@@ -1,9 +1,12 @@
 // A randomized test of scheduler_core against a reference model.
 //
 // Thousands of random events (execute, success, failure, node down, node up,
-// set_max_workers, cancel, late results, dispatch) are applied both to the
-// core and to a plain model written here from gascheduler's semantics; after
-// EACH event every observable part of the core must equal the model. The seed
+// set_max_workers, cancel, late results, dispatch, journal commits, and
+// restarts of the scheduler from its journal, clean or after a crash that
+// loses what was not committed) are applied both to the core and to a plain
+// model written here from gascheduler's semantics; after EACH event every
+// observable part of the core, and the journal's kept results, must equal
+// the model. The seed
 // is printed; GASCHED_SEED=<n> reruns the same runs:
 //   GASCHED_SEED=123 build/tests/gasched_core_tests "[random]"
 #include <catch2/catch.hpp>
@@ -12,8 +15,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <sstream>
@@ -22,11 +27,15 @@
 #include <utility>
 #include <vector>
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
+#include <unistd.h>
 
 #include "core/scheduler_core.hpp"
 #include "gasched/errc.hpp"
+#include "journal/sqlite_journal.hpp"
 
 using namespace gasched;
 using namespace gasched::detail;
@@ -82,18 +91,22 @@ bool args_match(task_id id, const caf::message& msg) {
   }
 }
 
-// Follows each task through the journal: every change must be legal, and a
-// dispatch's epoch must count the requeues before it.
+// Follows each task through the journal: every change must be legal, a
+// dispatch's epoch must be its generation's base plus the node deaths since
+// the last restart, and a requeue must count one more node death.
 struct lifecycle_journal : journal {
   enum state { none, pending, running, done };
   std::vector<state> states{none};  // by id; id 0 is never used
-  std::vector<uint32_t> requeues{0};
+  std::vector<uint32_t> epochs{0};  // of the next dispatch
+  std::vector<uint32_t> failures{0};
+  uint32_t base = 0;
   std::string error;
 
   state& of(task_id id) {
     if (id >= states.size()) {
       states.resize(id + 1, none);
-      requeues.resize(id + 1, 0);
+      epochs.resize(id + 1, 0);
+      failures.resize(id + 1, 0);
     }
     return states[id];
   }
@@ -106,31 +119,73 @@ struct lifecycle_journal : journal {
     if (of(id) != none || fn != function_for(id) || !args_match(id, args))
       fail("bad enqueued", id);
     of(id) = pending;
+    epochs[id] = base;
   }
   void dispatched(task_id id, uint32_t epoch, node_index) override {
-    if (of(id) != pending || epoch != requeues[id])
+    if (of(id) != pending || epoch != epochs[id])
       fail("bad dispatched", id);
     of(id) = running;
   }
-  void requeued(task_id id) override {
-    if (of(id) != running)
+  void requeued(task_id id, uint32_t node_failures) override {
+    if (of(id) != running || node_failures != failures[id] + 1)
       fail("bad requeued", id);
-    ++requeues[id];
+    failures[id] = node_failures;
+    ++epochs[id];
     of(id) = pending;
   }
-  void finished(task_id id) override {
+  void finished(task_id id, outcome_kind, node_index, const caf::message&,
+                const caf::error&) override {
     if (of(id) != pending && of(id) != running)
       fail("bad finished", id);
     of(id) = done;
+  }
+  // A restart: ids below next_id ended, except those resume() names.
+  void restart(uint32_t generation, task_id next_id) {
+    base = epoch_base(generation);
+    states.assign(next_id, done);
+    epochs.assign(next_id, 0);
+    failures.assign(next_id, 0);
+    states[0] = none;
+  }
+  void resume(task_id id, uint32_t node_failures) {
+    states[id] = pending;
+    epochs[id] = base;
+    failures[id] = node_failures;
+  }
+};
+
+// Hands each change to two journals: the checks above and the real store.
+struct tee_journal : journal {
+  journal* a = nullptr;
+  journal* b = nullptr;
+  void enqueued(task_id id, const std::string& fn, const caf::message& args,
+                int32_t prio) override {
+    a->enqueued(id, fn, args, prio);
+    b->enqueued(id, fn, args, prio);
+  }
+  void dispatched(task_id id, uint32_t epoch, node_index node) override {
+    a->dispatched(id, epoch, node);
+    b->dispatched(id, epoch, node);
+  }
+  void requeued(task_id id, uint32_t node_failures) override {
+    a->requeued(id, node_failures);
+    b->requeued(id, node_failures);
+  }
+  void finished(task_id id, outcome_kind how, node_index node, const caf::message& value,
+                const caf::error& error) override {
+    a->finished(id, how, node, value, error);
+    b->finished(id, how, node, value, error);
   }
 };
 
 class random_run {
 public:
-  explicit random_run(uint64_t seed) : rng_(seed), core_(pick_limits()) {
-    core_.set_journal(&journal_);
-    max_workers_ = core_.limits().max_workers;
+  random_run(uint64_t seed, caf::actor_system& sys, std::string path)
+    : rng_(seed), sys_(sys), path_(std::move(path)) {
+    auto limits = pick_limits();
+    max_workers_ = limits.max_workers;
     results_.push_back(0);  // id 0
+    open_core(limits);
     for (auto n = pick(0, 3); n > 0; --n)
       node_up();
   }
@@ -138,7 +193,7 @@ public:
   // One random event, then the full comparison with the model.
   void step(int event) {
     event_ = event;
-    auto roll = pick(0, 99);
+    auto roll = pick(0, 104);
     if (roll < 24)
       execute();
     else if (roll < 44)
@@ -155,8 +210,12 @@ public:
       node_down();
     else if (roll < 95)
       node_up();
-    else
+    else if (roll < 100)
       set_max_workers(static_cast<uint32_t>(pick(0, 5)));
+    else if (roll < 103)
+      commit();
+    else
+      restart(pick(0, 1) == 0);
     check_all();
   }
 
@@ -176,13 +235,13 @@ public:
         finish(id, pick(0, 3) != 0);
       check_all();
     }
-    EXPECT(core_.idle(), "the core is idle after the drain");
+    EXPECT(core_->idle(), "the core is idle after the drain");
     for (task_id id = 1; id < next_id_; ++id) {
       EXPECT(results_[id] == 1, "task " << id << " ended " << results_[id] << " times");
       EXPECT(journal_.of(id) == lifecycle_journal::done,
              "the journal saw task " << id << " finish");
     }
-    auto& c = core_.count();
+    auto& c = core_->count();
     EXPECT(c.succeeded + c.failed + c.cancelled + c.quarantined == next_id_ - 1,
            "every accepted task ended in one counter");
   }
@@ -200,8 +259,9 @@ public:
 private:
   struct model_task {
     int32_t priority = 0;
-    uint32_t epoch = 0;  // the nodes that died running it
+    uint32_t epoch = 0;  // of its lease: the generation's base + deaths since
     node_index node = no_node;
+    uint32_t node_failures = 0;
   };
 
   struct model_node {
@@ -284,7 +344,7 @@ private:
     last_ = "execute priority " + std::to_string(prio);
     auto id = next_id_;
     auto full = max_pending() != 0 && pending_count() >= max_pending();
-    auto res = core_.enqueue(function_for(id), args_for(id), prio);
+    auto res = core_->enqueue(function_for(id), args_for(id), prio);
     if (full) {
       EXPECT(!res && is(res.error(), errc::queue_full), "queue_full at max_pending");
       return;
@@ -292,7 +352,7 @@ private:
     EXPECT(res && *res == id, "task ids grow by one");
     ++next_id_;
     results_.push_back(0);
-    tasks_[id] = model_task{prio, 0, no_node};
+    tasks_[id] = model_task{prio, epoch_base(generation_), no_node, 0};
     pending_[prio].push_back(id);
   }
 
@@ -300,7 +360,7 @@ private:
   // and stop only when no task or no free slot is left.
   void pump() {
     last_ = "dispatch";
-    core_.dispatch([&](const dispatch_order& o) {
+    core_->dispatch([&](const dispatch_order& o) {
       EXPECT(!pending_.empty(), "dispatch of task " << o.id << " with nothing pending");
       auto node = least_loaded();
       EXPECT(node.has_value(), "dispatch of task " << o.id << " with no free slot");
@@ -310,7 +370,7 @@ private:
       EXPECT(o.node == *node, "task " << id << " to node " << o.node << ", not " << *node);
       auto& t = tasks_.at(id);
       EXPECT(o.epoch == t.epoch, "task " << id << " epoch " << o.epoch);
-      EXPECT(core_.function_name(o.fn) == function_for(id), "task " << id << " function");
+      EXPECT(core_->function_name(o.fn) == function_for(id), "task " << id << " function");
       EXPECT(args_match(id, o.args), "task " << id << " arguments");
       lvl->second.pop_front();
       if (lvl->second.empty())
@@ -333,12 +393,12 @@ private:
   void finish(task_id id, bool ok) {
     last_ = std::string(ok ? "success" : "failure") + " of task " + std::to_string(id);
     auto t = tasks_.at(id);
-    auto res = core_.complete(id, t.epoch, ok);
+    auto res = core_->complete(id, t.epoch, ok);
     EXPECT(res, "the current lease of task " << id << " is accepted");
     EXPECT(res->id == id && res->was_running && res->node == t.node
              && res->epoch == t.epoch && res->priority == t.priority,
            "task " << id << ": ended_task fields");
-    EXPECT(core_.function_name(res->fn) == function_for(id) && args_match(id, res->args),
+    EXPECT(core_->function_name(res->fn) == function_for(id) && args_match(id, res->args),
            "task " << id << ": function and arguments");
     left_running(id);
     ++(ok ? succeeded_ : failed_);
@@ -354,7 +414,7 @@ private:
       id = it->first;
     }
     last_ = "cancel " + std::to_string(id);
-    auto res = core_.cancel(id);
+    auto res = core_->cancel(id);
     auto found = tasks_.find(id);
     if (found == tasks_.end()) {
       EXPECT(!res, "cancel of unknown task " << id << " returns nothing");
@@ -363,7 +423,7 @@ private:
     auto t = found->second;
     EXPECT(res && res->id == id && res->priority == t.priority,
            "cancel of task " << id << " returns it");
-    EXPECT(core_.function_name(res->fn) == function_for(id) && args_match(id, res->args),
+    EXPECT(core_->function_name(res->fn) == function_for(id) && args_match(id, res->args),
            "task " << id << ": function and arguments");
     if (running_.count(id) > 0) {
       EXPECT(res->was_running && res->node == t.node && res->epoch == t.epoch,
@@ -399,7 +459,7 @@ private:
     }
     last_ = "late result of task " + std::to_string(id) + " epoch "
             + std::to_string(epoch);
-    EXPECT(!core_.complete(id, epoch, pick(0, 1) == 0), "the result is late");
+    EXPECT(!core_->complete(id, epoch, pick(0, 1) == 0), "the result is late");
     ++late_results_;
   }
 
@@ -414,18 +474,19 @@ private:
     for (auto id : running_)
       if (tasks_.at(id).node == n)
         lost.push_back(id);
-    auto quarantined = core_.remove_node(n);
+    auto quarantined = core_->remove_node(n);
     // Quarantined tasks come back in id order; the others go to the front of
     // their priority in id order, so push the newest first.
     size_t q = 0;
     for (auto id : lost) {
       auto t = tasks_.at(id);
-      if (max_node_failures() == infinity || t.epoch + 1 < max_node_failures())
+      if (max_node_failures() == infinity || t.node_failures + 1 < max_node_failures())
         continue;
       EXPECT(q < quarantined.size() && quarantined[q].id == id,
              "task " << id << " is quarantined, in id order");
       EXPECT(quarantined[q].was_running && quarantined[q].node == n
-               && quarantined[q].epoch == t.epoch,
+               && quarantined[q].epoch == t.epoch
+               && quarantined[q].node_failures == t.node_failures + 1,
              "quarantined task " << id << " fields");
       ++q;
     }
@@ -434,12 +495,13 @@ private:
       left_running(*id);
       auto& t = tasks_.at(*id);
       t.node = no_node;
-      if (max_node_failures() != infinity && t.epoch + 1 >= max_node_failures()) {
+      if (max_node_failures() != infinity && t.node_failures + 1 >= max_node_failures()) {
         ++quarantined_;
         ended(*id);
         continue;
       }
       ++t.epoch;
+      ++t.node_failures;
       ++requeued_;
       pending_[t.priority].push_front(*id);
     }
@@ -452,7 +514,8 @@ private:
       return;
     auto slots = static_cast<uint32_t>(pick(0, 5));
     last_ = "node up, " + std::to_string(slots) + " slots";
-    auto n = core_.add_node(slots);
+    auto n = core_->add_node(slots);
+    store_->name_node(n, "node-" + std::to_string(n));
     // A dead node's index is reused before a new one is taken.
     if (!dead_.empty()) {
       EXPECT(dead_.count(n) > 0, "node " << n << " reuses a dead index");
@@ -469,32 +532,136 @@ private:
 
   void set_max_workers(uint32_t n) {
     last_ = "set_max_workers " + std::to_string(n);
-    core_.set_max_workers(n);
+    core_->set_max_workers(n);
     max_workers_ = n;
     for (auto& [i, node] : nodes_)
       refresh_allowance(node);
   }
 
+  // -- the journal -----------------------------------------------------------------
+
+  void commit() {
+    last_ = "commit";
+    auto err = store_->commit();
+    EXPECT(!err, "commit: " << describe(err));
+    EXPECT(store_->durable_id() == next_id_ - 1, "durable_id " << store_->durable_id());
+    save();
+  }
+
+  // The scheduler stops and starts again on its journal: after a commit, or
+  // in a crash that loses what came after the last one. The model resumes
+  // as the journal must: running tasks to the front of pending in id order
+  // (not a node failure), no node up, and a new generation of epochs, so
+  // that every lease of before is late.
+  void restart(bool clean) {
+    if (clean)
+      commit();
+    last_ = clean ? "restart" : "crash and restart";
+    for (auto id : running_)
+      stale_.emplace_back(id, tasks_.at(id).epoch);
+    auto limits = core_->limits();
+    core_->set_journal(nullptr);
+    store_.reset();
+    if (!clean)
+      revert();
+    for (auto id = running_.rbegin(); id != running_.rend(); ++id) {
+      auto& t = tasks_.at(*id);
+      pending_[t.priority].push_front(*id);
+      t.node = no_node;
+      ++requeued_;
+      ++ticks_;
+    }
+    running_.clear();
+    ++generation_;
+    for (auto& [id, t] : tasks_)
+      t.epoch = epoch_base(generation_);
+    nodes_.clear();
+    dead_.clear();
+    index_count_ = 0;
+    late_results_ = 0;
+    open_core(limits);
+    for (auto n = pick(0, 3); n > 0; --n)
+      node_up();
+  }
+
+  void open_core(core_limits limits) {
+    journal_options opts;
+    opts.sync_every_commit = false;
+    auto j = sqlite_journal::open(sys_, path_, opts);
+    EXPECT(j, "the journal opens: " << describe(j.error()));
+    store_ = std::move(*j);
+    core_ = std::make_unique<scheduler_core>(limits);
+    auto err = core_->restore(store_->take_snapshot());
+    EXPECT(!err, "restore: " << describe(err));
+    journal_.restart(generation_, next_id_);
+    for (auto& [id, t] : tasks_)
+      journal_.resume(id, t.node_failures);
+    tee_.a = &journal_;
+    tee_.b = store_.get();
+    core_->set_journal(&tee_);
+    save();
+  }
+
+  // What the journal holds after a commit: a crash goes back to it.
+  struct saved_model {
+    task_id next_id = 1;
+    std::map<int32_t, std::deque<task_id>, std::greater<>> pending;
+    std::set<task_id> running;
+    std::map<task_id, model_task> tasks;
+    std::vector<uint32_t> results;
+    uint64_t counts[6] = {};
+  };
+
+  void save() {
+    saved_ = saved_model{next_id_, pending_, running_, tasks_, results_,
+                         {ticks_, succeeded_, failed_, cancelled_, requeued_, quarantined_}};
+  }
+
+  void revert() {
+    next_id_ = saved_.next_id;
+    pending_ = saved_.pending;
+    running_ = saved_.running;
+    tasks_ = saved_.tasks;
+    results_ = saved_.results;
+    auto& c = saved_.counts;
+    std::tie(ticks_, succeeded_, failed_, cancelled_, requeued_, quarantined_) =
+      std::tie(c[0], c[1], c[2], c[3], c[4], c[5]);
+  }
+
+  // The journal keeps the result of every ended task, and of no other.
+  void check_result() {
+    auto id = static_cast<task_id>(pick(1, static_cast<int>(next_id_)));
+    auto r = store_->result_of(id);
+    auto ended = id < next_id_ && results_[id] == 1;
+    EXPECT(static_cast<bool>(r) == ended,
+           "result_of(" << id << "): " << (r ? "found" : describe(r.error())));
+    if (r)
+      EXPECT(r->function == function_for(id) && args_match(id, r->args),
+             "the kept result of task " << id);
+    else
+      EXPECT(is(r.error(), errc::unknown_task), describe(r.error()));
+  }
+
   // -- comparison ------------------------------------------------------------------
 
   uint64_t max_pending() const {
-    return core_.limits().max_pending;
+    return core_->limits().max_pending;
   }
 
   uint32_t max_node_failures() const {
-    return core_.limits().max_node_failures;
+    return core_->limits().max_node_failures;
   }
 
   void check_all() {
     EXPECT(journal_.error.empty(), journal_.error);
-    EXPECT(core_.pending() == pending_count(), "pending " << core_.pending());
-    EXPECT(core_.running() == running_.size(), "running " << core_.running());
-    EXPECT(core_.idle() == (pending_.empty() && running_.empty()), "idle");
-    EXPECT(core_.has_room(1) == (max_pending() == 0 || pending_count() < max_pending()),
+    EXPECT(core_->pending() == pending_count(), "pending " << core_->pending());
+    EXPECT(core_->running() == running_.size(), "running " << core_->running());
+    EXPECT(core_->idle() == (pending_.empty() && running_.empty()), "idle");
+    EXPECT(core_->has_room(1) == (max_pending() == 0 || pending_count() < max_pending()),
            "has_room");
 
     // Counters.
-    auto& c = core_.count();
+    auto& c = core_->count();
     EXPECT(c.ticks == ticks_, "ticks " << c.ticks << ", model " << ticks_);
     EXPECT(c.succeeded == succeeded_, "succeeded " << c.succeeded);
     EXPECT(c.failed == failed_, "failed " << c.failed);
@@ -504,7 +671,7 @@ private:
     EXPECT(c.late_results == late_results_, "late_results " << c.late_results);
 
     // Nodes: the same ones, the same load, none over its allowance.
-    auto& table = core_.nodes();
+    auto& table = core_->nodes();
     EXPECT(table.size() == nodes_.size(), "nodes " << table.size());
     EXPECT(table.max_workers() == max_workers_, "max_workers " << table.max_workers());
     for (auto& [i, n] : nodes_) {
@@ -526,7 +693,7 @@ private:
       expected.insert(expected.end(), ids.begin(), ids.end());
     expected.insert(expected.end(), running_.begin(), running_.end());
     size_t pos = 0;
-    core_.for_each_unfinished([&](task_id id, const std::string& fn,
+    core_->for_each_unfinished([&](task_id id, const std::string& fn,
                                   const caf::message& args, int32_t prio) {
       EXPECT(pos < expected.size() && expected[pos] == id,
              "unfinished #" << pos << " is task " << id << ", model "
@@ -538,7 +705,7 @@ private:
     });
     EXPECT(pos == expected.size(), "unfinished count " << pos);
     size_t seen = 0;
-    core_.for_each_running([&](task_id id, node_index node, uint32_t epoch) {
+    core_->for_each_running([&](task_id id, node_index node, uint32_t epoch) {
       EXPECT(running_.count(id) > 0, "task " << id << " runs");
       auto& t = tasks_.at(id);
       EXPECT(node == t.node && epoch == t.epoch, "task " << id << " lease");
@@ -548,12 +715,19 @@ private:
 
     // unfinished() of a random id, known or not.
     auto id = static_cast<task_id>(pick(0, static_cast<int>(next_id_)));
-    EXPECT(core_.unfinished(id) == (tasks_.count(id) > 0), "unfinished(" << id << ")");
+    EXPECT(core_->unfinished(id) == (tasks_.count(id) > 0), "unfinished(" << id << ")");
+    check_result();
   }
 
   std::mt19937_64 rng_;
+  caf::actor_system& sys_;
+  std::string path_;
   lifecycle_journal journal_;
-  scheduler_core core_;
+  tee_journal tee_;
+  std::unique_ptr<sqlite_journal> store_;
+  std::unique_ptr<scheduler_core> core_;
+  saved_model saved_;
+  uint32_t generation_ = 0;
   int event_ = 0;
   std::string last_ = "setup";
 
@@ -585,11 +759,18 @@ TEST_CASE("scheduler_core matches the model under random events", "[core][random
   auto base = base_seed();
   WARN("core random test: " << runs << " runs x " << events_per_run
                             << " events, seeds GASCHED_SEED=" << base << " + run");
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", 1);
+  caf::actor_system sys{cfg};
+  // In memory where there is a tmpfs: the journal's fsyncs are not under test.
+  std::string name = std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";
+  name += "/gasched-random-XXXXXX";
+  std::string dir = ::mkdtemp(name.data());
   uint64_t tasks = 0;
   for (int run = 0; run < runs; ++run) {
     auto seed = base + static_cast<uint64_t>(run);
     INFO("GASCHED_SEED=" << base << ", run " << run << ", seed " << seed);
-    random_run r{seed};
+    random_run r{seed, sys, dir + "/run-" + std::to_string(run) + ".db"};
     try {
       for (int event = 0; event < events_per_run; ++event)
         r.step(event);
@@ -599,5 +780,6 @@ TEST_CASE("scheduler_core matches the model under random events", "[core][random
     }
     tasks += r.tasks();
   }
+  std::filesystem::remove_all(dir);
   CHECK(tasks > 0);
 }

@@ -980,11 +980,17 @@ struct recording_journal : journal {
     events.push_back("dispatched " + std::to_string(id) + " epoch "
                      + std::to_string(epoch) + " node " + std::to_string(node));
   }
-  void requeued(task_id id) override {
-    events.push_back("requeued " + std::to_string(id));
+  void requeued(task_id id, uint32_t node_failures) override {
+    events.push_back("requeued " + std::to_string(id) + " failures "
+                     + std::to_string(node_failures));
   }
-  void finished(task_id id) override {
-    events.push_back("finished " + std::to_string(id));
+  void finished(task_id id, outcome_kind how, node_index node, const caf::message&,
+                const caf::error& error) override {
+    static const char* names[] = {"succeeded", "failed", "cancelled", "quarantined"};
+    events.push_back("finished " + std::to_string(id) + " "
+                     + names[static_cast<int>(how)] + " node "
+                     + (node == no_node ? "none" : std::to_string(node))
+                     + (error ? " " + describe(error) : ""));
   }
 };
 
@@ -1013,9 +1019,11 @@ TEST_CASE("scheduler_core: the journal sees every change in order",
   CHECK(j.events
         == std::vector<std::string>{
           "enqueued 1 f 0", "dispatched 1 epoch 0 node 0", "enqueued 2 g 3",
-          "dispatched 2 epoch 0 node 0", "finished 1", "enqueued 3 f 0",
-          "requeued 2", "dispatched 2 epoch 1 node 0", "finished 3",
-          "finished 2"});
+          "dispatched 2 epoch 0 node 0", "finished 1 succeeded node 0", "enqueued 3 f 0",
+          "requeued 2 failures 1", "dispatched 2 epoch 1 node 0",
+          "finished 3 cancelled node none gasched::cancelled",
+          "finished 2 quarantined node 0 gasched::node_failures: 2 nodes died while "
+          "running it"});
   CHECK(core.idle());
   core.set_journal(nullptr);
   core.enqueue("f", caf::message{}, 0);

@@ -6,10 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -147,10 +150,30 @@ const std::vector<std::string> small_job{"--batches", "24", "--games",   "3",
                                          "--players", "300", "--days",   "3",
                                          "--quiet"};
 
+// 40 batches of a few thousand events, one node killed after 8 results: a
+// node always has tasks running when it dies.
+const std::vector<std::string> kill_job{"--batches", "40", "--games", "4", "--players", "1500",
+                                        "--days", "3", "--kill-node-after", "8"};
+
 std::vector<std::string> with(std::vector<std::string> args,
                               const std::vector<std::string>& more) {
   args.insert(args.end(), more.begin(), more.end());
   return args;
+}
+
+// Waits until `run`'s stderr matches `pattern`; its text then, or nothing at the deadline.
+// (stderr is a file: there is nothing to block on but its growth.)
+std::optional<std::string> await_err(const run_process& run, const std::regex& pattern,
+                                     std::chrono::milliseconds timeout = 30s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto err = run.err();
+    if (std::regex_search(err, pattern))
+      return err;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return std::nullopt;
+    std::this_thread::sleep_for(20ms);
+  }
 }
 
 bool process_gone(pid_t pid, std::chrono::milliseconds timeout = 5s) {
@@ -258,10 +281,11 @@ TEST_CASE("gasched-run --json: a summary that parses, with the checked totals", 
     CHECK(game["funnel"]["tutorial"].get<uint64_t>() >= game["funnel"]["boss"].get<uint64_t>());
   }
   // --data keeps the files: the batches and one partial per batch, no
-  // temporary file left by the write-then-rename.
+  // temporary file left by the write-then-rename; and the nodes' stderr.
   size_t batches = 0, partials = 0, others = 0;
+  CHECK(fs::is_regular_file(dir.file("data/node-logs/node-1.log")));
   for (auto& entry : fs::recursive_directory_iterator(dir.file("data"))) {
-    if (!entry.is_regular_file())
+    if (!entry.is_regular_file() || entry.path().parent_path().filename() == "node-logs")
       continue;
     auto ext = entry.path().extension();
     (ext == ".jsonl" ? batches : ext == ".part" ? partials : others)++;
@@ -274,9 +298,7 @@ TEST_CASE("gasched-run --json: a summary that parses, with the checked totals", 
 TEST_CASE("gasched-run --kill-node-after: a node dies, the totals are still checked",
           "[run][failover]") {
   scratch dir;
-  // Batches of a few thousand events: a node always has tasks running.
-  run_process run{dir, {"--batches", "40", "--games", "4", "--players", "1500", "--days", "3",
-                        "--kill-node-after", "8", "--json", "--quiet"}};
+  run_process run{dir, with(kill_job, {"--json", "--quiet"})};
   auto status = run.finish();
   INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
   REQUIRE(status == 0);
@@ -289,24 +311,42 @@ TEST_CASE("gasched-run --kill-node-after: a node dies, the totals are still chec
   CHECK(summary["killed"]["after_results"] == 8);
   CHECK(summary["killed"]["running_then"].get<uint64_t>() >= 1);
   CHECK(summary["tasks"]["requeued"].get<uint64_t>() >= 1);
-  // The survivor did the rest: the killed node delivered fewer than 40 results.
-  uint64_t survivor = 0;
+  // One result per task, whoever delivered it: the survivor, or the killed
+  // node once it was restarted.
+  uint64_t delivered = 0;
   for (auto& node : summary["nodes"])
-    if (node["node"] != killed)
-      survivor += node["succeeded"].get<uint64_t>();
-  CHECK(survivor >= 40 - 8);
+    delivered += node["succeeded"].get<uint64_t>();
+  CHECK(delivered == 40);
+  // Supervision started it again, under its name, as a new process.
+  REQUIRE(summary["restarts"].size() == 1);
+  auto& restart = summary["restarts"][0];
+  CHECK(restart["node"] == killed);
+  CHECK(restart["by_kill_node_after"] == true);
+  CHECK(restart["signal"] == SIGKILL);
+  CHECK(restart["restarted"] == true);
+  CHECK(restart["new_pid"] != restart["old_pid"]);
+  REQUIRE(summary["killed"]["restart"].is_object());
+  CHECK(summary["killed"]["restart"]["pid"] == restart["new_pid"]);
+  CHECK(summary["killed"]["restart"]["seconds"].get<double>()
+        >= summary["killed"]["seconds"].get<double>());
+  CHECK(summary["node_losses"].get<uint64_t>() >= 1);
+  CHECK(summary["tasks"]["unfinished"] == 0);
 }
 
 TEST_CASE("gasched-run --kill-node-after: the table says who was killed and what was requeued",
           "[run][failover]") {
   scratch dir;
-  run_process run{dir, {"--batches", "40", "--games", "4", "--players", "1500", "--days", "3",
-                        "--kill-node-after", "8", "--progress", "off"}};
+  run_process run{dir, with(kill_job, {"--progress", "off"})};
   auto status = run.finish();
   INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
   REQUIRE(status == 0);
   auto out = run.all_out();
-  CHECK(std::regex_search(out, std::regex{"killed \\(kill -9\\) after 8 results"}));
+  CHECK(std::regex_search(out, std::regex{"killed \\(kill -9\\) after 8 results.*; restarted "
+                                          "at [0-9.]+ s as pid [0-9]+"}));
+  CHECK(std::regex_search(out, std::regex{"local node deaths: 1\n  at +[0-9.]+ s  node-[12] "
+                                          "\\(pid [0-9]+\\) killed by signal 9 \\(SIGKILL\\) by "
+                                          "--kill-node-after: restarted as pid [0-9]+"}));
+  CHECK(std::regex_search(out, std::regex{"nodes: 2 joined, [1-9][0-9]* lost"}));
   CHECK(std::regex_search(out, std::regex{"requeued: [1-9][0-9]* tasks? went back to the queue"}));
   CHECK(out.find("check: OK") != std::string::npos);
   CHECK(run.err().find("killed node-") != std::string::npos);
@@ -457,24 +497,175 @@ TEST_CASE("gasched-run: Ctrl-C stops the run and the node processes it started",
   std::string slow;
   for (int i = 1; i <= 6; ++i)
     slow += "{\"fn\": \"test.sleep\", \"args\": [" + std::to_string(i) + ", 60000]}\n";
-  run_process run{dir, {"--tasks", dir.file("slow.jsonl", slow), "--progress", "off"}};
+  run_process run{dir, {"--tasks", dir.file("slow.jsonl", slow), "--slots", "3", "--progress",
+                        "lines", "--progress-every", "0.1"}};
+  // Interrupted once every task runs: a progress line says so.
+  auto err = await_err(run, std::regex{"\\b6 running"});
+  INFO("stderr:\n" << run.err());
+  REQUIRE(err);
   // "started 2 gasched-node processes ...: node-1 (pid N), node-2 (pid M)"
   std::vector<pid_t> pids;
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (pids.size() < 2 && std::chrono::steady_clock::now() < deadline) {
-    pids.clear();
-    auto err = run.err();
-    std::regex pid_re{"\\(pid ([0-9]+)\\)"};
-    for (auto it = std::sregex_iterator(err.begin(), err.end(), pid_re);
-         it != std::sregex_iterator(); ++it)
-      pids.push_back(static_cast<pid_t>(std::stoi((*it)[1].str())));
-    std::this_thread::sleep_for(20ms);
-  }
+  std::regex pid_re{"\\(pid ([0-9]+)\\)"};
+  for (auto it = std::sregex_iterator(err->begin(), err->end(), pid_re);
+       it != std::sregex_iterator(); ++it)
+    pids.push_back(static_cast<pid_t>(std::stoi((*it)[1].str())));
   REQUIRE(pids.size() == 2);
-  std::this_thread::sleep_for(300ms);  // the tasks are running
   run.signal(SIGINT);
   CHECK(run.finish(30s) == 130);
   for (auto pid : pids)
     CHECK(process_gone(pid));
   CHECK(run.err().find("interrupted") != std::string::npos);
+}
+
+namespace {
+
+// Every stdout line of a --tasks --json run: the results by line number, and the summary.
+struct task_output {
+  std::map<int, json> by_line;
+  json summary;
+};
+
+task_output parse_task_output(const run_process& run) {
+  task_output result;
+  for (auto& l : run.out) {
+    auto j = json::parse(l);
+    if (j.contains("summary"))
+      result.summary = j["summary"];
+    else
+      result.by_line[j["line"].get<int>()] = j;
+  }
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("gasched-run: a node that keeps dying is given up after --max-restarts, exit 1",
+          "[run][supervision]") {
+  scratch dir;
+  // Each test.die kills its node; with one slot on one node, the first kills
+  // node-1, the restarted node-1 runs it again and dies again.
+  auto tasks = dir.file("die.jsonl", "{\"fn\": \"test.die\"}\n"
+                                     "{\"fn\": \"test.die\"}\n"
+                                     "{\"fn\": \"hello.world\", \"args\": [3]}\n");
+  run_process run{dir, {"--tasks", tasks, "--nodes", "1", "--slots", "1", "--max-restarts", "1",
+                        "--json", "--progress", "off"}};
+  auto status = run.finish(60s);
+  INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
+  CHECK(status == 1);
+  auto err = run.err();
+  CHECK(std::regex_search(err, std::regex{"giving up on node-1: it died again \\(pid [0-9]+, "
+                                          "killed by signal 9 \\(SIGKILL\\)\\) after 1 restart"}));
+  CHECK(err.find("restarted node-1 as pid") != std::string::npos);
+  auto output = parse_task_output(run);
+  REQUIRE(output.by_line.size() == 3);
+  for (auto& [line, result] : output.by_line) {
+    CHECK(result["ok"] == false);  // never a success
+    CHECK(result["error"] == "unfinished");
+  }
+  auto& summary = output.summary;
+  CHECK(summary["ok"] == false);
+  CHECK(summary["unfinished"] == 3);
+  CHECK(summary["error"].get<std::string>().find("node-1 killed by signal 9") != std::string::npos);
+  REQUIRE(summary["restarts"].size() == 2);
+  CHECK(summary["restarts"][0]["restarted"] == true);
+  CHECK(summary["restarts"][1]["restarted"] == false);
+  CHECK(summary["restarts"][1]["signal"] == SIGKILL);
+}
+
+TEST_CASE("gasched-run --no-nodes-timeout: tasks that no node can run end the run, exit 1",
+          "[run][supervision]") {
+  scratch dir;
+  auto tasks = dir.file("tasks.jsonl", "{\"fn\": \"hello.world\", \"args\": [1]}\n"
+                                       "{\"fn\": \"hello.world\", \"args\": [2]}\n");
+  auto started = std::chrono::steady_clock::now();
+  run_process run{dir, {"--nodes", "0", "--listen", "127.0.0.1:0", "--no-nodes-timeout", "1",
+                        "--tasks", tasks, "--json"}};
+  auto status = run.finish(30s);
+  INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
+  CHECK(status == 1);
+  CHECK(std::chrono::steady_clock::now() - started < 20s);
+  CHECK(std::regex_search(run.err(), std::regex{"no node for 1 s with 2 tasks pending .*nodes "
+                                                "join with: gasched-node --join "
+                                                "127\\.0\\.0\\.1:[0-9]+"}));
+  auto output = parse_task_output(run);
+  REQUIRE(output.by_line.size() == 2);
+  for (auto& [line, result] : output.by_line) {
+    CHECK(result["ok"] == false);
+    CHECK(result["error"] == "unfinished");
+  }
+  CHECK(output.summary["ok"] == false);
+  CHECK(output.summary["succeeded"] == 0);
+  CHECK(output.summary["unfinished"] == 2);
+}
+
+TEST_CASE("gasched-run --caf#: CAF options reach the actor system, a bad key exits 2",
+          "[run]") {
+  scratch dir;
+  SECTION("a known key") {
+    run_process run{dir, with(small_job, {"--caf#middleman.connection-timeout=3s"})};
+    auto status = run.finish();
+    INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
+    CHECK(status == 0);
+    CHECK(run.all_out().find("check: OK") != std::string::npos);
+  }
+  SECTION("an unknown key") {
+    run_process run{dir, with(small_job, {"--caf#no.such-key=1"})};
+    CHECK(run.finish() == 2);
+    CHECK(run.err().find("no.such-key") != std::string::npos);
+  }
+  SECTION("an argument that is neither") {
+    run_process run{dir, with(small_job, {"--no-such-option"})};
+    CHECK(run.finish() == 2);
+    CHECK(run.err().find("--no-such-option") != std::string::npos);
+  }
+}
+
+TEST_CASE("gasched-run --heartbeat: the local nodes get the same heartbeat settings",
+          "[run][supervision]") {
+  scratch dir;
+  auto tasks = dir.file("slow.jsonl", "{\"fn\": \"test.sleep\", \"args\": [1, 60000]}\n");
+  run_process run{dir, {"--tasks", tasks, "--nodes", "1", "--heartbeat", "150",
+                        "--heartbeat-timeout", "1500", "--progress", "off"}};
+  auto err = await_err(run, std::regex{"node-1 \\(pid [0-9]+\\)"});
+  INFO("stderr:\n" << run.err());
+  REQUIRE(err);
+  std::smatch m;
+  REQUIRE(std::regex_search(*err, m, std::regex{"node-1 \\(pid ([0-9]+)\\)"}));
+  // /proc/PID/cmdline: the arguments, each ended by a NUL.
+  auto cmdline = read_all("/proc/" + m[1].str() + "/cmdline");
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  CHECK(cmdline.find("--heartbeat 150 --heartbeat-timeout 1500") != std::string::npos);
+  run.signal(SIGINT);
+  CHECK(run.finish(30s) == 130);
+  // A timeout not longer than the heartbeat would declare every peer down.
+  run_process bad{dir, {"--heartbeat", "500", "--heartbeat-timeout", "500"}};
+  CHECK(bad.finish() == 2);
+  CHECK(bad.err().find("--heartbeat-timeout") != std::string::npos);
+}
+
+TEST_CASE("gasched-node --heartbeat and --heartbeat-timeout: accepted, bad values exit 2",
+          "[run][node]") {
+  auto node = gasched::tools::start_node(GASCHED_NODE_PROGRAM,
+                                         {"--port", "0", "--heartbeat", "100",
+                                          "--heartbeat-timeout", "2000"},
+                                         20s, true);
+  CHECK(node.port != 0);
+  node.process.signal(SIGTERM);
+  auto status = node.process.wait_exit(10s);
+  REQUIRE(status);
+  CHECK(WIFEXITED(*status));
+  for (auto bad : std::vector<std::vector<std::string>>{{"--heartbeat", "abc"},
+                                                        {"--heartbeat", "0"},
+                                                        {"--heartbeat-timeout", "-5"},
+                                                        {"--heartbeat", "300",
+                                                         "--heartbeat-timeout", "200"},
+                                                        {"--caf#no.such-key=1"}}) {
+    bad.insert(bad.begin(), GASCHED_NODE_PROGRAM);
+    auto process = gasched::tools::child_process::start(bad, true);
+    auto exit = process.wait_exit(10s);
+    INFO(bad[1]);
+    REQUIRE(exit);
+    CHECK(WIFEXITED(*exit));
+    CHECK(WEXITSTATUS(*exit) == 2);
+  }
 }

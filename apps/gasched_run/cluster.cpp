@@ -13,9 +13,12 @@
 #include <fmt/format.h>
 
 #include "gasched/gasched.hpp"
+#include "gasched_run/actor_config.hpp"
 #include "gasched_run/local_nodes.hpp"
+#include "gasched_run/no_nodes_watch.hpp"
 #include "gasched_run/progress.hpp"
 #include "gasched_run/stop_signals.hpp"
+#include "gasched_run/supervisor.hpp"
 
 namespace gasched::run {
 
@@ -62,6 +65,12 @@ struct cluster::impl {
   stop_signals& signals;
   local_nodes nodes;
   bool launched = false;
+  supervisor supervision{nodes,
+                         restart_policy{opts.max_restarts,
+                                        std::chrono::seconds(opts.restart_window)},
+                         display};
+  std::vector<std::string> hand_over;  // restarted nodes the scheduler must be handed again
+  int64_t started_unix_ms = unix_ms_now();
 
   std::optional<caf::actor_system_config> cfg;
   std::optional<caf::actor_system> sys;
@@ -85,15 +94,33 @@ struct cluster::impl {
     if (launched || opts.connecting())
       return;
     launched = true;
-    auto program = opts.node_program.empty() ? default_node_program() : opts.node_program;
-    // Nodes log to our stderr only when asked: a task's failure is already
-    // in its result, and their lines would tear the progress bar.
-    nodes.launch(program, opts.nodes, opts.slots, opts.log, opts.quiet || !opts.log_given);
+    local_nodes::launch_options lo;
+    lo.program = opts.node_program.empty() ? default_node_program() : opts.node_program;
+    lo.slots = opts.slots;
+    lo.log = opts.log;
+    // Heartbeats must agree across a cluster: the nodes get ours.
+    lo.extra = {"--heartbeat", std::to_string(opts.heartbeat_ms), "--heartbeat-timeout",
+                std::to_string(opts.heartbeat_timeout_ms)};
+    if (!opts.data_dir.empty())
+      lo.log_dir = opts.data_dir + "/node-logs";
+    nodes.launch(lo, opts.nodes);
+    if (opts.keep_data)
+      nodes.keep_logs();
+  }
+
+  // The nodes' stderr, shown live only when asked (--log): a task's failure
+  // is already in its result, and their lines would crowd the progress.
+  void show_node_logs(bool all) {
+    if (!opts.log_given || opts.quiet)
+      return;
+    for (auto& line : nodes.new_log_lines(all))
+      display.raw(line);
   }
 
   void start_actor_system() {
     cfg.emplace();
-    gasched::init(*cfg);
+    if (auto err = configure_actor_system(*cfg, opts))
+      throw std::runtime_error("--caf#: " + cfg->render(err));
     sys.emplace(*cfg);
     self.emplace(*sys);
   }
@@ -176,7 +203,7 @@ struct cluster::impl {
     return result;
   }
 
-  // Join and leave notices, and the waiting message when no node is up.
+  // Join and leave notices; an idle server's waiting message.
   void watch_nodes(const stats& s) {
     std::set<std::string> now;
     for (auto& n : s.worker_nodes)
@@ -188,7 +215,9 @@ struct cluster::impl {
       for (auto& name : nodes_seen)
         if (now.count(name) == 0)
           display.notice("node " + name + " is gone");
-      if (now.empty() && clock::now() - last_waiting_notice > 30s) {
+      // With tasks waiting, no_nodes_watch speaks instead.
+      if (now.empty() && s.pending + s.running == 0
+          && clock::now() - last_waiting_notice > 30s) {
         last_waiting_notice = clock::now();
         display.notice("waiting for nodes to join: run gasched-node --join " + join_address
                        + " on each machine (Ctrl-C to give up)");
@@ -197,20 +226,56 @@ struct cluster::impl {
     nodes_seen = std::move(now);
   }
 
-  // Local nodes that died without our doing; fatal when none is left and
-  // none can join.
-  void watch_local_nodes(run_report& rep, const std::optional<stats>& s) {
-    for (auto* n : nodes.reap_exited()) {
-      if (signals.requested())
-        return;  // Ctrl-C on a terminal reaches the nodes too: not news
-      rep.lost_nodes.push_back(n->name);
-      display.notice("node " + n->name + " (pid " + std::to_string(n->pid) + ") "
-                     + n->exit_text + "; its tasks go back to the queue");
+  // Restarts the local nodes that died; fatal when one died too often.
+  void supervise(run_report& rep) {
+    if (signals.requested())
+      return;  // Ctrl-C on a terminal reaches the nodes too: not a death to mend
+    for (auto& name : supervision.check())
+      if (std::find(hand_over.begin(), hand_over.end(), name) == hand_over.end())
+        hand_over.push_back(name);
+    rep.restarts = supervision.restarts();
+    if (!supervision.fatal().empty())
+      rep.fatal = supervision.fatal();
+    hand_over_restarted();
+  }
+
+  // A restarted node is a new actor: the scheduler must be handed it. Until
+  // the scheduler has seen the old one go, it refuses the name
+  // (errc::name_in_use): tried again at the next tick.
+  void hand_over_restarted() {
+    if (!own_scheduler)
+      return;
+    std::vector<std::string> left;
+    for (auto& name : hand_over) {
+      auto* n = nodes.find(name);
+      if (!n || !n->process.running() || n->death)
+        continue;  // died again: supervision has it
+      bool added = false;
+      if (auto handle = gasched::connect(*sys, "127.0.0.1", n->port))
+        (*self)
+          ->request(sched, 5s, add_node_atom::value, *handle)
+          .receive([&](caf::ok_atom) { added = true; }, [](caf::error&) {});
+      if (!added)
+        left.push_back(name);
     }
-    if (own_scheduler && !opts.listening() && nodes.size() > 0 && nodes.alive() == 0
-        && s && s->worker_node_count == 0)
-      rep.fatal = "every node process is gone; nothing can run the "
-                  + std::to_string(s->pending + s->running) + " unfinished tasks";
+    hand_over = std::move(left);
+  }
+
+  // Where a node can join, for the waiting messages; empty for local nodes only.
+  std::string join_hint() const {
+    if (opts.connecting())
+      return opts.connect_host + ":" + std::to_string(opts.connect_port);
+    return join_address;
+  }
+
+  // The progress loop's look at the cluster, every tick.
+  std::optional<stats> look_around(run_report& rep) {
+    auto s = ask_stats();
+    if (s)
+      watch_nodes(*s);
+    supervise(rep);
+    show_node_logs(false);
+    return s;
   }
 
   void kill_one(run_report& rep, uint64_t done) {
@@ -220,14 +285,14 @@ struct cluster::impl {
     uint32_t victim_running = 0;
     if (s)
       for (auto& load : s->worker_nodes)
-        if (auto* n = nodes.find(load.node); n && !n->killed && !n->exited
+        if (auto* n = nodes.find(load.node); n && n->process.running()
                                              && (!victim || load.running > victim_running)) {
           victim = n;
           victim_running = load.running;
         }
     if (!victim)
       for (auto& n : nodes.all())
-        if (!n.killed && !n.exited) {
+        if (n.process.running()) {
           victim = &n;
           break;
         }
@@ -237,6 +302,7 @@ struct cluster::impl {
     rep.killed_node = victim->name;
     rep.killed_after = done;
     rep.killed_running = victim_running;
+    rep.killed_unix_ms = unix_ms_now();
     display.notice(fmt::format("killed {} (kill -9, pid {}) after {} results, with {} task{} "
                                "running on it: the scheduler requeues {}",
                                victim->name, victim->pid, done, victim_running,
@@ -265,128 +331,170 @@ struct cluster::impl {
     return c;
   }
 
-  run_report run(std::vector<task> tasks, const result_handler& on_result) {
+  // One run's bookkeeping, shared by the loop's pieces.
+  struct run_state {
     run_report rep;
-    rep.total = tasks.size();
-    auto started = clock::now();
-    display.start();
+    const result_handler* on_result = nullptr;
     std::unordered_map<task_id, size_t> index_of;
-    // Kept for results made from an error: they carry no task of their own.
-    std::vector<task> sent;
-    uint64_t requeued_before = 0;
+    std::vector<task> sent;  // with --connect: results made from an error carry no task
+    uint64_t done = 0;
+    bool kill_due = false;
+  };
+
+  void submit(run_state& st, std::vector<task> tasks) {
     if (own_scheduler) {
-      if (auto s = ask_stats())
-        requeued_before = s->requeued;
       (*self)
         ->request(sched, 30s, execute_atom::value, std::move(tasks))
         .receive(
           [&](std::vector<task_id>& ids) {
             for (size_t i = 0; i < ids.size(); ++i)
-              index_of.emplace(ids[i], i);
+              st.index_of.emplace(ids[i], i);
           },
-          [&](caf::error& e) { rep.fatal = "the scheduler refused the tasks: " + describe(e); });
+          [&](caf::error& e) {
+            st.rep.fatal = "the scheduler refused the tasks: " + describe(e);
+          });
     } else {
       for (size_t i = 0; i < tasks.size(); ++i)
         caf::anon_send(forwarder, submit_atom::value, uint64_t{i}, tasks[i]);
-      sent = std::move(tasks);
+      st.sent = std::move(tasks);
     }
-    if (opts.kill_node_after >= rep.total && rep.total > 0)
+    if (opts.kill_node_after >= st.rep.total && st.rep.total > 0)
       display.notice(fmt::format("--kill-node-after {}: the run has {} tasks, so no node "
                                  "will be killed",
-                                 opts.kill_node_after, rep.total));
-    uint64_t done = 0;
-    bool kill_due = false;
-    auto record = [&](size_t index, const task_result& r) {
-      ++done;
-      rep.count(r);
-      on_result(index, r);
-      // Killed from the loop, not here: kill_one asks for stats, a request
-      // that must not nest inside this receive.
-      kill_due = opts.kill_node_after > 0 && rep.killed_node.empty()
-                 && done >= opts.kill_node_after && done < rep.total;
-    };
+                                 opts.kill_node_after, st.rep.total));
+  }
+
+  void record(run_state& st, size_t index, const task_result& r) {
+    ++st.done;
+    st.rep.count(r);
+    (*st.on_result)(index, r);
+    // Killed from the loop, not here: kill_one asks for stats, a request
+    // that must not nest inside a receive.
+    st.kill_due = opts.kill_node_after > 0 && st.rep.killed_node.empty()
+                  && st.done >= opts.kill_node_after && st.done < st.rep.total;
+  }
+
+  void receive_for(run_state& st, std::chrono::milliseconds wait) {
+    (*self)->receive(
+      [&](task_result& r) {
+        auto it = st.index_of.find(r.id);
+        if (it == st.index_of.end())
+          return;  // a remote client's task (we are listening)
+        auto index = it->second;
+        st.index_of.erase(it);
+        record(st, index, r);
+      },
+      [&](result_atom, uint64_t index, task_result& r) { record(st, index, r); },
+      [&](result_atom, uint64_t index, caf::error& e) {
+        // The scheduler did not run it (queue full, stopped, ...): the
+        // same shape as a failed result, so callers see one kind of thing.
+        task_result r;
+        r.error = std::move(e);
+        if (index < st.sent.size())
+          r.task = st.sent[index];
+        record(st, index, r);
+      },
+      [&](caf::down_msg& msg) {
+        if (msg.source == sched.address())
+          st.rep.fatal = "lost the scheduler (" + sys->render(msg.reason) + ")";
+      },
+      caf::after(std::max(wait, std::chrono::milliseconds(1))) >> [] {});
+  }
+
+  void tick(run_state& st, no_nodes_watch& watch) {
+    auto s = look_around(st.rep);
+    if (s && st.rep.fatal.empty()) {
+      auto v = watch.look(clock::now(), s->worker_node_count, st.rep.total - st.done,
+                          join_hint());
+      if (!v.notice.empty())
+        display.error(v.notice);  // even with --quiet: a run that waits must say why
+      st.rep.fatal = v.fatal;
+    }
+    display.update(counts(st.rep, st.done, s));
+  }
+
+  // The scheduler's counts of nodes and requeues, when the scheduler is ours.
+  void take_counts(run_report& rep, const stats& s) {
+    rep.requeued = s.requeued;
+    rep.requeued_known = true;
+    rep.late_results = s.late_results;
+    rep.node_joins = s.node_joins;
+    rep.node_losses = s.node_losses;
+    rep.node_rejoins = s.node_rejoins;
+    rep.node_events = s.node_events;
+  }
+
+  run_report run(std::vector<task> tasks, const result_handler& on_result) {
+    run_state st;
+    st.rep.total = tasks.size();
+    st.rep.started_unix_ms = started_unix_ms;
+    st.on_result = &on_result;
+    auto started = clock::now();
+    display.start();
+    submit(st, std::move(tasks));
+    no_nodes_watch watch{std::chrono::seconds(opts.no_nodes_timeout)};
     // Ticks: a bar redraw every 100 ms is smooth and costs one stats request.
     auto tick_every = display.is_bar() ? 100ms : 250ms;
     auto next_tick = clock::now();
-    std::optional<stats> last;
-    while (done < rep.total && rep.fatal.empty()) {
+    while (st.done < st.rep.total && st.rep.fatal.empty()) {
       if (signals.requested()) {
-        rep.interrupted_by = signals.signal();
+        st.rep.interrupted_by = signals.signal();
         break;
       }
-      if (kill_due) {
-        kill_due = false;
-        kill_one(rep, done);
+      if (st.kill_due) {
+        st.kill_due = false;
+        kill_one(st.rep, st.done);
+        supervise(st.rep);  // at once: the restart belongs to the demonstration
       }
       auto now = clock::now();
       if (now >= next_tick) {
-        last = ask_stats();
-        if (last)
-          watch_nodes(*last);
-        watch_local_nodes(rep, last);
-        display.update(counts(rep, done, last));
+        tick(st, watch);
         next_tick = now + tick_every;
         continue;
       }
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now);
-      (*self)->receive(
-        [&](task_result& r) {
-          auto it = index_of.find(r.id);
-          if (it == index_of.end())
-            return;  // a remote client's task (we are listening)
-          auto index = it->second;
-          index_of.erase(it);
-          record(index, r);
-        },
-        [&](result_atom, uint64_t index, task_result& r) { record(index, r); },
-        [&](result_atom, uint64_t index, caf::error& e) {
-          // The scheduler did not run it (queue full, stopped, ...): the
-          // same shape as a failed result, so callers see one kind of thing.
-          task_result r;
-          r.error = std::move(e);
-          if (index < sent.size())
-            r.task = sent[index];
-          record(index, r);
-        },
-        [&](caf::down_msg& msg) {
-          if (msg.source == sched.address())
-            rep.fatal = "lost the scheduler (" + sys->render(msg.reason) + ")";
-        },
-        caf::after(std::max(wait, std::chrono::milliseconds(1))) >> [] {});
+      receive_for(st, std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now));
     }
-    rep.seconds = std::chrono::duration<double>(clock::now() - started).count();
+    st.rep.seconds = std::chrono::duration<double>(clock::now() - started).count();
     if (auto s = ask_stats(); s && own_scheduler) {
-      rep.requeued = s->requeued - requeued_before;
-      rep.requeued_known = true;
-      display.update(counts(rep, done, s));
+      take_counts(st.rep, *s);
+      display.update(counts(st.rep, st.done, s));
     }
+    st.rep.restarts = supervision.restarts();
     display.finish();
-    return rep;
+    return std::move(st.rep);
+  }
+
+  void serve_tick(run_report& rep, no_nodes_watch& watch) {
+    auto s = look_around(rep);
+    if (!s)
+      return;
+    rep.total = s->succeeded + s->failed + s->pending + s->running;
+    progress_counts c;
+    c.done = s->succeeded + s->failed;
+    c.failed = s->failed;
+    c.running = s->running;
+    c.pending = s->pending;
+    c.nodes = s->worker_node_count;
+    display.update(c);
+    take_counts(rep, *s);
+    // A server waits for nodes as long as it serves, but says so.
+    auto v = watch.look(clock::now(), s->worker_node_count, s->pending + s->running,
+                        join_hint());
+    if (!v.notice.empty())
+      display.error(v.notice);
   }
 
   run_report serve() {
     run_report rep;
+    rep.started_unix_ms = started_unix_ms;
     auto started = clock::now();
     display.start();
+    no_nodes_watch watch{0s};
     auto next_tick = clock::now();
-    while (!signals.requested()) {
+    while (!signals.requested() && rep.fatal.empty()) {
       auto now = clock::now();
       if (now >= next_tick) {
-        auto s = ask_stats();
-        if (s) {
-          watch_nodes(*s);
-          rep.total = s->succeeded + s->failed + s->pending + s->running;
-          progress_counts c;
-          c.done = s->succeeded + s->failed;
-          c.failed = s->failed;
-          c.running = s->running;
-          c.pending = s->pending;
-          c.nodes = s->worker_node_count;
-          display.update(c);
-          rep.requeued = s->requeued;
-          rep.requeued_known = true;
-        }
-        watch_local_nodes(rep, s);
+        serve_tick(rep, watch);
         next_tick = now + (display.is_bar() ? 100ms : 250ms);
         continue;
       }
@@ -398,11 +506,10 @@ struct cluster::impl {
             rep.fatal = "the scheduler stopped (" + sys->render(msg.reason) + ")";
         },
         caf::after(std::max(wait, std::chrono::milliseconds(1))) >> [] {});
-      if (!rep.fatal.empty())
-        break;
     }
     rep.interrupted_by = signals.signal();
     rep.seconds = std::chrono::duration<double>(clock::now() - started).count();
+    rep.restarts = supervision.restarts();
     display.finish();
     return rep;
   }
@@ -428,6 +535,7 @@ struct cluster::impl {
       forwarder = nullptr;
     }
     auto stopped_nodes = nodes.stop_all();
+    show_node_logs(true);
     if (stopped_nodes > 0 && signals.requested())
       display.notice(fmt::format("stopped {} node process{}", stopped_nodes,
                                  stopped_nodes == 1 ? "" : "es"));

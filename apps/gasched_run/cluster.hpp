@@ -3,8 +3,9 @@
 // scheduler (gasched::spawn_scheduler), the scheduler optionally published
 // (gasched::publish) -- or, with --connect, only a handle to a scheduler
 // published elsewhere (gasched::connect). Then the loop that submits tasks,
-// collects one result per task, kills a node on request, and keeps the
-// progress display up to date.
+// collects one result per task, kills a node on request, supervises the
+// local nodes (supervisor.hpp), ends a run that no node can finish
+// (no_nodes_watch.hpp), and keeps the progress display up to date.
 #pragma once
 
 #include <cstdint>
@@ -14,8 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "gasched/stats.hpp"
 #include "gasched/task.hpp"
 #include "gasched_run/options.hpp"
+#include "gasched_run/supervisor.hpp"
 
 namespace gasched::run {
 
@@ -33,18 +36,43 @@ struct run_report {
   uint64_t total = 0;  ///< tasks submitted
   uint64_t succeeded = 0;
   uint64_t failed = 0;
-  /// Tasks the scheduler put back in the queue because their node died;
-  /// known only with a scheduler of our own.
+  /// Tasks the scheduler put back in the queue because their node died.
+  /// This and the scheduler's other counts below are known only with a
+  /// scheduler of our own (a remote one counts other clients' tasks too).
   uint64_t requeued = 0;
   bool requeued_known = false;
+  uint64_t late_results = 0;  ///< results dropped because their task had been requeued
+  uint64_t node_joins = 0;
+  uint64_t node_losses = 0;
+  uint64_t node_rejoins = 0;
+  std::vector<node_event> node_events;  ///< the scheduler's latest, oldest first
+  std::vector<node_restart> restarts;   ///< local nodes' deaths, as supervision saw them
   std::map<std::string, node_tally> by_node;  ///< who delivered the results
   std::string killed_node;      ///< by --kill-node-after, or empty
   uint64_t killed_after = 0;    ///< results received when it was killed
   uint64_t killed_running = 0;  ///< its running tasks then, as the scheduler saw them
-  std::vector<std::string> lost_nodes;  ///< local nodes that died on their own
+  int64_t killed_unix_ms = 0;
   int interrupted_by = 0;  ///< the signal that stopped the run, or 0
   std::string fatal;       ///< why the run could not complete, or empty
   double seconds = 0;      ///< from submission to the last result
+  int64_t started_unix_ms = 0;  ///< when gasched-run started: event times count from it
+
+  uint64_t unfinished() const noexcept {
+    return total - succeeded - failed;
+  }
+
+  /// Seconds from the start to `unix_ms`.
+  double seconds_at(int64_t unix_ms) const noexcept {
+    return static_cast<double>(unix_ms - started_unix_ms) / 1000.0;
+  }
+
+  /// The restart that followed the --kill-node-after kill, or nullptr.
+  const node_restart* kill_restart() const noexcept {
+    for (auto& r : restarts)
+      if (r.killed_by_us && r.node == killed_node)
+        return &r;
+    return nullptr;
+  }
 
   bool complete() const noexcept {
     return interrupted_by == 0 && fatal.empty();
@@ -75,7 +103,8 @@ public:
   /// to the remote one. Throws std::runtime_error with a message for the user.
   void start();
 
-  /// Runs `tasks` to the end (or to a signal, or to a fatal error).
+  /// Runs `tasks` to the end (or to a signal, or to a fatal error: a local
+  /// node that died too often, no node for --no-nodes-timeout, ...).
   run_report run(std::vector<task> tasks, const result_handler& on_result);
 
   /// Serves remote clients and joining nodes until a signal.

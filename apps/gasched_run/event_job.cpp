@@ -81,6 +81,20 @@ std::string file_name(const std::string& path) {
   return fs::path{path}.filename().string();
 }
 
+// A run cut short: every task without a result is listed as unfinished.
+int report_failure(const options& opts, progress& display, const event_job_summary& summary) {
+  auto& run = *summary.run;
+  if (opts.json)
+    std::cout << event_failure_json(summary).dump(2) << std::endl;
+  else
+    print_event_failure(stdout, summary);
+  display.error(fmt::format("the run could not complete: {} ({} of {} tasks done, {} "
+                            "unfinished)",
+                            run.fatal, run.succeeded + run.failed, run.total,
+                            run.unfinished()));
+  return 1;
+}
+
 } // namespace
 
 int run_event_job(const options& opts, progress& display, stop_signals& signals) {
@@ -114,8 +128,10 @@ int run_event_job(const options& opts, progress& display, stop_signals& signals)
   events::aggregate merged;
   std::map<std::string, uint64_t> events_by_node;
   uint64_t failures_shown = 0;
+  std::vector<bool> finished(data.batch_files.size());
   auto on_result = [&](size_t index, const task_result& r) {
     auto& batch = data.batch_files[index];
+    finished[index] = true;
     std::string why;
     if (r.ok()) {
       try {
@@ -146,12 +162,6 @@ int run_event_job(const options& opts, progress& display, stop_signals& signals)
                               run.succeeded + run.failed, run.total));
     return signals.exit_code();
   }
-  if (!run.fatal.empty()) {
-    display.error(fmt::format("the run could not complete: {} ({} of {} tasks done)",
-                              run.fatal, run.succeeded + run.failed, run.total));
-    return 1;
-  }
-
   event_job_summary summary;
   summary.merged = &merged;
   summary.data = &data;
@@ -160,6 +170,12 @@ int run_event_job(const options& opts, progress& display, stop_signals& signals)
   summary.run = &run;
   summary.events_by_node = events_by_node;
   summary.where = c.description(run);
+  if (!run.fatal.empty()) {
+    for (size_t i = 0; i < finished.size(); ++i)
+      if (!finished[i])
+        summary.unfinished.push_back(file_name(data.batch_files[i]));
+    return report_failure(opts, display, summary);
+  }
   using state = event_job_summary::check_state;
   auto failed = run.total - merged.batches;  // a bad result counts too
   if (failed > 0) {

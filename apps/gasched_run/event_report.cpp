@@ -4,10 +4,13 @@
 
 #include <fmt/format.h>
 
+#include "gasched_run/run_summary.hpp"
+
 namespace gasched::run {
 
 namespace {
 
+using json = nlohmann::ordered_json;
 using events::game_totals;
 using events::stage_count;
 using events::stage_names;
@@ -50,6 +53,48 @@ std::pair<int32_t, int32_t> day_range(const events::aggregate& a) {
       last = std::max(last, day);
     }
   return {first, last};
+}
+
+// Where the work went, then what happened to the nodes.
+void print_work_by_node(std::FILE* out, const event_job_summary& s) {
+  auto& run = *s.run;
+  fmt::print(out, "\n{:<16} {:>9} {:>12} {:>6}\n", "work by node", "tasks", "events", "share");
+  for (auto& [node, tally] : run.by_node) {
+    auto events = s.events_by_node.count(node) ? s.events_by_node.at(node) : 0;
+    std::string note;
+    if (node == run.killed_node)
+      note = "  " + kill_note(run);
+    if (tally.failed > 0)
+      note += fmt::format("  ({} failed)", tally.failed);
+    fmt::print(out, "{:<16} {:>9} {:>12} {:>6}{}\n", node.empty() ? "(none)" : node,
+               with_commas(tally.succeeded + tally.failed), with_commas(events),
+               percent(events, s.merged->events), note);
+  }
+  if (!run.killed_node.empty() && run.by_node.count(run.killed_node) == 0)
+    fmt::print(out, "{:<16} {:>9} {:>12} {:>6}  {}\n", run.killed_node, 0, 0, "0%",
+               kill_note(run));
+  print_cluster_summary(out, run);
+}
+
+// tasks, nodes, killed, and the cluster's events.
+void add_run_json(json& out, const event_job_summary& s) {
+  auto& run = *s.run;
+  json nodes = json::array();
+  for (auto& [node, tally] : run.by_node)
+    nodes.push_back(json{{"node", node},
+                         {"succeeded", tally.succeeded},
+                         {"failed", tally.failed},
+                         {"events", s.events_by_node.count(node) ? s.events_by_node.at(node) : 0},
+                         {"killed", node == run.killed_node}});
+  out["tasks"] = json{{"total", run.total},
+                      {"succeeded", run.succeeded},
+                      {"failed", run.failed},
+                      {"unfinished", run.unfinished()},
+                      {"requeued", run.requeued_known ? json(run.requeued) : json(nullptr)}};
+  out["nodes"] = nodes;
+  if (!run.killed_node.empty())
+    out["killed"] = kill_json(run);
+  add_cluster_summary(out, run);
 }
 
 } // namespace
@@ -116,36 +161,7 @@ void print_event_summary(std::FILE* out, const event_job_summary& s) {
     fmt::print(out, "\n");
   }
 
-  fmt::print(out, "\n{:<16} {:>9} {:>12} {:>6}\n", "work by node", "tasks", "events", "share");
-  for (auto& [node, tally] : run.by_node) {
-    auto events = s.events_by_node.count(node) ? s.events_by_node.at(node) : 0;
-    std::string note;
-    if (node == run.killed_node)
-      note = fmt::format("  killed (kill -9) after {} results, {} task{} running on it",
-                         run.killed_after, run.killed_running,
-                         run.killed_running == 1 ? "" : "s");
-    else if (std::find(run.lost_nodes.begin(), run.lost_nodes.end(), node)
-             != run.lost_nodes.end())
-      note = "  died during the run";
-    if (tally.failed > 0)
-      note += fmt::format("  ({} failed)", tally.failed);
-    fmt::print(out, "{:<16} {:>9} {:>12} {:>6}{}\n", node.empty() ? "(none)" : node,
-               with_commas(tally.succeeded + tally.failed), with_commas(events),
-               percent(events, m.events), note);
-  }
-  if (!run.killed_node.empty() && run.by_node.count(run.killed_node) == 0)
-    fmt::print(out, "{:<16} {:>9} {:>12} {:>6}  killed (kill -9) after {} results\n",
-               run.killed_node, 0, 0, "0%", run.killed_after);
-  if (run.requeued_known) {
-    if (run.requeued > 0 && !run.killed_node.empty())
-      fmt::print(out, "requeued: {} task{} went back to the queue when {} died; the other "
-                      "nodes did {}\n",
-                 run.requeued, run.requeued == 1 ? "" : "s", run.killed_node,
-                 run.requeued == 1 ? "it" : "them");
-    else
-      fmt::print(out, "requeued: {} task{}\n", run.requeued, run.requeued == 1 ? "" : "s");
-  }
-
+  print_work_by_node(out, s);
   using state = event_job_summary::check_state;
   fmt::print(out, "\n");
   if (s.check == state::passed)
@@ -166,7 +182,6 @@ void print_event_summary(std::FILE* out, const event_job_summary& s) {
 }
 
 nlohmann::ordered_json event_summary_json(const event_job_summary& s) {
-  using json = nlohmann::ordered_json;
   auto& m = *s.merged;
   auto& run = *s.run;
   auto [first, last] = day_range(m);
@@ -191,13 +206,6 @@ nlohmann::ordered_json event_summary_json(const event_job_summary& s) {
                          {"revenue_cents", g.revenue_cents},
                          {"funnel", funnel}});
   }
-  json nodes = json::array();
-  for (auto& [node, tally] : run.by_node)
-    nodes.push_back(json{{"node", node},
-                         {"succeeded", tally.succeeded},
-                         {"failed", tally.failed},
-                         {"events", s.events_by_node.count(node) ? s.events_by_node.at(node) : 0},
-                         {"killed", node == run.killed_node}});
   using state = event_job_summary::check_state;
   auto check = s.check == state::passed ? "passed" : s.check == state::failed ? "failed" : "skipped";
   json out;
@@ -212,17 +220,36 @@ nlohmann::ordered_json event_summary_json(const event_job_summary& s) {
   out["events"] = m.events;
   out["malformed_lines"] = m.malformed;
   out["games"] = games;
-  out["tasks"] = json{{"total", run.total},
-                      {"succeeded", run.succeeded},
-                      {"failed", run.failed},
-                      {"requeued", run.requeued_known ? json(run.requeued) : json(nullptr)}};
-  out["nodes"] = nodes;
-  if (!run.killed_node.empty())
-    out["killed"] = json{{"node", run.killed_node},
-                         {"after_results", run.killed_after},
-                         {"running_then", run.killed_running}};
+  add_run_json(out, s);
   out["check"] = json{{"result", check}, {"detail", s.check_detail}};
   out["seconds"] = run.seconds;
+  return out;
+}
+
+void print_event_failure(std::FILE* out, const event_job_summary& s) {
+  auto& run = *s.run;
+  fmt::print(out, "\nGame events: the run could not complete: {}\n", run.fatal);
+  fmt::print(out, "unfinished: {} of {} tasks", with_commas(s.unfinished.size()),
+             with_commas(run.total));
+  for (size_t i = 0; i < s.unfinished.size() && i < 10; ++i)
+    fmt::print(out, "{} {}", i == 0 ? ":" : ",", s.unfinished[i]);
+  fmt::print(out, "{}\n", s.unfinished.size() > 10 ? ", ..." : "");
+  print_work_by_node(out, s);
+  fmt::print(out, "{} of {} tasks done on {} in {:.2f} s; data {} {}\n",
+             with_commas(run.succeeded + run.failed), with_commas(run.total), s.where,
+             run.seconds, s.data_dir, s.data_kept ? "(kept)" : "(removed)");
+  std::fflush(out);
+}
+
+json event_failure_json(const event_job_summary& s) {
+  json out;
+  out["job"] = "game-events";
+  out["ok"] = false;
+  out["error"] = s.run->fatal;
+  out["data"] = json{{"dir", s.data_dir}, {"kept", s.data_kept}};
+  add_run_json(out, s);
+  out["unfinished"] = s.unfinished;
+  out["seconds"] = s.run->seconds;
   return out;
 }
 

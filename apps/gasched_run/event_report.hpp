@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -27,6 +28,7 @@ struct event_job_summary {
   enum class check_state { passed, failed, skipped } check = check_state::skipped;
   std::string check_detail;  ///< the difference, or why it was skipped
   std::string where;         ///< "2 nodes", "the scheduler at HOST:PORT"
+  std::vector<std::string> unfinished;  ///< batch files with no result (a run cut short)
 };
 
 /// The summary as tables, for a terminal.
@@ -34,6 +36,13 @@ void print_event_summary(std::FILE* out, const event_job_summary& s);
 
 /// The same as one JSON document.
 nlohmann::ordered_json event_summary_json(const event_job_summary& s);
+
+/// A run that could not complete (run->fatal): why, the unfinished tasks,
+/// where the work went and what happened to the nodes.
+void print_event_failure(std::FILE* out, const event_job_summary& s);
+
+/// The same as one JSON document, "ok": false.
+nlohmann::ordered_json event_failure_json(const event_job_summary& s);
 
 /// 1234567 -> "1,234,567".
 std::string with_commas(uint64_t n);

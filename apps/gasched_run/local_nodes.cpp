@@ -1,26 +1,43 @@
 #include "gasched_run/local_nodes.hpp"
 
 #include <signal.h>
-#include <sys/wait.h>
+#include <stdlib.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <algorithm>
 #include <climits>
-#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
-#include <thread>
+#include <system_error>
 
 namespace gasched::run {
 
 namespace {
 
-std::string describe_status(int status) {
-  if (WIFEXITED(status))
-    return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status))
-    return std::string{"killed by signal "} + strsignal(WTERMSIG(status));
-  return "ended";
+namespace fs = std::filesystem;
+
+uint64_t file_size(const std::string& path) {
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  return ec ? 0 : size;
+}
+
+// The bytes of `path` from `offset` to its end.
+std::string read_from(const std::string& path, uint64_t offset) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return {};
+  in.seekg(static_cast<std::streamoff>(offset));
+  return std::string{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
+
+std::string make_temp_dir() {
+  auto pattern = (fs::temp_directory_path() / "gasched-run-nodes-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr)
+    throw std::runtime_error("cannot create a temporary folder in "
+                             + fs::temp_directory_path().string());
+  return pattern;
 }
 
 } // namespace
@@ -35,21 +52,62 @@ std::string default_node_program() {
   return path.substr(0, slash + 1) + "gasched-node";
 }
 
-void local_nodes::launch(const std::string& program, uint32_t count, uint32_t slots,
-                         const std::string& log, bool quiet) {
-  if (count > 0 && access(program.c_str(), X_OK) != 0)
-    throw std::runtime_error("cannot run the node program " + program
+local_nodes::~local_nodes() {
+  nodes_.clear();  // kills what still runs before its files go
+  if (remove_logs_ && !opts_.log_dir.empty()) {
+    std::error_code ignored;
+    fs::remove_all(opts_.log_dir, ignored);
+  }
+}
+
+void local_nodes::launch(const launch_options& opts, uint32_t count) {
+  if (count > 0 && access(opts.program.c_str(), X_OK) != 0)
+    throw std::runtime_error("cannot run the node program " + opts.program
                              + " (pass --node-program PATH)");
+  opts_ = opts;
+  if (count == 0)
+    return;
+  if (opts_.log_dir.empty()) {
+    opts_.log_dir = make_temp_dir();
+    remove_logs_ = true;
+  } else {
+    fs::create_directories(opts_.log_dir);
+  }
   for (uint32_t i = 1; i <= count; ++i) {
     node n;
     n.name = "node-" + std::to_string(i);
-    std::vector<std::string> argv{program, "--port", "0", "--host", "127.0.0.1",
-                                  "--name", n.name, "--slots", std::to_string(slots),
-                                  "--log", log};
-    n.process = tools::child_process::start(argv, quiet);
-    n.pid = n.process.pid();
+    n.log_path = opts_.log_dir + "/" + n.name + ".log";
+    start(n, 0);
     nodes_.push_back(std::move(n));
   }
+}
+
+void local_nodes::start(node& n, uint16_t port) {
+  std::vector<std::string> argv{opts_.program, "--port", std::to_string(port), "--host",
+                                "127.0.0.1", "--name", n.name, "--slots",
+                                std::to_string(opts_.slots), "--log", opts_.log};
+  argv.insert(argv.end(), opts_.extra.begin(), opts_.extra.end());
+  n.log_start = file_size(n.log_path);
+  n.process = tools::child_process::start_logged(argv, n.log_path);
+  n.pid = n.process.pid();
+  n.killed = false;
+  n.death.reset();
+  n.death_reported = false;
+}
+
+std::optional<uint16_t> local_nodes::await_port(node& n, std::chrono::milliseconds timeout,
+                                                std::string& why) {
+  // "gasched-node NAME listening on HOST:PORT"
+  auto line = n.process.read_line(std::max(timeout, std::chrono::milliseconds(1)));
+  auto colon = line ? line->rfind(':') : std::string::npos;
+  if (line && line->find(" listening on ") != std::string::npos && colon != std::string::npos)
+    return static_cast<uint16_t>(std::stoi(line->substr(colon + 1)));
+  why = line ? "it said: " + *line : "it said nothing in time";
+  if (auto status = n.process.wait_exit(std::chrono::milliseconds(100))) {
+    n.death = *status;
+    why = tools::describe_exit(*status);
+  }
+  return std::nullopt;
 }
 
 void local_nodes::ready(std::chrono::milliseconds timeout) {
@@ -59,20 +117,40 @@ void local_nodes::ready(std::chrono::milliseconds timeout) {
       continue;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
-    // "gasched-node NAME listening on HOST:PORT"
-    auto line = n.process.read_line(std::max(left, std::chrono::milliseconds(1)));
-    auto colon = line ? line->rfind(':') : std::string::npos;
-    if (!line || line->find(" listening on ") == std::string::npos
-        || colon == std::string::npos) {
-      std::string why = line ? "it said: " + *line : "it said nothing in time";
-      if (auto status = n.process.wait_exit(std::chrono::milliseconds(100)))
-        why = describe_status(*status);
-      throw std::runtime_error("node process " + n.name + " did not start (" + why
-                               + "); run it alone to see why: "
-                               + "gasched-node --port 0 --log warning");
+    std::string why;
+    if (auto port = await_port(n, left, why)) {
+      n.port = *port;
+      continue;
     }
-    n.port = static_cast<uint16_t>(std::stoi(line->substr(colon + 1)));
+    std::string said;
+    for (auto& line : stderr_tail(n, 5))
+      said += "\n  " + line;
+    throw std::runtime_error("node process " + n.name + " did not start (" + why + ")"
+                             + (said.empty() ? "; run it alone to see why: " + opts_.program
+                                                 + " --port 0 --log warning"
+                                             : "; its stderr ends with:" + said));
   }
+}
+
+bool local_nodes::restart(node& n, std::chrono::milliseconds timeout) {
+  auto old_port = n.port;
+  std::string why;
+  start(n, old_port);
+  auto port = await_port(n, timeout, why);
+  if (!port && old_port != 0 && n.death) {
+    // Most likely its port is taken now: any free one will do.
+    start(n, 0);
+    port = await_port(n, timeout, why);
+  }
+  if (port) {
+    n.port = *port;
+    return true;
+  }
+  if (!n.death) {  // hung while booting
+    n.process.signal(SIGKILL);
+    n.death = n.process.wait_exit(std::chrono::seconds(5)).value_or(SIGKILL);
+  }
+  return false;
 }
 
 local_nodes::node* local_nodes::find(const std::string& name) {
@@ -83,29 +161,26 @@ local_nodes::node* local_nodes::find(const std::string& name) {
 }
 
 void local_nodes::kill(node& n) {
-  n.process.kill();
+  n.process.signal(SIGKILL);
+  n.process.signal(SIGCONT);  // a stopped process dies only once it runs
+  auto status = n.process.wait_exit(std::chrono::seconds(5));
+  if (!status)
+    n.process.kill();
+  n.death = status.value_or(SIGKILL);  // a wait status of "killed by signal 9"
   n.killed = true;
 }
 
 std::vector<local_nodes::node*> local_nodes::reap_exited() {
   std::vector<node*> result;
   for (auto& n : nodes_) {
-    if (n.killed || n.exited)
-      continue;
-    if (auto status = n.process.wait_exit(std::chrono::milliseconds(0))) {
-      n.exited = true;
-      n.exit_text = describe_status(*status);
+    if (!n.death && n.process.running())
+      if (auto status = n.process.wait_exit(std::chrono::milliseconds(0)))
+        n.death = *status;
+    if (n.death && !n.death_reported) {
+      n.death_reported = true;
       result.push_back(&n);
     }
   }
-  return result;
-}
-
-size_t local_nodes::alive() const {
-  size_t result = 0;
-  for (auto& n : nodes_)
-    if (!n.killed && !n.exited)
-      ++result;
   return result;
 }
 
@@ -126,6 +201,42 @@ size_t local_nodes::stop_all(std::chrono::milliseconds grace) {
       n.process.kill();
   }
   return stopped;
+}
+
+std::vector<std::string> local_nodes::stderr_tail(const node& n, size_t count) const {
+  // The last 64 KiB hold far more than `count` lines of any log.
+  auto size = file_size(n.log_path);
+  auto from = std::max<uint64_t>(n.log_start, size > 65536 ? size - 65536 : 0);
+  auto text = read_from(n.log_path, from);
+  std::vector<std::string> lines;
+  size_t at = 0;
+  while (at < text.size()) {
+    auto nl = text.find('\n', at);
+    auto end = nl == std::string::npos ? text.size() : nl;
+    lines.push_back(text.substr(at, end - at));
+    at = end + 1;
+  }
+  if (lines.size() > count)
+    lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(count));
+  return lines;
+}
+
+std::vector<std::string> local_nodes::new_log_lines(bool all) {
+  std::vector<std::string> lines;
+  for (auto& n : nodes_) {
+    auto text = read_from(n.log_path, n.log_shown);
+    size_t at = 0;
+    for (;;) {
+      auto nl = text.find('\n', at);
+      if (nl == std::string::npos && (!all || at >= text.size()))
+        break;
+      auto end = nl == std::string::npos ? text.size() : nl;
+      lines.push_back("[" + n.name + "] " + text.substr(at, end - at));
+      at = end + 1;
+    }
+    n.log_shown += std::min(at, text.size());
+  }
+  return lines;
 }
 
 } // namespace gasched::run

@@ -5,7 +5,81 @@
 
 #include <CLI/CLI.hpp>
 
+#include "gasched_run/actor_config.hpp"
+
 namespace gasched::run {
+
+namespace {
+
+struct cluster_opts {
+  CLI::Option* max_restarts;
+  CLI::Option* restart_window;
+  CLI::Option* no_nodes_timeout;
+};
+
+// Supervision, the no-nodes timeout and heartbeats: what makes a run end
+// instead of hang when the cluster does not behave.
+cluster_opts add_failure_options(CLI::App& app, options& o, uint32_t& no_nodes_timeout,
+                                 const std::string& group) {
+  cluster_opts result;
+  result.max_restarts =
+    app.add_option("--max-restarts", o.max_restarts,
+                   "a local node that dies is started again under its name, at most N "
+                   "times in --restart-window; one death more ends the run with exit 1 "
+                   "(0: the first death does) (0..1000)")
+      ->type_name("N")
+      ->check(CLI::Range(0u, 1000u).description(""))
+      ->capture_default_str()
+      ->group(group);
+  result.restart_window = app.add_option("--restart-window", o.restart_window,
+                                         "the window of --max-restarts (1..86400)")
+                            ->type_name("SECONDS")
+                            ->check(CLI::Range(1u, 86400u).description(""))
+                            ->capture_default_str()
+                            ->group(group);
+  result.no_nodes_timeout =
+    app.add_option("--no-nodes-timeout", no_nodes_timeout,
+                   "end the run (exit 1, every task left reported unfinished) when tasks "
+                   "wait and no node has been up for this long; 0: wait forever. Default: "
+                   "60 with local nodes, 0 with --nodes 0 or --connect (0..604800)")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0u, 604800u).description(""))
+      ->group(group);
+  app.add_option("--heartbeat", o.heartbeat_ms,
+                 "a heartbeat on every connection this often, here and on the local "
+                 "nodes; shorter finds a hung node sooner, at a small message per "
+                 "connection per beat (10..60000)")
+    ->type_name("MS")
+    ->check(CLI::Range(10u, 60000u).description(""))
+    ->capture_default_str()
+    ->group(group);
+  app.add_option("--heartbeat-timeout", o.heartbeat_timeout_ms,
+                 "a node (or scheduler) silent this long is declared down and its tasks "
+                 "requeued, here and on the local nodes; shorter finds a hung node sooner "
+                 "but raises false alarms on a slow network; 0: never (0..3600000)")
+    ->type_name("MS")
+    ->check(CLI::Range(0u, 3600000u).description(""))
+    ->capture_default_str()
+    ->group(group);
+  return result;
+}
+
+// --caf#key=value options are kept for the actor system; any other extra
+// argument is a usage error, as without allow_extras().
+void take_caf_args(const CLI::App& app, options& o) {
+  std::vector<std::string> unexpected;
+  for (auto& extra : app.remaining())
+    (extra.rfind("--caf#", 0) == 0 ? o.caf_args : unexpected).push_back(extra);
+  if (!unexpected.empty())
+    throw CLI::ExtrasError(unexpected);
+  // Checked now, before any work: a misspelled key must not surface at the
+  // end of a data generation.
+  caf::actor_system_config probe;
+  if (auto err = configure_actor_system(probe, o))
+    throw CLI::ValidationError("--caf#", "CAF does not accept it: " + probe.render(err));
+}
+
+} // namespace
 
 bool split_address(const std::string& text, const std::string& default_host,
                    int min_port, std::string& host, int& port) {
@@ -39,9 +113,11 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     "HOST:7000)\n"
     "                                       and clients (gasched-run --connect "
     "HOST:7000) reach\n\n"
+    "Local nodes are supervised: one that dies is started again (see --max-restarts).\n\n"
     "Exit status: 0 when every task succeeded (and the check passed); 1 when a task "
-    "failed, a task line was malformed or the run could not complete; 2 on a usage "
-    "error; 128+N after signal N (Ctrl-C: 130)."};
+    "failed, a task line was malformed or the run could not complete (a local node died "
+    "too often, no node for --no-nodes-timeout, ...: every task left is reported "
+    "unfinished); 2 on a usage error; 128+N after signal N (Ctrl-C: 130)."};
   app.get_formatter()->column_width(34);
 
   std::string listen, connect;
@@ -147,10 +223,17 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
                     ->group(cluster);
   auto kill_after = app.add_option("--kill-node-after", o.kill_node_after,
                                    "kill -9 one local node after N results, to watch the "
-                                   "scheduler requeue its tasks")
+                                   "scheduler requeue its tasks and supervision restart it")
                       ->type_name("N")
                       ->check(CLI::Range(uint64_t{1}, UINT64_MAX).description(""))
                       ->group(cluster);
+
+  uint32_t no_nodes_timeout = 0;
+  auto failure = add_failure_options(app, o, no_nodes_timeout, "When things fail");
+  app.allow_extras();
+  app.footer("CAF's own options pass through as --caf#key=value and configure this process "
+             "(e.g. --caf#middleman.connection-timeout=3s, which wins over "
+             "--heartbeat-timeout here).");
 
   std::string output = "Output";
   app.add_flag("-q,--quiet", o.quiet, "no progress and no notices on stderr; results, "
@@ -180,12 +263,13 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
 
   try {
     app.parse(argc, argv);
+    take_caf_args(app, o);
     // Checked here rather than with CLI11's excludes(), which would list
     // every pair in --help. A client of a remote scheduler has none of
     // these: that scheduler's nodes and settings are not ours.
     if (connect_opt->count() > 0)
       for (auto* opt : {listen_opt, serve, nodes, slots, program, retries, retry_timeout,
-                        prefetch, kill_after})
+                        prefetch, kill_after, failure.max_restarts, failure.restart_window})
         if (opt->count() > 0)
           throw CLI::ValidationError(opt->get_name(),
                                      "does not apply with --connect: the scheduler there "
@@ -208,6 +292,13 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     if (o.nodes == 0 && !o.listening() && !o.connecting())
       throw CLI::ValidationError("--nodes", "0 starts no node: give --listen too, so that "
                                             "nodes can join");
+    if (o.heartbeat_timeout_ms != 0 && o.heartbeat_timeout_ms <= o.heartbeat_ms)
+      throw CLI::ValidationError("--heartbeat-timeout",
+                                 "must be longer than --heartbeat (or 0: never), else every "
+                                 "peer is declared down between two heartbeats");
+    o.no_nodes_timeout = failure.no_nodes_timeout->count() > 0 ? no_nodes_timeout
+                         : o.nodes > 0 && !o.connecting()  ? 60
+                                                           : 0;
     if (o.serve && !o.tasks_file.empty())
       throw CLI::ValidationError("--serve", "runs no job: it cannot take --tasks");
     if (o.kill_node_after > 0 && o.nodes < 2)

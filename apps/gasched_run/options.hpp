@@ -5,10 +5,15 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "gasched_run/event_generator.hpp"
 
 namespace gasched::run {
+
+/// gasched::heartbeat_options' defaults, in milliseconds (actor_config.cpp checks).
+inline constexpr uint32_t default_heartbeat_ms = 200;
+inline constexpr uint32_t default_heartbeat_timeout_ms = 1000;
 
 struct options {
   // -- the job -------------------------------------------------------------------
@@ -31,6 +36,14 @@ struct options {
   uint32_t retry_timeout_ms = 100;
   uint32_t prefetch = 0;         ///< tasks per slot a node holds beyond those it runs
   uint64_t kill_node_after = 0;  ///< 0: kill no node
+  uint32_t max_restarts = 5;     ///< restarts of a local node ...
+  uint32_t restart_window = 30;  ///< ... in this many seconds, at most
+  /// Seconds to wait with tasks pending and no node up; 0: forever.
+  /// Default 60 with local nodes, 0 otherwise (set by parse_options).
+  uint32_t no_nodes_timeout = 60;
+  uint32_t heartbeat_ms = default_heartbeat_ms;
+  uint32_t heartbeat_timeout_ms = default_heartbeat_timeout_ms;  ///< 0: never declare down
+  std::vector<std::string> caf_args;     ///< --caf#key=value, for our actor system
 
   // -- output --------------------------------------------------------------------
   bool quiet = false;

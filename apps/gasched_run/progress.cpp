@@ -142,11 +142,19 @@ void progress::update(const progress_counts& counts) {
 
 void progress::notice(const std::string& text) {
   std::lock_guard<std::mutex> guard{mtx_};
-  if (!notices_)
-    return;
+  if (notices_)
+    print_over_bar("gasched-run: " + text);
+}
+
+void progress::raw(const std::string& text) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  print_over_bar(text);
+}
+
+void progress::print_over_bar(const std::string& line) {
   auto redraw = bar_shown_;
   clear_bar();
-  std::fprintf(stderr, "gasched-run: %s\n", text.c_str());
+  std::fprintf(stderr, "%s\n", line.c_str());
   if (redraw) {
     std::fprintf(stderr, "%s", render_bar(last_).c_str());
     bar_shown_ = true;

@@ -50,6 +50,10 @@ public:
   /// gasched log sink calls it from CAF's threads.
   void notice(const std::string& text);
 
+  /// A line as it is (a node's log line), shown like a notice but even with
+  /// notices off: the caller decides.
+  void raw(const std::string& text);
+
   /// Clears the bar, for good (before the summary is printed).
   void finish();
 
@@ -66,6 +70,8 @@ private:
   std::string render_bar(const progress_counts& c);
   std::string render_line(const progress_counts& c) const;
   void clear_bar();
+  // A line above the bar, the bar redrawn under it; with mtx_ held.
+  void print_over_bar(const std::string& line);
 
   style style_;
   bool notices_;

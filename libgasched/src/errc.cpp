@@ -21,6 +21,9 @@ const char* to_string(errc x) noexcept {
     case errc::name_in_use: return "name_in_use";
     case errc::invalid_argument: return "invalid_argument";
     case errc::network_error: return "network_error";
+    case errc::tls_error: return "tls_error";
+    case errc::not_allowed: return "not_allowed";
+    case errc::journal_error: return "journal_error";
   }
   return "unknown_error";
 }

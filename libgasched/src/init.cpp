@@ -13,6 +13,7 @@
 #include "gasched/errc.hpp"
 #include "gasched/stats.hpp"
 #include "gasched/task.hpp"
+#include "tls.hpp"
 #include "wire.hpp"
 
 namespace gasched {
@@ -28,10 +29,14 @@ void set_default(caf::actor_system_config& cfg, caf::string_view key,
 
 } // namespace
 
-void init(caf::actor_system_config& cfg, const heartbeat_options& heartbeats) {
+caf::error init(caf::actor_system_config& cfg, const heartbeat_options& heartbeats,
+                const tls_options& tls) {
   if (cfg.type_names_by_rtti.count(std::type_index(typeid(task))) > 0)
-    return;  // initialized already: the middleman must not load twice
+    return caf::none;  // initialized already: the middleman must not load twice
   cfg.load<caf::io::middleman>();
+  if (tls.enabled())
+    if (auto err = detail::load_tls(cfg, tls))
+      return err;
   // Public types: what clients send and receive.
   cfg.add_message_type<task>("gasched::task");
   cfg.add_message_type<task_result>("gasched::task_result");
@@ -64,6 +69,7 @@ void init(caf::actor_system_config& cfg, const heartbeat_options& heartbeats) {
     cfg.set("middleman.workers", size_t{0});
   set_default(cfg, "middleman.heartbeat-interval", heartbeats.interval);
   set_default(cfg, "middleman.connection-timeout", heartbeats.timeout);
+  return caf::none;
 }
 
 } // namespace gasched

@@ -1,12 +1,29 @@
 // publish() and connect(): CAF's middleman calls with errors that name the address.
 #include <caf/actor_cast.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
+#include <caf/openssl/remote_actor.hpp>
 #include <caf/sec.hpp>
 
 #include "gasched/errc.hpp"
 #include "gasched/scheduler.hpp"
+#include "tls.hpp"
 
 namespace gasched {
+
+namespace detail {
+
+bool tls_enabled(caf::actor_system& sys) {
+  return sys.has_openssl_manager();
+}
+
+caf::io::middleman_actor middleman_of(caf::actor_system& sys) {
+  return tls_enabled(sys) ? sys.openssl_manager().actor_handle()
+                          : sys.middleman().actor_handle();
+}
+
+} // namespace detail
 
 caf::expected<uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
                                 uint16_t port, const std::string& host) {
@@ -14,7 +31,9 @@ caf::expected<uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
     return make_error(errc::invalid_argument, "publish needs an actor");
   // reuse_addr: a restarted process can take its port again at once
   // instead of failing while the old socket sits in TIME_WAIT.
-  auto result = sys.middleman().publish(whom, port, host.c_str(), true);
+  auto result = detail::tls_enabled(sys)
+                  ? caf::openssl::publish(whom, port, host.c_str(), true)
+                  : sys.middleman().publish(whom, port, host.c_str(), true);
   if (!result) {
     auto what = result.error() == caf::sec::cannot_open_port
                   ? "cannot listen on " + host + ":" + std::to_string(port)
@@ -32,11 +51,15 @@ caf::expected<caf::actor> connect(caf::actor_system& sys, const std::string& hos
   // spans a heartbeat tick, reporting connection_timeout after a few
   // milliseconds (measured here: about 1 connect in 30 on a loaded machine).
   // Such a failure says nothing about the peer: try again, a few times.
-  auto result = sys.middleman().remote_actor(host, port);
+  auto attempt = [&] {
+    return detail::tls_enabled(sys) ? caf::openssl::remote_actor(sys, host, port)
+                                    : sys.middleman().remote_actor(host, port);
+  };
+  auto result = attempt();
   for (int retry = 0; retry < 4 && !result
                       && result.error() == caf::sec::connection_timeout;
        ++retry)
-    result = sys.middleman().remote_actor(host, port);
+    result = attempt();
   if (!result)
     return make_error(errc::network_error, "cannot connect to " + host + ":"
                                              + std::to_string(port) + ": "

@@ -35,7 +35,9 @@
 #include "gasched/errc.hpp"
 #include "gasched/node.hpp"
 #include "backoff.hpp"
+#include "guarded_actor.hpp"
 #include "logging.hpp"
+#include "tls.hpp"
 #include "task_pool.hpp"
 #include "wire.hpp"
 
@@ -49,6 +51,9 @@ struct node_state {
   std::shared_ptr<detail::task_pool> pool;
   std::unordered_set<caf::actor_addr> schedulers;  // monitored
   caf::actor joined;                              // join mode: our scheduler
+  // join mode: the scheduler asked to take us. It may send orders before its
+  // answer arrives (it dispatches while it handles the join).
+  caf::actor_addr joining;
   std::unique_ptr<detail::backoff> pause;         // join mode: between attempts
   // The current episode of joining: since when, attempts so far, and whether
   // its failure was logged (once per episode, not per retry).
@@ -58,7 +63,7 @@ struct node_state {
   static inline const char* name = "gasched.node";
 };
 
-using node_actor = caf::stateful_actor<node_state>;
+using node_actor = caf::stateful_actor<node_state, detail::guarded_actor>;
 
 // "(int32_t, std::vector<int32_t>)": built-in types by their C++ name, the
 // others by the name they were registered under.
@@ -114,7 +119,7 @@ constexpr auto join_timeout = std::chrono::seconds(2);
 void try_join(node_actor* self) {
   auto& st = self->state;
   ++st.attempts;
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = detail::middleman_of(self->system());
   self->request(mm, join_timeout, caf::connect_atom::value, st.opts.join_host,
                 st.opts.join_port)
     .then(
@@ -127,6 +132,7 @@ void try_join(node_actor* self) {
         // died: the join request then fails, and the next attempt connects anew.
         auto scheduler = caf::actor_cast<caf::actor>(ptr);
         auto& st = self->state;
+        st.joining = scheduler.address();
         self->request(scheduler, join_timeout, join_atom::value,
                       detail::node_info{st.opts.name, st.opts.slots})
           .then([self, scheduler](caf::ok_atom) { joined(self, scheduler); },
@@ -147,25 +153,116 @@ void start_joining(node_actor* self) {
   self->delayed_send(self, st.pause->next(), rejoin_atom::value);
 }
 
+// Slots 0 means "as many as the scheduler's max_workers", which the node
+// cannot know; its threads are still bounded, so that no sender can grow it
+// without limit.
+constexpr uint32_t unbounded_slots = 256;
+
+uint32_t thread_bound(const node_options& opts) {
+  return opts.slots > 0 ? opts.slots : unbounded_slots;
+}
+
+// The retry policy a scheduler asks for, within the node's own bounds.
+detail::retry_policy bounded(detail::retry_policy p, const node_options& opts) {
+  if (opts.max_attempts > 0 && (p.max_retries == infinity || p.max_retries > opts.max_attempts))
+    p.max_retries = opts.max_attempts;
+  p.retry_timeout = std::max(p.retry_timeout, opts.min_retry_pause);
+  return p;
+}
+
+// One line per refusal at most every second: a sender that keeps trying
+// must not flood the log.
+void log_refusal(node_actor* self, const std::string& what) {
+  static thread_local std::chrono::steady_clock::time_point last;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last < std::chrono::seconds(1))
+    return;
+  last = now;
+  detail::log(log_level::warning, "node {}: refused {}", self->state.opts.name, what);
+}
+
+// Why the node cannot run `order`, if it cannot.
+caf::error check_order(node_actor* self, const detail::run_order& order,
+                       const registry::function* fn) {
+  auto& st = self->state;
+  if (fn == nullptr)
+    return make_error(errc::unknown_function,
+                      "node " + st.opts.name + " has no function " + order.function);
+  if (!fn->accepts(order.args))
+    return make_error(errc::bad_arguments, order.function + " expects " + fn->signature
+                                             + " but got "
+                                             + type_list_of(self->system(), order.args));
+  return caf::none;
+}
+
+// Orders from a scheduler this node serves: handed to it (hello) or joined.
+void take_orders(node_actor* self, detail::run_batch& batch) {
+  auto& st = self->state;
+  auto scheduler = caf::actor_cast<caf::actor>(self->current_sender());
+  if (!scheduler)
+    return;
+  auto bound = thread_bound(st.opts);
+  caf::error refused_all;
+  if (scheduler.address() == st.joining)
+    watch(self, scheduler);  // orders before the answer to our join
+  if (st.schedulers.count(scheduler.address()) == 0)
+    refused_all = make_error(errc::not_allowed, "node " + st.opts.name
+                                                  + " takes orders only from a scheduler "
+                                                    "it joined or that greeted it");
+  else if (st.pool->held(scheduler.address()) + batch.orders.size() > size_t{bound} * 101)
+    refused_all = make_error(errc::not_allowed, "node " + st.opts.name + " holds at most "
+                                                  + std::to_string(bound * 101) + " tasks");
+  if (refused_all)
+    log_refusal(self, describe(refused_all));
+  auto policy = std::make_shared<const detail::retry_policy>(bounded(batch.policy, st.opts));
+  std::vector<detail::pool_job> jobs;
+  jobs.reserve(batch.orders.size());
+  for (auto& order : batch.orders) {
+    auto fn = refused_all ? nullptr : st.reg->find(order.function);
+    auto refused = refused_all ? refused_all : check_order(self, order, fn);
+    if (refused) {
+      // Final: another attempt would fail the same way.
+      if (!refused_all)
+        detail::log(log_level::warning, "task {} on {}: {}", order.id, st.opts.name,
+                    describe(refused));
+      st.pool->post(scheduler, detail::run_outcome{order.id, order.epoch, {}, refused});
+      continue;
+    }
+    jobs.push_back(detail::pool_job{scheduler, order.id, order.epoch, std::move(order.function),
+                                    fn, std::move(order.args), policy, false});
+  }
+  // A node runs at most its own slots, whatever the scheduler allows.
+  auto limit = batch.capacity == 0 ? bound : std::min(batch.capacity, bound);
+  st.pool->submit(scheduler, limit, std::move(jobs));
+}
+
+void on_scheduler_down(node_actor* self, caf::down_msg& msg) {
+  auto& st = self->state;
+  if (st.schedulers.erase(msg.source) == 0)
+    return;
+  st.pool->cancel_all(msg.source);
+  if (st.joined && st.joined.address() == msg.source) {
+    detail::log(log_level::warning, "node {}: lost the scheduler at {} ({}); rejoining",
+                st.opts.name, join_address(st), self->system().render(msg.reason));
+    st.joined = nullptr;
+    start_joining(self);
+  }
+}
+
 caf::behavior node_behavior(node_actor* self, std::shared_ptr<const registry> reg,
                             node_options opts) {
   auto& st = self->state;
   st.opts = std::move(opts);
   st.reg = std::move(reg);
-  st.pool = std::make_shared<detail::task_pool>(st.opts.name, st.reg, st.opts.slots,
+  st.pool = std::make_shared<detail::task_pool>(st.opts.name, st.reg, thread_bound(st.opts),
                                                 self->address());
   self->attach_functor([pool = st.pool] { pool->stop(); });
-  self->set_down_handler([self](caf::down_msg& msg) {
-    auto& st = self->state;
-    if (st.schedulers.erase(msg.source) == 0)
-      return;
-    st.pool->cancel_all(msg.source);
-    if (st.joined && st.joined.address() == msg.source) {
-      detail::log(log_level::warning, "node {}: lost the scheduler at {} ({}); rejoining",
-                  st.opts.name, join_address(st), self->system().render(msg.reason));
-      st.joined = nullptr;
-      start_joining(self);
-    }
+  self->set_down_handler([self](caf::down_msg& msg) { on_scheduler_down(self, msg); });
+  // Only its own process may stop it.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (msg.source && msg.source.node() == self->node())
+      return self->quit(msg.reason);
+    log_refusal(self, "an exit message from outside its process");
   });
   if (!st.opts.join_host.empty()) {
     st.pause = std::make_unique<detail::backoff>(st.opts.join_retry_min, st.opts.join_retry_max);
@@ -174,60 +271,34 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const registry> re
   }
   return {
     [self](hello_atom) {
-      auto& st = self->state;
-      return detail::node_info{st.opts.name, st.opts.slots};
-    },
-    [self](run_atom, detail::run_batch& batch) {
+      // A scheduler handed this node greets it first; from then on it may
+      // send orders (unless this node serves only the one it joined).
       auto& st = self->state;
       auto scheduler = caf::actor_cast<caf::actor>(self->current_sender());
-      if (!scheduler)
-        return;
-      watch(self, scheduler);
-      auto policy = std::make_shared<const detail::retry_policy>(batch.policy);
-      std::vector<detail::pool_job> jobs;
-      jobs.reserve(batch.orders.size());
-      for (auto& order : batch.orders) {
-        auto fn = st.reg->find(order.function);
-        caf::error refused;
-        if (fn == nullptr)
-          refused = make_error(errc::unknown_function,
-                               "node " + st.opts.name + " has no function "
-                                 + order.function);
-        else if (!fn->accepts(order.args))
-          refused = make_error(errc::bad_arguments,
-                               order.function + " expects " + fn->signature
-                                 + " but got "
-                                 + type_list_of(self->system(), order.args));
-        if (refused) {
-          // Both are final: another attempt would fail the same way.
-          detail::log(log_level::warning, "task {} on {}: {}", order.id, st.opts.name,
-                      describe(refused));
-          st.pool->post(scheduler, detail::run_outcome{order.id, order.epoch, {},
-                                                       std::move(refused)});
-          continue;
-        }
-        jobs.push_back(detail::pool_job{scheduler, order.id, order.epoch,
-                                        std::move(order.function), fn,
-                                        std::move(order.args), policy, false});
-      }
-      st.pool->submit(scheduler, batch.capacity, std::move(jobs));
+      if (scheduler && st.opts.serve_any)
+        watch(self, scheduler);
+      return detail::node_info{st.opts.name, st.opts.slots};
     },
+    [self](run_atom, detail::run_batch& batch) { take_orders(self, batch); },
     [self](cancel_atom, task_id id, uint32_t epoch) {
       auto& st = self->state;
-      st.pool->cancel(caf::actor_cast<caf::actor_addr>(self->current_sender()), id,
-                      epoch);
+      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      if (st.schedulers.count(sender) > 0)
+        st.pool->cancel(sender, id, epoch);
     },
     [self](rename_atom, std::string& name) {
-      // Only before the first task: the pool's threads read the name unlocked.
+      // Only from its own process, before the first task: the pool's threads
+      // read the name unlocked.
       auto& st = self->state;
+      auto& sender = self->current_sender();
+      if (!sender || sender->node() != self->node())
+        return log_refusal(self, "a rename from outside its process");
       if (st.pool->threads() == 0 && st.schedulers.empty()) {
         st.opts.name = name;
         st.pool->rename(std::move(name));
       }
     },
-    [self](flush_atom) {
-      self->state.pool->flush();
-    },
+    [self](flush_atom) { self->state.pool->flush(); },
     [self](rejoin_atom) {
       if (!self->state.joined)
         try_join(self);

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "gasched/atoms.hpp"
@@ -62,7 +63,15 @@ struct command_line {
   uint32_t heartbeat_ms = 0;          // set from heartbeat_options' defaults
   uint32_t heartbeat_timeout_ms = 0;
   std::vector<std::string> caf_args;  // --caf#key=value
+  std::string tls_dir;                // --tls: ca.pem, cert.pem, key.pem
+  bool insecure = false;              // plain text beyond loopback, on purpose
+  uint32_t max_attempts = 0;
+  uint32_t min_retry_pause_ms = 0;
 };
+
+bool loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
 
 uint32_t to_ms(caf::timespan t) {
   return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(t).count());
@@ -99,6 +108,18 @@ void add_options(CLI::App& app, command_line& cl) {
                  "(0..3600000)")
     ->check(CLI::Range(0u, 3600000u))
     ->capture_default_str();
+  app.add_option("--tls", cl.tls_dir,
+                 "mutual TLS with the certificates in DIR (ca.pem, cert.pem, key.pem; "
+                 "gasched-certs makes them): only peers of the same CA may connect");
+  app.add_flag("--insecure", cl.insecure,
+               "allow --host beyond loopback without --tls (anyone who reaches the port "
+               "can use the node)");
+  app.add_option("--max-attempts", cl.max_attempts,
+                 "attempts per task at most, whatever a scheduler asks; 0: as it asks")
+    ->capture_default_str();
+  app.add_option("--min-retry-pause", cl.min_retry_pause_ms,
+                 "milliseconds between attempts at least, whatever a scheduler asks")
+    ->capture_default_str();
   app.allow_extras();
 }
 
@@ -132,6 +153,12 @@ int parse_command_line(int argc, char** argv, command_line& cl) {
   }
   if (cl.port < 0 && cl.join.empty())
     cl.port = 0;
+  if (cl.port >= 0 && !loopback(cl.host) && cl.tls_dir.empty() && !cl.insecure) {
+    std::cerr << argv[0] << ": --host " << cl.host
+              << " without --tls lets anyone who reaches the port run tasks; use --tls DIR "
+                 "(see gasched-certs), or --insecure if you mean it\n";
+    return 2;
+  }
   return -1;
 }
 
@@ -140,7 +167,9 @@ caf::error configure_system(caf::actor_system_config& cfg, const command_line& c
   heartbeat_options heartbeats;
   heartbeats.interval = std::chrono::milliseconds(cl.heartbeat_ms);
   heartbeats.timeout = std::chrono::milliseconds(cl.heartbeat_timeout_ms);
-  init(cfg, heartbeats);  // --caf#middleman.* options, parsed below, still win
+  // --caf#middleman.* options, parsed below, still win.
+  if (auto err = init(cfg, heartbeats, tls_options::from_dir(cl.tls_dir)))
+    return err;
   if (configure)
     configure(cfg);
   cfg.set("scheduler.max-threads", cl.threads);
@@ -159,6 +188,11 @@ caf::actor start_node(caf::actor_system& sys, const registry& offered, const com
   opts.join_host = cl.join_host;
   opts.join_port = cl.join_port;
   opts.name = cl.name;
+  // A node that only joins serves its scheduler alone; a published one is
+  // handed to schedulers by address.
+  opts.serve_any = cl.port >= 0;
+  opts.max_attempts = cl.max_attempts;
+  opts.min_retry_pause = std::chrono::milliseconds(cl.min_retry_pause_ms);
   caf::actor node;
   if (cl.port >= 0) {
     auto named = !opts.name.empty();
@@ -168,13 +202,13 @@ caf::actor start_node(caf::actor_system& sys, const registry& offered, const com
     auto actual = publish(sys, node, static_cast<uint16_t>(cl.port), cl.host);
     if (!actual) {
       std::cerr << program << ": " << describe(actual.error()) << "\n";
-      caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+      caf::scoped_actor{sys}->send_exit(node, caf::exit_reason::user_shutdown);
       return nullptr;
     }
     if (!named) {
       // Queued before anyone can know the port, so before any scheduler's hello.
       opts.name = (cl.host == "0.0.0.0" ? hostname() : cl.host) + ":" + std::to_string(*actual);
-      caf::anon_send(node, rename_atom::value, opts.name);
+      caf::scoped_actor{sys}->send(node, rename_atom::value, opts.name);
     }
     std::cout << "gasched-node " << opts.name << " listening on " << cl.host << ":"
               << *actual << std::endl;
@@ -204,9 +238,13 @@ int run_node(int argc, char** argv, const registry& reg,
       offered.add_function(fn_name, *reg.find(fn_name));
   caf::actor_system_config cfg;
   if (auto err = configure_system(cfg, cl, configure)) {
-    std::cerr << argv[0] << ": " << cfg.render(err) << "\n";
-    return 2;
+    auto tls = err.category() == error_category;
+    std::cerr << argv[0] << ": " << (tls ? describe(err) : cfg.render(err)) << "\n";
+    return tls ? 1 : 2;
   }
+  if (cl.port >= 0 && !loopback(cl.host) && cl.tls_dir.empty())
+    std::cerr << argv[0] << ": warning: listening on " << cl.host
+              << " in plain text (--insecure)\n";
   // SIGINT / SIGTERM are awaited below; every thread started from here on
   // inherits the blocked mask, so only sigwait sees them.
   sigset_t stop_signals;
@@ -221,7 +259,8 @@ int run_node(int argc, char** argv, const registry& reg,
     return 1;
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+  caf::scoped_actor self{sys};
+  self->send_exit(node, caf::exit_reason::user_shutdown);
   return 0;
 }
 

@@ -42,6 +42,28 @@ caf::timespan pause_before(const retry_policy& p, uint32_t next) {
   return caf::timespan{static_cast<caf::timespan::rep>(pause)};
 }
 
+// Retry lines at most 20 a second per process: a task that fails fast and
+// retries forever must not flood the log. The rest are counted and reported.
+bool retry_log_allowed(uint64_t& suppressed) {
+  static std::mutex mtx;
+  static std::chrono::steady_clock::time_point window;
+  static uint32_t lines = 0;
+  static uint64_t dropped = 0;
+  std::lock_guard<std::mutex> guard{mtx};
+  auto now = std::chrono::steady_clock::now();
+  if (now - window >= std::chrono::seconds(1)) {
+    window = now;
+    lines = 0;
+  }
+  if (++lines > 20) {
+    ++dropped;
+    return false;
+  }
+  suppressed = dropped;
+  dropped = 0;
+  return true;
+}
+
 std::string seconds(caf::timespan d) {
   return fmt::format("{:.3g} s", std::chrono::duration<double>(d).count());
 }
@@ -57,6 +79,14 @@ task_pool::task_pool(std::string node_name, std::shared_ptr<const registry> reg,
 size_t task_pool::threads() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return workers_.size();
+}
+
+size_t task_pool::held(const caf::actor_addr& scheduler) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& l : lanes_)
+    if (l.scheduler == scheduler)
+      return l.jobs.size() + l.running;
+  return 0;
 }
 
 size_t task_pool::runnable() const noexcept {
@@ -231,8 +261,11 @@ std::optional<run_outcome> task_pool::run(pool_job& job, worker& w) {
       return out;
     }
     auto pause = pause_before(policy, attempt + 1);
-    log(log_level::warning, "task {} {} on {}: attempt {} failed: {} -> retrying in {}",
-        job.id, job.function, node_name_, attempt, failure, seconds(pause));
+    uint64_t suppressed = 0;
+    if (log_enabled(log_level::warning) && retry_log_allowed(suppressed))
+      log(log_level::warning, "task {} {} on {}: attempt {} failed: {} -> retrying in {}{}",
+          job.id, job.function, node_name_, attempt, failure, seconds(pause),
+          suppressed > 0 ? fmt::format(" ({} retry lines not shown)", suppressed) : "");
     if (pause.count() > 0 && !sleep_for(w.cancel, pause)) {
       current = task_context{};
       return std::nullopt;

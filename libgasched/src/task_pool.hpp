@@ -81,6 +81,9 @@ public:
 
   size_t threads() const;
 
+  /// Jobs of `scheduler` in hand: waiting or running.
+  size_t held(const caf::actor_addr& scheduler) const;
+
   /// For this_task: sleeps on behalf of the calling task; false if cancelled.
   bool sleep_for(std::atomic<bool>& cancelled, caf::timespan d);
 

@@ -39,6 +39,17 @@ enum class errc : uint8_t {
   invalid_argument,
   /// A network operation failed: port in use, address unreachable (context says which).
   network_error,
+  /// TLS is misconfigured: a file missing or unreadable, a key that does not
+  /// match its certificate, an expired certificate (context: which file, what).
+  tls_error,
+  /// The sender may not do this: a remote peer asked for an operation that
+  /// belongs to the scheduler's own process or client, or for another
+  /// client's task, or a node got orders from a scheduler it does not serve.
+  not_allowed,
+  /// The scheduler's journal cannot be opened, read or written: not a gasched
+  /// journal, corrupt, of a newer format, in use by another scheduler, disk
+  /// full, read-only (context: the file and what went wrong).
+  journal_error,
 };
 
 /// The category under which gasched's codes travel in a caf::error.

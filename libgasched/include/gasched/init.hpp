@@ -2,8 +2,10 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/error.hpp>
 #include <caf/timespan.hpp>
 
 namespace gasched {
@@ -28,17 +30,42 @@ struct heartbeat_options {
   caf::timespan timeout = std::chrono::seconds(1);
 };
 
+/// Mutual TLS for every connection of a process: it accepts and connects only
+/// to peers holding a certificate signed by `ca_file`, and shows them its own
+/// `cert_file`. Every process of a cluster must use it, or none. All three
+/// files are needed: CAF would otherwise fall back to anonymous TLS, which
+/// encrypts but authenticates nobody. The peer's name is not checked, so use
+/// a CA made for this cluster only (gasched-certs makes one).
+struct tls_options {
+  std::string ca_file;    ///< PEM: the cluster's CA certificate
+  std::string cert_file;  ///< PEM: this process's certificate, signed by the CA
+  std::string key_file;   ///< PEM: its private key
+  std::string passphrase; ///< of the key, if it has one
+
+  /// DIR/ca.pem, DIR/cert.pem and DIR/key.pem, as gasched-certs writes them.
+  static tls_options from_dir(const std::string& dir);
+
+  bool enabled() const noexcept {
+    return !ca_file.empty() || !cert_file.empty() || !key_file.empty();
+  }
+};
+
 /// Call on the config of every actor system of a cluster, before the actor
 /// system is constructed. It loads CAF's middleman (networking), registers
 /// gasched's message types and error category, and turns on connection
 /// heartbeats (`heartbeats`) unless the config or its command line already
 /// sets middleman.heartbeat-interval / middleman.connection-timeout
-/// (e.g. --caf#middleman.connection-timeout=3s).
+/// (e.g. --caf#middleman.connection-timeout=3s). With `tls` enabled, it
+/// checks the three files (readable, the key matches the certificate, the
+/// certificate is current and signed by the CA) and loads CAF's OpenSSL
+/// module: gasched::publish and gasched::connect, node joins and reconnects
+/// then all use TLS. Errors: errc::tls_error naming the file and what is wrong.
 /// Besides CAF's built-in types (integers, floating point, std::string,
 /// std::vector<std::string>, caf::message, ...), it registers
 /// std::vector<int32_t>, std::vector<int64_t> and std::vector<double>.
 /// Other types that task arguments and results use must be registered too
 /// (cfg.add_message_type<T>("name")), under the same name in every process.
-void init(caf::actor_system_config& cfg, const heartbeat_options& heartbeats = {});
+caf::error init(caf::actor_system_config& cfg, const heartbeat_options& heartbeats = {},
+                const tls_options& tls = {});
 
 } // namespace gasched

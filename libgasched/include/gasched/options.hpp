@@ -33,6 +33,13 @@ struct scheduler_options {
   /// Default: none; results then only reach awaiters (await_atom).
   caf::actor client;
 
+  /// Remote actors that may do what only the scheduler's own process and
+  /// its client may otherwise do: stop it, set max_workers and retry_timeout,
+  /// add nodes, send it exit messages. Any other remote peer may submit tasks
+  /// and read stats, and may await, cancel and list only its own tasks.
+  /// Default: none.
+  std::vector<caf::actor> admins;
+
   /// Whether `client` also gets the results of tasks that someone awaits.
   /// Default: true (the client sees every result).
   bool notify_client_of_awaited = true;
@@ -115,9 +122,24 @@ struct node_options {
   std::string name;
 
   /// Tasks this node runs at once. The scheduler gives it at most
-  /// min(slots, max_workers). Default: 0, meaning "as many as max_workers".
-  /// Each slot is one long-lived thread of the node's pool, created when first needed.
+  /// min(slots, max_workers). Default: 0, meaning "as many as max_workers",
+  /// but never more than 256 threads whatever a scheduler asks. Each slot is
+  /// one long-lived thread of the node's pool, created when first needed. A
+  /// node holds at most 101 tasks per slot (running and prefetched).
   uint32_t slots = 0;
+
+  /// Whether any scheduler that greets this node (as one does when it is
+  /// handed the node by address) may send it work. false: only the scheduler
+  /// it joined. Default: true; gasched-node sets false when it only joins.
+  bool serve_any = true;
+
+  /// Bounds on the retry policy a scheduler sends: at most max_attempts
+  /// attempts per task (0: as the scheduler says, gasched::infinity
+  /// included), and at least min_retry_pause between them. Defaults: 0 and
+  /// 0 s, the scheduler's word. Set them on a node that serves schedulers it
+  /// does not trust to be sensible; retry log lines are rate-limited anyway.
+  uint32_t max_attempts = 0;
+  caf::timespan min_retry_pause{0};
 
   /// Join the scheduler published at join_host:join_port, and join again
   /// whenever the connection is lost: its process died, or the link was cut

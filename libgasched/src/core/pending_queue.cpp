@@ -20,11 +20,19 @@ void pending_queue::drop_if_empty(level_map::iterator it) {
   levels_.erase(it);
 }
 
+namespace {
+
+uint16_t saturate(uint32_t n) {
+  return static_cast<uint16_t>(std::min<uint32_t>(n, UINT16_MAX));
+}
+
+} // namespace
+
 void pending_queue::push_back(task_id id, int32_t priority, uint32_t fn,
-                              caf::message args) {
+                              caf::message args, uint32_t node_failures) {
   auto& lvl = level_for(priority);
-  lvl.tasks.push_back(
-    entry{id, static_cast<int64_t>(id), fn, 0, compact_args{std::move(args)}});
+  lvl.tasks.push_back(entry{id, static_cast<int64_t>(id), fn, saturate(node_failures), 0,
+                            compact_args{std::move(args)}});
   ++lvl.live;
   ++size_;
 }
@@ -32,7 +40,8 @@ void pending_queue::push_back(task_id id, int32_t priority, uint32_t fn,
 void pending_queue::push_front(queued_task&& task) {
   auto seq = next_front_seq_--;
   auto& lvl = level_for(task.priority);
-  lvl.tasks.push_front(entry{task.id, seq, task.fn, task.node_failures,
+  lvl.tasks.push_front(entry{task.id, seq, task.fn, saturate(task.node_failures),
+                             static_cast<uint16_t>(task.lease),
                              compact_args{std::move(task.args)}});
   ++lvl.live;
   ++size_;
@@ -45,7 +54,7 @@ queued_task pending_queue::pop() {
   while (tasks.front().fn == tombstone)
     tasks.pop_front();
   auto& x = tasks.front();
-  queued_task result{x.id, it->first, x.fn, x.node_failures, x.args.to_message()};
+  queued_task result{x.id, it->first, x.fn, x.node_failures, x.args.to_message(), x.lease};
   if (x.seq < 0)
     requeued_seq_.erase(x.id);
   tasks.pop_front();
@@ -83,7 +92,7 @@ std::optional<queued_task> pending_queue::remove(task_id id) {
     if (pos == nullptr)
       continue;
     queued_task result{id, it->first, pos->fn, pos->node_failures,
-                       pos->args.to_message()};
+                       pos->args.to_message(), pos->lease};
     pos->fn = tombstone;
     pos->args = compact_args{};
     if (seq < 0)

@@ -28,12 +28,15 @@ struct queued_task {
   uint32_t fn = 0;             ///< index of its function name
   uint32_t node_failures = 0;  ///< times a node died while running it
   caf::message args;
+  /// Dispatches lost to dead nodes in this generation: epoch = base + lease.
+  uint32_t lease = 0;
 };
 
 class pending_queue {
 public:
   /// A new task: it goes behind every task of its priority.
-  void push_back(task_id id, int32_t priority, uint32_t fn, caf::message args);
+  void push_back(task_id id, int32_t priority, uint32_t fn, caf::message args,
+                 uint32_t node_failures = 0);
 
   /// A requeued task: it goes ahead of every task of its priority.
   void push_front(queued_task&& task);
@@ -69,11 +72,14 @@ public:
 private:
   static constexpr uint32_t tombstone = UINT32_MAX;
 
+  // 40 bytes: the two counts share what one took. node_failures saturates
+  // (no one sets max_node_failures near 65,535); lease wraps (journal.hpp).
   struct entry {
     task_id id;
     int64_t seq;
     uint32_t fn;
-    uint32_t node_failures;
+    uint16_t node_failures;
+    uint16_t lease;
     compact_args args;
   };
 

@@ -39,11 +39,12 @@ caf::expected<task_id> scheduler_core::enqueue(const std::string& function,
 scheduler_core::running_map::value_type&
 scheduler_core::start(node_index node, queued_task&& t) {
   nodes_.started(node);
-  auto [it, added] = running_.emplace(
-    t.id, running_task{node, t.fn, t.node_failures, t.priority, std::move(t.args)});
+  auto epoch = epoch_base(generation_) + t.lease;
+  auto [it, added] = running_.emplace(t.id, running_task{node, t.fn, epoch, t.node_failures,
+                                                         t.priority, std::move(t.args)});
   static_cast<void>(added);
   if (journal_)
-    journal_->dispatched(t.id, t.node_failures, node);
+    journal_->dispatched(t.id, epoch, node);
   return *it;
 }
 
@@ -51,22 +52,32 @@ ended_task scheduler_core::stop(running_map::iterator it) {
   auto& r = it->second;
   nodes_.stopped(r.node);
   ++count_.ticks;
-  ended_task result{it->first, r.fn,         r.priority, std::move(r.args),
-                    r.node,    r.node_failures, true};
+  ended_task result{it->first, r.fn,    r.priority, std::move(r.args),
+                    r.node,    r.epoch, true,       r.node_failures};
   running_.erase(it);
   return result;
 }
 
-std::optional<ended_task> scheduler_core::complete(task_id id, uint32_t epoch, bool ok) {
+std::optional<ended_task> scheduler_core::complete(task_id id, uint32_t epoch,
+                                                   const caf::message& value,
+                                                   const caf::error& error) {
   auto it = running_.find(id);
-  if (it == running_.end() || it->second.node_failures != epoch) {
+  if (it == running_.end() || it->second.epoch != epoch) {
     ++count_.late_results;
     return std::nullopt;
   }
-  ++(ok ? count_.succeeded : count_.failed);
+  ++(error ? count_.failed : count_.succeeded);
   if (journal_)
-    journal_->finished(id);
+    journal_->finished(id, error ? outcome_kind::failed : outcome_kind::succeeded,
+                       it->second.node, value, error);
   return stop(it);
+}
+
+std::optional<ended_task> scheduler_core::complete(task_id id, uint32_t epoch, bool ok) {
+  if (ok)
+    return complete(id, epoch, caf::message{}, caf::error{});
+  return complete(id, epoch, caf::message{},
+                  make_error(errc::journal_error, "the task failed; why was not recorded"));
 }
 
 node_index scheduler_core::add_node(uint32_t slots) {
@@ -94,18 +105,24 @@ std::vector<ended_task> scheduler_core::remove_node(node_index node) {
   std::vector<ended_task> quarantined;
   for (auto id : lost) {
     auto t = stop(running_.find(id));
-    auto failures = t.epoch + 1;
+    auto failures = t.node_failures + 1;
     if (limits_.max_node_failures != infinity && failures >= limits_.max_node_failures) {
       ++count_.quarantined;
+      t.node_failures = failures;
       if (journal_)
-        journal_->finished(id);
+        journal_->finished(id, outcome_kind::quarantined, node, {},
+                           make_error(errc::node_failures,
+                                      std::to_string(failures)
+                                        + " nodes died while running it"));
       quarantined.push_back(std::move(t));
       continue;
     }
     ++count_.requeued;
     if (journal_)
-      journal_->requeued(id);
-    pending_.push_front(queued_task{id, t.priority, t.fn, failures, std::move(t.args)});
+      journal_->requeued(id, failures);
+    auto lease = t.epoch - epoch_base(generation_) + 1;
+    pending_.push_front(
+      queued_task{id, t.priority, t.fn, failures, std::move(t.args), lease});
   }
   nodes_.remove(node);
   std::reverse(quarantined.begin(), quarantined.end());
@@ -121,16 +138,47 @@ std::optional<ended_task> scheduler_core::cancel(task_id id) {
   if (auto it = running_.find(id); it != running_.end()) {
     ++count_.cancelled;
     if (journal_)
-      journal_->finished(id);
+      journal_->finished(id, outcome_kind::cancelled, it->second.node, {},
+                         make_error(errc::cancelled));
     return stop(it);
   }
   if (auto t = pending_.remove(id)) {
     ++count_.cancelled;
     if (journal_)
-      journal_->finished(id);
-    return ended_task{id, t->fn, t->priority, std::move(t->args), no_node, 0, false};
+      journal_->finished(id, outcome_kind::cancelled, no_node, {},
+                         make_error(errc::cancelled));
+    return ended_task{id,      t->fn, t->priority, std::move(t->args),
+                      no_node, 0,     false,       t->node_failures};
   }
   return std::nullopt;
+}
+
+caf::error scheduler_core::restore(journal_snapshot&& s) {
+  if (next_id_ != 1 || !idle())
+    return make_error(errc::invalid_argument,
+                      "restore needs a scheduler core that has not accepted a task");
+  for (auto& t : s.pending)
+    if (t.fn >= s.functions.size())
+      return make_error(errc::invalid_argument, "restore: task " + std::to_string(t.id)
+                                                  + " has no function name");
+  next_id_ = s.next_id;
+  generation_ = s.generation;
+  count_ = s.count;
+  std::vector<uint32_t> fn;
+  fn.reserve(s.functions.size());
+  for (auto& name : s.functions)
+    fn.push_back(intern(name));
+  // Requeued tasks go in from the back of the order: each push_front goes
+  // ahead of those before it. New tasks follow in order.
+  for (auto t = s.pending.rbegin(); t != s.pending.rend(); ++t)
+    if (t->front)
+      pending_.push_front(
+        queued_task{t->id, t->priority, fn[t->fn], t->node_failures, std::move(t->args)});
+  for (auto& t : s.pending)
+    if (!t.front)
+      pending_.push_back(t.id, t.priority, fn[t.fn], std::move(t.args), t.node_failures);
+  s.pending.clear();
+  return caf::none;
 }
 
 } // namespace gasched::detail

@@ -10,10 +10,10 @@
 //     cancel ───────┴──────────── cancel ─────────────────────────────┘  |
 //                                       complete(lease) ─────────────────┘
 //
-// Every dispatch is a lease (task id, epoch). The epoch counts the nodes that
-// died running the task, so each dispatch of a task has its own; a result
-// counts only for the lease that is current, which gives exactly one result
-// per task even when a node declared dead delivers late.
+// Every dispatch is a lease (task id, epoch): each dispatch of a task has its
+// own epoch, also across restarts (journal.hpp says how), and a result counts
+// only for the lease that is current, which gives exactly one result per task
+// even when a node declared dead, or a run before a restart, delivers late.
 #pragma once
 
 #include <cstdint>
@@ -25,25 +25,12 @@
 #include <caf/expected.hpp>
 #include <caf/message.hpp>
 
+#include "core/journal.hpp"
 #include "core/node_table.hpp"
 #include "core/pending_queue.hpp"
 #include "gasched/task.hpp"
 
 namespace gasched::detail {
-
-constexpr node_index no_node = UINT32_MAX;
-
-/// Records every change of a task's state, in order (for a journal that lets
-/// a restarted scheduler resume). All four pass through scheduler_core only.
-class journal {
-public:
-  virtual ~journal();
-  virtual void enqueued(task_id id, const std::string& function,
-                        const caf::message& args, int32_t priority) = 0;
-  virtual void dispatched(task_id id, uint32_t epoch, node_index node) = 0;
-  virtual void requeued(task_id id) = 0;
-  virtual void finished(task_id id) = 0;
-};
 
 /// A task that left the scheduler, for the shell to build its task_result.
 struct ended_task {
@@ -54,6 +41,8 @@ struct ended_task {
   node_index node = no_node;  ///< where it was running; no_node if it ended pending
   uint32_t epoch = 0;         ///< its lease's epoch, when it was running
   bool was_running = false;
+  /// Nodes that died while running it (for a quarantined task, the last too).
+  uint32_t node_failures = 0;
 };
 
 /// A task to send: run `fn(args)` on `node` under lease (id, epoch).
@@ -97,16 +86,21 @@ public:
       if (!node)
         return;
       auto& r = start(*node, pending_.pop());
-      emit(dispatch_order{*node, r.first, r.second.node_failures, r.second.fn,
-                          r.second.args});
+      emit(dispatch_order{*node, r.first, r.second.epoch, r.second.fn, r.second.args});
     }
   }
 
   // -- results -------------------------------------------------------------------
 
-  /// The run under lease (id, epoch) ended; `ok` says how (for the counters).
-  /// Returns the task when the lease is current; otherwise the result is late
-  /// (its node was declared dead, or the task cancelled): nullopt, counted.
+  /// The run under lease (id, epoch) ended with `value`, or failed with
+  /// `error`. Returns the task when the lease is current; otherwise the result
+  /// is late (its node was declared dead, the task cancelled, or the lease is
+  /// from before a restart): nullopt, counted. The journal keeps the outcome.
+  std::optional<ended_task> complete(task_id id, uint32_t epoch, const caf::message& value,
+                                     const caf::error& error);
+
+  /// The same, when only success or failure is known: a journal then keeps
+  /// no value, and a generic error for a failure.
   std::optional<ended_task> complete(task_id id, uint32_t epoch, bool ok);
 
   // -- nodes ---------------------------------------------------------------------
@@ -173,18 +167,10 @@ public:
   template <class F>
   void for_each_running(F&& f) const {
     for (auto& [id, r] : running_)
-      f(id, r.node, r.node_failures);
+      f(id, r.node, r.epoch);
   }
 
-  struct counters {
-    uint64_t ticks = 0;  // times a task left running
-    uint64_t succeeded = 0;
-    uint64_t failed = 0;
-    uint64_t cancelled = 0;
-    uint64_t requeued = 0;
-    uint64_t quarantined = 0;
-    uint64_t late_results = 0;
-  };
+  using counters = core_counters;
 
   const counters& count() const noexcept {
     return count_;
@@ -198,11 +184,25 @@ public:
     journal_ = j;
   }
 
+  // -- restart -------------------------------------------------------------------
+
+  /// Takes over what a journal kept (sqlite_journal::open): ids, counters,
+  /// the pending tasks in their order, and the generation of this run, so
+  /// that no lease of an earlier run counts. Nothing of it is journaled again.
+  /// Error invalid_argument unless the core is new (no task accepted yet).
+  caf::error restore(journal_snapshot&& snapshot);
+
+  /// This run's generation (0 without a journal); see journal.hpp.
+  uint32_t generation() const noexcept {
+    return generation_;
+  }
+
 private:
   struct running_task {
     node_index node;
     uint32_t fn;
-    uint32_t node_failures;  // the lease's epoch
+    uint32_t epoch;
+    uint32_t node_failures;
     int32_t priority;
     caf::message args;
   };
@@ -221,6 +221,7 @@ private:
   std::vector<std::string> functions_;
   std::unordered_map<std::string, uint32_t> function_index_;
   task_id next_id_ = 1;
+  uint32_t generation_ = 0;
   counters count_;
   journal* journal_ = nullptr;
 };

@@ -1,0 +1,92 @@
+// What scheduler_core tells a journal, and what a journal hands back when a
+// scheduler restarts: the seam between the core and the SQLite store
+// (journal/sqlite_journal.hpp), free of SQLite and of actors.
+//
+// Leases across restarts. A lease is (task id, epoch). A dispatch leaves the
+// scheduler before the journal has made it durable, so after a crash the
+// journal may not know the last epoch a task ran under, nor even that an id
+// was issued. Each start of a scheduler on a journal is therefore a new
+// generation, durable before any dispatch, and every epoch of generation g
+// lies in [g << 16, (g + 1) << 16): the low 16 bits count the dispatches a
+// task lost to dead nodes in this generation. An epoch of an earlier run can
+// never equal a current one (unless one task loses 65,536 nodes in one run,
+// or 65,536 restarts wrap the generation). Node deaths, which quarantine
+// counts, are a separate count that survives restarts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/message.hpp>
+
+#include "core/node_table.hpp"
+#include "gasched/task.hpp"
+
+namespace gasched::detail {
+
+/// "On no node": a task that ended while pending.
+constexpr node_index no_node = UINT32_MAX;
+
+/// The first epoch of a generation (see above).
+constexpr uint32_t epoch_base(uint32_t generation) noexcept {
+  return generation << 16;
+}
+
+/// What scheduler_core counts (its stats).
+struct core_counters {
+  uint64_t ticks = 0;  // times a task left running
+  uint64_t succeeded = 0;
+  uint64_t failed = 0;
+  uint64_t cancelled = 0;
+  uint64_t requeued = 0;
+  uint64_t quarantined = 0;
+  uint64_t late_results = 0;  // not journaled: a restart starts it at 0
+};
+
+/// How a task left the scheduler.
+enum class outcome_kind : uint8_t { succeeded, failed, cancelled, quarantined };
+
+/// Records every change of a task's state, in order. All calls come from
+/// scheduler_core; none may fail (a journal buffers and reports at commit).
+class journal {
+public:
+  virtual ~journal();
+  /// A task was accepted into pending (behind its priority).
+  virtual void enqueued(task_id id, const std::string& function,
+                        const caf::message& args, int32_t priority) = 0;
+  /// A task went to `node` under lease (id, epoch).
+  virtual void dispatched(task_id id, uint32_t epoch, node_index node) = 0;
+  /// Its node died: the task is back at the front of its priority, and has
+  /// now lost `node_failures` nodes.
+  virtual void requeued(task_id id, uint32_t node_failures) = 0;
+  /// The task ended: `node` is where it ran (no_node if it ended pending);
+  /// `value` is the result when it succeeded, `error` why not otherwise.
+  virtual void finished(task_id id, outcome_kind how, node_index node,
+                        const caf::message& value, const caf::error& error) = 0;
+};
+
+/// An unfinished task as a journal kept it.
+struct restored_task {
+  task_id id = 0;
+  uint32_t fn = 0;  ///< index into journal_snapshot::functions
+  int32_t priority = 0;
+  uint32_t node_failures = 0;
+  bool front = false;  ///< requeued: ahead of the new tasks of its priority
+  caf::message args;
+};
+
+/// What a restarted scheduler resumes from (scheduler_core::restore).
+struct journal_snapshot {
+  uint32_t generation = 0;  ///< this run's; its epochs start at epoch_base()
+  task_id next_id = 1;      ///< the id the next accepted task gets
+  core_counters count;
+  std::vector<std::string> functions;
+  /// Every unfinished task, pending, in dispatch order: the tasks that were
+  /// running when the scheduler stopped are at the front, as after a node's
+  /// death (counted in requeued and ticks, but not as a node failure).
+  std::vector<restored_task> pending;
+};
+
+} // namespace gasched::detail

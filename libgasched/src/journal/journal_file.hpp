@@ -1,0 +1,77 @@
+// The journal's file: its options, its format, and opening it safely.
+//
+// Schema (format 1; SQLite's application_id marks the file as gasched's and
+// user_version holds the format):
+//
+//   meta(one = 1, generation, next_id, front_seq, ticks, succeeded, failed,
+//        cancelled, requeued, quarantined)         one row: the scheduler
+//   functions(fn PRIMARY KEY, name UNIQUE)          interned function names
+//   nodes(node PRIMARY KEY, name UNIQUE)            interned node names
+//   tasks(id PRIMARY KEY, fn, args BLOB, priority,  unfinished tasks: state 0
+//         state, seq, node_failures)                pending, 1 running
+//   results(id PRIMARY KEY, fn, args BLOB, priority, node, outcome, value BLOB,
+//           error BLOB, error_text, finished_at)    finished tasks, for await
+//
+// A pending task's place within its priority is `seq`: its id when it came
+// in, or a number counting down from -1 (meta.front_seq) when it went back
+// to the front, as pending_queue orders them. Blobs are CAF's binary format.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <caf/error.hpp>
+
+#include "core/journal.hpp"
+#include "journal/sqlite_db.hpp"
+
+namespace gasched::detail {
+
+struct journal_options {
+  /// How long a finished task's result stays awaitable (at least; pruning
+  /// runs every prune_interval). Default 24 h.
+  std::chrono::seconds keep_results = std::chrono::hours(24);
+  /// How often commit() deletes results older than keep_results.
+  std::chrono::seconds prune_interval = std::chrono::minutes(1);
+  /// true (default): every commit reaches the disk (fsync) before it
+  /// returns, so an accepted task survives a power loss or an OS crash.
+  /// false: commits survive the scheduler's own crash, not the machine's.
+  bool sync_every_commit = true;
+  /// Largest size of the file in bytes; 0: no limit. A commit beyond it
+  /// fails as on a full disk.
+  uint64_t max_bytes = 0;
+  /// Check the file's structure when opening it (PRAGMA quick_check): a
+  /// damaged journal is refused at once rather than failing later.
+  bool check_on_open = true;
+};
+
+constexpr int32_t journal_application_id = 0x47534a4e;  // "GSJN"
+constexpr int32_t journal_format = 1;
+
+/// The meta row: the scheduler's state besides its tasks.
+struct journal_meta {
+  uint32_t generation = 0;
+  task_id next_id = 1;
+  int64_t front_seq = -1;  ///< seq of the next task requeued to the front
+  core_counters count;
+};
+
+/// Reads the meta row (within a transaction).
+caf::error read_meta(sqlite_db& db, journal_meta& meta);
+
+/// The statement that writes the meta row, and its parameters.
+constexpr const char* write_meta_sql =
+  "UPDATE meta SET generation=?1, next_id=?2, front_seq=?3, ticks=?4, succeeded=?5, "
+  "failed=?6, cancelled=?7, requeued=?8, quarantined=?9 WHERE one=1";
+void bind_meta(sqlite_stmt& stmt, const journal_meta& meta);
+
+/// Opens or creates the journal at `path` and locks it for this connection
+/// (no other process or connection can open it while `db` is open). Checks
+/// that an existing file is a gasched journal of a format this version
+/// reads; creates the schema in a new (absent or empty) file. Never alters
+/// a file it refuses. `fresh`: the journal is new.
+caf::error open_journal_file(const std::string& path, const journal_options& opts,
+                             sqlite_db& db, bool& fresh);
+
+} // namespace gasched::detail

@@ -1,0 +1,133 @@
+#include "journal/journal_writer.hpp"
+
+#include <sqlite3.h>
+
+namespace gasched::detail {
+
+namespace {
+
+constexpr const char* result_columns =
+  "(id, fn, args, priority, node, outcome, value, error, error_text, finished_at)";
+
+void bind_bytes(sqlite_stmt& stmt, int i, const change_buffer& buf, arena_ref r) {
+  if (r.size == 0)
+    stmt.bind_null(i);
+  else
+    stmt.bind_blob(i, buf.bytes(r), r.size);
+}
+
+} // namespace
+
+caf::error journal_writer::prepare(sqlite_db& db) {
+  db_ = &db;
+  std::string insert_result = std::string{"INSERT OR REPLACE INTO results"} + result_columns
+                              + " VALUES(?1, ?8, ?9, ?10, ?2, ?3, ?4, ?5, ?6, ?7)";
+  // A task that was in the file moves to results with what it had there.
+  std::string move_result = std::string{"INSERT OR REPLACE INTO results"} + result_columns
+                            + " SELECT id, fn, args, priority, ?2, ?3, ?4, ?5, ?6, ?7 "
+                              "FROM tasks WHERE id=?1";
+  const std::pair<sqlite_stmt*, const char*> all[] = {
+    {&insert_task_, "INSERT OR REPLACE INTO tasks(id, fn, args, priority, state, seq, "
+                    "node_failures) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+    {&update_task_, "UPDATE tasks SET state=?2, seq=COALESCE(?3, seq), "
+                    "node_failures=COALESCE(?4, node_failures) WHERE id=?1"},
+    {&insert_result_, insert_result.c_str()},
+    {&move_result_, move_result.c_str()},
+    {&delete_task_, "DELETE FROM tasks WHERE id=?1"},
+    {&insert_function_, "INSERT INTO functions(fn, name) VALUES(?1, ?2)"},
+    {&insert_node_, "INSERT INTO nodes(node, name) VALUES(?1, ?2)"},
+    {&write_meta_, write_meta_sql},
+    {&prune_, "DELETE FROM results WHERE id IN (SELECT id FROM results "
+              "WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2)"},
+  };
+  for (auto& [stmt, sql] : all)
+    if (auto err = stmt->prepare(db, sql))
+      return err;
+  return caf::none;
+}
+
+caf::error journal_writer::write(const commit_batch& batch, size_t& pruned) {
+  pruned = 0;
+  if (auto err = db_->exec("BEGIN", "cannot write it"))
+    return err;
+  auto err = write_all(batch, pruned);
+  if (!err)
+    err = db_->exec("COMMIT", "cannot write it");
+  if (err)
+    sqlite3_exec(db_->get(), "ROLLBACK", nullptr, nullptr, nullptr);
+  return err;
+}
+
+caf::error journal_writer::write_all(const commit_batch& batch, size_t& pruned) {
+  auto& names = batch.names;
+  for (auto i = batch.functions_written; i < names.functions.size(); ++i) {
+    insert_function_.bind(1, static_cast<int64_t>(i)).bind(2, names.functions[i]);
+    if (auto err = insert_function_.run(*db_, "cannot write it"))
+      return err;
+  }
+  for (auto i = batch.nodes_written; i < names.nodes.size(); ++i) {
+    insert_node_.bind(1, static_cast<int64_t>(i)).bind(2, names.nodes[i]);
+    if (auto err = insert_node_.run(*db_, "cannot write it"))
+      return err;
+  }
+  for (auto& c : batch.changes.changes()) {
+    auto err = c.state == task_state::finished ? write_result(batch.changes, c)
+                                               : write_task(batch.changes, c);
+    if (err)
+      return err;
+  }
+  bind_meta(write_meta_, batch.meta);
+  if (auto err = write_meta_.run(*db_, "cannot write it"))
+    return err;
+  if (batch.prune_before == 0)
+    return caf::none;
+  prune_.bind(1, batch.prune_before).bind(2, prune_limit);
+  if (auto err = prune_.run(*db_, "cannot prune old results"))
+    return err;
+  pruned = static_cast<size_t>(sqlite3_changes(db_->get()));
+  return caf::none;
+}
+
+caf::error journal_writer::write_task(const change_buffer& buf, const task_change& c) {
+  auto id = static_cast<int64_t>(c.id);
+  auto state = static_cast<int64_t>(c.state);
+  if (c.is_new) {
+    insert_task_.bind(1, id).bind(2, int64_t{c.fn}).bind(4, int64_t{c.priority});
+    bind_bytes(insert_task_, 3, buf, c.args);
+    insert_task_.bind(5, state).bind(6, c.seq).bind(7, int64_t{c.node_failures});
+    return insert_task_.run(*db_, "cannot write it");
+  }
+  update_task_.bind(1, id).bind(2, state);
+  if (c.requeued)
+    update_task_.bind(3, c.seq).bind(4, int64_t{c.node_failures});
+  return update_task_.run(*db_, "cannot write it");
+}
+
+void journal_writer::bind_outcome(const change_buffer& buf, const task_change& c) {
+  auto& stmt = c.is_new ? insert_result_ : move_result_;
+  stmt.bind(1, static_cast<int64_t>(c.id));
+  if (c.node >= 0)
+    stmt.bind(2, c.node);
+  stmt.bind(3, static_cast<int64_t>(c.how));
+  bind_bytes(stmt, 4, buf, c.value);
+  bind_bytes(stmt, 5, buf, c.error);
+  if (c.error_text.size > 0)
+    stmt.bind(6, std::string{buf.bytes(c.error_text), c.error_text.size});
+  stmt.bind(7, c.finished_at);
+}
+
+caf::error journal_writer::write_result(const change_buffer& buf, const task_change& c) {
+  bind_outcome(buf, c);
+  if (c.is_new) {
+    insert_result_.bind(8, int64_t{c.fn});
+    bind_bytes(insert_result_, 9, buf, c.args);
+    insert_result_.bind(10, int64_t{c.priority});
+    return insert_result_.run(*db_, "cannot write it");
+  }
+  if (auto err = move_result_.run(*db_, "cannot write it"))
+    return err;
+  delete_task_.bind(1, static_cast<int64_t>(c.id));
+  return delete_task_.run(*db_, "cannot write it");
+}
+
+} // namespace gasched::detail

@@ -1,0 +1,49 @@
+// Writes what changed since the last commit into the journal file, in one
+// transaction, with statements prepared once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <caf/error.hpp>
+
+#include "journal/change_buffer.hpp"
+#include "journal/journal_file.hpp"
+#include "journal/resume.hpp"
+#include "journal/sqlite_db.hpp"
+
+namespace gasched::detail {
+
+/// What one commit writes.
+struct commit_batch {
+  const change_buffer& changes;
+  const journal_names& names;
+  size_t functions_written;  ///< names[0, functions_written) are in the file
+  size_t nodes_written;
+  const journal_meta& meta;
+  int64_t prune_before;  ///< delete results that finished before (ms); 0: none
+};
+
+class journal_writer {
+public:
+  /// Most results one commit deletes: pruning never stalls a commit long.
+  static constexpr int64_t prune_limit = 10000;
+
+  caf::error prepare(sqlite_db& db);
+
+  /// Writes `batch` atomically; `pruned` counts the results deleted. On
+  /// error nothing is written and the file is as after the last commit.
+  caf::error write(const commit_batch& batch, size_t& pruned);
+
+private:
+  caf::error write_all(const commit_batch& batch, size_t& pruned);
+  caf::error write_task(const change_buffer& buf, const task_change& c);
+  caf::error write_result(const change_buffer& buf, const task_change& c);
+  void bind_outcome(const change_buffer& buf, const task_change& c);
+
+  sqlite_db* db_ = nullptr;
+  sqlite_stmt insert_task_, update_task_, insert_result_, move_result_, delete_task_;
+  sqlite_stmt insert_function_, insert_node_, write_meta_, prune_;
+};
+
+} // namespace gasched::detail

@@ -1,0 +1,150 @@
+#include "journal/resume.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include <sqlite3.h>
+
+#include "gasched/errc.hpp"
+#include "journal/blob.hpp"
+
+namespace gasched::detail {
+
+namespace {
+
+caf::error corrupt(const sqlite_db& db, const std::string& what) {
+  return make_error(errc::journal_error,
+                    "journal " + db.path() + ": the file is corrupt (" + what + ")");
+}
+
+// Interned names, numbered 0, 1, ... in the order they were first used.
+caf::error read_names(sqlite_db& db, const char* sql, std::vector<std::string>& out) {
+  sqlite_stmt stmt;
+  if (auto err = stmt.prepare(db, sql))
+    return err;
+  int rc;
+  while ((rc = stmt.step()) == SQLITE_ROW) {
+    if (stmt.int64(0) != static_cast<int64_t>(out.size()))
+      return corrupt(db, std::string{"names out of sequence: "} + sql);
+    out.push_back(stmt.text(1));
+  }
+  return rc == SQLITE_DONE ? caf::none : db.fail(rc, "cannot read it");
+}
+
+// Every unfinished task; `seqs` gets each one's place, `running` which ran.
+caf::error read_tasks(sqlite_db& db, caf::actor_system& sys, size_t functions,
+                      std::vector<restored_task>& tasks, std::vector<int64_t>& seqs,
+                      std::vector<size_t>& running) {
+  sqlite_stmt stmt;
+  if (auto err = stmt.prepare(db, "SELECT id, fn, args, priority, state, seq, node_failures "
+                                  "FROM tasks"))
+    return err;
+  int rc;
+  while ((rc = stmt.step()) == SQLITE_ROW) {
+    restored_task t;
+    t.id = static_cast<task_id>(stmt.int64(0));
+    t.fn = static_cast<uint32_t>(stmt.int64(1));
+    if (t.fn >= functions)
+      return corrupt(db, "task " + std::to_string(t.id) + " has no function name");
+    auto [data, size] = stmt.blob(2);
+    if (auto err = load_blob(sys, data, size, t.args))
+      return make_error(errc::journal_error, "journal " + db.path() + ": task "
+                                               + std::to_string(t.id) + "'s arguments: "
+                                               + describe(err));
+    t.priority = static_cast<int32_t>(stmt.int64(3));
+    if (stmt.int64(4) == 1)
+      running.push_back(tasks.size());
+    seqs.push_back(stmt.int64(5));
+    t.node_failures = static_cast<uint32_t>(stmt.int64(6));
+    tasks.push_back(std::move(t));
+  }
+  return rc == SQLITE_DONE ? caf::none : db.fail(rc, "cannot read it");
+}
+
+// The running tasks go back to the front, in id order: the newest first, so
+// that the oldest ends up in front, as scheduler_core::remove_node does.
+caf::error requeue_running(sqlite_db& db, journal_meta& meta,
+                           const std::vector<restored_task>& tasks,
+                           std::vector<int64_t>& seqs, std::vector<size_t>& running) {
+  sqlite_stmt stmt;
+  if (auto err = stmt.prepare(db, "UPDATE tasks SET state=0, seq=?2 WHERE id=?1"))
+    return err;
+  std::sort(running.begin(), running.end(),
+            [&](size_t a, size_t b) { return tasks[a].id > tasks[b].id; });
+  for (auto i : running) {
+    seqs[i] = meta.front_seq--;
+    stmt.bind(1, static_cast<int64_t>(tasks[i].id)).bind(2, seqs[i]);
+    if (auto err = stmt.run(db, "cannot write it"))
+      return err;
+    ++meta.count.ticks;
+    ++meta.count.requeued;
+  }
+  return caf::none;
+}
+
+// Pending order: priority (highest first), then seq.
+void fill_snapshot(std::vector<restored_task>& tasks, const std::vector<int64_t>& seqs,
+                   journal_snapshot& snapshot) {
+  std::vector<uint32_t> order(tasks.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    if (tasks[a].priority != tasks[b].priority)
+      return tasks[a].priority > tasks[b].priority;
+    return seqs[a] < seqs[b];
+  });
+  snapshot.pending.clear();
+  snapshot.pending.reserve(tasks.size());
+  for (auto i : order) {
+    tasks[i].front = seqs[i] < 0;
+    snapshot.pending.push_back(std::move(tasks[i]));
+  }
+}
+
+caf::error read_and_requeue(sqlite_db& db, caf::actor_system& sys, bool fresh,
+                            journal_meta& meta, journal_names& names,
+                            journal_snapshot& snapshot) {
+  if (auto err = read_meta(db, meta))
+    return err;
+  if (auto err = read_names(db, "SELECT fn, name FROM functions ORDER BY fn", names.functions))
+    return err;
+  if (auto err = read_names(db, "SELECT node, name FROM nodes ORDER BY node", names.nodes))
+    return err;
+  std::vector<restored_task> tasks;
+  std::vector<int64_t> seqs;
+  std::vector<size_t> running;
+  if (auto err = read_tasks(db, sys, names.functions.size(), tasks, seqs, running))
+    return err;
+  if (auto err = requeue_running(db, meta, tasks, seqs, running))
+    return err;
+  if (!fresh)
+    ++meta.generation;
+  sqlite_stmt stmt;
+  if (auto err = stmt.prepare(db, write_meta_sql))
+    return err;
+  bind_meta(stmt, meta);
+  if (auto err = stmt.run(db, "cannot write it"))
+    return err;
+  fill_snapshot(tasks, seqs, snapshot);
+  snapshot.generation = meta.generation;
+  snapshot.next_id = meta.next_id;
+  snapshot.count = meta.count;
+  snapshot.functions = names.functions;
+  return caf::none;
+}
+
+} // namespace
+
+caf::error resume_journal(sqlite_db& db, caf::actor_system& sys, bool fresh,
+                          journal_meta& meta, journal_names& names,
+                          journal_snapshot& snapshot) {
+  if (auto err = db.exec("BEGIN", "cannot read it"))
+    return err;
+  auto err = read_and_requeue(db, sys, fresh, meta, names, snapshot);
+  if (!err)
+    err = db.exec("COMMIT", "cannot write it");
+  if (err)
+    sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+  return err;
+}
+
+} // namespace gasched::detail

@@ -1,0 +1,213 @@
+#include "journal/sqlite_journal.hpp"
+
+#include <algorithm>
+
+#include "gasched/errc.hpp"
+#include "journal/blob.hpp"
+
+namespace gasched::detail {
+
+namespace {
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// The text of one of our errors without the "gasched::journal_error: " prefix.
+std::string text_of(const caf::error& err) {
+  auto& ctx = err.context();
+  if (ctx.size() == 1 && ctx.match_element<std::string>(0))
+    return ctx.get_as<std::string>(0);
+  return describe(err);
+}
+
+} // namespace
+
+sqlite_journal::sqlite_journal(caf::actor_system& sys, journal_options opts)
+  : sys_(sys), opts_(opts) {
+}
+
+sqlite_journal::~sqlite_journal() = default;
+
+caf::expected<std::unique_ptr<sqlite_journal>>
+sqlite_journal::open(caf::actor_system& sys, const std::string& path, journal_options opts) {
+  std::unique_ptr<sqlite_journal> j{new sqlite_journal(sys, opts)};
+  bool fresh = false;
+  if (auto err = open_journal_file(path, opts, j->db_, fresh))
+    return err;
+  if (auto err = resume_journal(j->db_, sys, fresh, j->meta_, j->names_, j->snapshot_))
+    return err;
+  if (auto err = j->writer_.prepare(j->db_))
+    return err;
+  if (auto err = j->select_result_.prepare(j->db_, "SELECT fn, args, priority, node, outcome, "
+                                                   "value, error, finished_at FROM results "
+                                                   "WHERE id=?1"))
+    return err;
+  if (auto err = j->select_task_.prepare(j->db_, "SELECT fn, args, priority FROM tasks "
+                                                 "WHERE id=?1"))
+    return err;
+  auto& names = j->names_;
+  for (uint32_t i = 0; i < names.functions.size(); ++i)
+    j->function_numbers_.emplace(names.functions[i], i);
+  for (int64_t i = 0; i < static_cast<int64_t>(names.nodes.size()); ++i)
+    j->node_numbers_.emplace(names.nodes[i], i);
+  j->functions_written_ = names.functions.size();
+  j->nodes_written_ = names.nodes.size();
+  j->durable_id_ = j->meta_.next_id - 1;
+  return j;
+}
+
+journal_snapshot sqlite_journal::take_snapshot() {
+  return std::exchange(snapshot_, journal_snapshot{});
+}
+
+std::vector<std::pair<task_id, caf::error>> sqlite_journal::take_refused() {
+  return std::exchange(refused_, {});
+}
+
+void sqlite_journal::name_node(node_index n, const std::string& name) {
+  if (n >= core_node_names_.size())
+    core_node_names_.resize(n + 1);
+  core_node_names_[n] = name;
+}
+
+uint32_t sqlite_journal::function_number(const std::string& name) {
+  auto [it, added] = function_numbers_.emplace(name, names_.functions.size());
+  if (added)
+    names_.functions.push_back(name);
+  return it->second;
+}
+
+int64_t sqlite_journal::node_number(node_index n) {
+  if (n >= core_node_names_.size() || core_node_names_[n].empty())
+    return -1;
+  auto& name = core_node_names_[n];
+  auto [it, added] = node_numbers_.emplace(name, static_cast<int64_t>(names_.nodes.size()));
+  if (added)
+    names_.nodes.push_back(name);
+  return it->second;
+}
+
+arena_ref sqlite_journal::keep(const caf::message& x) {
+  auto& arena = buffer_.arena();
+  auto at = arena.size();
+  if (append_blob(sys_, x, arena))
+    return {};
+  return {at, arena.size() - at};
+}
+
+arena_ref sqlite_journal::keep(const caf::error& x) {
+  auto& arena = buffer_.arena();
+  auto at = arena.size();
+  if (append_blob(sys_, x, arena))
+    return {};
+  return {at, arena.size() - at};
+}
+
+arena_ref sqlite_journal::keep(const std::string& x) {
+  auto& arena = buffer_.arena();
+  auto at = arena.size();
+  arena.insert(arena.end(), x.begin(), x.end());
+  return {at, x.size()};
+}
+
+// -- journal ---------------------------------------------------------------------
+
+void sqlite_journal::enqueued(task_id id, const std::string& function,
+                              const caf::message& args, int32_t priority) {
+  meta_.next_id = std::max(meta_.next_id, id + 1);
+  auto& arena = buffer_.arena();
+  auto at = arena.size();
+  if (auto err = append_blob(sys_, args, arena)) {
+    refused_.emplace_back(id, make_error(errc::journal_error,
+                                         "journal " + path() + ": task " + std::to_string(id)
+                                           + " cannot be kept: " + text_of(err)));
+    refused_ids_.insert(id);
+    return;
+  }
+  auto& c = buffer_.add(id);
+  c.args = {at, arena.size() - at};
+  c.fn = function_number(function);
+  c.priority = priority;
+  c.seq = static_cast<int64_t>(id);
+}
+
+void sqlite_journal::dispatched(task_id id, uint32_t, node_index) {
+  if (refused_ids_.count(id) == 0)
+    buffer_.touch(id).state = task_state::running;
+}
+
+void sqlite_journal::requeued(task_id id, uint32_t node_failures) {
+  ++meta_.count.ticks;
+  ++meta_.count.requeued;
+  if (refused_ids_.count(id) > 0)
+    return;
+  auto& c = buffer_.touch(id);
+  c.state = task_state::pending;
+  c.requeued = true;
+  c.seq = meta_.front_seq--;
+  c.node_failures = node_failures;
+}
+
+void sqlite_journal::finished(task_id id, outcome_kind how, node_index node,
+                              const caf::message& value, const caf::error& error) {
+  auto& count = meta_.count;
+  switch (how) {
+    case outcome_kind::succeeded: ++count.succeeded; break;
+    case outcome_kind::failed: ++count.failed; break;
+    case outcome_kind::cancelled: ++count.cancelled; break;
+    case outcome_kind::quarantined: ++count.quarantined; break;
+  }
+  if (node != no_node)
+    ++count.ticks;
+  if (refused_ids_.erase(id) > 0)
+    return;
+  auto& c = buffer_.touch(id);
+  c.state = task_state::finished;
+  c.how = how;
+  c.node = node_number(node);
+  c.finished_at = now_ms();
+  auto err = error;
+  if (how == outcome_kind::succeeded) {
+    c.value = keep(value);
+    if (c.value.size == 0)
+      err = make_error(errc::journal_error, "the task succeeded, but its value's types "
+                                            "could not be serialized");
+  }
+  if (err) {
+    c.error = keep(err);
+    c.error_text = keep(describe(err));
+  }
+}
+
+// -- commit ----------------------------------------------------------------------
+
+int64_t sqlite_journal::prune_before() {
+  auto now = std::chrono::steady_clock::now();
+  if (!prune_more_ && now - last_prune_ < opts_.prune_interval)
+    return 0;
+  auto keep_ms = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.keep_results);
+  return std::max<int64_t>(now_ms() - keep_ms.count(), 1);
+}
+
+caf::error sqlite_journal::commit() {
+  auto before = prune_before();
+  if (buffer_.empty() && before == 0)
+    return caf::none;
+  size_t pruned = 0;
+  commit_batch batch{buffer_, names_, functions_written_, nodes_written_, meta_, before};
+  if (auto err = writer_.write(batch, pruned))
+    return err;
+  functions_written_ = names_.functions.size();
+  nodes_written_ = names_.nodes.size();
+  durable_id_ = meta_.next_id - 1;
+  buffer_.clear();
+  if (before != 0) {
+    last_prune_ = std::chrono::steady_clock::now();
+    prune_more_ = pruned >= static_cast<size_t>(journal_writer::prune_limit);
+  }
+  return caf::none;
+}
+
+} // namespace gasched::detail

@@ -1,0 +1,158 @@
+// The scheduler's journal in an SQLite file: every change of a task's state,
+// so that a scheduler that died resumes where it was, and every result for
+// a while (keep_results), so that await(task_id) answers across a restart.
+//
+// Use, from the scheduler actor (one thread at a time):
+//
+//   auto j = sqlite_journal::open(sys, path, opts);   // locks the file
+//   core.restore(j->take_snapshot());                   // then nothing else
+//   core.set_journal(j.get());
+//   j->name_node(n, name);               // at every core.add_node
+//   ... core calls go on as before; the journal buffers them ...
+//   j->commit();                         // per drained mailbox / few ms
+//   // acknowledge task ids <= j->durable_id(); answer take_refused() ones
+//   j->result_of(id);                    // await of a task no longer in the core
+//
+// Nothing reaches the file between commits: writes are buffered and one
+// commit writes them all in one transaction.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "core/journal.hpp"
+#include "gasched/task.hpp"
+#include "journal/change_buffer.hpp"
+#include "journal/journal_file.hpp"
+#include "journal/journal_writer.hpp"
+#include "journal/resume.hpp"
+#include "journal/sqlite_db.hpp"
+
+namespace gasched::detail {
+
+/// A finished task as the journal kept it.
+struct stored_result {
+  task_id id = 0;
+  std::string function;
+  caf::message args;
+  int32_t priority = 0;
+  std::string node;  ///< where it ended; empty if it ended pending
+  outcome_kind how = outcome_kind::succeeded;
+  caf::message value;
+  caf::error error;
+  int64_t finished_at = 0;  ///< unix time in ms
+
+  /// The task_result a client gets, from scheduler `name`.
+  task_result to_result(std::string name) &&;
+};
+
+class sqlite_journal final : public journal {
+public:
+  /// Opens the journal at `path`, or creates it, and resumes it (see
+  /// resume_journal). `sys` must know every type of the tasks' arguments
+  /// and results (cfg.add_message_type). Error errc::journal_error, naming
+  /// the file: not a gasched journal, corrupt, of a newer format, in use by
+  /// another scheduler, unreadable or unwritable. A refused file is never
+  /// altered.
+  static caf::expected<std::unique_ptr<sqlite_journal>>
+  open(caf::actor_system& sys, const std::string& path, journal_options opts = {});
+
+  /// Closes the file. What was not committed is lost, as in a crash.
+  ~sqlite_journal() override;
+
+  /// What the core restores (once; later calls give an empty snapshot).
+  journal_snapshot take_snapshot();
+
+  /// The core's node `n` is called `name` (results keep node names).
+  void name_node(node_index n, const std::string& name);
+
+  /// Writes every change since the last commit in one transaction, and now
+  /// and then prunes old results. On error (disk full, I/O) nothing of it is
+  /// written and the changes stay buffered for the next commit.
+  caf::error commit();
+
+  /// Every task with an id up to this one was committed (accepted durably),
+  /// except those take_refused() reports.
+  task_id durable_id() const noexcept {
+    return durable_id_;
+  }
+
+  /// Whether changes wait for a commit.
+  bool dirty() const noexcept {
+    return !buffer_.empty();
+  }
+
+  /// How many tasks changed since the last commit.
+  size_t buffered() const noexcept {
+    return buffer_.changes().size();
+  }
+
+  /// Tasks the journal cannot keep (their arguments do not serialize), with
+  /// why: the scheduler should refuse them and cancel them in the core.
+  std::vector<std::pair<task_id, caf::error>> take_refused();
+
+  /// The result of a finished task, while it is kept. Error unknown_task:
+  /// no kept result (never accepted, unfinished, or pruned); journal_error:
+  /// the file could not be read.
+  caf::expected<stored_result> result_of(task_id id);
+
+  const std::string& path() const noexcept {
+    return db_.path();
+  }
+
+  // -- journal ---------------------------------------------------------------------
+
+  void enqueued(task_id id, const std::string& function, const caf::message& args,
+                int32_t priority) override;
+  void dispatched(task_id id, uint32_t epoch, node_index node) override;
+  void requeued(task_id id, uint32_t node_failures) override;
+  void finished(task_id id, outcome_kind how, node_index node, const caf::message& value,
+                const caf::error& error) override;
+
+private:
+  sqlite_journal(caf::actor_system& sys, journal_options opts);
+
+  uint32_t function_number(const std::string& name);
+  int64_t node_number(node_index n);
+  arena_ref keep(const caf::message& x);
+  arena_ref keep(const caf::error& x);
+  arena_ref keep(const std::string& x);
+  caf::expected<stored_result> buffered_result(const task_change& c);
+  caf::expected<stored_result> read_result(const void* args, size_t args_size,
+                                           stored_result&& r, const void* value,
+                                           size_t value_size, const void* error,
+                                           size_t error_size);
+  int64_t prune_before();
+
+  caf::actor_system& sys_;
+  journal_options opts_;
+  sqlite_db db_;
+  journal_writer writer_;
+  sqlite_stmt select_result_, select_task_;
+  journal_meta meta_;
+  journal_names names_;
+  size_t functions_written_ = 0;
+  size_t nodes_written_ = 0;
+  std::unordered_map<std::string, uint32_t> function_numbers_;
+  std::unordered_map<std::string, int64_t> node_numbers_;
+  std::vector<std::string> core_node_names_;  // by the core's node_index
+  change_buffer buffer_;
+  journal_snapshot snapshot_;
+  task_id durable_id_ = 0;
+  std::vector<std::pair<task_id, caf::error>> refused_;
+  std::unordered_set<task_id> refused_ids_;  // refused and not yet ended
+  std::chrono::steady_clock::time_point last_prune_{};
+  bool prune_more_ = true;  // the last prune hit its limit, or none ran yet
+};
+
+} // namespace gasched::detail

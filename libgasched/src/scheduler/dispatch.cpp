@@ -1,0 +1,66 @@
+// Dispatches are batched per node: orders wait while more messages are
+// queued (they may add to the batch) and go out when the mailbox is empty or
+// at a flush message queued behind them.
+#include "gasched/atoms.hpp"
+#include "scheduler/state.hpp"
+
+namespace gasched::detail {
+
+namespace {
+
+bool full(scheduler_self self, node_index n) {
+  auto& nodes = self->state.core->nodes();
+  return nodes.running(n) >= nodes.limit(n);
+}
+
+} // namespace
+
+void flush(scheduler_self self, bool only_full) {
+  auto& st = self->state;
+  auto keep = st.dirty.begin();
+  for (auto n : st.dirty) {
+    auto& node = st.nodes[n];
+    if (node.outbox.orders.empty())
+      continue;
+    if (only_full && !full(self, n)) {
+      *keep++ = n;
+      continue;
+    }
+    node.outbox.policy = st.policy;
+    node.outbox.capacity = st.core->nodes().capacity(n);
+    self->send(node.actor, run_atom::value, std::move(node.outbox));
+    node.outbox = run_batch{};
+  }
+  st.dirty.erase(keep, st.dirty.end());
+}
+
+// Orders go out when the mailbox is empty, or with a flush message queued
+// behind everything already in the mailbox: results that are waiting there
+// refill the same batches. A node that is full when new tasks arrive
+// (execute) gets its batch at once, so that a long queue of executes does not
+// hold back nodes that cannot take more anyway.
+void pump(scheduler_self self, bool flush_full_nodes) {
+  auto& st = self->state;
+  if (st.core->nodes().size() == 0)
+    watch_for_no_nodes(self);
+  st.core->dispatch([&](const dispatch_order& d) {
+    auto& outbox = st.nodes[d.node].outbox.orders;
+    if (outbox.empty())
+      st.dirty.push_back(d.node);
+    outbox.push_back(run_order{d.id, d.epoch, st.core->function_name(d.fn), d.args});
+  });
+  if (st.dirty.empty())
+    return;
+  if (self->mailbox().empty()) {
+    flush(self, false);
+    return;
+  }
+  if (flush_full_nodes)
+    flush(self, true);
+  if (!st.dirty.empty() && !st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+} // namespace gasched::detail

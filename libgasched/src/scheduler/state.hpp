@@ -1,0 +1,146 @@
+// Internal: the scheduler actor's state, and the functions its behaviours
+// share. The decisions are scheduler_core's; these functions send what it
+// decides and keep what only an actor can hold (handles, promises, timers).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/node_id.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "backoff.hpp"
+#include "guarded_actor.hpp"
+#include "core/scheduler_core.hpp"
+#include "gasched/options.hpp"
+#include "gasched/stats.hpp"
+#include "gasched/task.hpp"
+#include "wire.hpp"
+
+namespace gasched::detail {
+
+/// A node as the actor knows it; the core knows it by index.
+struct node_entry {
+  caf::actor actor;   ///< invalid: the index is unused
+  std::string name;   ///< as it introduced itself
+  run_batch outbox;   ///< orders not sent yet
+  /// Where a node handed to us by address is published (from CAF's
+  /// middleman): reconnected there when lost. Empty for local and joined nodes.
+  std::string host;
+  uint16_t port = 0;
+};
+
+/// A lost node handed by address, being reconnected.
+struct reconnecting {
+  std::string name;                              ///< the node's name when lost
+  std::unique_ptr<backoff> pause;                ///< before the next attempt
+  std::chrono::steady_clock::time_point since;   ///< when it was lost
+  uint32_t attempts = 0;                         ///< so far in this episode
+  bool warned = false;                           ///< the episode's failure was logged
+};
+
+struct scheduler_state {
+  // -- what it was given ---------------------------------------------------------
+  scheduler_options opts;
+  std::string label;                    ///< the name results carry
+  retry_policy policy;                  ///< sent with every batch of orders
+  // -- tasks and nodes -----------------------------------------------------------
+  std::unique_ptr<scheduler_core> core; ///< every decision
+  std::vector<node_entry> nodes;        ///< by node_index
+  std::unordered_map<caf::actor_addr, node_index> index_of;  ///< node actor -> index
+  std::vector<node_index> dirty;        ///< nodes with orders in their outbox
+  bool flush_scheduled = false;         ///< a flush_atom waits in the mailbox
+  /// Requests waiting for a task's result.
+  std::unordered_multimap<task_id, caf::typed_response_promise<task_result>> awaiters;
+  /// Tasks submitted by another process, by the process: only it may await,
+  /// cancel or list them.
+  std::unordered_map<task_id, caf::node_id> remote_owner;
+  // -- nodes coming and going ----------------------------------------------------
+  uint64_t node_joins = 0;                   ///< first comings
+  uint64_t node_losses = 0;                  ///< declared down
+  uint64_t node_rejoins = 0;                 ///< back under a name lost before
+  std::deque<node_event> node_events;        ///< the latest, oldest first
+  std::unordered_set<std::string> lost_names;                ///< lost at least once
+  std::unordered_map<std::string, reconnecting> reconnects;  ///< by "host:port"
+  /// Tasks pending and no node up since then (zero: not now); a check is
+  /// scheduled while no_nodes_check_armed.
+  std::chrono::steady_clock::time_point no_nodes_since{};
+  bool no_nodes_check_armed = false;
+  // -- starting ------------------------------------------------------------------
+  size_t hellos_outstanding = 0;  ///< given nodes not answered yet
+  bool started = false;           ///< every given node answered or timed out
+  caf::error start_error;         ///< none of them answered
+  std::vector<caf::typed_response_promise<caf::ok_atom>> ready_waiters;
+
+  static inline const char* name = "gasched.scheduler";
+};
+
+using scheduler_self = caf::stateful_actor<scheduler_state, guarded_actor>*;
+
+// -- results (results.cpp) ------------------------------------------------------
+
+task_result make_result(scheduler_self self, ended_task& t, caf::message value,
+                        caf::error error);
+/// To the awaiters and the client; forgets the task's owner.
+void deliver(scheduler_self self, task_result&& r);
+/// Awaiters get an error rather than silence.
+void fail_awaiters(scheduler_self self, const std::string& why);
+void warn_if_unfinished(scheduler_self self, const std::string& why);
+stats make_stats(scheduler_self self);
+
+// -- dispatch (dispatch.cpp) ----------------------------------------------------
+
+/// Hands pending tasks to free slots; after every change that may free a
+/// slot or add a task.
+void pump(scheduler_self self, bool flush_full_nodes = true);
+/// Sends the orders of the dirty nodes; with only_full, of those with no free slot.
+void flush(scheduler_self self, bool only_full);
+
+// -- nodes (nodes.cpp) ----------------------------------------------------------
+
+/// How long a hello may take when reconnecting: a cut link must not hold up
+/// the next attempt once it heals.
+constexpr auto reconnect_timeout = std::chrono::seconds(2);
+
+/// `handed`: given by address (opts.nodes, add_node) rather than joined.
+caf::error add_node(scheduler_self self, const caf::actor& node, const node_info& info,
+                    bool handed);
+void remove_node(scheduler_self self, node_index n, const caf::error& reason);
+/// One attempt to reconnect the node published at `key` ("host:port").
+void reconnect(scheduler_self self, const std::string& key);
+/// Asks a node who it is.
+void hello(scheduler_self self, const caf::actor& node, caf::timespan timeout,
+           std::function<void(node_info&)> on_info, std::function<void(caf::error&)> on_error);
+
+// -- no node (nodes.cpp) --------------------------------------------------------
+
+/// Tasks pending and no node up: a run that waits must say so, now and then.
+void watch_for_no_nodes(scheduler_self self);
+void check_no_nodes(scheduler_self self);
+
+// -- who may do what (access.cpp) -----------------------------------------------
+
+/// Whether the current sender may stop the scheduler, change its limits or
+/// add nodes: its own process, its client, or anyone with opts.remote_admin.
+/// Refusals are logged; the error says what was refused.
+caf::error check_admin(scheduler_self self, const char* what);
+/// Whether an exit message may end the scheduler (the same rule; logged if not).
+bool exit_allowed(scheduler_self self, const caf::exit_msg& msg);
+/// Whether the current sender may await or cancel task `id`.
+caf::error check_owner(scheduler_self self, task_id id);
+/// Remembers the current sender as the owner of `id` when it is remote.
+void note_owner(scheduler_self self, task_id id);
+/// Whether the current sender may see task `id` in unfinished.
+bool may_see(scheduler_self self, task_id id);
+
+} // namespace gasched::detail

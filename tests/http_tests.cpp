@@ -1,0 +1,349 @@
+// The HTTP endpoint against runs whose figures are known: in-process
+// scheduler and nodes, real HTTP requests, /metrics read by Prometheus's own
+// parser (python3-prometheus-client).
+#include <fstream>
+#include <map>
+#include <set>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "actor_support.hpp"
+#include "browser/http_support.hpp"
+#include "http/metrics_writer.hpp"
+
+using namespace gasched;
+using namespace gasched::testing;
+using json = nlohmann::json;
+
+namespace {
+
+// Runs `succeed` hello.world tasks and `fail` test.permanent tasks to their end.
+void run_tasks(cluster& c, const caf::actor& sched, int succeed, int fail) {
+  for (int32_t i = 0; i < succeed; ++i)
+    c.execute(sched, make_task("hello.world", caf::make_message(i)));
+  for (int i = 0; i < fail; ++i)
+    c.execute(sched, make_task("test.permanent"));
+  c.results(static_cast<size_t>(succeed + fail));
+}
+
+http_server serve(cluster& c, const caf::actor& sched) {
+  auto srv = serve_http(c.sys(), sched, "127.0.0.1", 0);
+  if (!srv)
+    FAIL("serve_http: " << describe(srv.error()));
+  REQUIRE(srv->port() != 0);
+  return std::move(*srv);
+}
+
+json get_json(const http_server& srv, const std::string& path, int status = 200) {
+  auto r = http_get(srv, path);
+  CHECK(r.status == status);
+  CHECK(r.content_type == "application/json");
+  return json::parse(r.body);
+}
+
+// Every sample Prometheus's parser finds at `source` (a URL or a file), as
+// "name{label=value,...}" -> {family type, value}. python3 or
+// prometheus_client missing is a failure.
+std::map<std::string, std::pair<std::string, double>> parse_metrics(const std::string& source) {
+  static const char* script = R"(
+import sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+src = sys.argv[1]
+if src.startswith('http'):
+    text = urllib.request.urlopen(src, timeout=10).read().decode()
+else:
+    text = open(src).read()
+for family in text_string_to_metric_families(text):
+    for s in family.samples:
+        labels = ','.join(k + '=' + v for k, v in sorted(s.labels.items()))
+        name = s.name + ('{' + labels + '}' if labels else '')
+        print(family.type, name, repr(float(s.value)), sep='\t')
+)";
+  auto err_path = (std::filesystem::temp_directory_path()
+                   / ("gasched-python-" + std::to_string(getpid()) + ".err")).string();
+  auto run = run_program({find_program("python3", "python3-prometheus-client"), "-c", script,
+                          source}, 60s, err_path);
+  std::stringstream err;
+  err << std::ifstream{err_path}.rdbuf();
+  std::filesystem::remove(err_path);
+  INFO("python3 said:\n" << run.out << err.str());
+  REQUIRE(run.exit_code == 0);  // also when prometheus_client is missing
+  std::map<std::string, std::pair<std::string, double>> result;
+  std::istringstream lines{run.out};
+  std::string type, name, value;  // tab-separated: label values may hold spaces
+  while (std::getline(lines, type, '\t') && std::getline(lines, name, '\t')
+         && std::getline(lines, value))
+    result[name] = {type, std::stod(value)};
+  REQUIRE(!result.empty());
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("the JSON endpoints show the figures of a finished run", "[http]") {
+  cluster c;
+  auto sched = c.scheduler(c.options(c.nodes(2)));
+  run_tasks(c, sched, 20, 3);
+  auto srv = serve(c, sched);
+  auto before = std::chrono::system_clock::now();
+  auto s = get_json(srv, "/api/stats");
+  CHECK(s["succeeded"] == 20);
+  CHECK(s["failed"] == 3);
+  CHECK(s["submitted"] == 23);
+  CHECK(s["finished"] == 23);
+  CHECK(s["pending"] == 0);
+  CHECK(s["running"] == 0);
+  CHECK(s["cancelled"] == 0);
+  CHECK(s["requeued"] == 0);
+  CHECK(s["ticks"] == 23);
+  CHECK(s["worker_node_count"] == 2);
+  CHECK(s["slots"] == 20);
+  CHECK(s["max_workers"] == 10);
+  CHECK(s["node_joins"] == 2);
+  REQUIRE(s["worker_nodes"].size() == 2);
+  std::set<std::string> names;
+  for (auto& n : s["worker_nodes"]) {
+    names.insert(n["node"].get<std::string>());
+    CHECK(n["running"] == 0);
+    CHECK(n["slots"] == 10);
+  }
+  CHECK(names == std::set<std::string>{"n1", "n2"});
+  REQUIRE(s["node_events"].size() == 2);
+  CHECK(s["node_events"][0]["kind"] == "joined");
+  auto ms = s["unix_ms"].get<int64_t>();
+  auto before_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     before.time_since_epoch()).count();
+  CHECK(ms >= before_ms - 1000);
+  CHECK(ms <= before_ms + 60000);
+
+  auto n = get_json(srv, "/api/nodes");
+  CHECK(n["worker_node_count"] == 2);
+  CHECK(n["slots"] == 20);
+  CHECK(n["nodes"] == s["worker_nodes"]);
+  CHECK(n["node_events"] == s["node_events"]);
+}
+
+TEST_CASE("metrics parse with the Prometheus parser and match the run", "[http]") {
+  cluster c;
+  auto sched = c.scheduler(c.options(c.nodes(2)));
+  run_tasks(c, sched, 20, 3);
+  auto srv = serve(c, sched);
+  auto text = http_get(srv, "/metrics");
+  CHECK(text.status == 200);
+  CHECK(text.content_type == "text/plain; version=0.0.4; charset=utf-8");
+  auto m = parse_metrics(srv.url() + "metrics");
+  auto check = [&](const std::string& name, const std::string& type, double value) {
+    INFO(name);
+    REQUIRE(m.count(name) == 1);
+    CHECK(m[name].first == type);
+    CHECK(m[name].second == value);
+  };
+  check("gasched_tasks_submitted_total", "counter", 23);
+  check("gasched_tasks_succeeded_total", "counter", 20);
+  check("gasched_tasks_failed_total", "counter", 3);
+  check("gasched_tasks_cancelled_total", "counter", 0);
+  check("gasched_tasks_quarantined_total", "counter", 0);
+  check("gasched_tasks_requeued_total", "counter", 0);
+  check("gasched_late_results_total", "counter", 0);
+  check("gasched_node_joins_total", "counter", 2);
+  check("gasched_node_losses_total", "counter", 0);
+  check("gasched_node_rejoins_total", "counter", 0);
+  check("gasched_tasks_pending", "gauge", 0);
+  check("gasched_tasks_running", "gauge", 0);
+  check("gasched_nodes", "gauge", 2);
+  check("gasched_slots", "gauge", 20);
+  check("gasched_max_workers", "gauge", 10);
+  for (auto node : {"n1", "n2"}) {
+    check(std::string{"gasched_node_running_tasks{node="} + node + "}", "gauge", 0);
+    check(std::string{"gasched_node_slots{node="} + node + "}", "gauge", 10);
+  }
+}
+
+TEST_CASE("a histogram from the metrics writer parses with the Prometheus parser", "[http]") {
+  // What the scheduler's timing histograms will be written with.
+  detail::http::metrics_writer w;
+  detail::http::histogram_data h{{0.001, 0.01, 0.1, 1}, {2, 5, 9, 10}, 3.25, 11};
+  w.histogram("gasched_task_run_seconds", "Run time.", h, {{"node", "a \"quoted\"\\name"}});
+  w.counter("gasched_x_total", "A counter.", 18446744073709551615ull);
+  auto path = (std::filesystem::temp_directory_path()
+               / ("gasched-metrics-" + std::to_string(getpid()) + ".txt")).string();
+  std::ofstream{path} << w.text();
+  auto m = parse_metrics(path);
+  std::filesystem::remove(path);
+  auto label = std::string{"node=a \"quoted\"\\name"};
+  CHECK(m["gasched_task_run_seconds_bucket{le=0.01," + label + "}"].second == 5);
+  CHECK(m["gasched_task_run_seconds_bucket{le=+Inf," + label + "}"].second == 11);
+  CHECK(m["gasched_task_run_seconds_sum{" + label + "}"].second == 3.25);
+  CHECK(m["gasched_task_run_seconds_count{" + label + "}"].first == "histogram");
+  CHECK(m["gasched_x_total"].second == 18446744073709551615.0);
+}
+
+TEST_CASE("api tasks lists pending and running tasks with their totals", "[http]") {
+  cluster c;
+  auto opts = c.options({c.node("n1", 2)});
+  opts.max_workers = 2;
+  auto sched = c.scheduler(opts);
+  std::vector<task_id> ids;
+  for (int32_t i = 0; i < 5; ++i)
+    ids.push_back(c.execute(sched, make_task("test.sleep", caf::make_message(i, int32_t{30000}))));
+  REQUIRE(c.wait_for_stats(sched, [](const stats& s) { return s.running == 2 && s.pending == 3; }));
+  auto srv = serve(c, sched);
+
+  auto pending = get_json(srv, "/api/tasks?state=pending");
+  CHECK(pending["state"] == "pending");
+  CHECK(pending["total"] == 3);
+  CHECK(pending["running"] == 2);
+  REQUIRE(pending["tasks"].size() == 3);
+  CHECK(pending["tasks"][0]["function"] == "test.sleep");
+  CHECK(pending["tasks"][0]["state"] == "pending");
+  CHECK(pending["tasks"][0]["args"] == "(2, 30000)");  // queue order: the third task first
+
+  auto running = get_json(srv, "/api/tasks?state=running");
+  CHECK(running["total"] == 2);
+  REQUIRE(running["tasks"].size() == 2);
+  CHECK(running["tasks"][1]["state"] == "running");
+
+  auto all = get_json(srv, "/api/tasks");
+  CHECK(all["total"] == 5);
+  CHECK(all["returned"] == 5);
+  auto one = get_json(srv, "/api/tasks?state=pending&limit=1");
+  CHECK(one["total"] == 3);
+  CHECK(one["returned"] == 1);
+  CHECK(one["tasks"].size() == 1);
+  get_json(srv, "/api/tasks?state=done", 400);
+  get_json(srv, "/api/tasks?limit=x", 400);
+  for (auto id : ids)
+    CHECK(c.ask<caf::ok_atom>(sched, cancel_atom::value, id));
+  c.results(5);
+}
+
+TEST_CASE("serve_http reports its port and fails clearly when the port is taken", "[http]") {
+  cluster c;
+  auto sched = c.scheduler(c.options(c.nodes(1)));
+  auto first = serve(c, sched);
+  auto port = first.port();
+  CHECK(first.url() == "http://127.0.0.1:" + std::to_string(port) + "/");
+  auto second = serve_http(c.sys(), sched, "127.0.0.1", port);
+  REQUIRE(!second);
+  CHECK(is(second.error(), errc::network_error));
+  CHECK_THAT(describe(second.error()), Catch::Contains("127.0.0.1:" + std::to_string(port)));
+  CHECK(http_get(first, "/nowhere").status == 404);
+  CHECK(http_get(first, "/").content_type == "text/html; charset=utf-8");
+
+  auto moved = std::move(first);  // the handle moves; the server keeps serving
+  CHECK(http_get(moved, "/api/stats").status == 200);
+  moved.stop();
+  moved.stop();  // idempotent
+  auto again = serve_http(c.sys(), sched, "127.0.0.1", port);
+  CHECK(again);  // the port is free once stopped
+
+  CHECK(is(serve_http(c.sys(), caf::actor{}, "127.0.0.1", 0).error(), errc::invalid_argument));
+  http_options zero;
+  zero.port = 0;
+  zero.threads = 0;
+  CHECK(is(serve_http(c.sys(), sched, zero).error(), errc::invalid_argument));
+}
+
+TEST_CASE("without a scheduler the endpoints answer 503", "[http]") {
+  cluster c;
+  auto sched = c.scheduler(c.options(c.nodes(1)));
+  auto srv = serve(c, sched);
+  CHECK(c.ask<caf::ok_atom>(sched, stop_atom::value));
+  c.wait_down(sched);
+  auto s = get_json(srv, "/api/stats", 503);
+  CHECK_THAT(s["error"].get<std::string>(), Catch::Contains("scheduler unavailable"));
+  CHECK(http_get(srv, "/metrics").status == 503);
+  CHECK(http_get(srv, "/api/tasks").status == 503);
+  CHECK(http_get(srv, "/").status == 200);  // the page itself says the scheduler is gone
+}
+
+namespace {
+
+// Context switches of each thread of this process, by thread id.
+std::map<std::string, uint64_t> context_switches() {
+  std::map<std::string, uint64_t> result;
+  for (auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream status{entry.path() / "status"};
+    std::string line;
+    uint64_t n = 0;
+    while (std::getline(status, line))
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0
+          || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
+        n += std::stoull(line.substr(line.find(':') + 1));
+    result[entry.path().filename().string()] = n;
+  }
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("an idle endpoint wakes none of its threads", "[http]") {
+  cluster c;
+  auto sched = c.scheduler(c.options(c.nodes(1)));
+  auto before = context_switches();
+  auto srv = serve(c, sched);
+  CHECK(http_get(srv, "/api/stats").status == 200);
+  // The threads serve_http started, and what they do in the two seconds
+  // after the first: the first absorbs the tail of the request above.
+  std::this_thread::sleep_for(1s);
+  auto start = context_switches();
+  std::this_thread::sleep_for(1s);
+  auto end = context_switches();
+  size_t threads = 0;
+  uint64_t wakeups = 0;
+  for (auto& [tid, n] : start) {
+    if (before.count(tid) || !end.count(tid))
+      continue;
+    ++threads;
+    wakeups += end[tid] - n;
+  }
+  CHECK(threads >= 2);  // the accepting thread and the workers
+  CHECK(wakeups == 0);
+}
+
+TEST_CASE("gasched-ctl prints the stats of a published scheduler", "[http][ctl]") {
+  cluster c;
+  auto sched = c.scheduler(c.options(c.nodes(2)));
+  run_tasks(c, sched, 5, 1);
+  auto port = publish(c.sys(), sched, 0);
+  REQUIRE(port);
+  auto address = "127.0.0.1:" + std::to_string(*port);
+  std::string ctl = GASCHED_CTL_PROGRAM;
+
+  auto as_json = run_program({ctl, "--connect", address, "--status", "--json"});
+  REQUIRE(as_json.exit_code == 0);
+  auto s = json::parse(as_json.out);
+  CHECK(s["succeeded"] == 5);
+  CHECK(s["failed"] == 1);
+  CHECK(s["worker_node_count"] == 2);
+  CHECK(s["worker_nodes"].size() == 2);
+
+  auto table = run_program({ctl, "--connect", address, "--status"});
+  REQUIRE(table.exit_code == 0);
+  CHECK_THAT(table.out, Catch::Contains("succeeded") && Catch::Contains("n1")
+                          && Catch::Contains("n2") && Catch::Contains("2 up, 20 slots"));
+
+  auto watch = run_program({ctl, "--connect", address, "--watch", "--json", "--interval", "0.1",
+                            "--count", "3"});
+  REQUIRE(watch.exit_code == 0);
+  CHECK(std::count(watch.out.begin(), watch.out.end(), '\n') == 3);
+
+  for (auto bad : std::vector<std::vector<std::string>>{
+         {ctl}, {ctl, "--connect", "nohost"}, {ctl, "--connect", address, "--status", "--watch"},
+         {ctl, "--connect", address, "--watch", "--interval", "0"}})
+    CHECK(run_program(bad).exit_code == 2);
+
+  auto closed = serve(c, sched);  // a port that surely refuses once stopped
+  auto closed_port = closed.port();
+  closed.stop();
+  auto log = (std::filesystem::temp_directory_path()
+              / ("gasched-ctl-" + std::to_string(getpid()) + ".err")).string();
+  auto refused = run_program({ctl, "--connect", "127.0.0.1:" + std::to_string(closed_port)},
+                             60s, log);
+  std::stringstream err;
+  err << std::ifstream{log}.rdbuf();
+  std::filesystem::remove(log);
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(err.str(), Catch::Contains("cannot connect to 127.0.0.1:"));
+}
