@@ -11,6 +11,7 @@
 #include <system_error>
 #include <thread>
 
+#include "data_dir.hpp"
 #include "gasched_run/event_aggregate.hpp"
 
 namespace gasched::examples {
@@ -42,13 +43,18 @@ void write_atomically(const std::string& path, const std::string& content) {
 
 } // namespace
 
-void add_event_tasks(registry& reg) {
-  reg.add("events.aggregate", [](const std::string& batch, const std::string& partial) {
-    if (!std::filesystem::exists(batch))
+void add_event_tasks(registry& reg, std::shared_ptr<const data_dir> data) {
+  reg.add("events.aggregate", [data](const std::string& batch, const std::string& partial) {
+    const std::string fn = "events.aggregate";
+    auto folder = data ? *data : data_dir{};
+    auto batch_path = folder.resolve(batch, fn);
+    if (!std::filesystem::is_regular_file(batch_path))
       throw permanent_failure("no batch file " + batch);
-    auto encoded = events::aggregate_file(batch).encode();
-    if (!partial.empty())
-      write_atomically(partial, encoded);
+    // Checked before the work: a refusal must not cost a whole aggregation.
+    auto partial_path = partial.empty() ? std::string{} : folder.resolve(partial, fn);
+    auto encoded = events::aggregate_file(batch_path).encode();
+    if (!partial_path.empty())
+      write_atomically(partial_path, encoded);
     return encoded;
   });
 }

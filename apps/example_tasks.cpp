@@ -5,16 +5,20 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "event_tasks.hpp"
 #include "gasched/this_task.hpp"
 
 namespace gasched::examples {
 
-void add_to(registry& reg) {
+void add_demo_functions(registry& reg) {
   reg.add("hello.world", [](int32_t n) { return n; });
   reg.add("demo.flaky", []() -> int32_t { throw std::runtime_error("retry me"); });
   reg.add("demo.bad", []() -> int32_t { throw permanent_failure("never retry"); });
+}
+
+void add_test_functions(registry& reg) {
   reg.add("test.identity", [](int32_t n) { return n; });
   reg.add("test.sleep", [](int32_t id, int32_t ms) {
     this_task::sleep_for(std::chrono::milliseconds(ms));
@@ -56,7 +60,12 @@ void add_to(registry& reg) {
       throw std::runtime_error("first attempt fails");
     return id;
   });
-  add_event_tasks(reg);
+}
+
+void add_to(registry& reg, std::shared_ptr<const data_dir> data) {
+  add_demo_functions(reg);
+  add_test_functions(reg);
+  add_event_tasks(reg, std::move(data));
 }
 
 } // namespace gasched::examples

@@ -1,15 +1,22 @@
-// The task functions that gasched-node offers out of the box: the examples
-// of the README and the functions the tests and benchmarks run.
+// The example task functions: the harmless ones the stock gasched-node
+// offers, and the test functions that only gasched-test-node offers (one
+// kills its own process, others hold a slot for as long as they are asked).
 #pragma once
 
+#include <memory>
+
+#include "data_dir.hpp"
 #include "gasched/registry.hpp"
 
 namespace gasched::examples {
 
-/// Adds every example function to `reg`:
+/// The README's examples, safe to offer to any scheduler:
 ///   hello.world(int32 n) -> n
 ///   demo.flaky() throws (retried until max_retries)
 ///   demo.bad() throws permanent_failure
+void add_demo_functions(registry& reg);
+
+/// What the tests and benchmarks run; never offer them on a shared cluster:
 ///   test.identity(int32 n) -> n
 ///   test.sleep(int32 id, int32 ms) -> id, after ms milliseconds (wakes on cancel)
 ///   test.sleep_timed(int32 ms) -> int64 microseconds it really slept
@@ -22,8 +29,10 @@ namespace gasched::examples {
 ///   test.concurrent(int32 ms) -> how many tasks this process ran at once
 ///     when it started; it then sleeps ms
 ///   test.flaky_once(int32 id) -> id; fails the first attempt on each node
-///   events.aggregate(string batch, string partial) -> string: gasched-run's
-///     default job (event_tasks.hpp)
-void add_to(registry& reg);
+void add_test_functions(registry& reg);
+
+/// Every example: the demo and test functions, and events.aggregate
+/// (event_tasks.hpp) confined to `data` (none: it refuses every task).
+void add_to(registry& reg, std::shared_ptr<const data_dir> data = nullptr);
 
 } // namespace gasched::examples

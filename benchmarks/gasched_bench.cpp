@@ -580,13 +580,14 @@ int main(int argc, char** argv) {
   CLI::App app{"gasched-bench: throughput, latency, memory, dispatch scaling and "
                "failover of gasched, beside gascheduler's reference figures."};
   options opts;
-  opts.node_program = self_dir() + "/../apps/gasched-node";
+  // The test node: the scenarios run test.* functions, which the stock node lacks.
+  opts.node_program = self_dir() + "/../apps/gasched-test-node";
   opts.core_bench = self_dir() + "/gasched-core-bench";
   app.add_flag("--quick", opts.quick, "small sizes: checks that it runs, measures nothing");
   app.add_option("--repeat", opts.repeat, "runs per figure")->check(CLI::Range(1, 20))
     ->capture_default_str();
   app.add_option("--json", opts.json_path, "where the figures go")->capture_default_str();
-  app.add_option("--node-program", opts.node_program, "gasched-node to start")
+  app.add_option("--node-program", opts.node_program, "gasched-test-node to start")
     ->capture_default_str();
   app.add_option("--core-bench", opts.core_bench, "gasched-core-bench to run")
     ->capture_default_str();

@@ -28,8 +28,10 @@ echo "Depends: $depends"
 for dep in adduser libcaf-core libcpp-httplib; do
   [[ $depends == *"$dep"* ]] || fail "Depends lacks $dep"
 done
-dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -q postinst || fail "no postinst"
-dpkg-deb --info "$deb" postinst | grep -q "adduser --system" || fail "postinst makes no user"
+# (Outputs go to variables first: `producer | grep -q` fails under pipefail
+# when grep stops reading early.)
+postinst=$(dpkg-deb --info "$deb" postinst) || fail "no postinst"
+[[ $postinst == *"adduser --system"* ]] || fail "postinst makes no user"
 [ "$(dpkg-deb --info "$deb" conffiles)" = /etc/default/gasched-node ] || fail "conffiles"
 for script in postinst prerm postrm; do
   dpkg-deb --info "$deb" "$script" | sh -n || fail "$script is not valid sh"
@@ -63,8 +65,10 @@ fi
 
 # The programs run from the unpacked root, with its library.
 export LD_LIBRARY_PATH=$(dirname "$lib")
-"$root/usr/bin/gasched-node" --help | grep -q -- "--join" || fail "gasched-node --help"
-"$root/usr/bin/gasched-ctl" --help | grep -q -- "--watch" || fail "gasched-ctl --help"
+help=$("$root/usr/bin/gasched-node" --help) || fail "gasched-node --help"
+[[ $help == *"--join"* ]] || fail "gasched-node --help: $help"
+help=$("$root/usr/bin/gasched-ctl" --help) || fail "gasched-ctl --help"
+[[ $help == *"--watch"* ]] || fail "gasched-ctl --help: $help"
 
 # A node from the package: read its first line, waiting at most 20 s.
 exec 3< <(exec "$root/usr/bin/gasched-node" --port 0 --name pkg-node 2>"$work/node.err")

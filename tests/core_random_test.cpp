@@ -766,6 +766,13 @@ TEST_CASE("scheduler_core matches the model under random events", "[core][random
   std::string name = std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";
   name += "/gasched-random-XXXXXX";
   std::string dir = ::mkdtemp(name.data());
+  struct remove_at_end {
+    std::string dir;
+    ~remove_at_end() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{dir};
   uint64_t tasks = 0;
   for (int run = 0; run < runs; ++run) {
     auto seed = base + static_cast<uint64_t>(run);
@@ -780,6 +787,5 @@ TEST_CASE("scheduler_core matches the model under random events", "[core][random
     }
     tasks += r.tasks();
   }
-  std::filesystem::remove_all(dir);
   CHECK(tasks > 0);
 }

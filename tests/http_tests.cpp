@@ -347,3 +347,30 @@ TEST_CASE("gasched-ctl prints the stats of a published scheduler", "[http][ctl]"
   CHECK(refused.exit_code == 1);
   CHECK_THAT(err.str(), Catch::Contains("cannot connect to 127.0.0.1:"));
 }
+
+TEST_CASE("gasched-ctl reaches a scheduler that uses TLS with --tls", "[http][ctl]") {
+  auto dir = (std::filesystem::temp_directory_path()
+              / ("gasched-ctl-tls-" + std::to_string(getpid()))).string();
+  REQUIRE(run_program({GASCHED_CERTS_PROGRAM, dir, "sched", "ctl"}).exit_code == 0);
+  caf::actor_system_config cfg;
+  REQUIRE(!init(cfg, {}, tls_options::from_dir(dir + "/sched")));
+  caf::actor_system sys{cfg};
+  registry reg;
+  examples::add_to(reg);
+  scheduler_options opts;
+  opts.nodes = {spawn_node(sys, reg, "n1")};
+  auto sched = spawn_scheduler(sys, opts);
+  REQUIRE(sched);
+  auto port = publish(sys, *sched, 0);
+  REQUIRE(port);
+  std::string ctl = GASCHED_CTL_PROGRAM;
+  auto address = "127.0.0.1:" + std::to_string(*port);
+  auto with_tls = run_program({ctl, "--connect", address, "--json", "--tls", dir + "/ctl"});
+  auto without = run_program({ctl, "--connect", address, "--json"});
+  std::filesystem::remove_all(dir);
+  caf::anon_send_exit(*sched, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(opts.nodes[0], caf::exit_reason::user_shutdown);
+  REQUIRE(with_tls.exit_code == 0);
+  CHECK(nlohmann::json::parse(with_tls.out)["worker_node_count"] == 1);
+  CHECK(without.exit_code == 1);  // a plain client cannot even connect
+}

@@ -183,6 +183,23 @@ TEST_CASE("network: a 1.5 s delay spike costs no result, and the node works afte
   f.check_at_work("slow", 1001);
 }
 
+TEST_CASE("network: 35 % of chunks held back 400 ms for 3 s costs no result, and the node works",
+          "[cluster][network]") {
+  network_fixture f;
+  f.join_through_proxy("lossy");
+  f.join_directly("steady");
+  REQUIRE(f.wait_nodes(2));
+  f.submit(1, 300, 30);
+  REQUIRE(f.someone_runs_on("lossy"));
+  // Packet loss as TCP turns it into stalls: a retransmission each.
+  f.proxy("lossy").lossy(0.35, std::chrono::milliseconds(400));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  f.proxy("lossy").pass();
+  f.collect(300);
+  REQUIRE(f.wait_nodes(2));
+  f.check_at_work("lossy", 1001);
+}
+
 TEST_CASE("network: the scheduler cut from every node for 3 s, then every task exactly once",
           "[cluster][network]") {
   network_fixture f;

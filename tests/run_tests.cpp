@@ -2,7 +2,11 @@
 // real gasched-node processes under it, at small sizes.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -159,6 +163,17 @@ std::vector<std::string> with(std::vector<std::string> args,
                               const std::vector<std::string>& more) {
   args.insert(args.end(), more.begin(), more.end());
   return args;
+}
+
+// gasched-run's arguments with its local nodes running the test functions
+// (test.*), which the stock gasched-node does not offer.
+std::vector<std::string> on_test_nodes(std::vector<std::string> args) {
+  return with(std::move(args), {"--node-program", GASCHED_NODE_PROGRAM});
+}
+
+// The stock node, next to gasched-run as gasched-run itself finds it.
+std::string stock_node_program() {
+  return (fs::path{GASCHED_RUN_PROGRAM}.parent_path() / "gasched-node").string();
 }
 
 // Waits until `run`'s stderr matches `pattern`; its text then, or nothing at the deadline.
@@ -362,7 +377,7 @@ TEST_CASE("gasched-run --tasks: good lines run, bad lines are reported by number
                                        "\n"
                                        "{\"fn\": \"test.identity\", \"args\": [6]}\n"
                                        "{\"fn\": \"demo.bad\"}\n");
-  run_process run{dir, {"--tasks", tasks, "--json", "--progress", "off"}};
+  run_process run{dir, on_test_nodes({"--tasks", tasks, "--json", "--progress", "off"})};
   auto status = run.finish();
   INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
   CHECK(status == 1);
@@ -402,7 +417,7 @@ TEST_CASE("gasched-run --tasks: every task succeeds, exit 0",
   auto tasks = dir.file("tasks.jsonl", "{\"fn\": \"hello.world\", \"args\": [7]}\n"
                                        "{\"fn\": \"test.node_name\"}\n"
                                        "{\"fn\": \"test.sleep\", \"args\": [9, 10]}\n");
-  run_process run{dir, {"--tasks", tasks, "--quiet"}};
+  run_process run{dir, on_test_nodes({"--tasks", tasks, "--quiet"})};
   auto status = run.finish();
   INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
   CHECK(status == 0);
@@ -448,7 +463,7 @@ TEST_CASE("gasched-run --listen --serve: two --connect clients each get exactly 
           "results",
           "[run][remote]") {
   scratch dir;
-  run_process server{dir, {"--listen", "127.0.0.1:0", "--serve", "--quiet"}};
+  run_process server{dir, on_test_nodes({"--listen", "127.0.0.1:0", "--serve", "--quiet"})};
   auto first = server.line(30s);
   REQUIRE(first);
   std::smatch m;
@@ -497,8 +512,8 @@ TEST_CASE("gasched-run: Ctrl-C stops the run and the node processes it started",
   std::string slow;
   for (int i = 1; i <= 6; ++i)
     slow += "{\"fn\": \"test.sleep\", \"args\": [" + std::to_string(i) + ", 60000]}\n";
-  run_process run{dir, {"--tasks", dir.file("slow.jsonl", slow), "--slots", "3", "--progress",
-                        "lines", "--progress-every", "0.1"}};
+  run_process run{dir, on_test_nodes({"--tasks", dir.file("slow.jsonl", slow), "--slots", "3",
+                                      "--progress", "lines", "--progress-every", "0.1"})};
   // Interrupted once every task runs: a progress line says so.
   auto err = await_err(run, std::regex{"\\b6 running"});
   INFO("stderr:\n" << run.err());
@@ -547,8 +562,8 @@ TEST_CASE("gasched-run: a node that keeps dying is given up after --max-restarts
   auto tasks = dir.file("die.jsonl", "{\"fn\": \"test.die\"}\n"
                                      "{\"fn\": \"test.die\"}\n"
                                      "{\"fn\": \"hello.world\", \"args\": [3]}\n");
-  run_process run{dir, {"--tasks", tasks, "--nodes", "1", "--slots", "1", "--max-restarts", "1",
-                        "--json", "--progress", "off"}};
+  run_process run{dir, on_test_nodes({"--tasks", tasks, "--nodes", "1", "--slots", "1",
+                                      "--max-restarts", "1", "--json", "--progress", "off"})};
   auto status = run.finish(60s);
   INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
   CHECK(status == 1);
@@ -624,8 +639,8 @@ TEST_CASE("gasched-run --heartbeat: the local nodes get the same heartbeat setti
           "[run][supervision]") {
   scratch dir;
   auto tasks = dir.file("slow.jsonl", "{\"fn\": \"test.sleep\", \"args\": [1, 60000]}\n");
-  run_process run{dir, {"--tasks", tasks, "--nodes", "1", "--heartbeat", "150",
-                        "--heartbeat-timeout", "1500", "--progress", "off"}};
+  run_process run{dir, on_test_nodes({"--tasks", tasks, "--nodes", "1", "--heartbeat", "150",
+                                      "--heartbeat-timeout", "1500", "--progress", "off"})};
   auto err = await_err(run, std::regex{"node-1 \\(pid [0-9]+\\)"});
   INFO("stderr:\n" << run.err());
   REQUIRE(err);
@@ -667,5 +682,334 @@ TEST_CASE("gasched-node --heartbeat and --heartbeat-timeout: accepted, bad value
     REQUIRE(exit);
     CHECK(WIFEXITED(*exit));
     CHECK(WEXITSTATUS(*exit) == 2);
+  }
+}
+
+namespace {
+
+// A program's exit status after `args`, its stderr in `err`; FAILs on a
+// timeout or a signal.
+int exit_status(std::vector<std::string> argv, std::string& err, const scratch& dir) {
+  suppress_caf_leaks_in_children();
+  static int runs = 0;
+  auto err_path = dir.file("exit-" + std::to_string(++runs) + ".txt");
+  auto process = gasched::tools::child_process::start_logged(argv, err_path);
+  while (process.read_line(30s)) {
+  }
+  auto status = process.wait_exit(30s);
+  err = read_all(err_path);
+  INFO(argv[0] << " " << argv[1] << "\nstderr: " << err);
+  REQUIRE(status);
+  REQUIRE(WIFEXITED(*status));
+  return WEXITSTATUS(*status);
+}
+
+// What a node program offers: its --list-functions lines.
+std::vector<std::string> functions_of(const std::string& program) {
+  auto process = gasched::tools::child_process::start({program, "--list-functions"});
+  std::vector<std::string> lines;
+  while (auto line = process.read_line(20s))
+    lines.push_back(*line);
+  auto status = process.wait_exit(10s);
+  REQUIRE(status);
+  CHECK(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 0);
+  return lines;
+}
+
+// The "listening on HOST:PORT" line of a --serve, as HOST:PORT.
+std::string served_address(run_process& server, const std::string& host) {
+  auto first = server.line(30s);
+  INFO("stderr:\n" << server.err());
+  REQUIRE(first);
+  std::smatch m;
+  INFO("first line: " << *first);
+  REQUIRE(std::regex_search(*first, m, std::regex{"listening on ([0-9.]+):([0-9]+)"}));
+  CHECK(m[1].str() == host);
+  return "127.0.0.1:" + m[2].str();
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+    ++n;
+  return n;
+}
+
+// apps/scripts/gasched-certs, found from this file: tests/../apps/scripts.
+std::string certs_program() {
+  return (fs::path{__FILE__}.parent_path().parent_path() / "apps/scripts/gasched-certs")
+    .string();
+}
+
+} // namespace
+
+TEST_CASE("gasched-node offers only what is safe to expose, gasched-test-node the test "
+          "functions too",
+          "[run][node]") {
+  auto stock = functions_of(stock_node_program());
+  CHECK(stock == std::vector<std::string>{"demo.bad()", "demo.flaky()",
+                                          "events.aggregate(std::string, std::string)",
+                                          "hello.world(int32_t)"});
+  auto test = functions_of(GASCHED_NODE_PROGRAM);
+  CHECK(test.size() == stock.size() + 10);
+  for (auto fn : {"test.die()", "test.sleep(int32_t, int32_t)", "hello.world(int32_t)"})
+    CHECK(std::find(test.begin(), test.end(), fn) != test.end());
+  // --help names them too, and --exclude leaves one out of the list.
+  auto help = gasched::tools::child_process::start({stock_node_program(), "--help"});
+  std::string text;
+  while (auto line = help.read_line(10s))
+    text += *line + "\n";
+  CHECK(text.find("Functions offered: demo.bad, demo.flaky, events.aggregate, hello.world")
+        != std::string::npos);
+  auto excluded = gasched::tools::child_process::start(
+    {stock_node_program(), "--exclude", "demo.flaky", "--list-functions"});
+  std::vector<std::string> left;
+  while (auto line = excluded.read_line(10s))
+    left.push_back(*line);
+  CHECK(left.size() == 3);
+}
+
+TEST_CASE("events.aggregate reads and writes only inside the node's data folder",
+          "[run][node][data]") {
+  scratch dir;
+  auto data = dir.file("data");
+  fs::create_directories(data + "/events");
+  fs::create_directories(data + "/partials");
+  std::ofstream{data + "/events/b.jsonl"}
+    << R"({"ts":1704067210,"game":"g","player":1,"type":"session_start"})" << "\n";
+  auto outside = dir.file("outside.jsonl", "{}\n");
+  fs::create_symlink(outside, data + "/link.jsonl");
+  auto line = [](const std::string& batch, const std::string& partial) {
+    return "{\"fn\": \"events.aggregate\", \"args\": [\"" + batch + "\", \"" + partial + "\"]}\n";
+  };
+  auto tasks = dir.file("tasks.jsonl", line("events/b.jsonl", "partials/b.part")
+                                         + line("../outside.jsonl", "")
+                                         + line(outside, "")
+                                         + line("link.jsonl", "")
+                                         + line("events/b.jsonl", "../escape.part")
+                                         + line("events/b.jsonl", dir.file("abs.part")));
+  SECTION("with --data: inside is fine, every way out is refused") {
+    // The stock node program: gasched-run's default.
+    run_process run{dir, {"--tasks", tasks, "--data", data, "--progress", "off"}};
+    auto status = run.finish();
+    INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
+    CHECK(status == 1);
+    REQUIRE(run.out.size() == 6);
+    std::map<int, json> by_line;
+    for (auto& l : run.out)
+      by_line[json::parse(l)["line"].get<int>()] = json::parse(l);
+    CHECK(by_line[1]["ok"] == true);
+    CHECK(fs::is_regular_file(data + "/partials/b.part"));
+    for (int n = 2; n <= 6; ++n) {
+      INFO("line " << n);
+      CHECK(by_line[n]["error"] == "permanent_failure");
+      CHECK(by_line[n]["reason"].get<std::string>().find("outside this node's data folder")
+            != std::string::npos);
+    }
+    CHECK(!fs::exists(dir.file("escape.part")));
+    CHECK(!fs::exists(dir.file("abs.part")));
+  }
+  SECTION("without a data folder: refused, saying why") {
+    run_process run{dir, {"--tasks", tasks, "--nodes", "1", "--progress", "off"}};
+    CHECK(run.finish() == 1);
+    INFO("stdout:\n" << run.all_out());
+    REQUIRE(!run.out.empty());
+    auto first = json::parse(run.out[0]);
+    CHECK(first["error"] == "permanent_failure");
+    CHECK(first["reason"].get<std::string>().find("no data folder: start it with --data-dir")
+          != std::string::npos);
+  }
+}
+
+TEST_CASE("gasched-run --listen: loopback by default, beyond it only with --tls or --insecure",
+          "[run][trust]") {
+  scratch dir;
+  SECTION("a port alone listens on 127.0.0.1") {
+    run_process server{dir, {"--listen", "0", "--serve", "--nodes", "0", "--quiet"}};
+    served_address(server, "127.0.0.1");
+    server.signal(SIGTERM);
+    CHECK(server.finish() == 0);
+  }
+  SECTION("0.0.0.0 without --tls is refused with a reason, exit 2") {
+    run_process server{dir, {"--listen", "0.0.0.0:0", "--serve", "--nodes", "0"}};
+    CHECK(server.finish() == 2);
+    auto err = server.err();
+    CHECK(err.find("--tls DIR") != std::string::npos);
+    CHECK(err.find("gasched-certs") != std::string::npos);
+    CHECK(err.find("--insecure") != std::string::npos);
+  }
+  SECTION("--insecure listens there and warns once") {
+    run_process server{dir, {"--listen", "0.0.0.0:0", "--serve", "--nodes", "0", "--insecure",
+                             "--quiet"}};
+    served_address(server, "0.0.0.0");
+    server.signal(SIGTERM);
+    CHECK(server.finish() == 0);
+    CHECK(count_of(server.err(), "in plain text (--insecure)") == 1);
+  }
+  SECTION("--tls with missing certificates: init's message, exit 1") {
+    run_process run{dir, {"--tls", dir.file("no-certs"), "--tasks", dir.file("t.jsonl", "\n")}};
+    CHECK(run.finish() == 1);
+    CHECK(run.err().find(dir.file("no-certs") + "/ca.pem") != std::string::npos);
+  }
+}
+
+TEST_CASE("gasched-run --tls: local nodes, --serve and --connect all use the certificates",
+          "[run][trust]") {
+  scratch dir;
+  auto certs = dir.file("certs");
+  std::string err;
+  REQUIRE(exit_status({certs_program(), certs, "run"}, err, dir) == 0);
+  auto tls = certs + "/run";
+  auto tasks = dir.file("tasks.jsonl", "{\"fn\": \"hello.world\", \"args\": [1]}\n"
+                                       "{\"fn\": \"hello.world\", \"args\": [2]}\n");
+  run_process local{dir, {"--tls", tls, "--tasks", tasks, "--quiet"}};
+  CHECK(local.finish() == 0);
+  CHECK(local.out.size() == 2);
+  run_process server{dir, {"--tls", tls, "--listen", "127.0.0.1:0", "--serve", "--quiet"}};
+  auto address = served_address(server, "127.0.0.1");
+  run_process client{dir, {"--tls", tls, "--connect", address, "--tasks", tasks, "--quiet"}};
+  CHECK(client.finish() == 0);
+  CHECK(client.out.size() == 2);
+  // Without a certificate there is no session at all.
+  run_process stranger{dir, {"--connect", address, "--tasks", tasks, "--quiet"}};
+  CHECK(stranger.finish() == 1);
+  server.signal(SIGTERM);
+  CHECK(server.finish() == 0);
+}
+
+TEST_CASE("gasched-run --serve stopped with tasks left reports them unfinished",
+          "[run][signals]") {
+  scratch dir;
+  run_process server{dir, on_test_nodes({"--listen", "127.0.0.1:0", "--serve", "--nodes", "1",
+                                         "--slots", "1", "--json", "--progress", "lines",
+                                         "--progress-every", "0.1"})};
+  auto address = served_address(server, "127.0.0.1");
+  std::string slow;
+  for (int i = 1; i <= 3; ++i)
+    slow += "{\"fn\": \"test.sleep\", \"args\": [" + std::to_string(i) + ", 60000]}\n";
+  run_process client{dir, {"--connect", address, "--tasks", dir.file("slow.jsonl", slow),
+                           "--quiet"}};
+  // One running, two pending: the server's progress line says so.
+  REQUIRE(await_err(server, std::regex{" 1 running, 2 pending"}));
+  server.signal(SIGTERM);
+  auto status = server.finish(30s);
+  INFO("stdout:\n" << server.all_out() << "stderr:\n" << server.err());
+  CHECK(status == 128 + SIGTERM);
+  CHECK(server.err().find("with 3 tasks unfinished") != std::string::npos);
+  REQUIRE(!server.out.empty());
+  auto summary = json::parse(server.out.back())["summary"];
+  CHECK(summary["unfinished"] == 3);
+  CHECK(summary["ok"] == false);
+  CHECK(client.finish(60s) == 1);  // it lost the scheduler: its tasks are unfinished too
+}
+
+namespace {
+
+// A loopback port and, with `listening`, a socket that listens there but
+// never accepts: the kernel completes connections that no CAF ever answers.
+struct probe_port {
+  int fd = -1;
+  uint16_t port = 0;
+
+  explicit probe_port(bool listening) {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    socklen_t len = sizeof(addr);
+    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port = ntohs(addr.sin_port);
+    if (listening) {
+      REQUIRE(listen(fd, 16) == 0);
+    } else {
+      close(fd);  // free a moment ago: nothing listens there now
+      fd = -1;
+    }
+  }
+
+  ~probe_port() {
+    if (fd >= 0)
+      close(fd);
+  }
+};
+
+} // namespace
+
+TEST_CASE("gasched-node --join to a closed port or a silent service says so at the default "
+          "log level",
+          "[run][node]") {
+  scratch dir;
+  auto listening = GENERATE(false, true);
+  probe_port probe{listening};
+  auto target = "127.0.0.1:" + std::to_string(probe.port);
+  auto err_path = dir.file("node-stderr.txt");
+  auto node = gasched::tools::child_process::start_logged(
+    {stock_node_program(), "--join", target}, err_path);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  std::string err;
+  while ((err = read_all(err_path)).find("cannot join") == std::string::npos
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);  // a file: nothing to block on but its growth
+  INFO((listening ? "a silent listener" : "a closed port") << "; stderr:\n" << err);
+  CHECK(err.find("cannot join the scheduler at " + target) != std::string::npos);
+  node.signal(SIGTERM);
+  CHECK(node.wait_exit(10s));
+}
+
+TEST_CASE("every program maps usage errors to exit 2 and runtime failures to exit 1",
+          "[run][exit]") {
+  scratch dir;
+  std::string err;
+  for (auto program : {stock_node_program(), std::string{GASCHED_NODE_PROGRAM}}) {
+    INFO(program);
+    CHECK(exit_status({program, "--no-such-option"}, err, dir) == 2);
+    CHECK(exit_status({program, "--port", "abc"}, err, dir) == 2);
+    CHECK(exit_status({program, "--data-dir", dir.file("missing")}, err, dir) == 2);
+    CHECK(err.find("missing") != std::string::npos);
+    CHECK(exit_status({program, "--join", "nohostport"}, err, dir) == 2);
+    CHECK(exit_status({program, "--host", "0.0.0.0"}, err, dir) == 2);
+    CHECK(exit_status({program, "--help"}, err, dir) == 0);
+    CHECK(exit_status({program, "--tls", dir.file("no-certs")}, err, dir) == 1);
+    CHECK(err.find("ca.pem") != std::string::npos);
+  }
+  auto run = std::string{GASCHED_RUN_PROGRAM};
+  CHECK(exit_status({run, "--no-such-option"}, err, dir) == 2);
+  CHECK(exit_status({run, "--nodes", "abc"}, err, dir) == 2);
+  CHECK(exit_status({run, "--listen", "1.2.3.4:99999"}, err, dir) == 2);
+  CHECK(exit_status({run, "--tasks", dir.file("")}, err, dir) == 2);
+  CHECK(err.find("is a folder") != std::string::npos);
+  CHECK(exit_status({run, "--help"}, err, dir) == 0);
+  CHECK(exit_status({run, "--tls", dir.file("no-certs")}, err, dir) == 1);
+}
+
+TEST_CASE("gasched-run --tasks reads a named pipe and a shell's <(...)", "[run][tasks]") {
+  scratch dir;
+  auto lines = dir.file("lines.jsonl", "{\"fn\": \"hello.world\", \"args\": [1]}\n"
+                                       "{\"fn\": \"hello.world\", \"args\": [2]}\n");
+  SECTION("a FIFO fed by another process") {
+    auto fifo = dir.file("tasks.fifo");
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+    // The writer blocks until gasched-run opens the FIFO; killed at the end if it never does.
+    auto writer = gasched::tools::child_process::start(
+      {"/bin/sh", "-c", "cat \"$0\" > \"$1\"", lines, fifo});
+    run_process run{dir, {"--tasks", fifo, "--nodes", "1", "--quiet"}};
+    CHECK(run.finish() == 0);
+    CHECK(run.out.size() == 2);
+    CHECK(writer.wait_exit(10s));
+  }
+  SECTION("process substitution") {
+    auto shell = gasched::tools::child_process::start(
+      {"/bin/bash", "-c", "exec \"$0\" --tasks <(cat \"$1\") --nodes 1 --quiet",
+       GASCHED_RUN_PROGRAM, lines});
+    std::vector<std::string> out;
+    while (auto l = shell.read_line(60s))
+      out.push_back(*l);
+    auto status = shell.wait_exit(30s);
+    REQUIRE(status);
+    CHECK(WIFEXITED(*status));
+    CHECK(WEXITSTATUS(*status) == 0);
+    CHECK(out.size() == 2);
   }
 }

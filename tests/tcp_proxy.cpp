@@ -99,6 +99,14 @@ void tcp_proxy::pass() { set_mode(mode::pass, {}); }
 void tcp_proxy::blackhole() { set_mode(mode::blackhole, {}); }
 void tcp_proxy::delay(std::chrono::milliseconds d) { set_mode(mode::delay, d); }
 
+void tcp_proxy::lossy(double share, std::chrono::milliseconds stall) {
+  {
+    std::lock_guard<std::mutex> guard(mtx_);
+    loss_ = share;
+  }
+  set_mode(mode::lossy, stall);
+}
+
 void tcp_proxy::close_all() {
   std::unique_lock<std::mutex> guard(mtx_);
   close_requested_ = true;
@@ -165,6 +173,7 @@ bool tcp_proxy::sync() {
     return false;
   cur_mode_ = mode_;
   cur_delay_ = delay_;
+  cur_loss_ = loss_;
   if (close_requested_) {
     close_requested_ = false;
     for (auto& l : links_)
@@ -238,6 +247,13 @@ void tcp_proxy::receive(link& l, int i, time_point now) {
   ssize_t n = recv(l.fd[i], buffer_.data(), buffer_.size(), 0);
   if (n > 0) {
     auto due = cur_mode_ == mode::delay ? now + cur_delay_ : now;
+    if (cur_mode_ == mode::lossy) {
+      rng_ ^= rng_ << 13, rng_ ^= rng_ >> 7, rng_ ^= rng_ << 17;
+      if (static_cast<double>(rng_ % 1000000) / 1e6 < cur_loss_)
+        due = now + cur_delay_;
+    }
+    if (!l.out[1 - i].empty())
+      due = std::max(due, l.out[1 - i].back().due);  // in order, as TCP delivers
     l.out[1 - i].push_back({due, {buffer_.data(), buffer_.data() + n}});
     l.queued[1 - i] += static_cast<size_t>(n);
   } else if (n == 0) {

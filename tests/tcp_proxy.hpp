@@ -38,6 +38,9 @@ public:
   /// Forwards both ways, each chunk written `d` after it was read, in order.
   /// Chunks keep their due time when the mode changes.
   void delay(std::chrono::milliseconds d);
+  /// A lossy link as TCP sees it: each chunk is held back `stall` (a
+  /// retransmission) with probability `share`, order kept; the rest pass.
+  void lossy(double share, std::chrono::milliseconds stall);
   /// Closes both sides of every current connection; new ones are forwarded in
   /// the current mode.
   void close_all();
@@ -46,7 +49,7 @@ public:
   size_t open_connections() const { return open_; }
 
 private:
-  enum class mode { pass, blackhole, delay };
+  enum class mode { pass, blackhole, delay, lossy };
   using time_point = std::chrono::steady_clock::time_point;
   struct link;
 
@@ -76,6 +79,7 @@ private:
   std::condition_variable applied_cv_;
   mode mode_ = mode::pass;
   std::chrono::milliseconds delay_{0};
+  double loss_ = 0;
   bool close_requested_ = false;
   bool stop_ = false;
   uint64_t requested_ = 0;
@@ -84,6 +88,8 @@ private:
   // The thread's own state.
   mode cur_mode_ = mode::pass;
   std::chrono::milliseconds cur_delay_{0};
+  double cur_loss_ = 0;
+  uint64_t rng_ = 0x9e3779b97f4a7c15;  // xorshift: lossy's coin
   std::vector<link> links_;
   std::vector<char> buffer_;
   std::thread thread_;  // last: starts once everything above exists

@@ -36,6 +36,7 @@ struct command_line {
   double interval = 1.0;  // seconds between refreshes of --watch
   uint64_t count = 0;     // refreshes of --watch; 0: until interrupted
   double timeout = 5.0;   // seconds to wait for an answer
+  std::string tls_dir;    // --tls: ca.pem, cert.pem, key.pem
 };
 
 bool split_address(const std::string& text, std::string& host, uint16_t& port) {
@@ -74,6 +75,10 @@ int parse(int argc, char** argv, command_line& cl) {
   app.add_option("--timeout", cl.timeout, "seconds to wait for the scheduler's answer")
     ->check(CLI::Range(0.1, 600.0))
     ->capture_default_str();
+  app.add_option("--tls", cl.tls_dir,
+                 "mutual TLS with the certificates in DIR (ca.pem, cert.pem, key.pem; "
+                 "gasched-certs makes them), for a cluster that uses --tls")
+    ->type_name("DIR");
   try {
     app.parse(argc, argv);
     if (!split_address(cl.connect, cl.host, cl.port))
@@ -146,7 +151,10 @@ int main(int argc, char** argv) {
     return code;
   gasched::set_log_level(gasched::log_level::off);  // errors are reported below, once
   caf::actor_system_config cfg;
-  gasched::init(cfg);
+  if (auto err = gasched::init(cfg, {}, gasched::tls_options::from_dir(cl.tls_dir))) {
+    std::cerr << "gasched-ctl: " << gasched::describe(err) << "\n";
+    return 1;
+  }
   // One thread that blocks when idle: --watch mostly waits.
   cfg.set("scheduler.max-threads", 1);
   cfg.set("scheduler.policy", caf::atom("sharing"));

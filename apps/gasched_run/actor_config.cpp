@@ -16,12 +16,20 @@ caf::error configure_actor_system(caf::actor_system_config& cfg, const options& 
   heartbeat_options heartbeats;
   heartbeats.interval = std::chrono::milliseconds(opts.heartbeat_ms);
   heartbeats.timeout = std::chrono::milliseconds(opts.heartbeat_timeout_ms);
-  init(cfg, heartbeats);
+  if (auto err = init(cfg, heartbeats, tls_options::from_dir(opts.tls_dir)))
+    return err;
   // Without --caf# options CAF's parser is not asked at all: it would also
   // read a caf-application.ini from the working directory.
   if (opts.caf_args.empty())
     return caf::none;
   return cfg.parse(opts.caf_args);
+}
+
+caf::error check_tls(const options& opts) {
+  if (opts.tls_dir.empty())
+    return caf::none;
+  caf::actor_system_config probe;
+  return init(probe, {}, tls_options::from_dir(opts.tls_dir));
 }
 
 } // namespace gasched::run

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -51,6 +52,10 @@ caf::behavior forwarder(caf::event_based_actor* self, caf::actor sched,
   };
 }
 
+std::string absolute_path(const std::string& path) {
+  return std::filesystem::absolute(path).lexically_normal().string();
+}
+
 std::string host_name() {
   char name[256] = "localhost";
   gethostname(name, sizeof(name) - 1);
@@ -90,7 +95,7 @@ struct cluster::impl {
 
   // -- setup ---------------------------------------------------------------------
 
-  void launch_nodes() {
+  void launch_nodes(const std::string& data_dir) {
     if (launched || opts.connecting())
       return;
     launched = true;
@@ -98,9 +103,18 @@ struct cluster::impl {
     lo.program = opts.node_program.empty() ? default_node_program() : opts.node_program;
     lo.slots = opts.slots;
     lo.log = opts.log;
-    // Heartbeats must agree across a cluster: the nodes get ours.
+    // Heartbeats must agree across a cluster, and TLS is all or nothing:
+    // the nodes get ours.
     lo.extra = {"--heartbeat", std::to_string(opts.heartbeat_ms), "--heartbeat-timeout",
                 std::to_string(opts.heartbeat_timeout_ms)};
+    if (!opts.tls_dir.empty())
+      lo.extra.insert(lo.extra.end(), {"--tls", absolute_path(opts.tls_dir)});
+    // The only folder their file-touching functions may use.
+    auto data = data_dir.empty() ? opts.data_dir : data_dir;
+    if (!data.empty() && opts.nodes > 0) {
+      std::filesystem::create_directories(data);
+      lo.extra.insert(lo.extra.end(), {"--data-dir", absolute_path(data)});
+    }
     if (!opts.data_dir.empty())
       lo.log_dir = opts.data_dir + "/node-logs";
     nodes.launch(lo, opts.nodes);
@@ -120,13 +134,14 @@ struct cluster::impl {
   void start_actor_system() {
     cfg.emplace();
     if (auto err = configure_actor_system(*cfg, opts))
-      throw std::runtime_error("--caf#: " + cfg->render(err));
+      throw std::runtime_error(err.category() == error_category ? describe(err)
+                                                                : "--caf#: " + cfg->render(err));
     sys.emplace(*cfg);
     self.emplace(*sys);
   }
 
   void start() {
-    launch_nodes();
+    launch_nodes({});
     start_actor_system();
     if (opts.connecting()) {
       auto remote = gasched::connect(*sys, opts.connect_host, opts.connect_port);
@@ -455,7 +470,9 @@ struct cluster::impl {
       receive_for(st, std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now));
     }
     st.rep.seconds = std::chrono::duration<double>(clock::now() - started).count();
-    if (auto s = ask_stats(); s && own_scheduler) {
+    // Only ours is asked: a remote one's counts are not ours, and one that
+    // went away would hold the run up for the request's timeout.
+    if (auto s = own_scheduler ? ask_stats() : std::nullopt) {
       take_counts(st.rep, *s);
       display.update(counts(st.rep, st.done, s));
     }
@@ -484,6 +501,16 @@ struct cluster::impl {
       display.error(v.notice);
   }
 
+  // What the scheduler still holds as serving ends: every pending or
+  // running task is unfinished (its client learns that it was cancelled).
+  void count_left(run_report& rep) {
+    auto s = rep.fatal.empty() ? ask_stats() : std::nullopt;
+    if (!s)
+      return;
+    take_counts(rep, *s);
+    rep.total = rep.succeeded + rep.failed + s->pending + s->running;
+  }
+
   run_report serve() {
     run_report rep;
     rep.started_unix_ms = started_unix_ms;
@@ -510,6 +537,7 @@ struct cluster::impl {
     rep.interrupted_by = signals.signal();
     rep.seconds = std::chrono::duration<double>(clock::now() - started).count();
     rep.restarts = supervision.restarts();
+    count_left(rep);
     display.finish();
     return rep;
   }
@@ -554,8 +582,8 @@ cluster::~cluster() {
   }
 }
 
-void cluster::launch_nodes() {
-  impl_->launch_nodes();
+void cluster::launch_nodes(const std::string& data_dir) {
+  impl_->launch_nodes(data_dir);
 }
 
 void cluster::start() {

@@ -96,8 +96,10 @@ public:
   ~cluster();  // stops the scheduler and every local node still running
 
   /// Starts the local node processes; they boot while the caller prepares
-  /// its tasks. Call from the main thread. Throws std::runtime_error.
-  void launch_nodes();
+  /// its tasks. Each may read and write only in `data_dir` (default:
+  /// --data, else none). Call from the main thread. Throws std::runtime_error
+  /// (std::filesystem::filesystem_error when the folder cannot be made).
+  void launch_nodes(const std::string& data_dir = {});
 
   /// Connects the nodes and spawns (and publishes) the scheduler, or connects
   /// to the remote one. Throws std::runtime_error with a message for the user.

@@ -20,6 +20,7 @@
 #include "gasched_run/options.hpp"
 #include "gasched_run/progress.hpp"
 #include "gasched_run/stop_signals.hpp"
+#include "gasched_run/untrusted_text.hpp"
 
 namespace gasched::run {
 
@@ -85,7 +86,7 @@ std::string file_name(const std::string& path) {
 int report_failure(const options& opts, progress& display, const event_job_summary& summary) {
   auto& run = *summary.run;
   if (opts.json)
-    std::cout << event_failure_json(summary).dump(2) << std::endl;
+    std::cout << dump_safely(event_failure_json(summary), 2) << std::endl;
   else
     print_event_failure(stdout, summary);
   display.error(fmt::format("the run could not complete: {} ({} of {} tasks done, {} "
@@ -100,8 +101,9 @@ int report_failure(const options& opts, progress& display, const event_job_summa
 int run_event_job(const options& opts, progress& display, stop_signals& signals) {
   data_folder folder{opts};
   cluster c{opts, display, signals};
-  // The nodes boot while the data is generated: both take a moment.
-  c.launch_nodes();
+  // The nodes boot while the data is generated: both take a moment. They
+  // may read and write only in the data folder.
+  c.launch_nodes(folder.path());
 
   auto generating = clock::now();
   auto data = events::generate(opts.data, folder.events(),
@@ -119,10 +121,12 @@ int run_event_job(const options& opts, progress& display, stop_signals& signals)
   c.start();
 
   std::vector<task> tasks;
-  std::vector<std::string> partial_files;
   for (auto& batch : data.batch_files) {
-    auto partial = folder.partials() + "/" + fs::path{batch}.stem().string() + ".part";
-    tasks.push_back(task{"events.aggregate", caf::make_message(batch, partial), 0});
+    // Relative to the data folder: a remote node's --data-dir may be
+    // mounted elsewhere.
+    auto name = fs::path{batch}.filename().string();
+    auto partial = "partials/" + fs::path{batch}.stem().string() + ".part";
+    tasks.push_back(task{"events.aggregate", caf::make_message("events/" + name, partial), 0});
   }
 
   events::aggregate merged;
@@ -201,7 +205,7 @@ int run_event_job(const options& opts, progress& display, stop_signals& signals)
   }
 
   if (opts.json)
-    std::cout << event_summary_json(summary).dump(2) << std::endl;
+    std::cout << dump_safely(event_summary_json(summary), 2) << std::endl;
   else
     print_event_summary(stdout, summary);
 

@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <exception>
 
+#include "gasched/errc.hpp"
 #include "gasched/log.hpp"
+#include "gasched_run/actor_config.hpp"
 #include "gasched_run/event_job.hpp"
 #include "gasched_run/options.hpp"
 #include "gasched_run/progress.hpp"
@@ -25,6 +27,14 @@ int main(int argc, char** argv) {
     return exit_code;
   progress display{progress::pick(opts->progress, opts->quiet), !opts->quiet,
                    std::chrono::milliseconds(static_cast<long>(opts->progress_every * 1000))};
+  if (auto err = check_tls(*opts)) {
+    display.error(gasched::describe(err));
+    return 1;
+  }
+  if (opts->exposed_in_plain_text())  // and --insecure, or parsing would have refused
+    display.error("warning: the scheduler listens on " + opts->listen_host
+                  + " in plain text (--insecure): anyone who reaches the port can submit "
+                    "tasks");
   gasched::log_level level = gasched::log_level::error;
   gasched::parse_log_level(opts->log, level);
   gasched::set_log_level(level);

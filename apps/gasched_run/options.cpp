@@ -64,6 +64,44 @@ cluster_opts add_failure_options(CLI::App& app, options& o, uint32_t& no_nodes_t
   return result;
 }
 
+// Who may reach this run's scheduler, and how.
+void add_trust_options(CLI::App& app, options& o, const std::string& group) {
+  app.add_option("--tls", o.tls_dir,
+                 "mutual TLS with the certificates in DIR (ca.pem, cert.pem, key.pem; "
+                 "gasched-certs makes them): here, on the local nodes it starts, and "
+                 "towards --connect; only peers of the same CA may connect")
+    ->type_name("DIR")
+    ->group(group);
+  app.add_flag("--insecure", o.insecure,
+               "allow --listen beyond loopback without --tls: anyone who reaches the port "
+               "can submit tasks to your nodes")
+    ->group(group);
+}
+
+// A task file is anything readable as a stream: a file, a FIFO, a pipe
+// (/dev/fd/N of a shell's <(...)), a device; not a folder.
+std::string check_task_file(std::string& path) {
+  if (path == "-")
+    return {};
+  std::error_code ec;
+  auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status))
+    return "no such file: " + path;
+  if (std::filesystem::is_directory(status))
+    return path + " is a folder, not a file of tasks";
+  return {};
+}
+
+// Refuses to expose the scheduler in plain text unless asked to.
+void check_exposure(const options& o) {
+  if (o.exposed_in_plain_text() && !o.insecure)
+    throw CLI::ValidationError(
+      "--listen", o.listen_host + " is reachable beyond this machine, and without --tls "
+                  "anyone who reaches the port can submit tasks to your nodes. Use --tls DIR "
+                  "(make the certificates with gasched-certs), listen on 127.0.0.1, or "
+                  "add --insecure if you mean it");
+}
+
 // --caf#key=value options are kept for the actor system; any other extra
 // argument is a usage error, as without allow_extras().
 void take_caf_args(const CLI::App& app, options& o) {
@@ -73,13 +111,24 @@ void take_caf_args(const CLI::App& app, options& o) {
   if (!unexpected.empty())
     throw CLI::ExtrasError(unexpected);
   // Checked now, before any work: a misspelled key must not surface at the
-  // end of a data generation.
+  // end of a data generation. Without TLS: its files are a runtime error
+  // (exit 1), checked first thing in main.
+  auto plain = o;
+  plain.tls_dir.clear();
   caf::actor_system_config probe;
-  if (auto err = configure_actor_system(probe, o))
+  if (auto err = configure_actor_system(probe, plain))
     throw CLI::ValidationError("--caf#", "CAF does not accept it: " + probe.render(err));
 }
 
 } // namespace
+
+bool is_loopback(const std::string& host) noexcept {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+bool options::exposed_in_plain_text() const noexcept {
+  return listening() && !is_loopback(listen_host) && tls_dir.empty();
+}
 
 bool split_address(const std::string& text, const std::string& default_host,
                    int min_port, std::string& host, int& port) {
@@ -109,30 +158,27 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     "  gasched-run --kill-node-after 50     ... and kill -9 a node after 50 results\n"
     "  gasched-run --tasks tasks.jsonl      your tasks, one JSON object a line:\n"
     "      {\"fn\": \"hello.world\", \"args\": [1], \"priority\": 0}\n"
-    "  gasched-run --listen 7000 --serve    a scheduler that nodes (gasched-node --join "
-    "HOST:7000)\n"
-    "                                       and clients (gasched-run --connect "
-    "HOST:7000) reach\n\n"
+    "  gasched-run --listen 7000 --serve    a scheduler on 127.0.0.1:7000 that nodes "
+    "(gasched-node --join)\n"
+    "                                       and clients (gasched-run --connect) reach\n"
+    "  gasched-run --tls certs/sched --listen 0.0.0.0:7000 --serve\n"
+    "                                       the same for other machines, over mutual TLS "
+    "(gasched-certs)\n\n"
     "Local nodes are supervised: one that dies is started again (see --max-restarts).\n\n"
     "Exit status: 0 when every task succeeded (and the check passed); 1 when a task "
     "failed, a task line was malformed or the run could not complete (a local node died "
-    "too often, no node for --no-nodes-timeout, ...: every task left is reported "
-    "unfinished); 2 on a usage error; 128+N after signal N (Ctrl-C: 130)."};
+    "too often, no node for --no-nodes-timeout, TLS files refused, ...: every task left "
+    "is reported unfinished); 2 on a usage error; 128+N after signal N (Ctrl-C: 130), "
+    "also for --serve stopped with tasks unfinished (0 when none was)."};
   app.get_formatter()->column_width(34);
 
   std::string listen, connect;
   std::string job = "Job (default: the game-events job)";
   app.add_option("--tasks", o.tasks_file,
                  "run the tasks in FILE, one JSON object a line, and print each result as "
-                 "a JSON line; - reads stdin")
+                 "a JSON line; - reads stdin; a FIFO or <(command) works too")
     ->type_name("FILE")
-    ->check(CLI::Validator(
-      [](std::string& path) -> std::string {
-        if (path == "-" || std::filesystem::is_regular_file(path))
-          return {};
-        return std::filesystem::exists(path) ? path + " is not a file" : "no such file: " + path;
-      },
-      ""))
+    ->check(CLI::Validator(check_task_file, ""))
     ->group(job);
   auto serve = app.add_flag("--serve", o.serve,
                             "with --listen: run no job of its own; serve nodes that join and "
@@ -140,8 +186,10 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
                  ->group(job);
   app.add_option("--data", o.data_dir,
                  "folder for the default job's batch files and partial results, kept "
-                 "afterwards (remote nodes must see it at the same path); default: a "
-                 "temporary folder, removed at exit")
+                 "afterwards; the local nodes may read and write only there (their "
+                 "--data-dir), and remote nodes need a --data-dir with the same content "
+                 "(tasks name files relative to it). Default: a temporary folder for the "
+                 "default job, removed at exit; none with --tasks")
     ->type_name("DIR")
     ->group(job);
   app.add_flag("--keep-data", o.keep_data, "keep the temporary data folder")->group(job);
@@ -194,8 +242,9 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
                    ->group(cluster);
   auto listen_opt = app.add_option("--listen", listen,
                                    "also publish the scheduler at [HOST:]PORT (HOST "
-                                   "default 0.0.0.0, PORT 0 picks one) for nodes that "
-                                   "join and remote clients")
+                                   "default 127.0.0.1, PORT 0 picks one) for nodes that "
+                                   "join and remote clients; beyond loopback it needs "
+                                   "--tls (or --insecure)")
                       ->type_name("[HOST:]PORT")
                       ->group(cluster);
   auto connect_opt = app.add_option("--connect", connect,
@@ -230,6 +279,7 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
 
   uint32_t no_nodes_timeout = 0;
   auto failure = add_failure_options(app, o, no_nodes_timeout, "When things fail");
+  add_trust_options(app, o, "Trust");
   app.allow_extras();
   app.footer("CAF's own options pass through as --caf#key=value and configure this process "
              "(e.g. --caf#middleman.connection-timeout=3s, which wins over "
@@ -279,9 +329,10 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
                                             "the scheduler");
     o.check = !no_check;
     o.log_given = log->count() > 0;
-    if (!listen.empty() && !split_address(listen, "0.0.0.0", 0, o.listen_host, o.listen_port))
+    if (!listen.empty() && !split_address(listen, "127.0.0.1", 0, o.listen_host, o.listen_port))
       throw CLI::ValidationError("--listen", "wants [HOST:]PORT with PORT 0..65535, got "
                                                + listen);
+    check_exposure(o);
     if (!connect.empty()) {
       int port = 0;
       if (connect.find(':') == std::string::npos

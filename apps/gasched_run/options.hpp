@@ -17,9 +17,9 @@ inline constexpr uint32_t default_heartbeat_timeout_ms = 1000;
 
 struct options {
   // -- the job -------------------------------------------------------------------
-  std::string tasks_file;  ///< empty: the default job; "-": stdin
+  std::string tasks_file;  ///< empty: the default job; "-": stdin; a file, FIFO or /dev/fd/N
   bool serve = false;      ///< no job: serve remote clients until stopped
-  std::string data_dir;    ///< empty: a temporary folder
+  std::string data_dir;    ///< empty: a temporary folder (the default job) or none
   bool keep_data = false;
   events::dataset_spec data;
   bool check = true;  ///< compare the merged totals with a single-process run
@@ -28,7 +28,7 @@ struct options {
   uint32_t nodes = 2;
   uint32_t slots = 2;
   std::string node_program;  ///< empty: gasched-node next to gasched-run
-  std::string listen_host;   ///< with listen_port >= 0
+  std::string listen_host;   ///< with listen_port >= 0; 127.0.0.1 unless given
   int listen_port = -1;      ///< -1: do not publish the scheduler
   std::string connect_host;  ///< not empty: be a client of that scheduler
   uint16_t connect_port = 0;
@@ -45,6 +45,10 @@ struct options {
   uint32_t heartbeat_timeout_ms = default_heartbeat_timeout_ms;  ///< 0: never declare down
   std::vector<std::string> caf_args;     ///< --caf#key=value, for our actor system
 
+  // -- trust ---------------------------------------------------------------------
+  std::string tls_dir;    ///< --tls: ca.pem, cert.pem, key.pem; here, the local nodes, --connect
+  bool insecure = false;  ///< --insecure: listen beyond loopback in plain text, on purpose
+
   // -- output --------------------------------------------------------------------
   bool quiet = false;
   bool json = false;
@@ -60,7 +64,13 @@ struct options {
   bool connecting() const noexcept {
     return !connect_host.empty();
   }
+
+  /// Listening where strangers may reach the scheduler, without TLS.
+  bool exposed_in_plain_text() const noexcept;
 };
+
+/// 127.0.0.0/8, ::1 or localhost: reachable from this machine only.
+bool is_loopback(const std::string& host) noexcept;
 
 /// Parses the command line. Returns nullopt when the program should exit at
 /// once with `exit_code`: 0 after --help, 2 after a usage error (already

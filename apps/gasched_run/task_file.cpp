@@ -1,12 +1,16 @@
 #include "gasched_run/task_file.hpp"
 
+#include <functional>
 #include <limits>
+#include <set>
 #include <stdexcept>
+#include <vector>
 
 #include <caf/message_builder.hpp>
 #include <caf/sec.hpp>
 
 #include "gasched/errc.hpp"
+#include "gasched_run/untrusted_text.hpp"
 
 namespace gasched::run {
 
@@ -144,10 +148,63 @@ out_json value_to_json(const caf::message& value) {
   return value.size() == 1 ? all[0] : all;
 }
 
-std::optional<gasched::task> parse_task_line(const std::string& text, std::string& error) {
+namespace {
+
+// The keys of every object open while parsing, to catch a key given twice
+// (nlohmann keeps the last one silently: {"fn": "a", "fn": "b"} would run b).
+class duplicate_keys {
+public:
+  bool operator()(int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        open_.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        open_.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!open_.back().insert(parsed.get<std::string>()).second && first_.empty())
+          first_ = parsed.get<std::string>();
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+
+  const std::string& first() const noexcept {
+    return first_;
+  }
+
+private:
+  std::vector<std::set<std::string>> open_;
+  std::string first_;
+};
+
+std::string too_long_reason() {
+  return "longer than " + std::to_string(max_line_bytes) + " bytes (1 MiB): pass big inputs "
+         "by file name";
+}
+
+// The line as JSON, once its bytes passed the limits: checked first, so
+// neither the parser nor to_args ever sees what could exhaust them.
+std::optional<json> parse_limited(const std::string& text, std::string& error) {
+  if (text.size() > max_line_bytes) {
+    error = too_long_reason();
+    return std::nullopt;
+  }
+  if (auto at = invalid_utf8_at(text)) {
+    error = "invalid UTF-8 at byte " + std::to_string(*at + 1);
+    return std::nullopt;
+  }
+  if (json_nesting(text, max_nesting) > max_nesting) {
+    error = "nested deeper than " + std::to_string(max_nesting) + " levels";
+    return std::nullopt;
+  }
+  duplicate_keys keys;
   json line;
   try {
-    line = json::parse(text);
+    line = json::parse(text, std::ref(keys));
   } catch (const json::parse_error& e) {
     // nlohmann's message starts with "[json.exception.parse_error.101] ".
     std::string what = e.what();
@@ -155,42 +212,60 @@ std::optional<gasched::task> parse_task_line(const std::string& text, std::strin
     error = "not JSON: " + (bracket == std::string::npos ? what : what.substr(bracket + 2));
     return std::nullopt;
   }
-  if (!line.is_object()) {
+  if (!keys.first().empty()) {
+    error = "duplicate key \"" + keys.first() + "\" (give each key once)";
+    return std::nullopt;
+  }
+  return line;
+}
+
+// One field of a task line into `t`; false with `error` set when it is wrong.
+bool take_field(const std::string& key, const json& value, gasched::task& t,
+                std::string& error) {
+  if (key == "fn") {
+    if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
+      error = "\"fn\" must be a function name (a non-empty string)";
+      return false;
+    }
+    t.function = value.get<std::string>();
+  } else if (key == "args") {
+    if (!value.is_array()) {
+      error = "\"args\" must be an array";
+      return false;
+    }
+    try {
+      t.args = to_args(value);
+    } catch (const std::invalid_argument& e) {
+      error = e.what();
+      return false;
+    }
+  } else if (key == "priority") {
+    if (!value.is_number_integer() || !fits_int32(value)) {
+      error = "\"priority\" must be a 32-bit integer";
+      return false;
+    }
+    t.priority = value.get<int32_t>();
+  } else {
+    // Strict: a misspelled "arg" must not silently run with no arguments.
+    error = "unknown key \"" + key + "\" (a task has fn, args and priority)";
+    return false;
+  }
+  return true;
+}
+
+std::optional<gasched::task> to_task(const std::string& text, std::string& error) {
+  auto line = parse_limited(text, error);
+  if (!line)
+    return std::nullopt;
+  if (!line->is_object()) {
     error = "expected an object like {\"fn\": \"hello.world\", \"args\": [1]}, got "
-            + std::string{line.type_name()};
+            + std::string{line->type_name()};
     return std::nullopt;
   }
   gasched::task t;
-  for (auto& [key, value] : line.items()) {
-    if (key == "fn") {
-      if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
-        error = "\"fn\" must be a function name (a non-empty string)";
-        return std::nullopt;
-      }
-      t.function = value.get<std::string>();
-    } else if (key == "args") {
-      if (!value.is_array()) {
-        error = "\"args\" must be an array";
-        return std::nullopt;
-      }
-      try {
-        t.args = to_args(value);
-      } catch (const std::invalid_argument& e) {
-        error = e.what();
-        return std::nullopt;
-      }
-    } else if (key == "priority") {
-      if (!value.is_number_integer() || !fits_int32(value)) {
-        error = "\"priority\" must be a 32-bit integer";
-        return std::nullopt;
-      }
-      t.priority = value.get<int32_t>();
-    } else {
-      // Strict: a misspelled "arg" must not silently run with no arguments.
-      error = "unknown key \"" + key + "\" (a task has fn, args and priority)";
+  for (auto& [key, value] : line->items())
+    if (!take_field(key, value, t, error))
       return std::nullopt;
-    }
-  }
   if (t.function.empty()) {
     error = "missing \"fn\" (the function name)";
     return std::nullopt;
@@ -198,12 +273,50 @@ std::optional<gasched::task> parse_task_line(const std::string& text, std::strin
   return t;
 }
 
+// The next line of `in` (without its newline) in `line`, at most `limit`
+// bytes of it: a longer one is read to its end but not kept, and `too_long`
+// set. False at the end of the input.
+bool read_line_bounded(std::istream& in, std::string& line, size_t limit, bool& too_long) {
+  line.clear();
+  too_long = false;
+  auto* buf = in.rdbuf();
+  bool any = false;
+  for (;;) {
+    auto c = buf->sbumpc();
+    if (c == std::char_traits<char>::eof()) {
+      in.setstate(std::ios::eofbit);
+      return any;
+    }
+    any = true;
+    if (c == '\n')
+      return true;
+    if (line.size() < limit)
+      line.push_back(static_cast<char>(c));
+    else
+      too_long = true;
+  }
+}
+
+} // namespace
+
+std::optional<gasched::task> parse_task_line(const std::string& text, std::string& error) {
+  auto t = to_task(text, error);
+  if (!t)
+    error = printable(error);  // it quotes the line: shown on a terminal, written as JSON
+  return t;
+}
+
 task_file read_task_file(std::istream& in) {
   task_file result;
   std::string text;
   size_t number = 0;
-  while (std::getline(in, text)) {
+  bool too_long = false;
+  while (read_line_bounded(in, text, max_line_bytes, too_long)) {
     ++number;
+    if (too_long) {
+      result.bad.push_back(bad_line{number, too_long_reason()});
+      continue;
+    }
     if (text.find_first_not_of(" \t\r") == std::string::npos)
       continue;
     std::string error;

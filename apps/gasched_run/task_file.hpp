@@ -14,6 +14,11 @@
 //   empty array        -> std::vector<int32_t>
 //   any other array (booleans, mixed, nested) -> caf::message of its elements
 // These are all types every gasched process can send (gasched::init).
+//
+// The file is untrusted input: a line is refused (reported with its number;
+// the other lines still run) when it is longer than max_line_bytes, is not
+// valid UTF-8, nests brackets deeper than max_nesting, is not JSON, gives a
+// key twice, or is not a task.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +32,12 @@
 #include "gasched/task.hpp"
 
 namespace gasched::run {
+
+/// Limits on one line: checked before parsing, so that no line, however
+/// hostile, can exhaust memory or the stack (deep nesting would otherwise
+/// recurse in to_args and in CAF's serialization of nested messages).
+inline constexpr size_t max_line_bytes = size_t{1} << 20;
+inline constexpr size_t max_nesting = 64;
 
 /// One task of the file, with the line it came from.
 struct task_line {
@@ -45,10 +56,12 @@ struct task_file {
   std::vector<bad_line> bad;
 };
 
-/// Reads every line; blank lines are skipped.
+/// Reads every line, up to the end of `in` (a file, a pipe, a FIFO); blank
+/// lines are skipped. Never throws on the content.
 task_file read_task_file(std::istream& in);
 
-/// One line as a task; nullopt and `error` set when it is not one.
+/// One line as a task; nullopt and `error` set when it is not one (`error`
+/// is printable: control characters and stray bytes escaped, cut short).
 std::optional<gasched::task> parse_task_line(const std::string& text, std::string& error);
 
 /// A JSON array of arguments as a message, by the rules above. Throws

@@ -11,6 +11,7 @@
 #include "gasched_run/run_summary.hpp"
 #include "gasched_run/stop_signals.hpp"
 #include "gasched_run/task_file.hpp"
+#include "gasched_run/untrusted_text.hpp"
 
 namespace gasched::run {
 
@@ -19,15 +20,17 @@ namespace {
 // One JSON document a line, flushed: a consumer reading the pipe sees each
 // result as it arrives.
 void print_line(const out_json& j) {
-  std::cout << j.dump() << '\n' << std::flush;
+  std::cout << dump_safely(j) << '\n' << std::flush;
 }
 
-out_json summary_json(const run_report& run, size_t malformed) {
+// With `serving`, a signal is the normal end: only unfinished tasks spoil it.
+out_json summary_json(const run_report& run, size_t malformed, bool serving = false) {
   out_json nodes = out_json::object();
   for (auto& [node, tally] : run.by_node)
     nodes[node.empty() ? "(none)" : node] = tally.succeeded + tally.failed;
   out_json s;
-  s["ok"] = run.complete() && run.failed == 0 && malformed == 0;
+  auto ended_well = serving ? run.fatal.empty() && run.unfinished() == 0 : run.complete();
+  s["ok"] = ended_well && run.failed == 0 && malformed == 0;
   s["tasks"] = run.total;
   s["succeeded"] = run.succeeded;
   s["failed"] = run.failed;
@@ -147,13 +150,22 @@ int run_serve(const options& opts, progress& display, stop_signals& signals) {
   auto run = c.serve();
   c.shutdown();
   if (opts.json)
-    print_line(summary_json(run, 0));
-  display.notice(fmt::format("served {} tasks: {} succeeded, {} failed", run.succeeded + run.failed,
-                             run.succeeded, run.failed));
+    print_line(summary_json(run, 0, true));
+  auto served = fmt::format("served {} tasks: {} succeeded, {} failed", run.succeeded + run.failed,
+                            run.succeeded, run.failed);
   if (!run.fatal.empty()) {
-    display.error(run.fatal);
+    display.error(fmt::format("{}; {} unfinished: {}", served, run.unfinished(), run.fatal));
     return 1;
   }
+  if (run.unfinished() > 0) {
+    // Even with --quiet: work was dropped, and "N succeeded" alone would hide it.
+    display.error(fmt::format("{}; stopped by signal {} with {} task{} unfinished (pending or "
+                              "running when it stopped)",
+                              served, run.interrupted_by, run.unfinished(),
+                              run.unfinished() == 1 ? "" : "s"));
+    return signals.exit_code();
+  }
+  display.notice(served);
   return 0;  // a signal is how serving ends
 }
 

@@ -1,9 +1,11 @@
 // gasched::run_node: the whole of a node program around the application's registry.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -13,6 +15,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
+#include <caf/settings.hpp>
 
 #include "gasched/atoms.hpp"
 #include "gasched/errc.hpp"
@@ -67,7 +70,13 @@ struct command_line {
   bool insecure = false;              // plain text beyond loopback, on purpose
   uint32_t max_attempts = 0;
   uint32_t min_retry_pause_ms = 0;
+  std::string data_dir;               // --data-dir, made canonical
+  bool list_functions = false;
 };
+
+// Where --data-dir reaches the node program's `configure` (and through it
+// the task functions that touch files): a key of the config's content.
+constexpr const char* data_dir_key = "gasched.data-dir";
 
 bool loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -108,6 +117,10 @@ void add_options(CLI::App& app, command_line& cl) {
                  "(0..3600000)")
     ->check(CLI::Range(0u, 3600000u))
     ->capture_default_str();
+}
+
+// Who may use the node, and what it lets them do.
+void add_trust_options(CLI::App& app, command_line& cl) {
   app.add_option("--tls", cl.tls_dir,
                  "mutual TLS with the certificates in DIR (ca.pem, cert.pem, key.pem; "
                  "gasched-certs makes them): only peers of the same CA may connect");
@@ -120,18 +133,31 @@ void add_options(CLI::App& app, command_line& cl) {
   app.add_option("--min-retry-pause", cl.min_retry_pause_ms,
                  "milliseconds between attempts at least, whatever a scheduler asks")
     ->capture_default_str();
-  app.allow_extras();
+  app.add_option("--data-dir", cl.data_dir,
+                 "the folder that task functions which touch files (events.aggregate) "
+                 "may read and write; paths outside it are refused. Default: none, and "
+                 "such functions refuse every task")
+    ->type_name("DIR")
+    ->check(CLI::ExistingDirectory.description(""));
+  app.add_flag("--list-functions", cl.list_functions,
+               "print the functions this node offers, with their parameter types, and exit");
 }
 
 // Fills `cl`; -1 to go on, else the exit code: 0 after --help, 2 after a
 // usage error (reported on stderr).
-int parse_command_line(int argc, char** argv, command_line& cl) {
+int parse_command_line(int argc, char** argv, command_line& cl,
+                       const std::string& offered_names) {
   CLI::App app{"Runs gasched tasks: publishes a node and/or joins a scheduler.\n"
-               "CAF options pass through as --caf#key=value."};
+               "CAF options pass through as --caf#key=value.\n"
+               "Exit status: 0 when stopped by SIGINT or SIGTERM; 1 when it cannot start "
+               "(port in use, TLS files refused); 2 on a usage error."};
   const heartbeat_options defaults;
   cl.heartbeat_ms = to_ms(defaults.interval);
   cl.heartbeat_timeout_ms = to_ms(defaults.timeout);
   add_options(app, cl);
+  add_trust_options(app, cl);
+  app.allow_extras();
+  app.footer("Functions offered: " + offered_names + " (see --list-functions).");
   try {
     app.parse(argc, argv);
     if (cl.heartbeat_timeout_ms != 0 && cl.heartbeat_timeout_ms <= cl.heartbeat_ms)
@@ -159,6 +185,15 @@ int parse_command_line(int argc, char** argv, command_line& cl) {
                  "(see gasched-certs), or --insecure if you mean it\n";
     return 2;
   }
+  if (!cl.data_dir.empty()) {
+    std::error_code ec;
+    auto canonical = std::filesystem::canonical(cl.data_dir, ec);
+    if (ec) {
+      std::cerr << argv[0] << ": --data-dir " << cl.data_dir << ": " << ec.message() << "\n";
+      return 2;
+    }
+    cl.data_dir = canonical.string();
+  }
   return -1;
 }
 
@@ -170,8 +205,16 @@ caf::error configure_system(caf::actor_system_config& cfg, const command_line& c
   // --caf#middleman.* options, parsed below, still win.
   if (auto err = init(cfg, heartbeats, tls_options::from_dir(cl.tls_dir)))
     return err;
-  if (configure)
-    configure(cfg);
+  if (!cl.data_dir.empty())
+    caf::put(cfg.content, data_dir_key, cl.data_dir);
+  if (configure) {
+    try {
+      configure(cfg);
+    } catch (const std::exception& e) {
+      // The node program's own setup failed (its data folder vanished, ...).
+      return make_error(errc::invalid_argument, e.what());
+    }
+  }
   cfg.set("scheduler.max-threads", cl.threads);
   // Idle CAF threads block instead of polling: a node mostly waits, and ten
   // of them share a machine's cores (measured: lower latency too).
@@ -222,25 +265,49 @@ caf::actor start_node(caf::actor_system& sys, const registry& offered, const com
   return node;
 }
 
+// The functions of `reg` that --exclude leaves; --list-functions prints them.
+registry offered_functions(const registry& reg, const command_line& cl) {
+  registry offered;
+  for (auto& fn_name : reg.names())
+    if (std::find(cl.excluded.begin(), cl.excluded.end(), fn_name) == cl.excluded.end())
+      offered.add_function(fn_name, *reg.find(fn_name));
+  return offered;
+}
+
+void list_functions(const registry& offered) {
+  for (auto& fn_name : offered.names())
+    std::cout << fn_name << offered.find(fn_name)->signature << "\n";
+}
+
+std::string joined_names(const registry& reg) {
+  std::string result;
+  for (auto& fn_name : reg.names())
+    result += (result.empty() ? "" : ", ") + fn_name;
+  return result.empty() ? "none" : result;
+}
+
 } // namespace
 
 int run_node(int argc, char** argv, const registry& reg,
              const std::function<void(caf::actor_system_config&)>& configure) {
   command_line cl;
-  if (auto code = parse_command_line(argc, argv, cl); code >= 0)
+  if (auto code = parse_command_line(argc, argv, cl, joined_names(reg)); code >= 0)
     return code;
+  auto offered = offered_functions(reg, cl);
+  if (cl.list_functions) {
+    list_functions(offered);
+    return 0;
+  }
   log_level parsed = log_level::warning;
   parse_log_level(cl.level, parsed);
   set_log_level(parsed);
-  registry offered;
-  for (auto& fn_name : reg.names())
-    if (std::find(cl.excluded.begin(), cl.excluded.end(), fn_name) == cl.excluded.end())
-      offered.add_function(fn_name, *reg.find(fn_name));
   caf::actor_system_config cfg;
   if (auto err = configure_system(cfg, cl, configure)) {
-    auto tls = err.category() == error_category;
-    std::cerr << argv[0] << ": " << (tls ? describe(err) : cfg.render(err)) << "\n";
-    return tls ? 1 : 2;
+    // Ours (TLS files, the program's setup) are runtime failures; CAF's are
+    // --caf# options it refused.
+    auto ours = err.category() == error_category;
+    std::cerr << argv[0] << ": " << (ours ? describe(err) : cfg.render(err)) << "\n";
+    return ours ? 1 : 2;
   }
   if (cl.port >= 0 && !loopback(cl.host) && cl.tls_dir.empty())
     std::cerr << argv[0] << ": warning: listening on " << cl.host

@@ -8,72 +8,15 @@
 
 #include <caf/send.hpp>
 
-#include "gasched/atoms.hpp"
-#include "gasched/errc.hpp"
-#include "gasched/this_task.hpp"
 #include "logging.hpp"
+#include "pool/attempts.hpp"
 
 namespace gasched::detail {
-
-namespace {
-
-// What this_task answers on a pool thread.
-struct task_context {
-  task_pool* pool = nullptr;
-  std::atomic<bool>* cancelled = nullptr;
-  task_id id = 0;
-  uint32_t attempt = 0;
-};
-
-thread_local task_context current;
-
-// The pause before attempt `next` (2, 3, ...): retry_timeout grown by
-// backoff per attempt, capped, and drawn from [0, pause] with jitter.
-caf::timespan pause_before(const retry_policy& p, uint32_t next) {
-  auto pause = static_cast<double>(p.retry_timeout.count());
-  if (p.backoff > 1.0) {
-    pause *= std::pow(p.backoff, static_cast<double>(next - 2));
-    pause = std::min(pause, static_cast<double>(p.backoff_max.count()));
-  }
-  if (p.jitter && pause > 0) {
-    thread_local std::minstd_rand rng{std::random_device{}()};
-    pause = std::uniform_real_distribution<double>{0.0, pause}(rng);
-  }
-  return caf::timespan{static_cast<caf::timespan::rep>(pause)};
-}
-
-// Retry lines at most 20 a second per process: a task that fails fast and
-// retries forever must not flood the log. The rest are counted and reported.
-bool retry_log_allowed(uint64_t& suppressed) {
-  static std::mutex mtx;
-  static std::chrono::steady_clock::time_point window;
-  static uint32_t lines = 0;
-  static uint64_t dropped = 0;
-  std::lock_guard<std::mutex> guard{mtx};
-  auto now = std::chrono::steady_clock::now();
-  if (now - window >= std::chrono::seconds(1)) {
-    window = now;
-    lines = 0;
-  }
-  if (++lines > 20) {
-    ++dropped;
-    return false;
-  }
-  suppressed = dropped;
-  dropped = 0;
-  return true;
-}
-
-std::string seconds(caf::timespan d) {
-  return fmt::format("{:.3g} s", std::chrono::duration<double>(d).count());
-}
-
-} // namespace
 
 task_pool::task_pool(std::string node_name, std::shared_ptr<const registry> reg,
                      uint32_t max_threads, caf::actor_addr node)
   : node_name_(std::move(node_name)), registry_(std::move(reg)),
-    max_threads_(max_threads), node_(std::move(node)) {
+    max_threads_(max_threads), outbox_(std::move(node)) {
 }
 
 size_t task_pool::threads() const {
@@ -165,15 +108,33 @@ void task_pool::cancel_all(const caf::actor_addr& scheduler) {
   cancel_if([&](const caf::actor_addr& s, task_id, uint32_t) { return s == scheduler; });
 }
 
-void task_pool::stop() {
-  std::lock_guard<std::mutex> guard{mtx_};
-  stopping_ = true;
-  lanes_.clear();
-  queued_ = 0;
+void task_pool::stop(caf::timespan grace) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stopping_ = true;
+    lanes_.clear();
+    queued_ = 0;
+    for (auto& w : workers_)
+      w->cancel = true;
+    work_cv_.notify_all();
+    cancel_cv_.notify_all();
+  }
+  outbox_.close();
+  if (busy_ > 0)
+    std::thread{[self = shared_from_this(), grace] { self->report_blocked(grace); }}.detach();
+}
+
+// Tasks that ignore their cancel and still run after the grace period are
+// named, so that an operator knows what the process left behind.
+void task_pool::report_blocked(caf::timespan grace) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  if (idle_cv_.wait_for(guard, grace, [this] { return busy_ == 0; }))
+    return;
   for (auto& w : workers_)
-    w->cancel = true;
-  work_cv_.notify_all();
-  cancel_cv_.notify_all();
+    if (w->busy && w->function != nullptr)
+      log(log_level::warning, "node {}: task {} {} still runs {:.1f} s after the node "
+          "stopped; the process does not wait for it", node_name_, w->id, *w->function,
+          std::chrono::duration<double>(grace).count());
 }
 
 bool task_pool::sleep_for(std::atomic<bool>& cancelled, caf::timespan d) {
@@ -203,155 +164,35 @@ void task_pool::work(worker* w) {
     w->scheduler = job.scheduler.address();
     w->id = job.id;
     w->epoch = job.epoch;
+    w->function = &job.function;
     guard.unlock();
-    if (auto outcome = run(job, *w))
+    if (auto outcome = run_attempts(*this, job, w->cancel))
       post(job.scheduler, std::move(*outcome));
     auto scheduler = job.scheduler.address();
-    job = pool_job{};  // drop the arguments before waiting for more
     guard.lock();
+    w->function = nullptr;
+    if (stopping_) {
+      // The actor system may be gone by now: its handles must not be
+      // released into it. Kept (reachable) until the process ends; every
+      // node's pool shares the list.
+      static std::mutex mtx;
+      static auto* left_behind = new std::vector<pool_job>;
+      std::lock_guard<std::mutex> keep{mtx};
+      left_behind->push_back(std::move(job));
+    }
+    job = pool_job{};  // drop the arguments before waiting for more
     for (auto i = lanes_.begin(); i != lanes_.end(); ++i)
       if (i->scheduler == scheduler) {
         if (--i->running == 0 && i->jobs.empty())
           lanes_.erase(i);  // a scheduler's lane lives while it has work here
         break;
       }
-    --busy_;
+    if (--busy_ == 0 && stopping_)
+      idle_cv_.notify_all();
     w->busy = false;
     ++idle_;
   }
 }
 
-std::optional<run_outcome> task_pool::run(pool_job& job, worker& w) {
-  run_outcome out{job.id, job.epoch, {}, {}};
-  auto& policy = *job.policy;
-  if (policy.max_retries == 0) {
-    out.error = make_error(errc::max_retries, "max_retries is 0");
-    return out;
-  }
-  current = task_context{this, &w.cancel, job.id, 0};
-  std::string failure;
-  for (uint32_t attempt = 1;; ++attempt) {
-    if (w.cancel)
-      return std::nullopt;
-    current.attempt = attempt;
-    try {
-      out.value = job.fn->call(job.args);
-      current = task_context{};
-      if (w.cancel)  // cancelled while running: the scheduler has moved on
-        return std::nullopt;
-      return out;
-    } catch (const permanent_failure& e) {
-      log(log_level::error,
-          "task {} {} on {}: permanent failure: {} -> giving up", job.id,
-          job.function, node_name_, e.what());
-      current = task_context{};
-      out.error = make_error(errc::permanent_failure, e.what());
-      return out;
-    } catch (const std::exception& e) {
-      failure = e.what();
-    } catch (...) {
-      failure = "an exception that is not a std::exception";
-    }
-    if (policy.max_retries != infinity && attempt >= policy.max_retries) {
-      log(log_level::warning, "task {} {} on {}: attempt {} of {} failed: {} -> giving up",
-          job.id, job.function, node_name_, attempt, policy.max_retries, failure);
-      current = task_context{};
-      out.error = make_error(errc::max_retries,
-                             fmt::format("{} attempts; last: {}", attempt, failure));
-      return out;
-    }
-    auto pause = pause_before(policy, attempt + 1);
-    uint64_t suppressed = 0;
-    if (log_enabled(log_level::warning) && retry_log_allowed(suppressed))
-      log(log_level::warning, "task {} {} on {}: attempt {} failed: {} -> retrying in {}{}",
-          job.id, job.function, node_name_, attempt, failure, seconds(pause),
-          suppressed > 0 ? fmt::format(" ({} retry lines not shown)", suppressed) : "");
-    if (pause.count() > 0 && !sleep_for(w.cancel, pause)) {
-      current = task_context{};
-      return std::nullopt;
-    }
-  }
-}
-
-void task_pool::post(const caf::actor& scheduler, run_outcome&& outcome) {
-  std::unique_lock<std::mutex> guard{out_mtx_};
-  outbox_.emplace_back(scheduler, std::move(outcome));
-  if (flushing_)
-    return;  // the thread that is sending takes it along
-  if (queued_ > 0 || busy_ > 1) {
-    // Other tasks may finish in a moment: let the node actor send them together.
-    if (!flush_requested_) {
-      flush_requested_ = true;
-      if (auto node = caf::actor_cast<caf::actor>(node_)) {
-        guard.unlock();
-        caf::anon_send(node, flush_atom::value);
-        return;
-      }
-    } else {
-      return;
-    }
-  }
-  send_outbox(guard);
-}
-
-void task_pool::flush() {
-  std::unique_lock<std::mutex> guard{out_mtx_};
-  flush_requested_ = false;
-  if (!flushing_)
-    send_outbox(guard);
-}
-
-void task_pool::send_outbox(std::unique_lock<std::mutex>& guard) {
-  flushing_ = true;
-  while (!outbox_.empty()) {
-    auto ready = std::move(outbox_);
-    outbox_.clear();
-    guard.unlock();
-    // Nearly always one scheduler; group without sorting.
-    while (!ready.empty()) {
-      auto dest = ready.front().first;
-      done_batch batch;
-      auto rest = std::stable_partition(ready.begin(), ready.end(),
-                                        [&](auto& x) { return x.first != dest; });
-      for (auto i = rest; i != ready.end(); ++i)
-        batch.outcomes.push_back(std::move(i->second));
-      ready.erase(rest, ready.end());
-      caf::anon_send(dest, done_atom::value, std::move(batch));
-    }
-    guard.lock();
-  }
-  flushing_ = false;
-}
-
 } // namespace gasched::detail
 
-namespace gasched::this_task {
-
-using detail::current;
-
-bool cancelled() noexcept {
-  return current.cancelled != nullptr && current.cancelled->load();
-}
-
-bool sleep_for(caf::timespan d) {
-  if (current.pool == nullptr) {
-    std::this_thread::sleep_for(d);
-    return true;
-  }
-  return current.pool->sleep_for(*current.cancelled, d);
-}
-
-task_id id() noexcept {
-  return current.id;
-}
-
-uint32_t attempt() noexcept {
-  return current.attempt;
-}
-
-const std::string& node_name() noexcept {
-  static const std::string none;
-  return current.pool != nullptr ? current.pool->node_name() : none;
-}
-
-} // namespace gasched::this_task

@@ -1,16 +1,19 @@
-// A node's threads that run task functions.
+// A node's threads that run task functions (the task workers of the design).
 //
 // A task function may block for minutes, so it never runs on CAF's scheduler
 // threads: a blocked CAF thread stalls every actor queued behind it. Nor does
 // each task get a thread of its own: measured here, that costs an OS thread
 // per task and stalls the whole process for seconds in bursts. The pool's
-// threads are long-lived; a new one starts only when the tasks in hand
-// outnumber the idle threads, up to the node's slots.
+// threads are long-lived, one per slot, created when first needed.
 //
-// Outcomes are batched, without a timer: a thread that finishes the only task
-// in hand sends its outcome itself (no extra hop for a lone task); while other
-// tasks run or wait, it asks the node actor to send the outbox, and outcomes
-// that finish meanwhile go along in the same message.
+// They are plain threads, not detached CAF actors: CAF's actor system waits
+// for every actor when it shuts down, so a worker actor blocked in a task
+// function would keep the process from exiting; a pool thread that is still
+// blocked after stop()'s grace period is reported by name and left behind.
+//
+// The parts: attempts.cpp runs one task with its retries, outbox.cpp batches
+// outcomes, this_task.cpp answers a task about itself; this file hands jobs
+// to threads, per scheduler (lanes).
 #pragma once
 
 #include <atomic>
@@ -28,6 +31,7 @@
 #include <caf/actor_addr.hpp>
 
 #include "gasched/registry.hpp"
+#include "pool/outbox.hpp"
 #include "wire.hpp"
 
 namespace gasched::detail {
@@ -62,13 +66,19 @@ public:
   void cancel_all(const caf::actor_addr& scheduler);
 
   /// Sends `outcome` to `scheduler` in a batch with whatever else is ready.
-  void post(const caf::actor& scheduler, run_outcome&& outcome);
+  void post(const caf::actor& scheduler, run_outcome&& outcome) {
+    outbox_.post(scheduler, std::move(outcome), queued_ > 0 || busy_ > 1);
+  }
 
   /// Sends the outbox now (the node actor, when a thread asked it to).
-  void flush();
+  void flush() {
+    outbox_.flush();
+  }
 
-  /// Cancels everything; threads end once their function returns.
-  void stop();
+  /// Cancels everything; threads end once their function returns. A task
+  /// still running after `grace` is logged by name; the process need not
+  /// wait for it.
+  void stop(caf::timespan grace = std::chrono::seconds(5));
 
   /// Only while no thread runs.
   void rename(std::string name) {
@@ -94,6 +104,7 @@ private:
     caf::actor_addr scheduler;
     task_id id = 0;
     uint32_t epoch = 0;
+    const std::string* function = nullptr;  // the job's, while busy
   };
 
   // The jobs of one scheduler. With prefetch a scheduler hands over more
@@ -112,7 +123,7 @@ private:
   };
 
   void work(worker* w);
-  std::optional<run_outcome> run(pool_job& job, worker& w);
+  void report_blocked(caf::timespan grace);
   // The following require mtx_ held.
   void start_threads();
   size_t runnable() const noexcept;
@@ -135,15 +146,8 @@ private:
 
   std::atomic<size_t> queued_{0};  // jobs not yet taken by a thread
   std::atomic<size_t> busy_{0};    // jobs being run
-  caf::actor_addr node_;           // sends the outbox when asked
-
-  std::mutex out_mtx_;
-  std::vector<std::pair<caf::actor, run_outcome>> outbox_;
-  bool flushing_ = false;        // a thread is sending the outbox
-  bool flush_requested_ = false;  // the node actor was asked to send it
-
-  // Sends the outbox until it is empty; requires out_mtx_ held via `guard`.
-  void send_outbox(std::unique_lock<std::mutex>& guard);
+  std::condition_variable idle_cv_;  // busy_ reached 0 (for stop's grace)
+  outbox outbox_;
 };
 
 } // namespace gasched::detail

@@ -74,10 +74,12 @@ private:
 };
 
 /// Serves the dashboard of `scheduler` at "/", and /api/stats, /api/nodes,
-/// /api/tasks?state=pending|running and /metrics. `scheduler` is any actor
-/// that answers stats_atom and unfinished_atom, local or remote (from
-/// gasched::connect). Errors: errc::invalid_argument (no scheduler, threads
-/// 0), errc::network_error naming the address (port in use, not local).
+/// /api/tasks?state=pending|running and /metrics. Meant for the scheduler's
+/// own process; `scheduler` may also be remote (from gasched::connect), but
+/// a remote scheduler lists to /api/tasks only the tasks this process
+/// submitted (its access rules). Errors: errc::invalid_argument (no
+/// scheduler, threads 0), errc::network_error naming the address (port in
+/// use, not local).
 caf::expected<http_server> serve_http(caf::actor_system& sys, caf::actor scheduler,
                                       http_options opts);
 

@@ -4,6 +4,7 @@
 
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
+#include <caf/uniform_type_info_map.hpp>
 
 #include "gasched/errc.hpp"
 
@@ -28,6 +29,13 @@ caf::error bad_bytes(const void* data, size_t size, const char* what) {
 } // namespace
 
 caf::error append_blob(caf::actor_system& sys, const caf::message& x, std::vector<char>& buf) {
+  // A type the actor system cannot name: refused before CAF logs to stderr.
+  auto& types = sys.types();
+  for (size_t i = 0; i < x.size(); ++i)
+    if (auto t = x.type(i); t.first == 0 && types.portable_name(t) == types.default_type_name())
+      return make_error(errc::journal_error,
+                        std::string{"cannot serialize a message: its type "} + t.second->name()
+                          + " was not added to the actor system (cfg.add_message_type)");
   auto before = buf.size();
   caf::binary_serializer sink{sys, buf};
   auto err = sink(const_cast<caf::message&>(x));

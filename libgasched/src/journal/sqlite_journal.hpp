@@ -4,8 +4,8 @@
 //
 // Use, from the scheduler actor (one thread at a time):
 //
-//   auto j = sqlite_journal::open(sys, path, opts);   // locks the file
-//   core.restore(j->take_snapshot());                   // then nothing else
+//   auto j = sqlite_journal::open(sys, path, opts);  // locks, resumes
+//   core.restore(j->take_snapshot());    // first thing on a new core
 //   core.set_journal(j.get());
 //   j->name_node(n, name);               // at every core.add_node
 //   ... core calls go on as before; the journal buffers them ...
