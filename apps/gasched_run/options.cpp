@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "gasched_run/actor_config.hpp"
+#include "gasched_run/options_groups.hpp"
 
 namespace gasched::run {
 
@@ -62,34 +63,6 @@ cluster_opts add_failure_options(CLI::App& app, options& o, uint32_t& no_nodes_t
     ->capture_default_str()
     ->group(group);
   return result;
-}
-
-// Who may reach this run's scheduler, and how.
-void add_trust_options(CLI::App& app, options& o, const std::string& group) {
-  app.add_option("--tls", o.tls_dir,
-                 "mutual TLS with the certificates in DIR (ca.pem, cert.pem, key.pem; "
-                 "gasched-certs makes them): here, on the local nodes it starts, and "
-                 "towards --connect; only peers of the same CA may connect")
-    ->type_name("DIR")
-    ->group(group);
-  app.add_flag("--insecure", o.insecure,
-               "allow --listen beyond loopback without --tls: anyone who reaches the port "
-               "can submit tasks to your nodes")
-    ->group(group);
-}
-
-// A task file is anything readable as a stream: a file, a FIFO, a pipe
-// (/dev/fd/N of a shell's <(...)), a device; not a folder.
-std::string check_task_file(std::string& path) {
-  if (path == "-")
-    return {};
-  std::error_code ec;
-  auto status = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(status))
-    return "no such file: " + path;
-  if (std::filesystem::is_directory(status))
-    return path + " is a folder, not a file of tasks";
-  return {};
 }
 
 // Refuses to expose the scheduler in plain text unless asked to.
@@ -180,6 +153,7 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     ->type_name("FILE")
     ->check(CLI::Validator(check_task_file, ""))
     ->group(job);
+  add_stream_options(app, o, job);
   auto serve = app.add_flag("--serve", o.serve,
                             "with --listen: run no job of its own; serve nodes that join and "
                             "clients that --connect until Ctrl-C")
@@ -280,6 +254,8 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
   uint32_t no_nodes_timeout = 0;
   auto failure = add_failure_options(app, o, no_nodes_timeout, "When things fail");
   add_trust_options(app, o, "Trust");
+  std::string http;
+  auto http_opt = add_http_option(app, http, "Operations");
   app.allow_extras();
   app.footer("CAF's own options pass through as --caf#key=value and configure this process "
              "(e.g. --caf#middleman.connection-timeout=3s, which wins over "
@@ -333,6 +309,7 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
       throw CLI::ValidationError("--listen", "wants [HOST:]PORT with PORT 0..65535, got "
                                                + listen);
     check_exposure(o);
+    take_http(o, http_opt, http);
     if (!connect.empty()) {
       int port = 0;
       if (connect.find(':') == std::string::npos

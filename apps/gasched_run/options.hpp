@@ -23,6 +23,10 @@ struct options {
   bool keep_data = false;
   events::dataset_spec data;
   bool check = true;  ///< compare the merged totals with a single-process run
+  /// --tasks: most tasks read but not yet written out (queued, pending,
+  /// running or, with --ordered, waiting for their turn); the reader waits.
+  uint64_t max_pending = 100000;
+  bool ordered = false;  ///< --tasks: results in input order
 
   // -- the cluster ---------------------------------------------------------------
   uint32_t nodes = 2;
@@ -48,6 +52,14 @@ struct options {
   // -- trust ---------------------------------------------------------------------
   std::string tls_dir;    ///< --tls: ca.pem, cert.pem, key.pem; here, the local nodes, --connect
   bool insecure = false;  ///< --insecure: listen beyond loopback in plain text, on purpose
+
+  // -- operations ----------------------------------------------------------------
+  std::string http_host;  ///< with http_port >= 0; 127.0.0.1 unless given
+  int http_port = -1;     ///< -1: no dashboard
+
+  bool serving_http() const noexcept {
+    return http_port >= 0;
+  }
 
   // -- output --------------------------------------------------------------------
   bool quiet = false;

@@ -80,7 +80,45 @@ caf::result<std::vector<task_id>> execute_batch(scheduler_self self, std::vector
     note_owner(self, ids.back());
   }
   pump(self);
-  return ids;
+  if (!journaled(self))
+    return ids;
+  // Promised once the batch is on disk.
+  auto rp = self->make_response_promise<std::vector<task_id>>();
+  st.unacked_batches.emplace_back(std::move(ids), rp);
+  schedule_commit(self);
+  return rp;
+}
+
+caf::result<task_id> execute_one(scheduler_self self, task& t) {
+  auto id = accept(self, t);
+  if (!id)
+    return std::move(id.error());
+  pump(self);
+  if (!journaled(self))
+    return *id;
+  auto rp = self->make_response_promise<task_id>();
+  self->state.unacked.emplace_back(*id, rp);
+  schedule_commit(self);
+  return rp;
+}
+
+// A task that is no longer pending or running: its kept result, if any.
+caf::result<task_result> await_id(scheduler_self self, task_id id) {
+  if (!self->state.core->unfinished(id)) {
+    if (!journaled(self))
+      return unknown_task(id);
+    if (auto err = check_owner(self, id))
+      return err;
+    auto r = kept_result(self, id);
+    if (!r)
+      return std::move(r.error());
+    return std::move(*r);
+  }
+  if (auto err = check_owner(self, id))
+    return err;
+  auto rp = self->make_response_promise<task_result>();
+  self->state.awaiters.emplace(id, rp);
+  return rp;
 }
 
 caf::result<caf::ok_atom> cancel_task(scheduler_self self, task_id id) {
@@ -117,6 +155,7 @@ caf::result<caf::ok_atom> stop(scheduler_self self) {
                                          + std::to_string(core.pending()) + " pending");
     warn_if_unfinished(self, "stopping");
   }
+  commit(self);  // what ended is on disk before the scheduler is gone
   fail_awaiters(self, "the scheduler stopped");
   self->quit();
   if (left)
@@ -150,7 +189,7 @@ caf::result<caf::ok_atom> add_node_request(scheduler_self self, const caf::actor
 void take_outcomes(scheduler_self self, done_batch& batch) {
   auto& st = self->state;
   for (auto& o : batch.outcomes) {
-    auto t = st.core->complete(o.id, o.epoch, !o.error);
+    auto t = st.core->complete(o.id, o.epoch, o.value, o.error);
     if (!t) {
       log(log_level::debug, "scheduler {}: dropped a late result of task {}", st.label, o.id);
       continue;
@@ -165,13 +204,7 @@ void take_outcomes(scheduler_self self, done_batch& batch) {
 caf::behavior running_behavior(scheduler_self self) {
   return {
     // -- clients: anyone --------------------------------------------------------------
-    [self](execute_atom, task& t) -> caf::result<task_id> {
-      auto id = accept(self, t);
-      if (!id)
-        return std::move(id.error());
-      pump(self);
-      return *id;
-    },
+    [self](execute_atom, task& t) { return execute_one(self, t); },
     [self](execute_atom, std::vector<task>& ts) { return execute_batch(self, ts); },
     [self](await_atom, task& t) -> caf::result<task_result> {
       auto id = accept(self, t);
@@ -182,15 +215,7 @@ caf::behavior running_behavior(scheduler_self self) {
       pump(self);
       return rp;
     },
-    [self](await_atom, task_id id) -> caf::result<task_result> {
-      if (!self->state.core->unfinished(id))
-        return unknown_task(id);
-      if (auto err = check_owner(self, id))
-        return err;
-      auto rp = self->make_response_promise<task_result>();
-      self->state.awaiters.emplace(id, rp);
-      return rp;
-    },
+    [self](await_atom, task_id id) { return await_id(self, id); },
     [self](cancel_atom, task_id id) { return cancel_task(self, id); },
     [self](stats_atom) { return make_stats(self); },
     [self](unfinished_atom) { return unfinished_tasks(self); },
@@ -231,6 +256,7 @@ caf::behavior running_behavior(scheduler_self self) {
     },
     [self](reconnect_atom, const std::string& key) { reconnect(self, key); },
     [self](no_nodes_atom) { check_no_nodes(self); },
+    [self](commit_atom) { commit(self); },
   };
 }
 
@@ -304,6 +330,7 @@ void on_down(scheduler_self self, caf::down_msg& msg) {
   if (st.opts.client && msg.source == st.opts.client.address()) {
     // As gascheduler: the scheduler belongs to its client.
     warn_if_unfinished(self, "client exited (" + self->system().render(msg.reason) + ")");
+    commit(self);
     fail_awaiters(self, "the scheduler's client exited");
     self->quit(msg.reason);
     return;
@@ -316,11 +343,13 @@ void on_exit(scheduler_self self, caf::exit_msg& msg) {
   if (!exit_allowed(self, msg))
     return;
   warn_if_unfinished(self, "exiting (" + self->system().render(msg.reason) + ")");
+  commit(self);
   fail_awaiters(self, "the scheduler exited");
   self->quit(msg.reason);
 }
 
-caf::behavior scheduler(scheduler_self self, scheduler_options opts) {
+caf::behavior scheduler(scheduler_self self, scheduler_options opts,
+                        std::shared_ptr<sqlite_journal> journal) {
   auto& st = self->state;
   st.opts = std::move(opts);
   st.label = st.opts.name.empty() ? "scheduler-" + std::to_string(self->id()) : st.opts.name;
@@ -328,6 +357,18 @@ caf::behavior scheduler(scheduler_self self, scheduler_options opts) {
     st.opts.max_workers, st.opts.max_pending, st.opts.max_node_failures, st.opts.prefetch});
   st.policy = retry_policy{st.opts.max_retries, st.opts.retry_timeout, st.opts.retry_backoff,
                            st.opts.retry_backoff_max, st.opts.retry_jitter};
+  if (journal) {
+    // Resumes what the journal held: pending in order, running back to the front.
+    if (auto err = st.core->restore(journal->take_snapshot())) {
+      log(log_level::error, "scheduler {}: {}", st.label, describe(err));
+      self->quit(err);
+      return {};
+    }
+    st.core->set_journal(journal.get());
+    st.journal = std::move(journal);
+    log(log_level::info, "scheduler {}: journal {}: resumed {} pending tasks", st.label,
+        st.journal->path(), st.core->pending());
+  }
   if (!st.opts.name.empty()) {
     bind_name(self->system(), st.opts.name, self->address());
     self->attach_functor([&sys = self->system(), name = st.opts.name,
@@ -368,9 +409,22 @@ caf::expected<caf::actor> spawn_scheduler(caf::actor_system& sys, scheduler_opti
   if (!opts.name.empty() && !detail::claim_name(sys, opts.name))
     return make_error(errc::name_in_use, "a scheduler named " + opts.name
                                            + " is already running");
+  std::shared_ptr<detail::sqlite_journal> journal;
+  if (!opts.journal.empty()) {
+    detail::journal_options jo;
+    jo.keep_results = opts.keep_results;
+    jo.sync_every_commit = opts.journal_sync;
+    auto opened = detail::sqlite_journal::open(sys, opts.journal, jo);
+    if (!opened) {
+      if (!opts.name.empty())
+        detail::release_name(sys, opts.name, caf::actor_addr{});
+      return std::move(opened.error());
+    }
+    journal = std::move(*opened);
+  }
   auto timeout = opts.node_timeout + std::chrono::seconds(5);
   auto name = opts.name;
-  auto sched = sys.spawn(scheduler, std::move(opts));
+  auto sched = sys.spawn(scheduler, std::move(opts), std::move(journal));
   caf::error err;
   caf::scoped_actor self{sys};
   self->request(sched, timeout, ready_atom::value)

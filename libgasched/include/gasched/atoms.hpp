@@ -45,6 +45,8 @@ using ready_atom = caf::atom_constant<caf::atom("ready")>;
 using rename_atom = caf::atom_constant<caf::atom("rename")>;
 /// self-addressed: send the batched dispatches now
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+/// self-addressed: commit the journal, then answer what waited for it
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
 /// self-addressed: try to join the scheduler again
 using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
 /// self-addressed: try to reconnect a lost node handed by address

@@ -43,6 +43,8 @@ void pump(scheduler_self self, bool flush_full_nodes) {
   auto& st = self->state;
   if (st.core->nodes().size() == 0)
     watch_for_no_nodes(self);
+  if (st.journal && st.journal->dirty())
+    schedule_commit(self);
   st.core->dispatch([&](const dispatch_order& d) {
     auto& outbox = st.nodes[d.node].outbox.orders;
     if (outbox.empty())

@@ -110,6 +110,8 @@ caf::error add_node(scheduler_self self, const caf::actor& node, const node_info
   if (n >= st.nodes.size())
     st.nodes.resize(n + 1);
   st.nodes[n] = node_entry{node, info.name, {}, {}, 0};
+  if (st.journal)
+    st.journal->name_node(n, info.name);
   st.index_of.emplace(node.address(), n);
   self->monitor(node);
   st.no_nodes_since = {};
@@ -157,7 +159,7 @@ void remove_node(scheduler_self self, node_index n, const caf::error& reason) {
   log(log_level::warning, "scheduler {}: node {} is down ({}); requeueing its {} running tasks",
       st.label, node.name, why, running);
   for (auto& t : st.core->remove_node(n)) {
-    auto what = std::to_string(t.epoch + 1) + " nodes died while running it";
+    auto what = std::to_string(t.node_failures) + " nodes died while running it";
     log(log_level::warning, "scheduler {}: task {} {}: {}; quarantined", st.label, t.id,
         st.core->function_name(t.fn), what);
     deliver(self, make_result(self, t, {}, make_error(errc::node_failures, what)));

@@ -22,6 +22,15 @@ task_result make_result(scheduler_self self, ended_task& t, caf::message value,
 }
 
 void deliver(scheduler_self self, task_result&& r) {
+  if (journaled(self)) {
+    self->state.unsent.push_back(std::move(r));
+    schedule_commit(self);
+    return;
+  }
+  deliver_now(self, std::move(r));
+}
+
+void deliver_now(scheduler_self self, task_result&& r) {
   auto& st = self->state;
   if (!st.remote_owner.empty())
     st.remote_owner.erase(r.id);

@@ -22,6 +22,7 @@
 #include "backoff.hpp"
 #include "guarded_actor.hpp"
 #include "core/scheduler_core.hpp"
+#include "journal/sqlite_journal.hpp"
 #include "gasched/options.hpp"
 #include "gasched/stats.hpp"
 #include "gasched/task.hpp"
@@ -65,6 +66,17 @@ struct scheduler_state {
   /// Tasks submitted by another process, by the process: only it may await,
   /// cancel or list them.
   std::unordered_map<task_id, caf::node_id> remote_owner;
+  // -- the journal (opts.journal) ------------------------------------------------
+  std::shared_ptr<sqlite_journal> journal;  ///< null: no journal
+  /// Answers and results held until the commit that makes them true: a task
+  /// id is promised only once the task is on disk, a result sent only once
+  /// its end is (else a restart would run it again and send a second one).
+  std::vector<std::pair<task_id, caf::typed_response_promise<task_id>>> unacked;
+  std::vector<std::pair<std::vector<task_id>,
+                        caf::typed_response_promise<std::vector<task_id>>>> unacked_batches;
+  std::vector<task_result> unsent;
+  bool commit_scheduled = false;  ///< a commit_atom waits in the mailbox
+  bool commit_failing = false;    ///< the last commit failed (logged once)
   // -- nodes coming and going ----------------------------------------------------
   uint64_t node_joins = 0;                   ///< first comings
   uint64_t node_losses = 0;                  ///< declared down
@@ -91,8 +103,11 @@ using scheduler_self = caf::stateful_actor<scheduler_state, guarded_actor>*;
 
 task_result make_result(scheduler_self self, ended_task& t, caf::message value,
                         caf::error error);
-/// To the awaiters and the client; forgets the task's owner.
+/// To the awaiters and the client; forgets the task's owner. With a
+/// journal, once the next commit has recorded the task's end.
 void deliver(scheduler_self self, task_result&& r);
+/// The same, at once.
+void deliver_now(scheduler_self self, task_result&& r);
 /// Awaiters get an error rather than silence.
 void fail_awaiters(scheduler_self self, const std::string& why);
 void warn_if_unfinished(scheduler_self self, const std::string& why);
@@ -127,6 +142,19 @@ void hello(scheduler_self self, const caf::actor& node, caf::timespan timeout,
 /// Tasks pending and no node up: a run that waits must say so, now and then.
 void watch_for_no_nodes(scheduler_self self);
 void check_no_nodes(scheduler_self self);
+
+// -- the journal (journal.cpp) --------------------------------------------------
+
+/// Whether results and answers wait for a commit.
+inline bool journaled(scheduler_self self) {
+  return self->state.journal != nullptr;
+}
+/// A commit after everything now in the mailbox.
+void schedule_commit(scheduler_self self);
+/// Commits, then sends what waited for it.
+void commit(scheduler_self self);
+/// A finished task's result from the journal, for await(task_id).
+caf::expected<task_result> kept_result(scheduler_self self, task_id id);
 
 // -- who may do what (access.cpp) -----------------------------------------------
 

@@ -1,0 +1,74 @@
+#include "gasched_run/options_groups.hpp"
+
+#include <cstdint>
+#include <filesystem>
+
+namespace gasched::run {
+
+// Who may reach this run's scheduler, and how.
+void add_trust_options(CLI::App& app, options& o, const std::string& group) {
+  app.add_option("--tls", o.tls_dir,
+                 "mutual TLS with the certificates in DIR (ca.pem, cert.pem, key.pem; "
+                 "gasched-certs makes them): here, on the local nodes it starts, and "
+                 "towards --connect; only peers of the same CA may connect")
+    ->type_name("DIR")
+    ->group(group);
+  app.add_flag("--insecure", o.insecure,
+               "allow --listen beyond loopback without --tls: anyone who reaches the port "
+               "can submit tasks to your nodes")
+    ->group(group);
+}
+
+// A task file is anything readable as a stream: a file, a FIFO, a pipe
+// (/dev/fd/N of a shell's <(...)), a device; not a folder.
+std::string check_task_file(std::string& path) {
+  if (path == "-")
+    return {};
+  std::error_code ec;
+  auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status))
+    return "no such file: " + path;
+  if (std::filesystem::is_directory(status))
+    return path + " is a folder, not a file of tasks";
+  return {};
+}
+
+void add_stream_options(CLI::App& app, options& o, const std::string& group) {
+  app.add_option("--max-pending", o.max_pending,
+                 "with --tasks: most tasks read but not yet written out (waiting, running, "
+                 "or with --ordered waiting for their turn); reading waits for room, so "
+                 "memory stays flat however long the file (1..100000000)")
+    ->type_name("N")
+    ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}).description(""))
+    ->capture_default_str()
+    ->group(group);
+  app.add_flag("--ordered", o.ordered,
+               "with --tasks: print results in the order of the lines (a slow task holds "
+               "back the ones after it, within --max-pending); default: as they come")
+    ->group(group);
+}
+
+CLI::Option* add_http_option(CLI::App& app, std::string& text, const std::string& group) {
+  return app
+    .add_option("--http", text,
+                "serve the scheduler's dashboard, /api/stats and /metrics at [HOST:]PORT "
+                "(HOST default 127.0.0.1, PORT 0 picks one; the URL is printed on stderr) "
+                "while the run lasts; no authentication: beyond loopback it needs "
+                "--insecure")
+    ->type_name("[HOST:]PORT")
+    ->group(group);
+}
+
+void take_http(options& o, const CLI::Option* opt, const std::string& text) {
+  if (opt->count() == 0)
+    return;
+  if (!split_address(text, "127.0.0.1", 0, o.http_host, o.http_port))
+    throw CLI::ValidationError("--http", "wants [HOST:]PORT with PORT 0..65535, got " + text);
+  if (!is_loopback(o.http_host) && !o.insecure)
+    throw CLI::ValidationError("--http", o.http_host + " is reachable beyond this machine, "
+                                         "and the dashboard has no authentication: anyone "
+                                         "who reaches it sees the cluster. Serve it on "
+                                         "127.0.0.1, or add --insecure if you mean it");
+}
+
+} // namespace gasched::run
