@@ -8,6 +8,7 @@
 #include "event_tasks.hpp"
 #include "example_tasks.hpp"
 #include "gasched/node.hpp"
+#include "gasched/run_node.hpp"
 
 int main(int argc, char** argv) {
   using namespace gasched::examples;

@@ -6,6 +6,7 @@
 #include "data_dir.hpp"
 #include "example_tasks.hpp"
 #include "gasched/node.hpp"
+#include "gasched/run_node.hpp"
 
 int main(int argc, char** argv) {
   using namespace gasched::examples;

@@ -22,6 +22,7 @@
 #include "gasched/init.hpp"
 #include "gasched/log.hpp"
 #include "gasched/node.hpp"
+#include "gasched/run_node.hpp"
 #include "gasched/scheduler.hpp"
 
 namespace gasched {

@@ -189,7 +189,8 @@ caf::result<caf::ok_atom> add_node_request(scheduler_self self, const caf::actor
 void take_outcomes(scheduler_self self, done_batch& batch) {
   auto& st = self->state;
   for (auto& o : batch.outcomes) {
-    auto t = st.core->complete(o.id, o.epoch, o.value, o.error);
+    auto t = st.core->complete(o.id, o.epoch, o.value, o.error,
+                               run_timing{o.run_us, o.wait_us});
     if (!t) {
       log(log_level::debug, "scheduler {}: dropped a late result of task {}", st.label, o.id);
       continue;

@@ -13,6 +13,16 @@
 
 namespace gasched::detail {
 
+namespace {
+
+// Saturates below UINT32_MAX, which means "not measured" (about 71 minutes).
+uint32_t micros(std::chrono::steady_clock::duration d) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  return static_cast<uint32_t>(std::clamp<int64_t>(us, 0, UINT32_MAX - 1));
+}
+
+} // namespace
+
 task_pool::task_pool(std::string node_name, std::shared_ptr<const registry> reg,
                      uint32_t max_threads, caf::actor_addr node)
   : node_name_(std::move(node_name)), registry_(std::move(reg)),
@@ -76,8 +86,11 @@ void task_pool::submit(const caf::actor& scheduler, uint32_t limit,
     it = lanes_.end() - 1;
   }
   it->limit = limit;
-  for (auto& job : jobs)
+  auto now = std::chrono::steady_clock::now();
+  for (auto& job : jobs) {
+    job.received = now;
     it->jobs.push_back(std::move(job));
+  }
   queued_ += jobs.size();
   start_threads();
   // One thread; it wakes the next if work remains when it takes a job. Short
@@ -166,8 +179,12 @@ void task_pool::work(worker* w) {
     w->epoch = job.epoch;
     w->function = &job.function;
     guard.unlock();
-    if (auto outcome = run_attempts(*this, job, w->cancel))
+    auto started = std::chrono::steady_clock::now();
+    if (auto outcome = run_attempts(*this, job, w->cancel)) {
+      outcome->wait_us = micros(started - job.received);
+      outcome->run_us = micros(std::chrono::steady_clock::now() - started);
       post(job.scheduler, std::move(*outcome));
+    }
     auto scheduler = job.scheduler.address();
     guard.lock();
     w->function = nullptr;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -46,6 +47,7 @@ struct pool_job {
   caf::message args;
   std::shared_ptr<const retry_policy> policy;
   bool cancelled = false;  // cancelled before a thread took it
+  std::chrono::steady_clock::time_point received{};  // when submitted (wait_us)
 };
 
 class task_pool : public std::enable_shared_from_this<task_pool> {

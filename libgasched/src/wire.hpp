@@ -46,11 +46,15 @@ struct run_batch {
 };
 
 /// How the run under lease (id, epoch) ended: a value, or an error.
+/// run_us and wait_us (UINT32_MAX: not measured) feed the adaptive prefetch:
+/// time in the function, retries included, and held before a thread took it.
 struct run_outcome {
   task_id id = 0;
   uint32_t epoch = 0;
   caf::message value;
   caf::error error;
+  uint32_t run_us = UINT32_MAX;
+  uint32_t wait_us = UINT32_MAX;
 };
 
 struct done_batch {
@@ -82,7 +86,7 @@ typename Inspector::result_type inspect(Inspector& f, run_batch& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
   return f(caf::meta::type_name("gasched::run_outcome"), x.id, x.epoch, x.value,
-           x.error);
+           x.error, x.run_us, x.wait_us);
 }
 
 template <class Inspector>

@@ -1,7 +1,6 @@
 // Nodes: the actors that run tasks, one per process.
 #pragma once
 
-#include <functional>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -21,13 +20,5 @@ caf::actor spawn_node(caf::actor_system& sys, const registry& reg, node_options 
 /// Same, with only a name.
 caf::actor spawn_node(caf::actor_system& sys, const registry& reg, std::string name);
 
-/// The whole of gasched-node, with the application's functions: parses the
-/// command line (--port, --host, --join, --name, --slots, --threads, see
-/// --help), starts an actor system, publishes and/or joins, and runs until
-/// SIGINT or SIGTERM. `configure`, when given, runs on the actor system's
-/// config after gasched::init: register the types your tasks use there.
-/// Returns the process exit code.
-int run_node(int argc, char** argv, const registry& reg,
-             const std::function<void(caf::actor_system_config&)>& configure = {});
 
 } // namespace gasched

@@ -1,6 +1,8 @@
 #include "core/scheduler_core.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 
 #include "gasched/errc.hpp"
 
@@ -8,15 +10,38 @@ namespace gasched::detail {
 
 journal::~journal() = default;
 
+namespace {
+
+uint64_t steady_us() {
+  using namespace std::chrono;
+  return static_cast<uint64_t>(
+    duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count());
+}
+
+// Means move by an eighth of each sample: a few dozen results settle them,
+// and one odd result moves them little.
+void ewma(double& mean, double sample) {
+  mean = mean < 0 ? sample : mean + (sample - mean) / 8;
+}
+
+} // namespace
+
+// Adaptive: the node table bounds each node at max_prefetch per slot; what
+// a node may hold below that bound is hold_limit's decision.
 scheduler_core::scheduler_core(core_limits limits)
-  : limits_(limits), nodes_(limits.max_workers, limits.prefetch) {
+  : limits_(limits),
+    nodes_(limits.max_workers,
+           limits.prefetch == adaptive_prefetch ? limits.max_prefetch : limits.prefetch),
+    clock_(steady_us) {
 }
 
 uint32_t scheduler_core::intern(const std::string& function) {
   auto [it, added] = function_index_.emplace(function,
                                              static_cast<uint32_t>(functions_.size()));
-  if (added)
+  if (added) {
     functions_.push_back(function);
+    run_us_.push_back(-1.0);
+  }
   return it->second;
 }
 
@@ -43,6 +68,7 @@ scheduler_core::start(node_index node, queued_task&& t) {
   auto [it, added] = running_.emplace(t.id, running_task{node, t.fn, epoch, t.node_failures,
                                                          t.priority, std::move(t.args)});
   static_cast<void>(added);
+  note_start(node, t.id, it->second);
   if (journal_)
     journal_->dispatched(t.id, epoch, node);
   return *it;
@@ -50,6 +76,7 @@ scheduler_core::start(node_index node, queued_task&& t) {
 
 ended_task scheduler_core::stop(running_map::iterator it) {
   auto& r = it->second;
+  note_stop(r);
   nodes_.stopped(r.node);
   ++count_.ticks;
   ended_task result{it->first, r.fn,    r.priority, std::move(r.args),
@@ -61,11 +88,19 @@ ended_task scheduler_core::stop(running_map::iterator it) {
 std::optional<ended_task> scheduler_core::complete(task_id id, uint32_t epoch,
                                                    const caf::message& value,
                                                    const caf::error& error) {
+  return complete(id, epoch, value, error, run_timing{});
+}
+
+std::optional<ended_task> scheduler_core::complete(task_id id, uint32_t epoch,
+                                                   const caf::message& value,
+                                                   const caf::error& error,
+                                                   run_timing timing) {
   auto it = running_.find(id);
   if (it == running_.end() || it->second.epoch != epoch) {
     ++count_.late_results;
     return std::nullopt;
   }
+  observe(it->second, timing);
   ++(error ? count_.failed : count_.succeeded);
   if (journal_)
     journal_->finished(id, error ? outcome_kind::failed : outcome_kind::succeeded,
@@ -81,7 +116,11 @@ std::optional<ended_task> scheduler_core::complete(task_id id, uint32_t epoch, b
 }
 
 node_index scheduler_core::add_node(uint32_t slots) {
-  return nodes_.add(slots);
+  auto n = nodes_.add(slots);
+  if (timing_.size() <= n)
+    timing_.resize(n + 1);
+  timing_[n] = node_timing{};
+  return n;
 }
 
 std::vector<task_id> scheduler_core::running_ids() const {
@@ -179,6 +218,139 @@ caf::error scheduler_core::restore(journal_snapshot&& s) {
       pending_.push_back(t.id, t.priority, fn[t.fn], std::move(t.args), t.node_failures);
   s.pending.clear();
   return caf::none;
+}
+
+// -- adaptive prefetch -------------------------------------------------------------
+//
+// A node that holds only what it runs idles each slot for a round trip
+// between tasks; holding `extra` more covers that round trip. Enough is
+// what the node's slots finish in one round trip: slots x rtt / run time.
+// Tasks that run longer than about two round trips per slot are "long":
+// nothing is held for them, and the slots they occupy count for nothing
+// when extra is computed, so short tasks are not held behind them.
+
+bool scheduler_core::is_long(node_index n, uint32_t fn) const noexcept {
+  auto rtt = timing_[n].rtt_us;
+  auto est = run_us_[fn];
+  return rtt < 0 || est < 0 || nodes_.capacity(n) * rtt < 0.5 * std::max(est, 0.1);
+}
+
+uint32_t scheduler_core::hold_limit(node_index n, uint32_t fn) const noexcept {
+  auto cap = nodes_.capacity(n);
+  if (!adaptive())
+    return nodes_.limit(n);
+  auto& t = timing_[n];
+  // A stalled node takes nothing more: what it holds may be taken back.
+  if (is_long(n, fn) || t.long_held >= cap
+      || (nodes_.running(n) >= cap && stalled(n, clock_())))
+    return cap;
+  auto slots = cap - t.long_held;
+  auto want = std::floor(slots * t.rtt_us / std::max(run_us_[fn], 0.1) + 0.5);
+  auto most = static_cast<double>(slots) * limits_.max_prefetch;
+  return cap + static_cast<uint32_t>(std::min(want, most));
+}
+
+void scheduler_core::note_start(node_index n, task_id id, running_task& r) {
+  auto& t = timing_[n];
+  r.dispatched_us = clock_();
+  r.est_us = static_cast<uint32_t>(std::clamp(run_us_[r.fn], 0.0, 4e9));
+  r.long_task = is_long(n, r.fn);
+  if (nodes_.running(n) == 1)
+    t.active_us = r.dispatched_us;  // an idle node's clock starts now
+  t.long_held += r.long_task;
+  t.est_sum_us += r.est_us;
+  // Finished tasks leave the order lazily: from its front here (most finish
+  // in order), or all at once when it has grown well past what the node holds.
+  auto held = [&](task_id x) {
+    auto it = running_.find(x);
+    return it != running_.end() && it->second.node == n;
+  };
+  while (!t.order.empty() && !held(t.order.front()))
+    t.order.pop_front();
+  if (t.order.size() > 4 * size_t{nodes_.running(n)} + 64)
+    t.order.erase(std::remove_if(t.order.begin(), t.order.end(),
+                                 [&](task_id x) { return !held(x); }),
+                  t.order.end());
+  t.order.push_back(id);
+}
+
+void scheduler_core::note_stop(const running_task& r) {
+  auto& t = timing_[r.node];
+  t.long_held -= r.long_task;
+  t.est_sum_us -= r.est_us;
+}
+
+void scheduler_core::observe(const running_task& r, run_timing t) {
+  auto now = clock_();
+  auto& nt = timing_[r.node];
+  nt.active_us = now;
+  if (t.run_us == run_timing::no_timing || t.wait_us == run_timing::no_timing)
+    return;
+  ewma(run_us_[r.fn], t.run_us);
+  auto sojourn = static_cast<double>(now - std::min(now, r.dispatched_us));
+  ewma(nt.rtt_us, std::max(0.0, sojourn - t.run_us - t.wait_us));
+}
+
+// No result for far longer than its tasks and a round trip take: its slots
+// are stuck in tasks that turned out long.
+bool scheduler_core::stalled(node_index n, uint64_t now) const noexcept {
+  auto& t = timing_[n];
+  auto held = std::max<uint32_t>(nodes_.running(n), 1);
+  auto patience = 1000.0 + 4 * std::max(t.rtt_us, 0.0)
+                  + 2.0 * static_cast<double>(t.est_sum_us) / held;
+  return static_cast<double>(now - std::min(now, t.active_us)) > patience;
+}
+
+std::optional<task_id> scheduler_core::newest_held(node_index n) {
+  auto& order = timing_[n].order;
+  while (!order.empty()) {
+    auto id = order.back();
+    order.pop_back();
+    auto it = running_.find(id);
+    if (it != running_.end() && it->second.node == n)
+      return id;
+  }
+  return std::nullopt;
+}
+
+void scheduler_core::take_back(task_id id, reclaim_result& out) {
+  auto it = running_.find(id);
+  out.moved.push_back(fenced_lease{it->second.node, id, it->second.epoch});
+  auto t = stop(it);
+  ++reclaimed_;
+  if (journal_)
+    journal_->requeued(id, t.node_failures);
+  auto lease = t.epoch - epoch_base(generation_) + 1;
+  pending_.push_front(
+    queued_task{id, t.priority, t.fn, t.node_failures, std::move(t.args), lease});
+}
+
+reclaim_result scheduler_core::reclaim() {
+  reclaim_result out;
+  auto free = nodes_.least_loaded();
+  if (!pending_.empty() || !free || nodes_.running(*free) >= nodes_.capacity(*free))
+    return out;
+  uint64_t free_slots = 0;
+  nodes_.for_each([&](node_index n) {
+    free_slots += nodes_.capacity(n) - std::min(nodes_.capacity(n), nodes_.running(n));
+  });
+  auto now = clock_();
+  nodes_.for_each([&](node_index n) {
+    auto cap = nodes_.capacity(n);
+    if (nodes_.running(n) <= cap || free_slots == 0)
+      return;
+    out.watch = true;
+    if (!stalled(n, now))
+      return;
+    while (nodes_.running(n) > cap && free_slots > 0) {
+      auto id = newest_held(n);
+      if (!id)
+        break;
+      take_back(*id, out);
+      --free_slots;
+    }
+  });
+  return out;
 }
 
 } // namespace gasched::detail

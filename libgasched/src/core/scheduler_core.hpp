@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -28,6 +29,7 @@
 #include "core/journal.hpp"
 #include "core/node_table.hpp"
 #include "core/pending_queue.hpp"
+#include "gasched/options.hpp"
 #include "gasched/task.hpp"
 
 namespace gasched::detail {
@@ -58,7 +60,32 @@ struct core_limits {
   uint32_t max_workers = 10;
   uint64_t max_pending = 0;  // 0: unbounded
   uint32_t max_node_failures = 3;
-  uint32_t prefetch = 0;     // tasks per slot a node may hold beyond those it runs
+  /// Tasks per slot a node may hold beyond those it runs; adaptive_prefetch:
+  /// as many as cover one observed round trip, at most max_prefetch.
+  uint32_t prefetch = 0;
+  uint32_t max_prefetch = 16;
+};
+
+/// What a node measured for one outcome (wire.hpp's run_outcome).
+struct run_timing {
+  uint32_t run_us = no_timing;   ///< in the function, retries included
+  uint32_t wait_us = no_timing;  ///< held by the node before a thread took it
+  static constexpr uint32_t no_timing = UINT32_MAX;
+};
+
+/// A lease taken back from a stalled node (scheduler_core::reclaim): the
+/// node should be told to drop it; its result, if any, is late.
+struct fenced_lease {
+  node_index node;
+  task_id id;
+  uint32_t epoch;
+};
+
+struct reclaim_result {
+  std::vector<fenced_lease> moved;  ///< now at the front of pending
+  /// Some node holds tasks beyond its slots while another has a free slot:
+  /// call reclaim again soon, a stall may be on its way.
+  bool watch = false;
 };
 
 class scheduler_core {
@@ -85,7 +112,14 @@ public:
       auto node = nodes_.least_loaded();
       if (!node)
         return;
-      auto& r = start(*node, pending_.pop());
+      auto t = pending_.pop();
+      // Adaptive: the least loaded node may still hold too much for this
+      // function (then every node does, up to differences in round trip).
+      if (adaptive() && nodes_.running(*node) >= hold_limit(*node, t.fn)) {
+        pending_.push_front(std::move(t));
+        return;
+      }
+      auto& r = start(*node, std::move(t));
       emit(dispatch_order{*node, r.first, r.second.epoch, r.second.fn, r.second.args});
     }
   }
@@ -98,6 +132,10 @@ public:
   /// from before a restart): nullopt, counted. The journal keeps the outcome.
   std::optional<ended_task> complete(task_id id, uint32_t epoch, const caf::message& value,
                                      const caf::error& error);
+
+  /// The same, with what the node measured: feeds the adaptive prefetch.
+  std::optional<ended_task> complete(task_id id, uint32_t epoch, const caf::message& value,
+                                     const caf::error& error, run_timing timing);
 
   /// The same, when only success or failure is known: a journal then keeps
   /// no value, and a generic error for a failure.
@@ -122,6 +160,44 @@ public:
   /// Takes a pending or running task out. A running task's node should be told
   /// (ended_task::node, epoch); its result will be late. Nullopt: unknown id.
   std::optional<ended_task> cancel(task_id id);
+
+  // -- adaptive prefetch -----------------------------------------------------------
+
+  bool adaptive() const noexcept {
+    return limits_.prefetch == adaptive_prefetch;
+  }
+
+  /// How many tasks `n` may hold when the next one is of function `fn`:
+  /// capacity + extra, extra covering one round trip of fn's observed run
+  /// time on the slots that do not run long tasks, at most max_prefetch per slot.
+  uint32_t hold_limit(node_index n, uint32_t fn) const noexcept;
+
+  /// Takes back tasks held beyond its slots by a node that has delivered no
+  /// result for much longer than its tasks and round trip take (a task
+  /// turned out long), while another node has a free slot and nothing is
+  /// pending. The newest held go first, to the front of pending; dispatch()
+  /// then hands them to the free slots. Cost: O(nodes), only then.
+  reclaim_result reclaim();
+
+  /// Observed means, for tests and stats: run time of `fn`, round trip to
+  /// `n`, in microseconds (negative: nothing observed yet).
+  double run_estimate(uint32_t fn) const noexcept {
+    return fn < run_us_.size() ? run_us_[fn] : -1.0;
+  }
+  double round_trip(node_index n) const noexcept {
+    return n < timing_.size() ? timing_[n].rtt_us : -1.0;
+  }
+
+  /// Tasks taken back from stalled nodes so far.
+  uint64_t reclaimed() const noexcept {
+    return reclaimed_;
+  }
+
+  /// Microseconds of a monotonic clock; tests set their own.
+  using clock_fn = uint64_t (*)();
+  void set_clock(clock_fn f) noexcept {
+    clock_ = f;
+  }
 
   // -- queries -------------------------------------------------------------------
 
@@ -205,6 +281,18 @@ private:
     uint32_t node_failures;
     int32_t priority;
     caf::message args;
+    uint64_t dispatched_us = 0;  // clock_ at dispatch
+    uint32_t est_us = 0;         // its function's run estimate then
+    bool long_task = false;      // nothing should be held behind it
+  };
+
+  // What the adaptive prefetch knows of a node.
+  struct node_timing {
+    double rtt_us = -1;           // mean round trip; negative: none seen
+    uint64_t active_us = 0;       // its last result, or when it got work idle
+    uint32_t long_held = 0;       // long tasks it holds
+    uint64_t est_sum_us = 0;      // estimated run time of all it holds
+    std::deque<task_id> order;    // dispatch order; finished ones pruned lazily
   };
 
   using running_map = std::unordered_map<task_id, running_task>;
@@ -213,6 +301,13 @@ private:
   ended_task stop(running_map::iterator it);
   uint32_t intern(const std::string& function);
   std::vector<task_id> running_ids() const;
+  bool is_long(node_index n, uint32_t fn) const noexcept;
+  void observe(const running_task& r, run_timing t);
+  bool stalled(node_index n, uint64_t now) const noexcept;
+  std::optional<task_id> newest_held(node_index n);
+  void take_back(task_id id, reclaim_result& out);
+  void note_start(node_index n, task_id id, running_task& r);
+  void note_stop(const running_task& r);
 
   core_limits limits_;
   pending_queue pending_;
@@ -224,6 +319,10 @@ private:
   uint32_t generation_ = 0;
   counters count_;
   journal* journal_ = nullptr;
+  std::vector<double> run_us_;       // by function: mean run time; negative: unknown
+  std::vector<node_timing> timing_;  // by node index
+  uint64_t reclaimed_ = 0;
+  clock_fn clock_;
 };
 
 } // namespace gasched::detail

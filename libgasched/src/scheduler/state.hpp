@@ -61,6 +61,8 @@ struct scheduler_state {
   std::unordered_map<caf::actor_addr, node_index> index_of;  ///< node actor -> index
   std::vector<node_index> dirty;        ///< nodes with orders in their outbox
   bool flush_scheduled = false;         ///< a flush_atom waits in the mailbox
+  /// A delayed flush_atom looks for stalled nodes (reclaim) until then.
+  std::chrono::steady_clock::time_point reclaim_check_at{};
   /// Requests waiting for a task's result.
   std::unordered_multimap<task_id, caf::typed_response_promise<task_result>> awaiters;
   /// Tasks submitted by another process, by the process: only it may await,

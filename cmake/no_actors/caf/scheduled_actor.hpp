@@ -1,0 +1,4 @@
+// The scheduling core must stay free of actors: it is tested, and read,
+// without them. This header stands in for CAF's <caf/scheduled_actor.hpp> in the
+// core's build only (see libgasched/CMakeLists.txt).
+#error "the core (libgasched/src/core) must not include caf/scheduled_actor.hpp"
