@@ -99,3 +99,30 @@ TEST_CASE("journal: a file in use or that is no journal is refused, named, and l
   CHECK(content == "not a journal\n");
   CHECK(c.ask<caf::ok_atom>(running, stop_atom::value));
 }
+
+TEST_CASE("blocking_client: execute, await, stats, cancel and stop from plain code",
+          "[contract]") {
+  cluster c;
+  auto opts = c.options(c.nodes(2));
+  opts.client = nullptr;  // results only to whoever awaits
+  auto sched = c.scheduler(opts);
+  blocking_client client{c.sys(), sched, std::chrono::seconds(10), std::chrono::seconds(10)};
+  auto r = client.await(make_task("test.identity", caf::make_message(int32_t{42})));
+  REQUIRE(r);
+  CHECK(r->ok());
+  CHECK(r->value.get_as<int32_t>(0) == 42);
+  auto id = client.execute(make_task("test.sleep", caf::make_message(int32_t{1}, int32_t{50})));
+  REQUIRE(id);
+  auto later = client.await(*id);
+  REQUIRE(later);
+  CHECK(later->id == *id);
+  auto slow = client.execute(make_task("test.sleep", caf::make_message(int32_t{2}, int32_t{60000})));
+  REQUIRE(slow);
+  CHECK_FALSE(client.cancel(*slow));
+  CHECK(is(client.cancel(*slow), errc::unknown_task));
+  auto s = client.stats();
+  REQUIRE(s);
+  CHECK(s->succeeded == 2);
+  CHECK(s->cancelled == 1);
+  CHECK_FALSE(client.stop());
+}

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "gasched/atoms.hpp"
+#include "gasched/blocking_client.hpp"
 #include "gasched/errc.hpp"
 #include "gasched/init.hpp"
 #include "gasched/log.hpp"
