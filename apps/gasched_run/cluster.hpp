@@ -87,8 +87,36 @@ struct run_report {
 };
 
 /// Called on the main thread for each result, in the order they arrive;
-/// `index` is the task's position in the submitted vector.
-using result_handler = std::function<void(size_t index, const task_result&)>;
+/// `key` is the one the task came with (its position in a vector).
+using result_handler = std::function<void(uint64_t key, const task_result&)>;
+
+/// Where a run's tasks come from: all at once, or as a file is read. Called
+/// on the main thread, except `wake`.
+class task_feed {
+public:
+  virtual ~task_feed() = default;
+
+  /// As the run starts: `wake` (callable from any thread, never blocking)
+  /// is to be called whenever take() has more or ended() became true.
+  virtual void start(std::function<void()> wake) = 0;
+
+  /// Appends the tasks available now, each with its key.
+  virtual void take(std::vector<std::pair<uint64_t, task>>& out) = 0;
+
+  /// No task will come any more.
+  virtual bool ended() = 0;
+
+  /// The loop has had nothing to do for a moment after results came: a
+  /// good time to flush what they wrote.
+  virtual void idle() {
+  }
+
+  /// Bytes read so far and in all (0: a stream of unknown length), for
+  /// the progress display; {0, 0} when there is no file.
+  virtual std::pair<uint64_t, uint64_t> bytes() {
+    return {0, 0};
+  }
+};
 
 class cluster {
 public:
@@ -108,6 +136,9 @@ public:
   /// Runs `tasks` to the end (or to a signal, or to a fatal error: a local
   /// node that died too often, no node for --no-nodes-timeout, ...).
   run_report run(std::vector<task> tasks, const result_handler& on_result);
+
+  /// The same for tasks that come as `feed` has them, to its end.
+  run_report run(task_feed& feed, const result_handler& on_result);
 
   /// Serves remote clients and joining nodes until a signal.
   run_report serve();

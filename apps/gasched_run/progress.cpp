@@ -37,6 +37,27 @@ size_t terminal_width() {
   return 80;
 }
 
+// Seconds left at `rate`, or a negative number when unknown: from the total
+// when it is known, else from the share of a regular file read so far.
+double eta_seconds(const progress_counts& c, double rate) {
+  if (rate <= 0)
+    return -1;
+  if (c.total > 0)
+    return c.done < c.total ? static_cast<double>(c.total - c.done) / rate : -1;
+  auto share = c.read_share();
+  if (share <= 0)
+    return -1;
+  auto expected = static_cast<double>(c.submitted) / share;
+  return expected > static_cast<double>(c.done) ? (expected - static_cast<double>(c.done)) / rate
+                                                : -1;
+}
+
+// ", 42% read" while a regular file is read; nothing for a stream.
+std::string read_text(const progress_counts& c) {
+  auto share = c.read_share();
+  return share < 0 ? std::string{} : fmt::format(", {:.0f}% read", share * 100);
+}
+
 } // namespace
 
 progress::style progress::pick(const std::string& name, bool quiet) {
@@ -66,19 +87,21 @@ std::string progress::render_line(const progress_counts& c) const {
   auto rate = elapsed > 0 ? static_cast<double>(c.done) / elapsed : 0.0;
   std::string text = c.total > 0 ? fmt::format("{}/{} done", c.done, c.total)
                                  : fmt::format("{} done", c.done);
-  text += fmt::format(", {} running, {} pending, {} failed, {} node{}, {} tasks/s", c.running,
-                      c.pending, c.failed, c.nodes, c.nodes == 1 ? "" : "s", rate_text(rate));
-  if (c.total > 0 && c.done < c.total && rate > 0)
-    text += ", ETA " + duration_text(static_cast<double>(c.total - c.done) / rate);
+  text += fmt::format(", {} running, {} pending, {} failed, {} node{}, {} tasks/s{}", c.running,
+                      c.pending, c.failed, c.nodes, c.nodes == 1 ? "" : "s", rate_text(rate),
+                      read_text(c));
+  if (auto eta = eta_seconds(c, rate); eta >= 0)
+    text += ", ETA " + duration_text(eta);
   return text;
 }
 
 std::string progress::render_counts(const progress_counts& c, double rate,
                                     const std::string& eta) const {
   if (c.total == 0)
-    return fmt::format(" {} done, {} running, {} pending, {} failed, {} node{}, {}/s", c.done,
-                       c.running, c.pending, c.failed, c.nodes, c.nodes == 1 ? "" : "s",
-                       rate_text(rate));
+    return fmt::format(" {} done, {} running, {} pending, {} failed, {} node{}, {}/s{}{}",
+                       c.done, c.running, c.pending, c.failed, c.nodes,
+                       c.nodes == 1 ? "" : "s", rate_text(rate), read_text(c),
+                       eta.empty() ? "" : ", " + eta);
   return fmt::format(" {}/{} done, {} running, {} pending, {} failed, {}/s, {}", c.done,
                      c.total, c.running, c.pending, c.failed, rate_text(rate), eta);
 }
@@ -86,11 +109,11 @@ std::string progress::render_counts(const progress_counts& c, double rate,
 std::string progress::render_bar(const progress_counts& c) {
   auto elapsed = seconds_since(started_);
   auto rate = elapsed > 0 ? static_cast<double>(c.done) / elapsed : 0.0;
-  std::string eta = "ETA -";
+  std::string eta = c.total > 0 || c.read_share() >= 0 ? "ETA -" : "";
   if (c.total > 0 && c.done >= c.total)
     eta = "in " + duration_text(elapsed);
-  else if (c.total > 0 && rate > 0)
-    eta = "ETA " + duration_text(static_cast<double>(c.total - c.done) / rate);
+  else if (auto left = eta_seconds(c, rate); left >= 0)
+    eta = "ETA " + duration_text(left);
   auto counts = render_counts(c, rate, eta);
   auto width = terminal_width() - 1;  // the last column would wrap on some terminals
   if (c.total > 0 && cells_ == 0) {
@@ -104,9 +127,13 @@ std::string progress::render_bar(const progress_counts& c) {
                 - static_cast<long>(render_counts(typical, 999, "ETA 9.9s").size());
     cells_ = static_cast<size_t>(std::clamp(room, 0L, 30L));
   }
+  if (c.total == 0 && c.read_share() >= 0 && cells_ == 0)
+    cells_ = static_cast<size_t>(std::clamp(static_cast<long>(width) - 92, 0L, 30L));  // typical text
   std::string bar;
-  if (c.total > 0 && cells_ >= 10) {
-    auto full = cells_ * std::min(c.done, c.total) / c.total;
+  auto share = c.total > 0 ? static_cast<double>(std::min(c.done, c.total)) / c.total
+                           : c.read_share();
+  if (share >= 0 && cells_ >= 10) {
+    auto full = static_cast<size_t>(static_cast<double>(cells_) * std::min(share, 1.0));
     bar = "[" + std::string(full, '#') + std::string(cells_ - full, '.') + "]";
   }
   auto text = bar + counts;

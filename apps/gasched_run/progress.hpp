@@ -23,10 +23,24 @@ struct progress_counts {
   uint64_t running = 0;  ///< on nodes now
   uint64_t pending = 0;  ///< waiting for a slot
   uint32_t nodes = 0;    ///< nodes up
+  /// Tasks still being read (total unknown): what was read of the input, of
+  /// its size (0: a stream, no ETA), and the tasks submitted so far.
+  bool streaming = false;
+  uint64_t bytes_read = 0;
+  uint64_t bytes_total = 0;
+  uint64_t submitted = 0;
 
   bool operator==(const progress_counts& o) const noexcept {
     return total == o.total && done == o.done && failed == o.failed && running == o.running
-           && pending == o.pending && nodes == o.nodes;
+           && pending == o.pending && nodes == o.nodes && streaming == o.streaming
+           && bytes_read == o.bytes_read && submitted == o.submitted;
+  }
+
+  /// The share of the input read, or -1 when unknown.
+  double read_share() const noexcept {
+    return streaming && bytes_total > 0
+             ? static_cast<double>(bytes_read) / static_cast<double>(bytes_total)
+             : -1.0;
   }
 };
 

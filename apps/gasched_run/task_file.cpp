@@ -273,30 +273,6 @@ std::optional<gasched::task> to_task(const std::string& text, std::string& error
   return t;
 }
 
-// The next line of `in` (without its newline) in `line`, at most `limit`
-// bytes of it: a longer one is read to its end but not kept, and `too_long`
-// set. False at the end of the input.
-bool read_line_bounded(std::istream& in, std::string& line, size_t limit, bool& too_long) {
-  line.clear();
-  too_long = false;
-  auto* buf = in.rdbuf();
-  bool any = false;
-  for (;;) {
-    auto c = buf->sbumpc();
-    if (c == std::char_traits<char>::eof()) {
-      in.setstate(std::ios::eofbit);
-      return any;
-    }
-    any = true;
-    if (c == '\n')
-      return true;
-    if (line.size() < limit)
-      line.push_back(static_cast<char>(c));
-    else
-      too_long = true;
-  }
-}
-
 } // namespace
 
 std::optional<gasched::task> parse_task_line(const std::string& text, std::string& error) {
@@ -306,25 +282,52 @@ std::optional<gasched::task> parse_task_line(const std::string& text, std::strin
   return t;
 }
 
+size_t line_splitter::consume(const char* data, size_t size, task_file& out) {
+  for (size_t i = 0; i < size; ++i) {
+    if (data[i] == '\n') {
+      take_line(out);
+      return i + 1;
+    }
+    if (line_.size() < max_line_bytes)
+      line_.push_back(data[i]);
+    else
+      too_long_ = true;
+    any_ = true;
+  }
+  return size;
+}
+
+void line_splitter::finish(task_file& out) {
+  if (any_)
+    take_line(out);
+}
+
+void line_splitter::take_line(task_file& out) {
+  ++number_;
+  auto too_long = too_long_;
+  any_ = too_long_ = false;
+  if (too_long) {
+    out.bad.push_back(bad_line{number_, too_long_reason()});
+  } else if (line_.find_first_not_of(" \t\r") != std::string::npos) {
+    std::string error;
+    if (auto t = parse_task_line(line_, error))
+      out.tasks.push_back(task_line{number_, std::move(*t)});
+    else
+      out.bad.push_back(bad_line{number_, std::move(error)});
+  }
+  line_.clear();
+}
+
 task_file read_task_file(std::istream& in) {
   task_file result;
-  std::string text;
-  size_t number = 0;
-  bool too_long = false;
-  while (read_line_bounded(in, text, max_line_bytes, too_long)) {
-    ++number;
-    if (too_long) {
-      result.bad.push_back(bad_line{number, too_long_reason()});
-      continue;
-    }
-    if (text.find_first_not_of(" \t\r") == std::string::npos)
-      continue;
-    std::string error;
-    if (auto t = parse_task_line(text, error))
-      result.tasks.push_back(task_line{number, std::move(*t)});
-    else
-      result.bad.push_back(bad_line{number, std::move(error)});
+  line_splitter lines;
+  char buf[65536];
+  while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
+    auto n = static_cast<size_t>(in.gcount());
+    for (size_t at = 0; at < n;)
+      at += lines.consume(buf + at, n - at, result);
   }
+  lines.finish(result);
   return result;
 }
 

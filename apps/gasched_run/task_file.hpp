@@ -56,6 +56,32 @@ struct task_file {
   std::vector<bad_line> bad;
 };
 
+/// Bytes in, lines out, for a stream read piece by piece: each complete
+/// line is parsed (as read_task_file does) into `out`. A line longer than
+/// max_line_bytes is read to its end but not kept, and reported.
+class line_splitter {
+public:
+  /// Takes bytes up to and including the first newline (parsing that line
+  /// into `out`), or all of them; returns how many it took.
+  size_t consume(const char* data, size_t size, task_file& out);
+
+  /// The end of the input: a last line without a newline is parsed.
+  void finish(task_file& out);
+
+  /// Lines seen so far (blank ones included).
+  size_t lines() const noexcept {
+    return number_;
+  }
+
+private:
+  void take_line(task_file& out);
+
+  std::string line_;
+  size_t number_ = 0;
+  bool too_long_ = false;
+  bool any_ = false;  // bytes of an unfinished line, kept or not
+};
+
 /// Reads every line, up to the end of `in` (a file, a pipe, a FIFO); blank
 /// lines are skipped. Never throws on the content.
 task_file read_task_file(std::istream& in);

@@ -1,16 +1,18 @@
 #include "gasched_run/task_job.hpp"
 
-#include <fstream>
 #include <iostream>
+#include <memory>
 
 #include <fmt/format.h>
 
 #include "gasched_run/cluster.hpp"
 #include "gasched_run/options.hpp"
 #include "gasched_run/progress.hpp"
+#include "gasched_run/result_writer.hpp"
 #include "gasched_run/run_summary.hpp"
 #include "gasched_run/stop_signals.hpp"
 #include "gasched_run/task_file.hpp"
+#include "gasched_run/task_reader.hpp"
 #include "gasched_run/untrusted_text.hpp"
 
 namespace gasched::run {
@@ -49,24 +51,8 @@ out_json summary_json(const run_report& run, size_t malformed, bool serving = fa
   return out_json{{"summary", s}};
 }
 
-// A run cut short: a result line for every task that has none, so that a
-// reader of the output never takes a missing line for a success.
-void print_unfinished(const task_file& file, const std::vector<bool>& finished,
-                      const run_report& run) {
-  auto reason = run.interrupted_by != 0
-                  ? "the run was interrupted by signal " + std::to_string(run.interrupted_by)
-                  : "the run could not complete: " + run.fatal;
-  for (size_t i = 0; i < finished.size(); ++i)
-    if (!finished[i])
-      print_line(out_json{{"line", file.tasks[i].line},
-                          {"fn", file.tasks[i].task.function},
-                          {"ok", false},
-                          {"error", "unfinished"},
-                          {"reason", reason}});
-}
-
 // Says how the run ended; its exit code.
-int exit_code(const run_report& run, const task_file& file, const std::string& name,
+int exit_code(const run_report& run, size_t malformed, const std::string& name,
               const std::string& where, progress& display, const stop_signals& signals) {
   if (run.interrupted_by != 0) {
     display.error(fmt::format("interrupted: {} of {} tasks were done, {} unfinished",
@@ -89,59 +75,144 @@ int exit_code(const run_report& run, const task_file& file, const std::string& n
                                ? ""
                                : fmt::format(", {} local node death{}", run.restarts.size(),
                                              run.restarts.size() == 1 ? "" : "s")));
-  if (run.failed > 0 || !file.bad.empty()) {
+  if (run.failed > 0 || malformed > 0) {
     std::string what;
     if (run.failed > 0)
       what = fmt::format("{} of {} tasks failed", run.failed, run.total);
-    if (!file.bad.empty())
-      what += fmt::format("{}{} malformed line{} in {}", what.empty() ? "" : "; ",
-                          file.bad.size(), file.bad.size() == 1 ? "" : "s", name);
+    if (malformed > 0)
+      what += fmt::format("{}{} malformed line{} in {}", what.empty() ? "" : "; ", malformed,
+                          malformed == 1 ? "" : "s", name);
     display.error(what);
     return 1;
   }
   return 0;
 }
 
+// The reader's lines into the run, their results out through the writer:
+// bad lines are reported as they are taken, tasks enter in input order.
+class stream_feed : public task_feed {
+public:
+  stream_feed(task_reader& reader, result_writer& writer, std::string name, progress& display)
+    : reader_(reader), writer_(writer), name_(std::move(name)), display_(display) {
+  }
+
+  void start(std::function<void()> wake) override {
+    reader_.set_wake(std::move(wake));
+  }
+
+  // Takes lines until a task comes or the input ends (false: `stop` said to
+  // give up first): the cluster starts with the first task, and an input
+  // without any runs nothing. The tasks taken wait for the first take().
+  bool prime(const std::function<bool()>& stop) {
+    while (carry_.empty() && !reader_.ended()) {
+      if (!reader_.wait_for_lines(stop, std::chrono::milliseconds(100)))
+        return false;
+      take(carry_);
+    }
+    return true;
+  }
+
+  bool has_tasks() const noexcept {
+    return !carry_.empty();
+  }
+
+  void take(std::vector<std::pair<uint64_t, task>>& out) override {
+    if (!carry_.empty() && &out != &carry_) {
+      out.insert(out.end(), std::make_move_iterator(carry_.begin()),
+                 std::make_move_iterator(carry_.end()));
+      carry_.clear();
+    }
+    task_file batch;
+    reader_.take(batch);
+    // Both lists are in line order: merged, so that --ordered sees input order.
+    size_t b = 0;
+    for (auto& t : batch.tasks) {
+      for (; b < batch.bad.size() && batch.bad[b].line < t.line; ++b)
+        bad(batch.bad[b]);
+      writer_.add_task(t.line, t.task.function);
+      out.emplace_back(t.line, std::move(t.task));
+    }
+    for (; b < batch.bad.size(); ++b)
+      bad(batch.bad[b]);
+  }
+
+  bool ended() override {
+    return carry_.empty() && reader_.ended();
+  }
+
+  void idle() override {
+    writer_.flush();
+  }
+
+  std::pair<uint64_t, uint64_t> bytes() override {
+    return {reader_.bytes_read(), reader_.bytes_total()};
+  }
+
+  size_t malformed() const noexcept {
+    return malformed_;
+  }
+
+private:
+  void bad(const bad_line& b) {
+    ++malformed_;
+    display_.error(fmt::format("{}:{}: {}", name_, b.line, b.reason));
+    writer_.add_bad(b);
+  }
+
+  task_reader& reader_;
+  result_writer& writer_;
+  std::string name_;
+  progress& display_;
+  size_t malformed_ = 0;
+  std::vector<std::pair<uint64_t, task>> carry_;
+};
+
+// Why the tasks still in flight are unfinished.
+std::string cut_short(const run_report& run, const task_reader& reader, bool all_read) {
+  auto reason = run.interrupted_by != 0
+                  ? "the run was interrupted by signal " + std::to_string(run.interrupted_by)
+                  : "the run could not complete: " + run.fatal;
+  if (!all_read)
+    reason += fmt::format(" (lines after {} were not read)", reader.lines_read());
+  return reason;
+}
+
 } // namespace
 
 int run_task_job(const options& opts, progress& display, stop_signals& signals) {
-  task_file file;
   auto name = opts.tasks_file == "-" ? std::string{"stdin"} : opts.tasks_file;
-  if (opts.tasks_file == "-") {
-    file = read_task_file(std::cin);
-  } else {
-    std::ifstream in{opts.tasks_file};
-    if (!in) {
-      display.error("cannot read " + opts.tasks_file);
-      return 2;
-    }
-    file = read_task_file(in);
+  cluster c{opts, display, signals};  // first: the reader's wake-up must not outlive it
+  std::unique_ptr<task_reader> reader;
+  try {
+    reader = std::make_unique<task_reader>(opts.tasks_file, opts.max_pending);
+  } catch (const std::runtime_error& e) {
+    display.error(e.what());
+    return 2;
   }
-  for (auto& bad : file.bad) {
-    display.error(fmt::format("{}:{}: {}", name, bad.line, bad.reason));
-    print_line(bad_line_to_json(bad));
+  reader->start();
+  result_writer writer{opts.ordered, [&](uint64_t n) { reader->release(n); }};
+  stream_feed feed{*reader, writer, name, display};
+  if (!feed.prime([&] { return signals.requested(); })) {
+    writer.flush();
+    display.error("interrupted before the first task");
+    return signals.exit_code();
   }
-  if (file.tasks.empty()) {
+  if (!feed.has_tasks()) {
+    writer.flush();
     display.error(name + " has no task to run");
-    return file.bad.empty() ? 0 : 1;
+    return feed.malformed() == 0 ? 0 : 1;
   }
-
-  cluster c{opts, display, signals};
   c.start();
-  std::vector<task> tasks;
-  for (auto& t : file.tasks)
-    tasks.push_back(t.task);
-  std::vector<bool> finished(file.tasks.size());
-  auto run = c.run(std::move(tasks), [&](size_t index, const task_result& r) {
-    finished[index] = true;
-    print_line(result_to_json(file.tasks[index].line, r));
-  });
+  auto run = c.run(feed, [&](uint64_t line, const task_result& r) { writer.result(line, r); });
+  auto all_read = feed.ended();
+  reader->stop();  // before shutdown: its wake-up holds a handle on our actor
   c.shutdown();
-  print_unfinished(file, finished, run);
-
+  if (!run.complete())
+    writer.unfinished(cut_short(run, *reader, all_read));
+  writer.flush();
   if (opts.json)
-    print_line(summary_json(run, file.bad.size()));
-  return exit_code(run, file, name, c.description(run), display, signals);
+    print_line(summary_json(run, feed.malformed()));
+  return exit_code(run, feed.malformed(), name, c.description(run), display, signals);
 }
 
 int run_serve(const options& opts, progress& display, stop_signals& signals) {

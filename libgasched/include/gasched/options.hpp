@@ -150,8 +150,9 @@ struct scheduler_options {
 };
 
 struct node_options {
-  /// Shown in stats and in every task_result. Default: "node-<actor id>";
-  /// gasched-node uses "<host>:<port>".
+  /// Shown in stats and in every task_result. Default (empty):
+  /// "<host>:<pid>/<actor id>", unique in a cluster; gasched-node names a
+  /// published node "<host>:<port>" and a node that only joins "<host>:<pid>".
   std::string name;
 
   /// Tasks this node runs at once. The scheduler gives it at most
