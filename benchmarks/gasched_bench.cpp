@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -166,8 +167,10 @@ public:
     return procs_[i];
   }
 
-  caf::actor scheduler(uint32_t max_workers, caf::actor client, uint32_t prefetch = 0) {
+  caf::actor scheduler(uint32_t max_workers, caf::actor client, uint32_t prefetch = 0,
+                       const std::string& journal = {}) {
     gasched::scheduler_options o;
+    o.journal = journal;
     o.nodes = nodes_;
     o.client = std::move(client);
     o.max_workers = max_workers;
@@ -263,10 +266,10 @@ std::vector<task> identity_tasks(size_t n) {
 // Identity tasks submitted as fast as the API allows, in one batch or with one
 // execute message each, until the client holds every result.
 double throughput(caf::actor_system& sys, const options& opts, size_t n, uint32_t prefetch,
-                  bool batch) {
+                  bool batch, const std::string& journal = {}) {
   bench_cluster c{sys, opts, 2};
   counting_client client{sys, n};
-  auto sched = c.scheduler(10, client.actor(), prefetch);
+  auto sched = c.scheduler(10, client.actor(), prefetch, journal);
   auto tasks = identity_tasks(n);
   auto t0 = clock_type::now();
   if (batch) {
@@ -554,6 +557,50 @@ double rejoin_after_cut(caf::actor_system& sys, const options& opts, caf::timesp
   return took;
 }
 
+std::string temp_journal() {
+  char name[] = "/tmp/gasched-bench-journal-XXXXXX";
+  auto fd = mkstemp(name);
+  close(fd);
+  std::remove(name);  // the journal makes its own file
+  return name;
+}
+
+// n pending tasks (no node) journaled by one scheduler, then a second one
+// started on the file: how long spawn_scheduler takes to resume them.
+figure journal_resume(caf::actor_system& sys, size_t n) {
+  auto file = temp_journal();
+  caf::scoped_actor self{sys};
+  gasched::scheduler_options o;
+  o.journal = file;
+  o.journal_sync = false;
+  {
+    auto first = gasched::spawn_scheduler(sys, o);
+    if (!first)
+      throw std::runtime_error(gasched::describe(first.error()));
+    for (size_t done = 0; done < n; done += 10000)
+      self->request(*first, 60s, gasched::execute_atom::value, identity_tasks(std::min<size_t>(10000, n - done)))
+        .receive([](std::vector<gasched::task_id>&) {},
+                 [](caf::error& e) { throw std::runtime_error(gasched::describe(e)); });
+    self->send_exit(*first, caf::exit_reason::kill);
+    self->wait_for(*first);
+  }
+  auto bytes = std::filesystem::file_size(file);
+  auto t0 = clock_type::now();
+  auto second = gasched::spawn_scheduler(sys, o);
+  auto ms = ms_since(t0);
+  if (!second)
+    throw std::runtime_error(gasched::describe(second.error()));
+  self->send_exit(*second, caf::exit_reason::kill);
+  self->wait_for(*second);
+  std::remove(file.c_str());
+  std::remove((file + "-wal").c_str());
+  std::remove((file + "-shm").c_str());
+  std::cerr << "  journal / bytes per pending task: " << static_cast<double>(bytes) / n << "\n";
+  return figure{"journal", "resume " + std::to_string(n) + " pending tasks", "ms", {ms}, "",
+                fmt_value(static_cast<double>(bytes) / static_cast<double>(n))
+                  + " journal bytes per pending task"};
+}
+
 // gasched-core-bench's figures: ns per operation.
 std::vector<figure> core_micro(const options& opts) {
   auto cmd = opts.core_bench + " --benchmark_format=json --benchmark_min_time="
@@ -592,7 +639,7 @@ int main(int argc, char** argv) {
   app.add_option("--core-bench", opts.core_bench, "gasched-core-bench to run")
     ->capture_default_str();
   app.add_option("--only", opts.only,
-                 "scenarios to run: throughput, latency, memory, scaling, failover, core");
+                 "scenarios to run: throughput, latency, memory, scaling, failover, journal, core");
   app.add_option("--policy", opts.policy, "CAF scheduler policy of every process")
     ->check(CLI::IsMember({"sharing", "stealing"}))
     ->capture_default_str();
@@ -625,6 +672,9 @@ int main(int argc, char** argv) {
     if (wanted("throughput")) {
       size_t n = q ? 2000 : 100000;
       auto label = std::to_string(n) + " identity tasks";
+      repeat({"throughput", label + ", one batch, default settings (adaptive prefetch)",
+              "tasks/s", {}, "11,309", "nothing tuned"},
+             [&] { return throughput(sys, opts, n, gasched::adaptive_prefetch, true); });
       repeat({"throughput", label + ", one batch, prefetch 0", "tasks/s", {},
               "11,309 (100,000 tasks)", "a node holds only what it runs, as gascheduler"},
              [&] { return throughput(sys, opts, n, 0, true); });
@@ -635,8 +685,10 @@ int main(int argc, char** argv) {
               "11,309", ""},
              [&] { return throughput(sys, opts, n, 10, false); });
       size_t m = q ? 200 : 4000;
-      for (uint32_t prefetch : {0u, 1u}) {
-        auto label = std::to_string(m) + " tasks of 5 ms, prefetch " + std::to_string(prefetch);
+      for (uint32_t prefetch : {gasched::adaptive_prefetch, 0u, 1u}) {
+        auto label = std::to_string(m) + " tasks of 5 ms, prefetch "
+                     + (prefetch == gasched::adaptive_prefetch ? std::string{"adaptive (default)"}
+                                                               : std::to_string(prefetch));
         figure nominal{"throughput", label + ": of the 4,000 tasks/s 20 slots allow", "%",
                        {}, "83 % (3,305 tasks/s)", ""};
         figure busy{"throughput", label + ": slot time spent in tasks", "%", {}, "", ""};
@@ -727,6 +779,24 @@ int main(int argc, char** argv) {
       for (int i = 0; i < std::max(runs, q ? 1 : 5); ++i)
         rejoin.runs.push_back(rejoin_after_cut(sys, opts, q ? 1500ms : 3s));
       figures.push_back(rejoin);
+    }
+    if (wanted("journal")) {
+      size_t n = q ? 2000 : 100000;
+      auto label = std::to_string(n) + " identity tasks, one batch";
+      for (uint32_t prefetch : {0u, 10u}) {
+        auto p = std::to_string(prefetch);
+        repeat({"journal", label + ", prefetch " + p + ", journal off", "tasks/s", {}, "", ""},
+               [&] { return throughput(sys, opts, n, prefetch, true); });
+        repeat({"journal", label + ", prefetch " + p + ", journal on (fsync)", "tasks/s", {}, "",
+                "one transaction per drained mailbox"},
+               [&] {
+                 auto file = temp_journal();
+                 auto rate = throughput(sys, opts, n, prefetch, true, file);
+                 std::remove(file.c_str());
+                 return rate;
+               });
+      }
+      figures.push_back(journal_resume(sys, q ? 20000 : 1000000));
     }
     if (wanted("core"))
       for (auto& f : core_micro(opts))

@@ -85,7 +85,9 @@ public:
     return result;
   }
 
-  /// gascheduler's test setup: max_workers 10, max_retries 10, no retry pause.
+  /// gascheduler's test setup: max_workers 10, max_retries 10, no retry
+  /// pause, and a node holds only what it runs (prefetch 0), so that
+  /// stats.running is what runs.
   scheduler_options options(std::vector<caf::actor> nodes) {
     scheduler_options opts;
     opts.name = "test";
@@ -94,6 +96,7 @@ public:
     opts.max_workers = 10;
     opts.max_retries = 10;
     opts.retry_timeout = std::chrono::milliseconds(0);
+    opts.prefetch = 0;
     return opts;
   }
 

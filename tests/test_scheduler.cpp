@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <iostream>
@@ -77,7 +78,11 @@ int main(int argc, char** argv) {
   auto n = std::stoi(argv[4]);
   auto ms = std::stoi(argv[5]);
   caf::actor_system_config cfg;
-  if (auto err = init(cfg)) {
+  // Over TLS when the suite runs over TLS (its nodes do then).
+  tls_options tls;
+  if (auto dir = std::getenv("GASCHED_TEST_TLS_DIR"))
+    tls = tls_options::from_dir(std::string{dir} + "/test");
+  if (auto err = init(cfg, {}, tls)) {
     std::cerr << describe(err) << "\n";
     return 1;
   }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "gasched/http.hpp"
+#include "gasched/options.hpp"
 
 namespace gasched::ctl {
 
@@ -41,7 +42,9 @@ std::string task_lines(const stats& s, std::optional<double> rate) {
   if (rate)
     out += fmt::format(", {:.1f} tasks/s", *rate);
   out += fmt::format("; max_workers {}, prefetch {}, max_pending {}\n", s.max_workers,
-                     s.prefetch, s.max_pending ? with_commas(s.max_pending) : "unbounded");
+                     s.prefetch == gasched::adaptive_prefetch ? std::string{"adaptive"}
+                                                     : std::to_string(s.prefetch),
+                     s.max_pending ? with_commas(s.max_pending) : "unbounded");
   return out;
 }
 

@@ -237,12 +237,17 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
                          ->type_name("MS")
                          ->capture_default_str()
                          ->group(cluster);
-  auto prefetch = app.add_option("--prefetch", o.prefetch,
-                                 "tasks per slot a node holds beyond those it runs; "
-                                 "more throughput for short tasks (0..1000)")
-                    ->type_name("N")
-                    ->check(CLI::Range(0u, 1000u).description(""))
-                    ->capture_default_str()
+  auto prefetch = app.add_option_function<std::string>(
+                      "--prefetch",
+                      [&o](const std::string& v) {
+                        o.prefetch = v == "adaptive" ? gasched::adaptive_prefetch
+                                                     : static_cast<uint32_t>(std::stoul(v));
+                      },
+                      "tasks per slot a node holds beyond those it runs: adaptive (the "
+                      "default: about one round trip of each function's observed work), "
+                      "or a fixed 0..1000 (0: only what it runs, as gascheduler)")
+                    ->type_name("adaptive|N")
+                    ->check(CLI::IsMember({"adaptive"}) | CLI::Range(0u, 1000u))
                     ->group(cluster);
   auto kill_after = app.add_option("--kill-node-after", o.kill_node_after,
                                    "kill -9 one local node after N results, to watch the "

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "gasched/options.hpp"
 #include "gasched_run/event_generator.hpp"
 
 namespace gasched::run {
@@ -38,7 +39,7 @@ struct options {
   uint16_t connect_port = 0;
   uint32_t max_retries = 3;
   uint32_t retry_timeout_ms = 100;
-  uint32_t prefetch = 0;         ///< tasks per slot a node holds beyond those it runs
+  uint32_t prefetch = gasched::adaptive_prefetch;  ///< per slot a node holds beyond those it runs
   uint64_t kill_node_after = 0;  ///< 0: kill no node
   uint32_t max_restarts = 5;     ///< restarts of a local node ...
   uint32_t restart_window = 30;  ///< ... in this many seconds, at most

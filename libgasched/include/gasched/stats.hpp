@@ -46,7 +46,7 @@ struct stats {
 
   // -- gasched's own -------------------------------------------------------------
   uint64_t max_pending = 0;   ///< bound on pending; 0 means unbounded
-  uint32_t prefetch = 0;      ///< tasks per slot a node may hold beyond those it runs
+  uint32_t prefetch = 0;      ///< tasks per slot a node may hold beyond those it runs; gasched::adaptive_prefetch: adaptive
   uint64_t succeeded = 0;     ///< results delivered with a value
   uint64_t failed = 0;        ///< results delivered with an error (cancelled excluded)
   uint64_t cancelled = 0;     ///< tasks ended by cancel

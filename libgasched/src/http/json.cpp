@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gasched/http.hpp"
+#include "gasched/options.hpp"
 #include "http/render.hpp"
 
 namespace gasched {
@@ -45,7 +46,8 @@ std::string stats_json(const stats& s, int64_t now_unix_ms) {
          {"max_workers", s.max_workers},
          {"max_retries", s.max_retries},
          {"max_pending", s.max_pending},
-         {"prefetch", s.prefetch},
+         {"prefetch", s.prefetch == gasched::adaptive_prefetch ? nlohmann::json("adaptive")
+                                                       : nlohmann::json(s.prefetch)},
          {"submitted", submitted(s)},
          {"finished", finished(s)},
          {"succeeded", s.succeeded},

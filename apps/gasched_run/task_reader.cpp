@@ -1,0 +1,202 @@
+#include "gasched_run/task_reader.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+namespace gasched::run {
+
+namespace {
+
+// Lines handed over at once: few enough that the run starts early, enough
+// that the hand-overs (a lock and a wake-up each) cost nothing per line.
+constexpr size_t batch_lines = 4096;
+
+template <class T>
+void append(std::vector<T>& to, std::vector<T>& from) {
+  if (to.empty())
+    to.swap(from);
+  else
+    to.insert(to.end(), std::make_move_iterator(from.begin()),
+              std::make_move_iterator(from.end()));
+  from.clear();
+}
+
+} // namespace
+
+task_reader::task_reader(const std::string& path, uint64_t window) : credits_(window) {
+  if (path == "-") {
+    fd_ = STDIN_FILENO;
+  } else {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0)
+      throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
+    own_fd_ = true;
+  }
+  struct stat st {};
+  if (fstat(fd_, &st) == 0 && S_ISREG(st.st_mode))
+    bytes_total_ = static_cast<uint64_t>(st.st_size);
+  if (pipe2(stop_pipe_, O_CLOEXEC) != 0)
+    throw std::runtime_error(std::string{"pipe: "} + std::strerror(errno));
+}
+
+task_reader::~task_reader() {
+  stop();
+  if (own_fd_)
+    ::close(fd_);
+  ::close(stop_pipe_[0]);
+  ::close(stop_pipe_[1]);
+}
+
+void task_reader::start() {
+  thread_ = std::thread{[this] { read_loop(); }};
+}
+
+void task_reader::set_wake(std::function<void()> wake) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    wake_ = wake;
+  }
+  if (wake)
+    wake();  // lines read before now: the taker looks
+}
+
+void task_reader::stop() {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  char byte = 1;
+  [[maybe_unused]] auto n = ::write(stop_pipe_[1], &byte, 1);  // wakes a poll()
+  if (thread_.joinable())
+    thread_.join();
+  std::lock_guard<std::mutex> guard{mtx_};
+  wake_ = nullptr;  // it may hold an actor handle: not past the actor system
+}
+
+bool task_reader::await_input() {
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
+  for (;;) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      return true;  // let read() say what is wrong
+    }
+    return (fds[1].revents & POLLIN) == 0;
+  }
+}
+
+void task_reader::publish(task_file& batch, bool eof) {
+  if (batch.tasks.empty() && batch.bad.empty() && !eof)
+    return;
+  std::function<void()> wake;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    append(ready_.tasks, batch.tasks);
+    append(ready_.bad, batch.bad);
+    eof_ = eof_ || eof;
+    wake = wake_;
+  }
+  lines_read_ = splitter_.lines();
+  cv_.notify_all();
+  if (wake)
+    wake();
+}
+
+bool task_reader::wait_for_credit() {
+  std::unique_lock<std::mutex> lock{mtx_};
+  cv_.wait(lock, [this] { return credits_ > 0 || stopping_; });
+  return !stopping_;
+}
+
+bool task_reader::parse_some(const char* buf, size_t size, size_t& at, task_file& batch) {
+  while (at < size) {
+    if (batch.tasks.size() + batch.bad.size() >= batch_lines)
+      publish(batch, false);
+    bool have_credit;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      have_credit = credits_ > 0 && !stopping_;
+    }
+    if (!have_credit) {
+      publish(batch, false);  // what was read goes out before waiting for room
+      if (!wait_for_credit())
+        return false;
+    }
+    auto before = batch.tasks.size() + batch.bad.size();
+    at += splitter_.consume(buf + at, size - at, batch);
+    if (batch.tasks.size() + batch.bad.size() > before) {
+      std::lock_guard<std::mutex> guard{mtx_};
+      --credits_;
+    }
+  }
+  return true;
+}
+
+void task_reader::read_loop() {
+  std::vector<char> buf(size_t{1} << 16);
+  task_file batch;
+  size_t size = 0, at = 0;
+  for (;;) {
+    if (at == size) {
+      publish(batch, false);
+      if (!await_input())
+        return;
+      auto n = ::read(fd_, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0) {  // the end, or an input that cannot be read on: the end too
+        splitter_.finish(batch);
+        publish(batch, true);
+        return;
+      }
+      bytes_read_ += static_cast<uint64_t>(n);
+      size = static_cast<size_t>(n);
+      at = 0;
+    }
+    if (!parse_some(buf.data(), size, at, batch))
+      return;
+  }
+}
+
+void task_reader::take(task_file& out) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  append(out.tasks, ready_.tasks);
+  append(out.bad, ready_.bad);
+}
+
+bool task_reader::ended() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return eof_ && ready_.tasks.empty() && ready_.bad.empty();
+}
+
+bool task_reader::wait_for_lines(const std::function<bool()>& stop,
+                                 std::chrono::milliseconds every) {
+  std::unique_lock<std::mutex> lock{mtx_};
+  while (!eof_ && ready_.tasks.empty() && ready_.bad.empty()) {
+    if (stop())
+      return false;
+    cv_.wait_for(lock, every);
+  }
+  return true;
+}
+
+void task_reader::release(uint64_t n) {
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    was_empty = credits_ == 0;
+    credits_ += n;
+  }
+  if (was_empty && n > 0)
+    cv_.notify_all();
+}
+
+} // namespace gasched::run

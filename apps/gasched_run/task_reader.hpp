@@ -1,0 +1,96 @@
+// Reads a task file (a regular file, stdin, a FIFO, a pipe) on a thread of
+// its own, a piece at a time, so that the run starts before the file ends
+// and memory does not grow with it. Flow control is a window of credits:
+// each line read (a task or a malformed line) takes one, and the reader
+// waits while none is left; release() gives them back once lines are
+// written out. So at most `window` lines are ever held between the file
+// and stdout, however long the file.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "gasched_run/task_file.hpp"
+
+namespace gasched::run {
+
+class task_reader {
+public:
+  /// Opens `path` ("-": stdin); opening a FIFO waits for its writer, as
+  /// reading it would. Throws std::runtime_error when it cannot be read.
+  task_reader(const std::string& path, uint64_t window);
+  ~task_reader();  // stop()
+  task_reader(const task_reader&) = delete;
+  task_reader& operator=(const task_reader&) = delete;
+
+  /// Starts reading, up to the window, before anyone takes lines.
+  void start();
+
+  /// `wake` is called (on the reader's thread, and once now) whenever lines
+  /// were added or the input ended; it must not block.
+  void set_wake(std::function<void()> wake);
+
+  /// Lines read (blank ones included); exact once stop() returned.
+  size_t lines_read() const noexcept {
+    return lines_read_;
+  }
+
+  /// Moves every line read so far into `out` (appended).
+  void take(task_file& out);
+
+  /// Whether the input ended and take() handed out everything.
+  bool ended();
+
+  /// Waits until a line was read or the input ended; false when `stop`
+  /// said to give up first (it is asked again every `every`).
+  bool wait_for_lines(const std::function<bool()>& stop, std::chrono::milliseconds every);
+
+  /// `n` lines were written out: room for as many more.
+  void release(uint64_t n);
+
+  uint64_t bytes_read() const noexcept {
+    return bytes_read_;
+  }
+
+  /// The file's size when it is a regular file, else 0 (a stream).
+  uint64_t bytes_total() const noexcept {
+    return bytes_total_;
+  }
+
+  /// Stops reading (even while blocked on an idle FIFO) and joins the
+  /// thread; lines not yet taken stay takeable. Idempotent.
+  void stop();
+
+private:
+  void read_loop();
+  bool wait_for_credit();
+  // Parses what `buf` holds (as credits allow); false when stopped.
+  bool parse_some(const char* buf, size_t size, size_t& at, task_file& batch);
+  void publish(task_file& batch, bool eof);
+  // Blocks until the input is readable or stop(); false on stop.
+  bool await_input();
+
+  int fd_ = -1;
+  bool own_fd_ = false;
+  int stop_pipe_[2] = {-1, -1};
+  uint64_t bytes_total_ = 0;
+  std::atomic<uint64_t> bytes_read_{0};
+  std::function<void()> wake_;
+  std::thread thread_;
+  line_splitter splitter_;
+  std::atomic<size_t> lines_read_{0};
+
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  uint64_t credits_;
+  bool stopping_ = false;
+  bool eof_ = false;
+  task_file ready_;  // read, not yet taken
+};
+
+} // namespace gasched::run
