@@ -20,6 +20,7 @@
 #include <csignal>
 #include <linux/capability.h>
 #include <sqlite3.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -236,38 +237,80 @@ TEST_CASE("journal: ids, counters and tasks continue after a reopen", "[journal]
   CHECK(jc.enqueue(int_args(4)) == 4);
 }
 
+// Another process of this test binary, for the tests that need a second
+// process on the same journal. It is exec'd, not just forked: a fork of a
+// process with threads (CAF's, and a sanitizer's) may deadlock in the child.
+// The child runs the hidden test case below with GASCHED_JOURNAL_CHILD set to
+// "MODE PATH FD"; the parent reads FD's other end.
+pid_t start_child(const std::string& mode, const std::string& path, int fd) {
+  auto spec = mode + " " + path + " " + std::to_string(fd);
+  ::setenv("GASCHED_JOURNAL_CHILD", spec.c_str(), 1);
+  auto pid = ::fork();
+  if (pid == 0) {
+    ::execl("/proc/self/exe", "gasched_core_tests", "[.journal_child]", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::unsetenv("GASCHED_JOURNAL_CHILD");
+  return pid;
+}
+
+// The child's exit status, or -1 when it did not end within `timeout`.
+int wait_child(pid_t pid, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // no event for a child's end
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST_CASE("journal child process", "[.journal_child]") {
+  std::istringstream spec{std::getenv("GASCHED_JOURNAL_CHILD") ? std::getenv("GASCHED_JOURNAL_CHILD") : ""};
+  std::string mode, path;
+  int fd = -1;
+  spec >> mode >> path >> fd;
+  test_system ts;
+  auto j = sqlite_journal::open(ts.sys, path, fast());
+  if (mode == "in_use")
+    ::_exit(!j && describe(j.error()).find("in use") != std::string::npos ? 0 : 1);
+  if (!j)
+    ::_exit(1);
+  for (task_id id = 1; id <= 3; ++id)
+    (*j)->enqueued(id, "f", int_args(static_cast<int32_t>(id)), 0);
+  (*j)->dispatched(2, 0, 0);
+  if ((*j)->commit())
+    ::_exit(1);
+  (*j)->enqueued(4, "f", int_args(4), 0);  // not committed
+  char c = 'x';
+  static_cast<void>(::write(fd, &c, 1));
+  ::pause();  // until killed
+}
+
 TEST_CASE("journal: what was committed survives a kill -9 of the process", "[journal]") {
   temp_dir dir;
   test_system ts;
   auto path = dir.file("j.db");
   int ready[2];
   REQUIRE(::pipe(ready) == 0);
-  auto pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    auto j = sqlite_journal::open(ts.sys, path, fast());
-    if (!j)
-      ::_exit(1);
-    for (task_id id = 1; id <= 3; ++id)
-      (*j)->enqueued(id, "f", int_args(static_cast<int32_t>(id)), 0);
-    (*j)->dispatched(2, 0, 0);
-    if ((*j)->commit())
-      ::_exit(1);
-    (*j)->enqueued(4, "f", int_args(4), 0);  // not committed
-    char c = 'x';
-    static_cast<void>(::write(ready[1], &c, 1));
-    ::pause();
-  }
+  auto pid = start_child("commit", path, ready[1]);
+  REQUIRE(pid > 0);
+  ::close(ready[1]);
+  pollfd p{ready[0], POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 30000) == 1);
   char c = 0;
   REQUIRE(::read(ready[0], &c, 1) == 1);
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
+  ::close(ready[0]);
   journaled_core jc{ts.sys, path};
   CHECK(pending_ids(jc.core) == ids{2, 1, 3});  // 2 was running: to the front
   CHECK(jc.core.count().requeued == 1);
   CHECK(jc.enqueue(int_args(4)) == 4);
-  ::close(ready[0]);
-  ::close(ready[1]);
 }
 
 TEST_CASE("journal: every record kind round-trips", "[journal]") {
@@ -676,16 +719,9 @@ TEST_CASE("journal: a journal in use by another scheduler is refused at once",
     check_refused(ts.sys, path, "in use by another scheduler");
   }
   SECTION("in another process") {
-    auto pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      auto j = sqlite_journal::open(ts.sys, path, fast());
-      auto refused = !j && describe(j.error()).find("in use") != std::string::npos;
-      ::_exit(refused ? 0 : 1);
-    }
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    auto pid = start_child("in_use", path, -1);
+    REQUIRE(pid > 0);
+    CHECK(wait_child(pid, std::chrono::seconds(30)) == 0);
   }
   // The first one goes on as if nothing happened.
   first.enqueue(int_args(2));

@@ -14,9 +14,6 @@
 
 namespace gasched {
 
-/// scheduler_options::prefetch: as many as cover one observed round trip.
-constexpr uint32_t adaptive_prefetch = infinity - 1;
-
 struct scheduler_options {
   // -- identity and cluster ------------------------------------------------------
 

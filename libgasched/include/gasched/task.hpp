@@ -17,6 +17,9 @@ using task_id = uint64_t;
 /// "No limit" for counts such as `scheduler_options::max_retries`.
 constexpr uint32_t infinity = std::numeric_limits<uint32_t>::max();
 
+/// scheduler_options::prefetch: as many as cover one observed round trip.
+constexpr uint32_t adaptive_prefetch = infinity - 1;
+
 /// A unit of work: a function registered by name on the nodes, and its
 /// arguments (Erlang's MFA). Tasks must be idempotent: a node that lost its
 /// connection may still run a task that the scheduler has given to another.

@@ -29,7 +29,6 @@
 #include "core/journal.hpp"
 #include "core/node_table.hpp"
 #include "core/pending_queue.hpp"
-#include "gasched/options.hpp"
 #include "gasched/task.hpp"
 
 namespace gasched::detail {
