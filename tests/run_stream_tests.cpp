@@ -195,7 +195,13 @@ TEST_CASE("gasched-run --tasks: memory does not grow with the file", "[run][stre
   auto large = peak_of_run(dir, 200000);
   INFO("peak RSS: 40k lines " << small << " kB, 200k lines " << large << " kB");
   REQUIRE(small > 0);
+#ifndef __SANITIZE_ADDRESS__
   CHECK(large < small + 12 * 1024);  // 5 times the lines, not 5 times the memory
+#else
+  // AddressSanitizer keeps freed memory in quarantine: resident size says
+  // nothing about what the program holds. Both runs still had to succeed.
+  WARN("peak memory is not compared under AddressSanitizer");
+#endif
 }
 
 TEST_CASE("gasched-run --tasks FIFO: work starts before the stream ends, a bad line in the "
