@@ -300,7 +300,8 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const registry> re
     },
     [self](flush_atom) { self->state.pool->flush(); },
     [self](rejoin_atom) {
-      if (!self->state.joined)
+      // Its own timer only: a peer must not drive its connects.
+      if (self->current_sender() == self->ctrl() && !self->state.joined)
         try_join(self);
     },
   };

@@ -202,6 +202,11 @@ void take_outcomes(scheduler_self self, done_batch& batch) {
 
 // -- running ---------------------------------------------------------------------
 
+// Whether the message at hand is one the scheduler sent itself.
+bool from_self(scheduler_self self) {
+  return self->current_sender() == self->ctrl();
+}
+
 caf::behavior running_behavior(scheduler_self self) {
   return {
     // -- clients: anyone --------------------------------------------------------------
@@ -250,14 +255,26 @@ caf::behavior running_behavior(scheduler_self self) {
       return caf::ok_atom::value;
     },
     [self](done_atom, done_batch& batch) { take_outcomes(self, batch); },
-    // -- its own timers ---------------------------------------------------------------
+    // -- its own timers: from itself only (a peer could otherwise force a
+    // commit, an fsync, per message) ------------------------------------------------
     [self](flush_atom) {
+      if (!from_self(self))
+        return;
       self->state.flush_scheduled = false;
       flush(self, false);
     },
-    [self](reconnect_atom, const std::string& key) { reconnect(self, key); },
-    [self](no_nodes_atom) { check_no_nodes(self); },
-    [self](commit_atom) { commit(self); },
+    [self](reconnect_atom, const std::string& key) {
+      if (from_self(self))
+        reconnect(self, key);
+    },
+    [self](no_nodes_atom) {
+      if (from_self(self))
+        check_no_nodes(self);
+    },
+    [self](commit_atom) {
+      if (from_self(self))
+        commit(self);
+    },
   };
 }
 
