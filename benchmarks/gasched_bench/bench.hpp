@@ -1,0 +1,124 @@
+// gasched-bench's shared pieces: options, a figure with its runs, the cluster
+// a scenario runs on, and the context through which a scenario adds figures.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "child_process.hpp"
+#include "gasched/gasched.hpp"
+
+namespace gasched::bench {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+struct options {
+  bool quick = false;  // small sizes: a smoke test, not a measurement
+  int repeat = 3;
+  std::string json_path = "gasched-bench.json";
+  std::string node_program;  // gasched-test-node: the scenarios run test.* functions
+  std::string apps_dir;      // where gasched-run and gasched-node are
+  std::string core_bench;
+  std::vector<std::string> only;
+  std::string policy = "sharing";
+};
+
+struct figure {
+  std::string scenario;
+  std::string name;
+  std::string unit;
+  std::vector<double> runs;
+  std::string reference;  // gascheduler's figure, for the table
+  std::string note;
+
+  double median() const;
+  double low() const;
+  double high() const;
+};
+
+// What a scenario measures with, and where its figures go.
+struct context {
+  caf::actor_system& sys;
+  const options& opts;
+  int runs;  // --repeat, or 1 with --quick
+  std::vector<figure>& figures;
+
+  // Runs `once` `runs` times as the figure's runs, prints and adds it.
+  void repeat(figure f, const std::function<double()>& once);
+  // Prints and adds a figure whose runs are filled in.
+  void add(figure f);
+};
+
+std::string fmt_value(double x);
+double seconds_since(clock_type::time_point t0);
+double ms_since(clock_type::time_point t0);
+double percentile(std::vector<double> v, double p);
+std::string self_dir();
+std::string run_command(const std::string& cmd);
+std::string cpu_model();
+
+std::vector<task> identity_tasks(size_t n);
+
+// 2 (or `nodes`) gasched-test-node processes on 127.0.0.1, connected by
+// address; schedulers spawned here stop with it.
+class bench_cluster {
+public:
+  bench_cluster(caf::actor_system& sys, const options& opts, size_t nodes,
+                uint32_t slots = 10);
+  ~bench_cluster();
+
+  caf::scoped_actor& self() {
+    return self_;
+  }
+  std::vector<caf::actor>& nodes() {
+    return nodes_;
+  }
+  tools::node_process& process(size_t i) {
+    return procs_[i];
+  }
+
+  caf::actor scheduler(uint32_t max_workers, caf::actor client, uint32_t prefetch = 0,
+                       const std::string& journal = {});
+  gasched::stats stats(const caf::actor& sched);
+  // Receives `n` task results, or throws after `timeout` without one.
+  std::vector<task_result> results(size_t n, caf::timespan timeout = 60s);
+
+private:
+  caf::actor_system& sys_;
+  caf::scoped_actor self_;
+  std::vector<tools::node_process> procs_;
+  std::vector<caf::actor> nodes_;
+  std::vector<caf::actor> schedulers_;
+};
+
+// A client actor that counts results; done() waits for the n-th. An
+// event-based client, as a high-volume user would write, not a blocking one.
+class counting_client {
+public:
+  counting_client(caf::actor_system& sys, size_t n);
+  const caf::actor& actor() const {
+    return actor_;
+  }
+  void done(caf::timespan timeout = 120s);
+
+private:
+  caf::scoped_actor self_;
+  caf::actor actor_;
+};
+
+// Identity tasks in one batch or one execute each, until the client holds
+// every result: tasks/s. With `journal`, the scheduler journals to that file.
+double throughput_run(caf::actor_system& sys, const options& opts, size_t n,
+                      uint32_t prefetch, bool batch, const std::string& journal = {});
+
+// A fresh path for a journal file (not created).
+std::string temp_journal();
+
+} // namespace gasched::bench

@@ -1,0 +1,179 @@
+// Idle: what a cluster costs while nothing is submitted, in CPU seconds per
+// idle minute of each process (a scheduler runs around the clock and mostly
+// waits). Measured with each process's own counters, /proc/PID/stat utime +
+// stime over a window, scaled to a minute: never this benchmark's process,
+// whose CPU the other scenarios' leftovers would pollute. Three kinds, all
+// in one window, each its own process:
+//
+// - gasched-run --listen --serve --nodes 0 --progress off, with 2 stock
+//   gasched-node processes joined to it (--join): the command;
+// - gasched-node, each of those two (their mean);
+// - a library scheduler: gasched-idle-app, a plain CAF application with
+//   gasched::init, one node in the process and a scheduler (README's
+//   "Using the library"); once as it is, and once more with CAF's own
+//   default policy (--caf#scheduler.policy=stealing), to show what init's
+//   defaults save.
+//
+// The target: each under 0.3 % of a core, 0.18 CPU seconds a minute.
+#include "scenarios.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
+
+namespace gasched::bench {
+
+namespace {
+
+// utime + stime of `pid` in seconds; negative when it cannot be read.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  // Field 2, the command, is in parentheses and may hold spaces: count from
+  // after it. Field 3 is the state; utime and stime are fields 14 and 15.
+  auto close = text.rfind(')');
+  if (close == std::string::npos)
+    return -1;
+  std::istringstream rest{text.substr(close + 1)};
+  std::string field;
+  for (int i = 3; i <= 13; ++i)
+    rest >> field;
+  unsigned long long utime = 0, stime = 0;
+  if (!(rest >> utime >> stime))
+    return -1;
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path};
+  return std::string{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
+
+std::string temp_path(const char* what) {
+  std::string name = std::string{"/tmp/gasched-bench-"} + what + "-XXXXXX";
+  auto fd = mkstemp(name.data());
+  if (fd < 0)
+    throw std::runtime_error("idle: cannot create a temporary file");
+  close(fd);
+  return name;
+}
+
+// The processes of one measurement, stopped (SIGTERM) when it ends.
+struct idle_cluster {
+  tools::child_process run;
+  std::vector<tools::child_process> nodes;
+  tools::child_process app;
+  tools::child_process stealing_app;
+  std::string run_log = temp_path("idle-run");
+
+  ~idle_cluster() {
+    for (auto* p : {&app, &stealing_app, &run})
+      p->signal(SIGTERM);
+    for (auto& n : nodes)
+      n.signal(SIGTERM);
+    for (auto* p : {&app, &stealing_app, &run})
+      if (!p->wait_exit(10s))
+        p->kill();
+    for (auto& n : nodes)
+      if (!n.wait_exit(10s))
+        n.kill();
+    std::remove(run_log.c_str());
+  }
+};
+
+// Waits up to `timeout` for `count` lines of gasched-run's stderr holding
+// `what`. A file: nothing to block on but its growth.
+void await_log(const std::string& path, const std::string& what, size_t count,
+               std::chrono::seconds timeout) {
+  auto deadline = clock_type::now() + timeout;
+  for (;;) {
+    auto text = read_file(path);
+    size_t found = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+      ++found;
+    if (found >= count)
+      return;
+    if (clock_type::now() >= deadline)
+      throw std::runtime_error("idle: gasched-run did not say \"" + what + "\" "
+                               + std::to_string(count) + " times; its stderr:\n" + text);
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+void start(idle_cluster& c, const options& opts) {
+  auto run_program = opts.apps_dir + "/gasched-run";
+  c.run = tools::child_process::start_logged(
+    {run_program, "--listen", "127.0.0.1:0", "--serve", "--nodes", "0", "--progress", "off"},
+    c.run_log);
+  // "gasched-run scheduler listening on 127.0.0.1:PORT"
+  auto line = c.run.read_line(20s);
+  auto colon = line ? line->rfind(':') : std::string::npos;
+  if (!line || line->find("listening on") == std::string::npos || colon == std::string::npos)
+    throw std::runtime_error("idle: gasched-run did not say where it listens: "
+                             + line.value_or("(nothing)") + "\n" + read_file(c.run_log));
+  auto address = "127.0.0.1:" + line->substr(colon + 1);
+  for (int i = 1; i <= 2; ++i)
+    c.nodes.push_back(tools::child_process::start(
+      {opts.apps_dir + "/gasched-node", "--join", address, "--name",
+       "idle-node-" + std::to_string(i)},
+      true));
+  auto app_program = self_dir() + "/gasched-idle-app";
+  c.app = tools::child_process::start({app_program});
+  c.stealing_app = tools::child_process::start({app_program, "--caf#scheduler.policy=stealing"});
+  for (auto* app : {&c.app, &c.stealing_app})
+    if (app->read_line(20s) != std::optional<std::string>{"ready"})
+      throw std::runtime_error("idle: gasched-idle-app did not start");
+  // gasched-run says so when a node joined its scheduler.
+  await_log(c.run_log, "joined", 2, 30s);
+}
+
+} // namespace
+
+void idle(context& c) {
+  idle_cluster procs;
+  start(procs, c.opts);
+  // What starting and joining cost is not idling: let it pass first.
+  std::this_thread::sleep_for(c.opts.quick ? 1s : 3s);
+  auto window = c.opts.quick ? 3s : 20s;
+  const std::string unit = "CPU s per idle minute";
+  const std::string target = "target < 0.18 (0.3 % of a core)";
+  figure run{"idle", "gasched-run --serve, 2 joined nodes, nothing submitted", unit, {}, "",
+             target};
+  figure node{"idle", "gasched-node joined to it (mean of 2)", unit, {}, "", target};
+  figure app{"idle", "library scheduler + in-process node (plain CAF app, gasched::init)",
+             unit, {}, "", target};
+  figure stealing{"idle", "the same app with CAF's default policy (scheduler.policy=stealing)",
+                  unit, {}, "", "what gasched::init's defaults save"};
+  std::vector<pid_t> pids{procs.run.pid(), procs.nodes[0].pid(), procs.nodes[1].pid(),
+                          procs.app.pid(), procs.stealing_app.pid()};
+  for (int i = 0; i < c.runs; ++i) {
+    std::vector<double> before;
+    for (auto pid : pids)
+      before.push_back(cpu_seconds(pid));
+    auto t0 = clock_type::now();
+    std::this_thread::sleep_for(window);
+    auto per_minute = 60.0 / seconds_since(t0);
+    std::vector<double> used;
+    for (size_t p = 0; p < pids.size(); ++p) {
+      auto now = cpu_seconds(pids[p]);
+      if (now < 0 || before[p] < 0)
+        throw std::runtime_error("idle: a process of the measurement ended");
+      used.push_back((now - before[p]) * per_minute);
+    }
+    run.runs.push_back(used[0]);
+    node.runs.push_back((used[1] + used[2]) / 2);
+    app.runs.push_back(used[3]);
+    stealing.runs.push_back(used[4]);
+  }
+  c.add(run);
+  c.add(node);
+  c.add(app);
+  c.add(stealing);
+}
+
+} // namespace gasched::bench

@@ -1,0 +1,127 @@
+// gasched-bench: every figure of the README's results table, with its spread,
+// printed as a table and written as JSON with the machine and the commit.
+//
+// Each scenario has the shape of the reference measurements of gascheduler:
+// this process is the scheduler (and the client); 2 gasched-node processes on
+// 127.0.0.1 run the tasks, 10 slots each; the task is an identity on an int32.
+// Dispatch scaling uses in-process nodes that answer at once, to measure the
+// scheduler's own cost. Figures are medians of --repeat runs (default 3), with
+// the lowest and highest run as the spread. One file per scenario.
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <utility>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "scenarios.hpp"
+
+using namespace gasched::bench;
+
+namespace {
+
+// In the order they run and print.
+const std::vector<std::pair<std::string, void (*)(context&)>> scenarios{
+  {"throughput", throughput}, {"latency", latency}, {"memory", memory},
+  {"scaling", scaling},       {"failover", failover}, {"journal", journal},
+  {"core", core},           {"idle", idle},
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"gasched-bench: throughput, latency, memory, dispatch scaling and "
+               "failover of gasched, beside gascheduler's reference figures."};
+  options opts;
+  opts.apps_dir = self_dir() + "/../apps";
+  // The test node: the scenarios run test.* functions, which the stock node lacks.
+  opts.node_program = opts.apps_dir + "/gasched-test-node";
+  opts.core_bench = self_dir() + "/gasched-core-bench";
+  std::string names;
+  for (auto& [name, fn] : scenarios)
+    names += (names.empty() ? "" : ", ") + name;
+  app.add_flag("--quick", opts.quick, "small sizes: checks that it runs, measures nothing");
+  app.add_option("--repeat", opts.repeat, "runs per figure")->check(CLI::Range(1, 20))
+    ->capture_default_str();
+  app.add_option("--json", opts.json_path, "where the figures go")->capture_default_str();
+  app.add_option("--node-program", opts.node_program, "gasched-test-node to start")
+    ->capture_default_str();
+  app.add_option("--core-bench", opts.core_bench, "gasched-core-bench to run")
+    ->capture_default_str();
+  app.add_option("--only", opts.only, "scenarios to run: " + names);
+  app.add_option("--policy", opts.policy, "CAF scheduler policy of every process")
+    ->check(CLI::IsMember({"sharing", "stealing"}))
+    ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  for (auto& name : opts.only)
+    if (std::none_of(scenarios.begin(), scenarios.end(),
+                     [&](auto& s) { return s.first == name; })) {
+      std::cerr << "gasched-bench: no scenario " << name << "; there are " << names << "\n";
+      return 2;
+    }
+  gasched::set_log_level(gasched::log_level::error);
+  std::string command;
+  for (int i = 0; i < argc; ++i)
+    command += (i > 0 ? " " : "") + std::string(argv[i]);
+
+  caf::actor_system_config cfg;
+  gasched::init(cfg);
+  cfg.set("scheduler.policy", caf::atom_from_string(opts.policy));
+  caf::actor_system sys{cfg};
+
+  std::vector<figure> figures;
+  context ctx{sys, opts, opts.quick ? 1 : opts.repeat, figures};
+  try {
+    for (auto& [name, run] : scenarios)
+      if (opts.only.empty()
+          || std::find(opts.only.begin(), opts.only.end(), name) != opts.only.end())
+        run(ctx);
+  } catch (const std::exception& e) {
+    std::cerr << "gasched-bench: " << e.what() << "\n";
+    return 1;
+  }
+
+  utsname uts{};
+  uname(&uts);
+  auto commit = run_command(std::string{"git -C "} + GASCHED_SOURCE_DIR
+                            + " rev-parse --short HEAD 2>/dev/null");
+  if (!commit.empty()
+      && !run_command(std::string{"git -C "} + GASCHED_SOURCE_DIR
+                      + " status --porcelain --untracked-files=no 2>/dev/null")
+            .empty())
+    commit += "-dirty";  // the figures are of uncommitted code
+  nlohmann::json out;
+  out["command"] = command;
+  out["quick"] = opts.quick;
+  out["machine"] = {{"cores", sysconf(_SC_NPROCESSORS_ONLN)},
+                    {"cpu", cpu_model()},
+                    {"kernel", std::string{uts.sysname} + " " + uts.release},
+                    {"caf_policy", opts.policy}};
+  out["commit"] = commit.empty() ? "unknown" : commit;
+  for (auto& f : figures)
+    out["figures"].push_back({{"scenario", f.scenario},
+                              {"name", f.name},
+                              {"unit", f.unit},
+                              {"median", f.median()},
+                              {"min", f.low()},
+                              {"max", f.high()},
+                              {"runs", f.runs},
+                              {"gascheduler", f.reference},
+                              {"note", f.note}});
+  std::ofstream{opts.json_path} << out.dump(2) << "\n";
+
+  std::cout << "gasched-bench, commit " << out["commit"].get<std::string>() << ", "
+            << sysconf(_SC_NPROCESSORS_ONLN) << " cores, " << cpu_model() << "\n"
+            << "command: " << command << "\n\n"
+            << "| scenario | figure | gasched (median) | spread (min-max) | gascheduler |\n"
+            << "|---|---|---|---|---|\n";
+  for (auto& f : figures)
+    std::cout << "| " << f.scenario << " | " << f.name << " | " << fmt_value(f.median())
+              << " " << f.unit << " | " << fmt_value(f.low()) << "-" << fmt_value(f.high())
+              << " | " << f.reference << " |\n";
+  std::cout << "\nJSON: " << opts.json_path << "\n";
+  return 0;
+}
