@@ -28,6 +28,7 @@ struct options {
   std::string core_bench;
   std::vector<std::string> only;
   std::string policy = "sharing";
+  std::string tls_dir;  // with it, the nodes start with --tls tls_dir (see tls.cpp)
 };
 
 struct figure {
@@ -117,6 +118,11 @@ private:
 // every result: tasks/s. With `journal`, the scheduler journals to that file.
 double throughput_run(caf::actor_system& sys, const options& opts, size_t n,
                       uint32_t prefetch, bool batch, const std::string& journal = {});
+
+// Sequential round trips of one awaited task (or, with caf_floor, of a bare
+// request to a node: CAF's own remote round trip), after 100 for warm-up: µs.
+std::vector<double> latency_run(caf::actor_system& sys, const options& opts, size_t n,
+                                bool caf_floor = false);
 
 // A fresh path for a journal file (not created).
 std::string temp_journal();

@@ -103,11 +103,12 @@ bench_cluster::bench_cluster(caf::actor_system& sys, const options& opts, size_t
                              uint32_t slots)
   : sys_(sys), self_(sys) {
   for (size_t i = 1; i <= nodes; ++i) {
-    procs_.push_back(tools::start_node(
-      opts.node_program,
-      {"--port", "0", "--name", "node" + std::to_string(i), "--slots", std::to_string(slots),
-       "--caf#scheduler.policy=" + opts.policy},
-      20s));
+    std::vector<std::string> args{"--port",  "0", "--name", "node" + std::to_string(i),
+                                  "--slots", std::to_string(slots),
+                                  "--caf#scheduler.policy=" + opts.policy};
+    if (!opts.tls_dir.empty())
+      args.insert(args.end(), {"--tls", opts.tls_dir});
+    procs_.push_back(tools::start_node(opts.node_program, args, 20s));
     auto handle = connect(sys, "127.0.0.1", procs_.back().port);
     if (!handle)
       throw std::runtime_error(describe(handle.error()));

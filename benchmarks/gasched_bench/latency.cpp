@@ -8,13 +8,9 @@
 
 namespace gasched::bench {
 
-namespace {
-
-// Sequential round trips from an event-based client: await, result, next.
-// With caf_floor, the request is a bare hello to a node instead: CAF's own
-// remote round trip, the floor under gasched's.
+// From an event-based client: await, result, next.
 std::vector<double> latency_run(caf::actor_system& sys, const options& opts, size_t n,
-                                bool caf_floor = false) {
+                                bool caf_floor) {
   bench_cluster c{sys, opts, 2};
   auto sched = c.scheduler(10, nullptr);
   auto node = c.nodes().front();
@@ -53,8 +49,6 @@ std::vector<double> latency_run(caf::actor_system& sys, const options& opts, siz
     throw std::runtime_error("latency: a round trip failed");
   return *samples;
 }
-
-} // namespace
 
 void latency(context& c) {
   auto q = c.opts.quick;
