@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -116,8 +117,12 @@ private:
 
 // Identity tasks in one batch or one execute each, until the client holds
 // every result: tasks/s. With `journal`, the scheduler journals to that file.
+// `watch`, if given, is called with the scheduler before the tasks go out;
+// what it returns lives until the last result is in (e.g. an HTTP client).
+using watch_fn = std::function<std::shared_ptr<void>(const caf::actor& scheduler)>;
 double throughput_run(caf::actor_system& sys, const options& opts, size_t n,
-                      uint32_t prefetch, bool batch, const std::string& journal = {});
+                      uint32_t prefetch, bool batch, const std::string& journal = {},
+                      const watch_fn& watch = {});
 
 // Sequential round trips of one awaited task (or, with caf_floor, of a bare
 // request to a node: CAF's own remote round trip), after 100 for warm-up: µs.

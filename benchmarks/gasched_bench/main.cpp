@@ -27,7 +27,7 @@ namespace {
 const std::vector<std::pair<std::string, void (*)(context&)>> scenarios{
   {"throughput", throughput}, {"latency", latency}, {"memory", memory},
   {"scaling", scaling},       {"failover", failover}, {"journal", journal},
-  {"tls", tls},               {"core", core},           {"idle", idle},
+  {"dashboard", dashboard},   {"tls", tls},           {"core", core},           {"idle", idle},
 };
 
 } // namespace

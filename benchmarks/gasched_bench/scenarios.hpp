@@ -11,6 +11,7 @@ void memory(context& c);      // bytes per pending task, enqueue rate
 void scaling(context& c);     // the scheduler's time per task with many nodes
 void failover(context& c);    // kill -9, kill -STOP, a cut link healed
 void journal(context& c);     // journal on and off, resume
+void dashboard(context& c);   // the HTTP endpoint with a page open, beside none
 void tls(context& c);         // mutual TLS beside plain: throughput, latency
 void core(context& c);        // gasched-core-bench's figures
 void idle(context& c);        // CPU per idle minute: gasched-run --serve, gasched-node, a library app

@@ -46,9 +46,10 @@ void tls(context& c) {
   tls_opts.tls_dir = dir + "/node";
 
   size_t n = q ? 2000 : 100000;
-  for (uint32_t prefetch : {0u, 10u}) {
+  for (uint32_t prefetch : {0u, 10u, adaptive_prefetch}) {
     auto label = std::to_string(n) + " identity tasks, one batch, prefetch "
-                 + std::to_string(prefetch);
+                 + (prefetch == adaptive_prefetch ? std::string{"adaptive (default)"}
+                                                  : std::to_string(prefetch));
     figure plain{"tls", label + ", plain", "tasks/s", {}, "", ""};
     figure secure{"tls", label + ", mutual TLS", "tasks/s", {}, "", ""};
     figure share{"tls", label + ": TLS of plain", "%", {}, "",
