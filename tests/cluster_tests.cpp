@@ -294,3 +294,16 @@ TEST_CASE("cluster quarantine: a task that kills every node it lands on ends wit
   CHECK(s.requeued == 2);
   CHECK(s.worker_node_count == 1);  // three died; the fourth never saw the task
 }
+
+TEST_CASE("parse_address takes HOST:PORT and refuses what is not one", "[cluster][address]") {
+  auto a = gasched::parse_address("10.0.0.7:7000");
+  REQUIRE(a);
+  CHECK(a->host == "10.0.0.7");
+  CHECK(a->port == 7000);
+  CHECK(gasched::parse_address("::1:7000")->host == "::1");  // the last colon splits
+  CHECK(gasched::parse_address("7000", "127.0.0.1")->host == "127.0.0.1");
+  CHECK(gasched::parse_address("h:0", "", 0)->port == 0);
+  for (auto bad : {"7000", "h:", ":7000", "h:0", "h:65536", "h:70000", "h:12x", "h:-1",
+                   "h:+80", "h:123456", ""})
+    CHECK_FALSE(gasched::parse_address(bad));
+}

@@ -42,43 +42,6 @@ json get_json(const http_server& srv, const std::string& path, int status = 200)
   return json::parse(r.body);
 }
 
-// Every sample Prometheus's parser finds at `source` (a URL or a file), as
-// "name{label=value,...}" -> {family type, value}. python3 or
-// prometheus_client missing is a failure.
-std::map<std::string, std::pair<std::string, double>> parse_metrics(const std::string& source) {
-  static const char* script = R"(
-import sys, urllib.request
-from prometheus_client.parser import text_string_to_metric_families
-src = sys.argv[1]
-if src.startswith('http'):
-    text = urllib.request.urlopen(src, timeout=10).read().decode()
-else:
-    text = open(src).read()
-for family in text_string_to_metric_families(text):
-    for s in family.samples:
-        labels = ','.join(k + '=' + v for k, v in sorted(s.labels.items()))
-        name = s.name + ('{' + labels + '}' if labels else '')
-        print(family.type, name, repr(float(s.value)), sep='\t')
-)";
-  auto err_path = (std::filesystem::temp_directory_path()
-                   / ("gasched-python-" + std::to_string(getpid()) + ".err")).string();
-  auto run = run_program({find_program("python3", "python3-prometheus-client"), "-c", script,
-                          source}, 60s, err_path);
-  std::stringstream err;
-  err << std::ifstream{err_path}.rdbuf();
-  std::filesystem::remove(err_path);
-  INFO("python3 said:\n" << run.out << err.str());
-  REQUIRE(run.exit_code == 0);  // also when prometheus_client is missing
-  std::map<std::string, std::pair<std::string, double>> result;
-  std::istringstream lines{run.out};
-  std::string type, name, value;  // tab-separated: label values may hold spaces
-  while (std::getline(lines, type, '\t') && std::getline(lines, name, '\t')
-         && std::getline(lines, value))
-    result[name] = {type, std::stod(value)};
-  REQUIRE(!result.empty());
-  return result;
-}
-
 } // namespace
 
 TEST_CASE("the JSON endpoints show the figures of a finished run", "[http]") {
@@ -111,6 +74,8 @@ TEST_CASE("the JSON endpoints show the figures of a finished run", "[http]") {
   CHECK(names == std::set<std::string>{"n1", "n2"});
   REQUIRE(s["node_events"].size() == 2);
   CHECK(s["node_events"][0]["kind"] == "joined");
+  for (auto timing : {"queue_wait", "run_time", "end_to_end"})
+    CHECK(s[timing]["count"] == 23);
   auto ms = s["unix_ms"].get<int64_t>();
   auto before_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                      before.time_since_epoch()).count();
@@ -158,10 +123,16 @@ TEST_CASE("metrics parse with the Prometheus parser and match the run", "[http]"
     check(std::string{"gasched_node_running_tasks{node="} + node + "}", "gauge", 0);
     check(std::string{"gasched_node_slots{node="} + node + "}", "gauge", 10);
   }
+  for (std::string family : {"gasched_task_queue_wait_seconds", "gasched_task_run_seconds",
+                             "gasched_task_duration_seconds"}) {
+    check(family + "_count", "histogram", 23);  // succeeded + failed
+    check(family + "_bucket{le=+Inf}", "histogram", 23);
+    check(family + "_bucket{le=3600}", "histogram", 23);
+  }
 }
 
 TEST_CASE("a histogram from the metrics writer parses with the Prometheus parser", "[http]") {
-  // What the scheduler's timing histograms will be written with.
+  // What the scheduler's timing histograms are written with.
   detail::http::metrics_writer w;
   detail::http::histogram_data h{{0.001, 0.01, 0.1, 1}, {2, 5, 9, 10}, 3.25, 11};
   w.histogram("gasched_task_run_seconds", "Run time.", h, {{"node", "a \"quoted\"\\name"}});
@@ -318,6 +289,7 @@ TEST_CASE("gasched-ctl prints the stats of a published scheduler", "[http][ctl]"
   CHECK(s["failed"] == 1);
   CHECK(s["worker_node_count"] == 2);
   CHECK(s["worker_nodes"].size() == 2);
+  CHECK(s["end_to_end"]["count"] == 6);  // the histograms crossed the network
 
   auto table = run_program({ctl, "--connect", address, "--status"});
   REQUIRE(table.exit_code == 0);

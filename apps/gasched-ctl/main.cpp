@@ -39,23 +39,6 @@ struct command_line {
   std::string tls_dir;    // --tls: ca.pem, cert.pem, key.pem
 };
 
-bool split_address(const std::string& text, std::string& host, uint16_t& port) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0)
-    return false;
-  try {
-    size_t used = 0;
-    auto value = std::stoul(text.substr(colon + 1), &used);
-    if (used != text.size() - colon - 1 || value == 0 || value > 65535)
-      return false;
-    host = text.substr(0, colon);
-    port = static_cast<uint16_t>(value);
-    return true;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 // -1 to go on, else the exit code (0 after --help, 2 after a usage error).
 int parse(int argc, char** argv, command_line& cl) {
   CLI::App app{"Shows the state of a gasched scheduler published at HOST:PORT\n"
@@ -81,8 +64,11 @@ int parse(int argc, char** argv, command_line& cl) {
     ->type_name("DIR");
   try {
     app.parse(argc, argv);
-    if (!split_address(cl.connect, cl.host, cl.port))
+    auto address = gasched::parse_address(cl.connect);
+    if (!address)
       throw CLI::ValidationError("--connect", "wants HOST:PORT, got " + cl.connect);
+    cl.host = address->host;
+    cl.port = address->port;
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }

@@ -67,4 +67,20 @@ caf::expected<caf::actor> connect(caf::actor_system& sys, const std::string& hos
   return result;
 }
 
+std::optional<address> parse_address(const std::string& text,
+                                     const std::string& default_host, uint16_t min_port) {
+  auto colon = text.rfind(':');
+  address result;
+  result.host = colon == std::string::npos ? default_host : text.substr(0, colon);
+  auto digits = colon == std::string::npos ? text : text.substr(colon + 1);
+  if (result.host.empty() || digits.empty() || digits.size() > 5
+      || digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  auto port = std::stoul(digits);
+  if (port < min_port || port > 65535)
+    return std::nullopt;
+  result.port = static_cast<uint16_t>(port);
+  return result;
+}
+
 } // namespace gasched

@@ -9,8 +9,12 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <httplib.h>
@@ -26,12 +30,14 @@ struct http_reply {
   std::string content_type;
 };
 
-/// GET `path` from `srv`; fails the test when no answer comes within 10 s.
-inline http_reply http_get(const http_server& srv, const std::string& path) {
+/// GET `path` from `srv` (with `headers`, e.g. a Host of their own); fails
+/// the test when no answer comes within 10 s.
+inline http_reply http_get(const http_server& srv, const std::string& path,
+                           const httplib::Headers& headers = {}) {
   httplib::Client cli(srv.host(), srv.port());
   cli.set_connection_timeout(5);
   cli.set_read_timeout(10);
-  auto res = cli.Get(path.c_str());
+  auto res = cli.Get(path.c_str(), headers);
   if (!res)
     FAIL("GET " << path << ": " << httplib::to_string(res.error()));
   return {res->status, res->body, res->get_header_value("Content-Type")};
@@ -79,6 +85,44 @@ inline program_run run_program(const std::vector<std::string>& argv,
     FAIL(argv[0] << " did not end within " << limit.count() << " s; its output:\n"
                  << result.out);
   result.exit_code = WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+  return result;
+}
+
+/// Every sample Prometheus's parser finds at `source` (a URL or a file), as
+/// "name{label=value,...}" -> {family type, value}. python3 or
+/// prometheus_client missing is a failure.
+inline std::map<std::string, std::pair<std::string, double>>
+parse_metrics(const std::string& source) {
+  static const char* script = R"(
+import sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+src = sys.argv[1]
+if src.startswith('http'):
+    text = urllib.request.urlopen(src, timeout=10).read().decode()
+else:
+    text = open(src).read()
+for family in text_string_to_metric_families(text):
+    for s in family.samples:
+        labels = ','.join(k + '=' + v for k, v in sorted(s.labels.items()))
+        name = s.name + ('{' + labels + '}' if labels else '')
+        print(family.type, name, repr(float(s.value)), sep='\t')
+)";
+  auto err_path = (std::filesystem::temp_directory_path()
+                   / ("gasched-python-" + std::to_string(getpid()) + ".err")).string();
+  auto run = run_program({find_program("python3", "python3-prometheus-client"), "-c", script,
+                          source}, std::chrono::seconds(60), err_path);
+  std::stringstream err;
+  err << std::ifstream{err_path}.rdbuf();
+  std::filesystem::remove(err_path);
+  INFO("python3 said:\n" << run.out << err.str());
+  REQUIRE(run.exit_code == 0);  // also when prometheus_client is missing
+  std::map<std::string, std::pair<std::string, double>> result;
+  std::istringstream lines{run.out};
+  std::string type, name, value;  // tab-separated: label values may hold spaces
+  while (std::getline(lines, type, '\t') && std::getline(lines, name, '\t')
+         && std::getline(lines, value))
+    result[name] = {type, std::stod(value)};
+  REQUIRE(!result.empty());
   return result;
 }
 

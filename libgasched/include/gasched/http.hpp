@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -33,6 +34,14 @@ struct http_options {
   /// Most tasks /api/tasks lists (it always says how many there are).
   /// Default: 1000; ?limit=N asks for fewer.
   size_t max_tasks = 1000;
+
+  /// Names the Host header of a request may carry besides localhost,
+  /// 127.0.0.1, [::1], `host` and the address the request came in at: e.g.
+  /// the machine's DNS name when serving beyond loopback ("name" or
+  /// "name:port"; ports are not compared). Any other Host gets 403, so that
+  /// a web page whose own name resolves to this address (DNS rebinding)
+  /// cannot read the endpoint through a browser.
+  std::vector<std::string> allowed_hosts;
 
   /// Threads serving connections. Default: 4. An open keep-alive connection
   /// holds one until 2 s after its last request: an open dashboard and a

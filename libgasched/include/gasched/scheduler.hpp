@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -37,5 +38,18 @@ caf::expected<uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
 /// needed. Errors: errc::network_error naming the address.
 caf::expected<caf::actor> connect(caf::actor_system& sys, const std::string& host,
                                   uint16_t port);
+
+/// A host and port as the programs take them on their command lines.
+struct address {
+  std::string host;
+  uint16_t port = 0;
+};
+
+/// Parses "HOST:PORT" (the last colon splits it), or "PORT" alone when
+/// `default_host` is not empty. PORT is decimal digits in min_port..65535.
+/// Nothing when the text is not such an address.
+std::optional<address> parse_address(const std::string& text,
+                                     const std::string& default_host = {},
+                                     uint16_t min_port = 1);
 
 } // namespace gasched

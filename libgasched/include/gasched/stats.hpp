@@ -1,6 +1,8 @@
 // A snapshot of a scheduler, as gascheduler's stats/1 gives, plus gasched's counters.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -33,6 +35,36 @@ struct node_event {
   }
 };
 
+/// Durations counted in fixed buckets, as a Prometheus histogram holds them.
+/// Fixed bounds keep it 128 bytes, cheap to update and to send, and make
+/// histograms of different schedulers add up.
+struct duration_histogram {
+  /// Upper bounds of the buckets in microseconds, from 100 us to an hour:
+  /// about a 1-5-10 step below 10 s, then a minute, five and an hour. An
+  /// observation goes in the first bucket whose bound it does not exceed
+  /// (Prometheus' `le`), else in the last one (+Inf).
+  static constexpr std::array<uint64_t, 14> bounds_us{
+    {100, 500, 1'000, 5'000, 10'000, 50'000, 100'000, 500'000, 1'000'000, 5'000'000,
+     10'000'000, 60'000'000, 300'000'000, 3'600'000'000}};
+
+  /// Observations in each bucket (not cumulative); the last is +Inf.
+  std::array<uint64_t, bounds_us.size() + 1> buckets{};
+  uint64_t sum_us = 0;  ///< of all observations
+
+  void observe(uint64_t us) noexcept {
+    auto i = std::lower_bound(bounds_us.begin(), bounds_us.end(), us) - bounds_us.begin();
+    ++buckets[static_cast<size_t>(i)];
+    sum_us += us;
+  }
+
+  uint64_t count() const noexcept {
+    uint64_t n = 0;
+    for (auto x : buckets)
+      n += x;
+    return n;
+  }
+};
+
 struct stats {
   // -- as gascheduler ------------------------------------------------------------
   uint64_t ticks = 0;              ///< times a task left running (result, requeue, cancel)
@@ -58,6 +90,12 @@ struct stats {
   uint64_t node_rejoins = 0;  ///< times a node came back under a name lost before
   /// The latest node joins, losses and rejoins, oldest first (at most 64).
   std::vector<node_event> node_events;
+
+  // -- timing of the tasks that ended with a result (succeeded + failed) ----------
+  // Since this scheduler started: a resumed one keeps its counters, not these.
+  duration_histogram queue_wait;  ///< accepted to sent to the node that gave the result
+  duration_histogram run_time;    ///< in the function on the node, retries included
+  duration_histogram end_to_end;  ///< accepted to result
 };
 
 template <class Inspector>
@@ -70,13 +108,19 @@ typename Inspector::result_type inspect(Inspector& f, node_load& x) {
   return f(caf::meta::type_name("gasched::node_load"), x.node, x.running, x.slots);
 }
 
+// Sent only inside stats: CAF 0.17 needs no add_message_type for it.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, duration_histogram& x) {
+  return f(caf::meta::type_name("gasched::duration_histogram"), x.buckets, x.sum_us);
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stats& x) {
   return f(caf::meta::type_name("gasched::stats"), x.ticks, x.pending, x.running,
            x.worker_node_count, x.max_workers, x.max_retries, x.worker_nodes,
            x.max_pending, x.prefetch, x.succeeded, x.failed, x.cancelled, x.requeued,
            x.quarantined, x.late_results, x.node_joins, x.node_losses, x.node_rejoins,
-           x.node_events);
+           x.node_events, x.queue_wait, x.run_time, x.end_to_end);
 }
 
 } // namespace gasched

@@ -29,10 +29,11 @@ uint16_t saturate(uint32_t n) {
 } // namespace
 
 void pending_queue::push_back(task_id id, int32_t priority, uint32_t fn,
-                              caf::message args, uint32_t node_failures) {
+                              caf::message args, uint32_t node_failures,
+                              uint64_t accepted_us) {
   auto& lvl = level_for(priority);
-  lvl.tasks.push_back(entry{id, static_cast<int64_t>(id), fn, saturate(node_failures), 0,
-                            compact_args{std::move(args)}});
+  lvl.tasks.push_back(entry{static_cast<int64_t>(id), accepted_us, fn,
+                            saturate(node_failures), 0, compact_args{std::move(args)}});
   ++lvl.live;
   ++size_;
 }
@@ -40,12 +41,18 @@ void pending_queue::push_back(task_id id, int32_t priority, uint32_t fn,
 void pending_queue::push_front(queued_task&& task) {
   auto seq = next_front_seq_--;
   auto& lvl = level_for(task.priority);
-  lvl.tasks.push_front(entry{task.id, seq, task.fn, saturate(task.node_failures),
+  lvl.tasks.push_front(entry{seq, task.accepted_us, task.fn, saturate(task.node_failures),
                              static_cast<uint16_t>(task.lease),
                              compact_args{std::move(task.args)}});
   ++lvl.live;
   ++size_;
   requeued_seq_.emplace(task.id, seq);
+  requeued_id_.emplace(seq, task.id);
+}
+
+void pending_queue::forget_requeued(task_id id, int64_t seq) {
+  requeued_seq_.erase(id);
+  requeued_id_.erase(seq);
 }
 
 queued_task pending_queue::pop() {
@@ -54,9 +61,10 @@ queued_task pending_queue::pop() {
   while (tasks.front().fn == tombstone)
     tasks.pop_front();
   auto& x = tasks.front();
-  queued_task result{x.id, it->first, x.fn, x.node_failures, x.args.to_message(), x.lease};
+  queued_task result{id_of(x), it->first, x.fn, x.node_failures, x.args.to_message(),
+                     x.lease, x.accepted_us};
   if (x.seq < 0)
-    requeued_seq_.erase(x.id);
+    forget_requeued(result.id, x.seq);
   tasks.pop_front();
   --it->second.live;
   --size_;
@@ -91,12 +99,12 @@ std::optional<queued_task> pending_queue::remove(task_id id) {
     auto pos = const_cast<entry*>(find_in(it->second, seq));
     if (pos == nullptr)
       continue;
-    queued_task result{id, it->first, pos->fn, pos->node_failures,
-                       pos->args.to_message(), pos->lease};
+    queued_task result{id, it->first, pos->fn, pos->node_failures, pos->args.to_message(),
+                       pos->lease, pos->accepted_us};
     pos->fn = tombstone;
     pos->args = compact_args{};
     if (seq < 0)
-      requeued_seq_.erase(id);
+      forget_requeued(id, seq);
     --it->second.live;
     --size_;
     drop_if_empty(it);

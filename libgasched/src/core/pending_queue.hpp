@@ -30,13 +30,14 @@ struct queued_task {
   caf::message args;
   /// Dispatches lost to dead nodes in this generation: epoch = base + lease.
   uint32_t lease = 0;
+  uint64_t accepted_us = 0;  ///< when the scheduler accepted it (its clock)
 };
 
 class pending_queue {
 public:
   /// A new task: it goes behind every task of its priority.
   void push_back(task_id id, int32_t priority, uint32_t fn, caf::message args,
-                 uint32_t node_failures = 0);
+                 uint32_t node_failures = 0, uint64_t accepted_us = 0);
 
   /// A requeued task: it goes ahead of every task of its priority.
   void push_front(queued_task&& task);
@@ -66,7 +67,7 @@ public:
     for (auto& [priority, lvl] : levels_)
       for (auto& x : lvl.tasks)
         if (x.fn != tombstone)
-          f(x.id, priority, x.fn, x.args.to_message());
+          f(id_of(x), priority, x.fn, x.args.to_message());
   }
 
 private:
@@ -74,14 +75,21 @@ private:
 
   // 40 bytes: the two counts share what one took. node_failures saturates
   // (no one sets max_node_failures near 65,535); lease wraps (journal.hpp).
+  // A new task's id is its seq; only requeued ones (seq < 0) need a lookup,
+  // which leaves room for the accepted time at no cost per task.
   struct entry {
-    task_id id;
     int64_t seq;
+    uint64_t accepted_us;
     uint32_t fn;
     uint16_t node_failures;
     uint16_t lease;
     compact_args args;
   };
+  static_assert(sizeof(entry) == 40, "a pending task's entry must stay 40 bytes");
+
+  task_id id_of(const entry& x) const {
+    return x.seq >= 0 ? static_cast<task_id>(x.seq) : requeued_id_.at(x.seq);
+  }
 
   struct level {
     std::deque<entry> tasks;  // ascending seq
@@ -95,6 +103,7 @@ private:
   // The live entry of `id` within `lvl`, or nullptr.
   static const entry* find_in(const level& lvl, int64_t seq);
   void drop_if_empty(level_map::iterator it);
+  void forget_requeued(task_id id, int64_t seq);
 
   level_map levels_;
   // The level of the last push_back: most users only ever use priority 0.
@@ -102,6 +111,7 @@ private:
   int32_t last_priority_ = 0;
   int64_t next_front_seq_ = -1;
   std::unordered_map<task_id, int64_t> requeued_seq_;  // seq of requeued tasks
+  std::unordered_map<int64_t, task_id> requeued_id_;   // and back
   size_t size_ = 0;
 };
 

@@ -57,7 +57,7 @@ caf::expected<task_id> scheduler_core::enqueue(const std::string& function,
   auto id = next_id_++;
   if (journal_)
     journal_->enqueued(id, function, args, priority);
-  pending_.push_back(id, priority, intern(function), std::move(args));
+  pending_.push_back(id, priority, intern(function), std::move(args), 0, clock_());
   return id;
 }
 
@@ -65,8 +65,9 @@ scheduler_core::running_map::value_type&
 scheduler_core::start(node_index node, queued_task&& t) {
   nodes_.started(node);
   auto epoch = epoch_base(generation_) + t.lease;
-  auto [it, added] = running_.emplace(t.id, running_task{node, t.fn, epoch, t.node_failures,
-                                                         t.priority, std::move(t.args)});
+  auto [it, added] = running_.emplace(
+    t.id, running_task{node, t.fn, epoch, t.node_failures, t.priority, std::move(t.args),
+                       t.accepted_us});
   static_cast<void>(added);
   note_start(node, t.id, it->second);
   if (journal_)
@@ -100,7 +101,9 @@ std::optional<ended_task> scheduler_core::complete(task_id id, uint32_t epoch,
     ++count_.late_results;
     return std::nullopt;
   }
-  observe(it->second, timing);
+  auto now = clock_();
+  observe(it->second, timing, now);
+  time_result(it->second, timing, now);
   ++(error ? count_.failed : count_.succeeded);
   if (journal_)
     journal_->finished(id, error ? outcome_kind::failed : outcome_kind::succeeded,
@@ -143,7 +146,9 @@ std::vector<ended_task> scheduler_core::remove_node(node_index node) {
   std::sort(lost.begin(), lost.end(), std::greater<>{});
   std::vector<ended_task> quarantined;
   for (auto id : lost) {
-    auto t = stop(running_.find(id));
+    auto it = running_.find(id);
+    auto accepted_us = it->second.accepted_us;
+    auto t = stop(it);
     auto failures = t.node_failures + 1;
     if (limits_.max_node_failures != infinity && failures >= limits_.max_node_failures) {
       ++count_.quarantined;
@@ -161,7 +166,7 @@ std::vector<ended_task> scheduler_core::remove_node(node_index node) {
       journal_->requeued(id, failures);
     auto lease = t.epoch - epoch_base(generation_) + 1;
     pending_.push_front(
-      queued_task{id, t.priority, t.fn, failures, std::move(t.args), lease});
+      queued_task{id, t.priority, t.fn, failures, std::move(t.args), lease, accepted_us});
   }
   nodes_.remove(node);
   std::reverse(quarantined.begin(), quarantined.end());
@@ -202,6 +207,7 @@ caf::error scheduler_core::restore(journal_snapshot&& s) {
                                                   + " has no function name");
   next_id_ = s.next_id;
   generation_ = s.generation;
+  auto now = clock_();  // when they were accepted before is not journaled
   count_ = s.count;
   std::vector<uint32_t> fn;
   fn.reserve(s.functions.size());
@@ -211,11 +217,11 @@ caf::error scheduler_core::restore(journal_snapshot&& s) {
   // ahead of those before it. New tasks follow in order.
   for (auto t = s.pending.rbegin(); t != s.pending.rend(); ++t)
     if (t->front)
-      pending_.push_front(
-        queued_task{t->id, t->priority, fn[t->fn], t->node_failures, std::move(t->args)});
+      pending_.push_front(queued_task{t->id, t->priority, fn[t->fn], t->node_failures,
+                                      std::move(t->args), 0, now});
   for (auto& t : s.pending)
     if (!t.front)
-      pending_.push_back(t.id, t.priority, fn[t.fn], std::move(t.args), t.node_failures);
+      pending_.push_back(t.id, t.priority, fn[t.fn], std::move(t.args), t.node_failures, now);
   s.pending.clear();
   return caf::none;
 }
@@ -280,8 +286,7 @@ void scheduler_core::note_stop(const running_task& r) {
   t.est_sum_us -= r.est_us;
 }
 
-void scheduler_core::observe(const running_task& r, run_timing t) {
-  auto now = clock_();
+void scheduler_core::observe(const running_task& r, run_timing t, uint64_t now) {
   auto& nt = timing_[r.node];
   nt.active_us = now;
   if (t.run_us == run_timing::no_timing || t.wait_us == run_timing::no_timing)
@@ -289,6 +294,17 @@ void scheduler_core::observe(const running_task& r, run_timing t) {
   ewma(run_us_[r.fn], t.run_us);
   auto sojourn = static_cast<double>(now - std::min(now, r.dispatched_us));
   ewma(nt.rtt_us, std::max(0.0, sojourn - t.run_us - t.wait_us));
+}
+
+// The node's run time excludes the round trip and any time the task was held
+// there; a node that did not measure, or whose figure saturated (71 minutes),
+// leaves the scheduler's own dispatch-to-result.
+void scheduler_core::time_result(const running_task& r, run_timing t, uint64_t now) {
+  auto since = [now](uint64_t then) { return now - std::min(now, then); };
+  timings_.queue_wait.observe(r.dispatched_us - std::min(r.dispatched_us, r.accepted_us));
+  timings_.run_time.observe(t.run_us < run_timing::no_timing - 1 ? t.run_us
+                                                                  : since(r.dispatched_us));
+  timings_.end_to_end.observe(since(r.accepted_us));
 }
 
 // No result for far longer than its tasks and a round trip take: its slots
@@ -316,13 +332,14 @@ std::optional<task_id> scheduler_core::newest_held(node_index n) {
 void scheduler_core::take_back(task_id id, reclaim_result& out) {
   auto it = running_.find(id);
   out.moved.push_back(fenced_lease{it->second.node, id, it->second.epoch});
+  auto accepted_us = it->second.accepted_us;
   auto t = stop(it);
   ++reclaimed_;
   if (journal_)
     journal_->requeued(id, t.node_failures);
   auto lease = t.epoch - epoch_base(generation_) + 1;
   pending_.push_front(
-    queued_task{id, t.priority, t.fn, t.node_failures, std::move(t.args), lease});
+    queued_task{id, t.priority, t.fn, t.node_failures, std::move(t.args), lease, accepted_us});
 }
 
 reclaim_result scheduler_core::reclaim() {

@@ -29,6 +29,7 @@
 #include "core/journal.hpp"
 #include "core/node_table.hpp"
 #include "core/pending_queue.hpp"
+#include "gasched/stats.hpp"
 #include "gasched/task.hpp"
 
 namespace gasched::detail {
@@ -70,6 +71,14 @@ struct run_timing {
   uint32_t run_us = no_timing;   ///< in the function, retries included
   uint32_t wait_us = no_timing;  ///< held by the node before a thread took it
   static constexpr uint32_t no_timing = UINT32_MAX;
+};
+
+/// How long the tasks that ended with a result took (gasched::stats has
+/// the same three): only those, so each count is succeeded + failed.
+struct task_timings {
+  duration_histogram queue_wait;  ///< accepted to the dispatch that gave the result
+  duration_histogram run_time;    ///< the node's figure; else dispatch to result
+  duration_histogram end_to_end;  ///< accepted to result
 };
 
 /// A lease taken back from a stalled node (scheduler_core::reclaim): the
@@ -192,6 +201,11 @@ public:
     return reclaimed_;
   }
 
+  /// Timing of the tasks that ended with a result, by clock_fn.
+  const task_timings& timings() const noexcept {
+    return timings_;
+  }
+
   /// Microseconds of a monotonic clock; tests set their own.
   using clock_fn = uint64_t (*)();
   void set_clock(clock_fn f) noexcept {
@@ -219,6 +233,14 @@ public:
   /// Whether the task is pending or running.
   bool unfinished(task_id id) const {
     return running_.count(id) > 0 || pending_.contains(id);
+  }
+
+  /// The node that holds lease (id, epoch), if the lease is current.
+  std::optional<node_index> holder(task_id id, uint32_t epoch) const {
+    auto it = running_.find(id);
+    if (it == running_.end() || it->second.epoch != epoch)
+      return std::nullopt;
+    return it->second.node;
   }
 
   bool idle() const noexcept {
@@ -280,6 +302,7 @@ private:
     uint32_t node_failures;
     int32_t priority;
     caf::message args;
+    uint64_t accepted_us = 0;    // clock_ at enqueue (or restore)
     uint64_t dispatched_us = 0;  // clock_ at dispatch
     uint32_t est_us = 0;         // its function's run estimate then
     bool long_task = false;      // nothing should be held behind it
@@ -301,7 +324,8 @@ private:
   uint32_t intern(const std::string& function);
   std::vector<task_id> running_ids() const;
   bool is_long(node_index n, uint32_t fn) const noexcept;
-  void observe(const running_task& r, run_timing t);
+  void observe(const running_task& r, run_timing t, uint64_t now);
+  void time_result(const running_task& r, run_timing t, uint64_t now);
   bool stalled(node_index n, uint64_t now) const noexcept;
   std::optional<task_id> newest_held(node_index n);
   void take_back(task_id id, reclaim_result& out);
@@ -321,6 +345,7 @@ private:
   std::vector<double> run_us_;       // by function: mean run time; negative: unknown
   std::vector<node_timing> timing_;  // by node index
   uint64_t reclaimed_ = 0;
+  task_timings timings_;
   clock_fn clock_;
 };
 

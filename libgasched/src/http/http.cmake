@@ -13,7 +13,7 @@ configure_file(${http_dir}/dashboard.cpp.in ${CMAKE_CURRENT_BINARY_DIR}/http/das
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${http_dir}/dashboard.html)
 
 set(http_sources src/http/server.cpp src/http/query.cpp src/http/json.cpp src/http/metrics.cpp
-                 ${CMAKE_CURRENT_BINARY_DIR}/http/dashboard.cpp)
+                 src/http/host_check.cpp ${CMAKE_CURRENT_BINARY_DIR}/http/dashboard.cpp)
 target_sources(gasched PRIVATE ${http_sources})
 # At most a few requests a second: no need for -O2's compile time.
 gasched_cold_sources(${http_sources})

@@ -35,6 +35,14 @@ json events_array(const stats& s) {
   return result;
 }
 
+// As in stats, plus the bounds and the count so that a reader needs no header.
+json histogram_object(const duration_histogram& h) {
+  return {{"bounds_us", duration_histogram::bounds_us},
+          {"buckets", h.buckets},
+          {"count", h.count()},
+          {"sum_us", h.sum_us}};
+}
+
 } // namespace
 
 std::string stats_json(const stats& s, int64_t now_unix_ms) {
@@ -62,6 +70,9 @@ std::string stats_json(const stats& s, int64_t now_unix_ms) {
          {"slots", total_slots(s)}};
   j["worker_nodes"] = nodes_array(s);
   j["node_events"] = events_array(s);
+  j["queue_wait"] = histogram_object(s.queue_wait);
+  j["run_time"] = histogram_object(s.run_time);
+  j["end_to_end"] = histogram_object(s.end_to_end);
   return dump(j);
 }
 

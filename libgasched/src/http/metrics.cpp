@@ -161,14 +161,38 @@ void write_gauges(metrics_writer& w, const stats& s) {
   w.gauge("gasched_node_slots", "Slots of each node that is up.", slots);
 }
 
+// Buckets made cumulative and microseconds made seconds, as Prometheus wants.
+detail::http::histogram_data in_seconds(const duration_histogram& h) {
+  detail::http::histogram_data result;
+  uint64_t below = 0;
+  for (size_t i = 0; i < duration_histogram::bounds_us.size(); ++i) {
+    result.upper_bounds.push_back(double(duration_histogram::bounds_us[i]) / 1e6);
+    result.cumulative.push_back(below += h.buckets[i]);
+  }
+  result.count = below + h.buckets.back();
+  result.sum = double(h.sum_us) / 1e6;
+  return result;
+}
+
+void write_histograms(metrics_writer& w, const stats& s) {
+  w.histogram("gasched_task_queue_wait_seconds",
+              "Tasks that ended with a result: accepted to sent to the node that gave it.",
+              in_seconds(s.queue_wait));
+  w.histogram("gasched_task_run_seconds",
+              "Tasks that ended with a result: time in the function on the node, "
+              "retries included.",
+              in_seconds(s.run_time));
+  w.histogram("gasched_task_duration_seconds",
+              "Tasks that ended with a result: accepted to result.", in_seconds(s.end_to_end));
+}
+
 } // namespace
 
 std::string prometheus_text(const stats& s) {
   metrics_writer w;
   write_counters(w, s);
   write_gauges(w, s);
-  // Histograms of queue wait, run time and end-to-end time go here
-  // (w.histogram(...)) once the scheduler's stats carry their buckets.
+  write_histograms(w, s);
   return w.text();
 }
 

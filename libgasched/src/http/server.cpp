@@ -15,6 +15,7 @@
 #include "gasched/errc.hpp"
 #include "gasched/http.hpp"
 #include "http/dashboard.hpp"
+#include "http/host_check.hpp"
 #include "http/query.hpp"
 #include "http/render.hpp"
 
@@ -27,6 +28,7 @@ struct endpoint {
   caf::actor_system& sys;
   caf::actor scheduler;
   http_options opts;
+  host_check hosts{opts.host, opts.allowed_hosts};
 };
 
 } // namespace detail::http
@@ -109,7 +111,26 @@ void get_tasks(endpoint& x, const httplib::Request& req, httplib::Response& res)
   res.set_content(detail_http::tasks_json(*listing, state, limit), json_type);
 }
 
+// Before any route: a Host this endpoint does not answer to gets nothing
+// else, the dashboard included (its script would read the API).
+httplib::Server::HandlerResponse check_host(const endpoint& x, const httplib::Request& req,
+                                            httplib::Response& res) {
+  auto host = req.get_header_value("Host");
+  if (req.get_header_value_count("Host") <= 1 && x.hosts.allows(host, req.local_addr))
+    return httplib::Server::HandlerResponse::Unhandled;
+  res.status = 403;
+  res.set_content("403: this endpoint does not answer to Host \"" + host.substr(0, 100)
+                    + "\"; it answers to localhost, 127.0.0.1, [::1], its own address and "
+                      "the names in http_options::allowed_hosts (a defence against DNS "
+                      "rebinding)\n",
+                  "text/plain; charset=utf-8");
+  return httplib::Server::HandlerResponse::Handled;
+}
+
 void add_routes(httplib::Server& svr, endpoint& x) {
+  svr.set_pre_routing_handler([&x](const httplib::Request& req, httplib::Response& res) {
+    return check_host(x, req, res);
+  });
   svr.Get("/", [](const httplib::Request&, httplib::Response& res) {
     // Inline script and style only; it may fetch from here and nowhere else.
     res.set_header("Content-Security-Policy",

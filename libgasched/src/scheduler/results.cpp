@@ -102,6 +102,10 @@ stats make_stats(scheduler_self self) {
   s.node_losses = st.node_losses;
   s.node_rejoins = st.node_rejoins;
   s.node_events.assign(st.node_events.begin(), st.node_events.end());
+  auto& timed = core.timings();
+  s.queue_wait = timed.queue_wait;
+  s.run_time = timed.run_time;
+  s.end_to_end = timed.end_to_end;
   return s;
 }
 

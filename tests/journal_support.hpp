@@ -1,0 +1,202 @@
+// What the journal tests share: a user type, an actor system that knows it
+// (or not), a scratch folder, and a core on a journal as the scheduler runs it.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <thread>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/make_message.hpp>
+
+#include "core/scheduler_core.hpp"
+#include "gasched/errc.hpp"
+#include "journal/sqlite_db.hpp"
+#include "journal/sqlite_journal.hpp"
+
+namespace gasched::journal_test {
+
+using namespace gasched::detail;
+
+
+// A user's type, registered by name as README says.
+struct point {
+  int32_t x = 0;
+  int32_t y = 0;
+  std::string label;
+};
+
+inline bool operator==(const point& a, const point& b) {
+  return a.x == b.x && a.y == b.y && a.label == b.label;
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, point& p) {
+  return f(caf::meta::type_name("test.point"), p.x, p.y, p.label);
+}
+
+// An actor system that knows test.point, or not.
+struct test_system {
+  explicit test_system(bool knows_point = true) : sys(setup(cfg, knows_point)) {
+  }
+  static caf::actor_system_config& setup(caf::actor_system_config& cfg, bool knows_point) {
+    if (knows_point)
+      cfg.add_message_type<point>("test.point");
+    cfg.set("scheduler.max-threads", 1);
+    return cfg;
+  }
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+};
+
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    char name[] = "/tmp/gasched-journal-test-XXXXXX";
+    path = ::mkdtemp(name);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::permissions(path, std::filesystem::perms::owner_all, ec);
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const {
+    return path + "/" + name;
+  }
+};
+
+inline std::string contents(const std::string& file) {
+  std::ifstream in{file, std::ios::binary};
+  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
+
+inline journal_options fast() {
+  journal_options opts;
+  opts.sync_every_commit = false;
+  return opts;
+}
+
+inline std::unique_ptr<sqlite_journal> open_ok(caf::actor_system& sys, const std::string& path,
+                                        journal_options opts = fast()) {
+  auto j = sqlite_journal::open(sys, path, opts);
+  if (!j)
+    FAIL(describe(j.error()));
+  return std::move(*j);
+}
+
+// Opening fails at once with journal_error naming the file and saying
+// `what`, and the file is byte for byte what it was.
+inline void check_refused(caf::actor_system& sys, const std::string& path, const std::string& what) {
+  auto before = contents(path);
+  auto start = std::chrono::steady_clock::now();
+  auto j = sqlite_journal::open(sys, path, fast());
+  REQUIRE_FALSE(j);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+  auto text = describe(j.error());
+  INFO(text);
+  CHECK(is(j.error(), errc::journal_error));
+  CHECK(text.find(path) != std::string::npos);
+  CHECK(text.find(what) != std::string::npos);
+  CHECK(contents(path) == before);
+}
+
+// A core on a journal, as the scheduler actor runs it.
+struct journaled_core {
+  std::unique_ptr<sqlite_journal> journal;
+  scheduler_core core;
+
+  journaled_core(caf::actor_system& sys, const std::string& path,
+                 core_limits limits = core_limits{2, 0, 3})
+    : journal(open_ok(sys, path)), core(limits) {
+    REQUIRE_FALSE(core.restore(journal->take_snapshot()));
+    core.set_journal(journal.get());
+  }
+
+  node_index add_node(const std::string& name, uint32_t slots = 0) {
+    auto n = core.add_node(slots);
+    journal->name_node(n, name);
+    return n;
+  }
+
+  // (id, epoch) of each dispatch.
+  std::vector<std::pair<task_id, uint32_t>> dispatch() {
+    std::vector<std::pair<task_id, uint32_t>> out;
+    core.dispatch([&](const dispatch_order& o) { out.emplace_back(o.id, o.epoch); });
+    return out;
+  }
+
+  task_id enqueue(caf::message args, int32_t priority = 0, const std::string& fn = "f") {
+    auto id = core.enqueue(fn, std::move(args), priority);
+    REQUIRE(id);
+    return *id;
+  }
+
+  void commit() {
+    auto err = journal->commit();
+    INFO(describe(err));
+    REQUIRE_FALSE(err);
+  }
+};
+
+inline std::vector<task_id> pending_ids(const scheduler_core& core) {
+  std::vector<task_id> ids;
+  core.for_each_unfinished(
+    [&](task_id id, const std::string&, const caf::message&, int32_t) { ids.push_back(id); });
+  ids.resize(core.pending());
+  return ids;
+}
+
+inline caf::message int_args(int32_t i) {
+  return caf::make_message(i);
+}
+
+
+// Another process of this test binary, for the tests that need a second
+// process on the same journal. It is exec'd, not just forked: a fork of a
+// process with threads (CAF's, and a sanitizer's) may deadlock in the child.
+// The child runs the hidden test case below with GASCHED_JOURNAL_CHILD set to
+// "MODE PATH FD"; the parent reads FD's other end.
+inline pid_t start_child(const std::string& mode, const std::string& path, int fd) {
+  auto spec = mode + " " + path + " " + std::to_string(fd);
+  ::setenv("GASCHED_JOURNAL_CHILD", spec.c_str(), 1);
+  auto pid = ::fork();
+  if (pid == 0) {
+    ::execl("/proc/self/exe", "gasched_core_tests", "[.journal_child]", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::unsetenv("GASCHED_JOURNAL_CHILD");
+  return pid;
+}
+
+// The child's exit status, or -1 when it did not end within `timeout`.
+inline int wait_child(pid_t pid, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // no event for a child's end
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+using ids = std::vector<task_id>;
+
+} // namespace gasched::journal_test
