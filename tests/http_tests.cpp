@@ -59,6 +59,7 @@ TEST_CASE("the JSON endpoints show the figures of a finished run", "[http]") {
   CHECK(s["running"] == 0);
   CHECK(s["cancelled"] == 0);
   CHECK(s["requeued"] == 0);
+  CHECK(s["reclaimed"] == 0);
   CHECK(s["ticks"] == 23);
   CHECK(s["worker_node_count"] == 2);
   CHECK(s["slots"] == 20);
@@ -110,6 +111,7 @@ TEST_CASE("metrics parse with the Prometheus parser and match the run", "[http]"
   check("gasched_tasks_cancelled_total", "counter", 0);
   check("gasched_tasks_quarantined_total", "counter", 0);
   check("gasched_tasks_requeued_total", "counter", 0);
+  check("gasched_tasks_reclaimed_total", "counter", 0);
   check("gasched_late_results_total", "counter", 0);
   check("gasched_node_joins_total", "counter", 2);
   check("gasched_node_losses_total", "counter", 0);

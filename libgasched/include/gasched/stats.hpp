@@ -83,6 +83,9 @@ struct stats {
   uint64_t failed = 0;        ///< results delivered with an error (cancelled excluded)
   uint64_t cancelled = 0;     ///< tasks ended by cancel
   uint64_t requeued = 0;      ///< times a task went back to pending because its node died
+  /// Tasks a node held but had not started, taken back because the node
+  /// stalled while another had a free slot (adaptive prefetch); each ran once.
+  uint64_t reclaimed = 0;
   uint64_t quarantined = 0;   ///< tasks ended with errc::node_failures
   uint64_t late_results = 0;  ///< results dropped because their lease had ended
   uint64_t node_joins = 0;    ///< nodes that came up for the first time (joined or handed)
@@ -119,7 +122,7 @@ typename Inspector::result_type inspect(Inspector& f, stats& x) {
   return f(caf::meta::type_name("gasched::stats"), x.ticks, x.pending, x.running,
            x.worker_node_count, x.max_workers, x.max_retries, x.worker_nodes,
            x.max_pending, x.prefetch, x.succeeded, x.failed, x.cancelled, x.requeued,
-           x.quarantined, x.late_results, x.node_joins, x.node_losses, x.node_rejoins,
+           x.reclaimed, x.quarantined, x.late_results, x.node_joins, x.node_losses, x.node_rejoins,
            x.node_events, x.queue_wait, x.run_time, x.end_to_end);
 }
 

@@ -62,6 +62,7 @@ std::string stats_json(const stats& s, int64_t now_unix_ms) {
          {"failed", s.failed},
          {"cancelled", s.cancelled},
          {"requeued", s.requeued},
+         {"reclaimed", s.reclaimed},
          {"quarantined", s.quarantined},
          {"late_results", s.late_results},
          {"node_joins", s.node_joins},

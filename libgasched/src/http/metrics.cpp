@@ -133,6 +133,8 @@ void write_counters(metrics_writer& w, const stats& s) {
             "Tasks ended because nodes died running them too often.", s.quarantined);
   w.counter("gasched_tasks_requeued_total",
             "Times a task went back to pending because its node was lost.", s.requeued);
+  w.counter("gasched_tasks_reclaimed_total",
+            "Tasks taken back from a stalled node before they started.", s.reclaimed);
   w.counter("gasched_late_results_total",
             "Results dropped because their lease had ended.", s.late_results);
   w.counter("gasched_node_joins_total", "Nodes that came up for the first time.",

@@ -96,6 +96,7 @@ stats make_stats(scheduler_self self) {
   s.failed = count.failed;
   s.cancelled = count.cancelled;
   s.requeued = count.requeued;
+  s.reclaimed = core.reclaimed();
   s.quarantined = count.quarantined;
   s.late_results = count.late_results;
   s.node_joins = st.node_joins;
