@@ -671,3 +671,28 @@ TEST_CASE("prefetch: a node holds more tasks than it runs, never runs more than 
   CHECK(l->peak <= 3);
   CHECK(l->peak >= 2);
 }
+
+TEST_CASE("init: CAF's threads sleep while idle unless the application chose a policy",
+          "[features]") {
+  auto policy = [](const caf::actor_system_config& cfg) {
+    auto p = caf::get_if<caf::atom_value>(&cfg.content, "scheduler.policy");
+    return p ? caf::to_string(*p) : std::string{"(not set)"};
+  };
+  SECTION("by default: sharing, whose idle threads wait for work without polling") {
+    caf::actor_system_config cfg;
+    REQUIRE(!init(cfg));
+    CHECK(policy(cfg) == "sharing");
+  }
+  SECTION("set before init: kept") {
+    caf::actor_system_config cfg;
+    cfg.set("scheduler.policy", caf::atom("stealing"));
+    REQUIRE(!init(cfg));
+    CHECK(policy(cfg) == "stealing");
+  }
+  SECTION("on the command line: wins") {
+    caf::actor_system_config cfg;
+    REQUIRE(!init(cfg));
+    REQUIRE(!cfg.parse(std::vector<std::string>{"--caf#scheduler.policy=stealing"}));
+    CHECK(policy(cfg) == "stealing");
+  }
+}

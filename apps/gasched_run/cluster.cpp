@@ -114,6 +114,7 @@ void cluster::impl::start_actor_system() {
                                                               : "--caf#: " + cfg->render(err));
   sys.emplace(*cfg);
   self.emplace(*sys);
+  woken = signals.on_signal([me = caf::actor{*self}] { caf::anon_send(me, wake_atom::value); });
 }
 
 void cluster::impl::start() {
@@ -229,6 +230,7 @@ void cluster::impl::shutdown() {
     forwarder = nullptr;
   }
   auto stopped_nodes = nodes.stop_all();
+  woken = {};  // its handle on our actor must not outlive the actor system
   show_node_logs(true);
   if (stopped_nodes > 0 && signals.requested())
     display.notice(fmt::format("stopped {} node process{}", stopped_nodes,

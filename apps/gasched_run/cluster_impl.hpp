@@ -48,6 +48,9 @@ struct cluster::impl {
   std::optional<caf::actor_system_config> cfg;
   std::optional<caf::actor_system> sys;
   std::optional<caf::scoped_actor> self;
+  // Signals (a stop request, a local node's death) wake the loops with a
+  // wake_atom; after `self`, so that it is gone before the actor system.
+  stop_signals::subscription woken;
   caf::actor sched;      // ours or remote
   caf::actor forwarder;  // with --connect
   bool own_scheduler = false;
@@ -82,6 +85,17 @@ struct cluster::impl {
   void kill_one(run_report& rep, uint64_t done);
   void take_counts(run_report& rep, const stats& s);
 
+  // -- when the loops look around (cluster_loop.cpp) ------------------------------
+  // A look (a stats request, supervision, the display) comes every tick
+  // while something happens, and none at all while the cluster is idle,
+  // except one every 2 s when what others do sends us no message
+  // (idle_looks()), or when a plain progress line still owes a change.
+  // Messages (results, the feed's wake-up, signals, SIGCHLD) wake the loop
+  // without any timer.
+  clock::duration tick_every() const;
+  bool idle_looks() const;
+  std::optional<clock::time_point> next_look(bool busy, clock::time_point now) const;
+
   // -- the loops (cluster_loop.cpp) ----------------------------------------------
   // One run's bookkeeping, shared by the loop's pieces: keys of the tasks
   // in flight only, so that memory does not grow with the run.
@@ -92,6 +106,7 @@ struct cluster::impl {
     std::deque<std::vector<uint64_t>> unanswered;  // keys of batches sent, ids not yet back
     uint64_t done = 0;
     uint64_t done_when_idle = 0;  // results the feed heard of at its last idle()
+    std::optional<progress_counts> last_look;  // what the last look saw
     bool fed = false;  // the feed ended and all of it was submitted
     bool kill_due = false;
     bool kill_noticed = false;
@@ -103,10 +118,13 @@ struct cluster::impl {
   void feed_some(run_state& st, task_feed& feed);
   void take_ids(run_state& st, const std::vector<task_id>& ids);
   void record(run_state& st, uint64_t key, const task_result& r);
-  void receive_for(run_state& st, std::chrono::milliseconds wait, task_feed& feed);
-  void tick(run_state& st, no_nodes_watch& watch, task_feed& feed);
+  // Waits up to `wait` (nullopt: until a message comes) and handles what came.
+  void receive_for(run_state& st, std::optional<clock::duration> wait, task_feed& feed);
+  // One look; whether something is going on (tasks not done, or a change).
+  bool tick(run_state& st, no_nodes_watch& watch, task_feed& feed);
   run_report run(task_feed& feed, const result_handler& on_result);
-  void serve_tick(run_report& rep, no_nodes_watch& watch);
+  bool serve_tick(run_report& rep, no_nodes_watch& watch,
+                  std::optional<progress_counts>& last_look);
   void count_left(run_report& rep);
   run_report serve();
 };

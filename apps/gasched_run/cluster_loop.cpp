@@ -96,13 +96,16 @@ void cluster::impl::record(run_state& st, uint64_t key, const task_result& r) {
                 && st.done >= opts.kill_node_after && (st.done < st.rep.total || !st.fed);
 }
 
-// Waits up to `wait` for a message; after results, at most a moment, so
-// that the feed flushes their output soon after the last one came.
-void cluster::impl::receive_for(run_state& st, std::chrono::milliseconds wait,
+// Waits up to `wait` for a message (nullopt: as long as it takes); after
+// results, at most a moment, so that the feed flushes their output soon
+// after the last one came.
+void cluster::impl::receive_for(run_state& st, std::optional<clock::duration> wait,
                                 task_feed& feed) {
   auto results_came = st.done != st.done_when_idle;
   if (results_came)
-    wait = std::min(wait, std::chrono::milliseconds(20));
+    wait = std::min<clock::duration>(wait.value_or(20ms), 20ms);
+  auto timeout = wait ? caf::duration{std::max<clock::duration>(*wait, 1ms)}
+                      : caf::duration{caf::infinite};
   (*self)->receive(
     [&](task_result& r) {
       auto it = st.key_of.find(r.id);
@@ -124,12 +127,12 @@ void cluster::impl::receive_for(run_state& st, std::chrono::milliseconds wait,
     [&](caf::error& e) {
       st.rep.fatal = "the scheduler refused the tasks: " + describe(e);
     },
-    [&](wake_atom) {},  // the feed has more: the loop takes it
+    [&](wake_atom) {},  // the feed has more, or a signal came: the loop looks
     [&](caf::down_msg& msg) {
       if (msg.source == sched.address())
         st.rep.fatal = "lost the scheduler (" + sys->render(msg.reason) + ")";
     },
-    caf::after(std::max(wait, std::chrono::milliseconds(1))) >> [&] {
+    caf::after(timeout) >> [&] {
       if (results_came) {
         st.done_when_idle = st.done;
         feed.idle();
@@ -137,7 +140,38 @@ void cluster::impl::receive_for(run_state& st, std::chrono::milliseconds wait,
     });
 }
 
-void cluster::impl::tick(run_state& st, no_nodes_watch& watch, task_feed& feed) {
+// Ticks: a bar redraw every 100 ms is smooth and costs one stats request.
+clock::duration cluster::impl::tick_every() const {
+  return display.is_bar() ? clock::duration{100ms} : clock::duration{250ms};
+}
+
+// What sends us no message: nodes that join or leave a scheduler we
+// publish, tasks that remote clients submit to it (a server that waits for
+// nodes with tasks pending says so even with --quiet), and what local nodes
+// write to their logs. Only then does an idle loop look now and then; a
+// scheduler that told its client of such changes would make these looks
+// unnecessary too.
+bool cluster::impl::idle_looks() const {
+  auto others_change_it = own_scheduler && opts.listening();
+  auto node_logs = opts.log_given && !opts.quiet && nodes.size() > 0;
+  return others_change_it || node_logs;
+}
+
+std::optional<clock::time_point> cluster::impl::next_look(bool busy,
+                                                          clock::time_point now) const {
+  constexpr auto idle_look_every = 2s;
+  // Restarted nodes the scheduler refused for now are offered again soon.
+  if (busy || !hand_over.empty())
+    return now + tick_every();
+  std::optional<clock::time_point> at;
+  if (!display.settled())  // a plain line still owes the last change
+    at = std::max(now + tick_every(), display.line_due());
+  if (idle_looks())
+    at = std::min(at.value_or(clock::time_point::max()), now + idle_look_every);
+  return at;
+}
+
+bool cluster::impl::tick(run_state& st, no_nodes_watch& watch, task_feed& feed) {
   auto s = look_around(st.rep);
   if (s && st.rep.fatal.empty()) {
     auto v = watch.look(clock::now(), s->worker_node_count, st.rep.total - st.done,
@@ -146,7 +180,12 @@ void cluster::impl::tick(run_state& st, no_nodes_watch& watch, task_feed& feed) 
       display.error(v.notice);  // even with --quiet: a run that waits must say why
     st.rep.fatal = v.fatal;
   }
-  display.update(counts(st, s, &feed));
+  auto c = counts(st, s, &feed);
+  display.update(c);
+  auto changed = !st.last_look || !(*st.last_look == c);
+  st.last_look = c;
+  auto others = own_scheduler && s && s->pending + s->running > 0;  // remote clients' too
+  return changed || st.done < st.rep.total || others;
 }
 
 run_report cluster::impl::run(task_feed& feed, const result_handler& on_result) {
@@ -157,9 +196,9 @@ run_report cluster::impl::run(task_feed& feed, const result_handler& on_result) 
   display.start();
   feed.start([me = caf::actor{*self}] { caf::anon_send(me, wake_atom::value); });
   no_nodes_watch watch{std::chrono::seconds(opts.no_nodes_timeout)};
-  // Ticks: a bar redraw every 100 ms is smooth and costs one stats request.
-  auto tick_every = display.is_bar() ? 100ms : 250ms;
-  auto next_tick = clock::now();
+  std::optional<clock::time_point> look_at = clock::now();
+  auto children = signals.child_signals();
+  uint64_t submitted = 0, done = 0;
   while (st.rep.fatal.empty()) {
     if (signals.requested()) {
       st.rep.interrupted_by = signals.signal();
@@ -175,12 +214,21 @@ run_report cluster::impl::run(task_feed& feed, const result_handler& on_result) 
       supervise(st.rep);  // at once: the restart belongs to the demonstration
     }
     auto now = clock::now();
-    if (now >= next_tick) {
-      tick(st, watch, feed);
-      next_tick = now + tick_every;
+    if (signals.child_signals() != children) {
+      children = signals.child_signals();
+      look_at = now;  // a local node may have died: supervision looks at once
+    } else if (st.rep.total != submitted || st.done != done) {
+      // Tasks went in or results came: ticks again while they run.
+      if (!look_at || *look_at > now + tick_every())
+        look_at = now + tick_every();
+    }
+    submitted = st.rep.total;
+    done = st.done;
+    if (look_at && now >= *look_at) {
+      look_at = next_look(tick(st, watch, feed), now);
       continue;
     }
-    receive_for(st, std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now),
+    receive_for(st, look_at ? std::optional<clock::duration>{*look_at - now} : std::nullopt,
                 feed);
   }
   st.rep.seconds = std::chrono::duration<double>(clock::now() - started).count();
@@ -195,10 +243,11 @@ run_report cluster::impl::run(task_feed& feed, const result_handler& on_result) 
   return std::move(st.rep);
 }
 
-void cluster::impl::serve_tick(run_report& rep, no_nodes_watch& watch) {
+bool cluster::impl::serve_tick(run_report& rep, no_nodes_watch& watch,
+                               std::optional<progress_counts>& last_look) {
   auto s = look_around(rep);
   if (!s)
-    return;
+    return true;  // not answered: look again at the next tick
   rep.total = s->succeeded + s->failed + s->pending + s->running;
   progress_counts c;
   c.done = s->succeeded + s->failed;
@@ -213,6 +262,9 @@ void cluster::impl::serve_tick(run_report& rep, no_nodes_watch& watch) {
                       join_hint());
   if (!v.notice.empty())
     display.error(v.notice);
+  auto changed = !last_look || !(*last_look == c);
+  last_look = c;
+  return changed || c.running + c.pending > 0;
 }
 
 // What the scheduler still holds as serving ends: every pending or
@@ -231,22 +283,34 @@ run_report cluster::impl::serve() {
   auto started = clock::now();
   display.start();
   no_nodes_watch watch{0s};
-  auto next_tick = clock::now();
+  std::optional<progress_counts> last_look;
+  std::optional<clock::time_point> look_at = clock::now();
+  auto children = signals.child_signals();
   while (!signals.requested() && rep.fatal.empty()) {
     auto now = clock::now();
-    if (now >= next_tick) {
-      serve_tick(rep, watch);
-      next_tick = now + (display.is_bar() ? 100ms : 250ms);
+    if (signals.child_signals() != children) {
+      children = signals.child_signals();
+      look_at = now;  // a local node may have died: supervision looks at once
+    }
+    if (look_at && now >= *look_at) {
+      look_at = next_look(serve_tick(rep, watch, last_look), now);
       continue;
     }
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now);
+    auto timeout = look_at ? caf::duration{std::max<clock::duration>(*look_at - now, 1ms)}
+                           : caf::duration{caf::infinite};
     (*self)->receive(
-      [&](task_result& r) { rep.count(r); },
+      [&](task_result& r) {
+        rep.count(r);
+        // A result: tasks are on the move, the display follows them.
+        if (!look_at || *look_at > now + tick_every())
+          look_at = now + tick_every();
+      },
+      [&](wake_atom) {},  // a signal: the loop looks
       [&](caf::down_msg& msg) {
         if (msg.source == sched.address())
           rep.fatal = "the scheduler stopped (" + sys->render(msg.reason) + ")";
       },
-      caf::after(std::max(wait, std::chrono::milliseconds(1))) >> [] {});
+      caf::after(timeout) >> [] {});
   }
   rep.interrupted_by = signals.signal();
   rep.seconds = std::chrono::duration<double>(clock::now() - started).count();

@@ -152,6 +152,7 @@ void progress::clear_bar() {
 void progress::update(const progress_counts& counts) {
   std::lock_guard<std::mutex> guard{mtx_};
   last_ = counts;
+  updated_ = true;
   if (style_ == style::bar) {
     std::fprintf(stderr, "\r\033[K%s", render_bar(counts).c_str());
     std::fflush(stderr);
@@ -165,6 +166,16 @@ void progress::update(const progress_counts& counts) {
     last_line_ = counts;
     std::fprintf(stderr, "gasched-run: %s\n", render_line(counts).c_str());
   }
+}
+
+bool progress::settled() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return style_ != style::lines || !updated_ || (last_line_ && *last_line_ == last_);
+}
+
+std::chrono::steady_clock::time_point progress::line_due() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return next_line_;
 }
 
 void progress::notice(const std::string& text) {

@@ -78,6 +78,13 @@ public:
     return style_ == style::bar;
   }
 
+  /// Whether the counts of the last update() are on screen: plain lines
+  /// come at most every `line_every`, so the last change may wait for one.
+  bool settled();
+
+  /// When the next plain line may be printed.
+  std::chrono::steady_clock::time_point line_due();
+
 private:
   std::string render_counts(const progress_counts& c, double rate,
                             const std::string& eta) const;
@@ -96,6 +103,7 @@ private:
   bool bar_shown_ = false;
   size_t cells_ = 0;  // of the bar, fixed per run
   progress_counts last_;
+  bool updated_ = false;  // last_ holds counts
   std::optional<progress_counts> last_line_;  // what the last plain line said
 };
 

@@ -105,7 +105,7 @@ public:
   // without any runs nothing. The tasks taken wait for the first take().
   bool prime(const std::function<bool()>& stop) {
     while (carry_.empty() && !reader_.ended()) {
-      if (!reader_.wait_for_lines(stop, std::chrono::milliseconds(100)))
+      if (!reader_.wait_for_lines(stop))
         return false;
       take(carry_);
     }
@@ -192,7 +192,14 @@ int run_task_job(const options& opts, progress& display, stop_signals& signals) 
   reader->start();
   result_writer writer{opts.ordered, [&](uint64_t n) { reader->release(n); }};
   stream_feed feed{*reader, writer, name, display};
-  if (!feed.prime([&] { return signals.requested(); })) {
+  bool primed = false;
+  {
+    // A signal wakes the wait for the first line (a FIFO may stay silent for
+    // hours): no timer.
+    auto woken = signals.on_signal([r = reader.get()] { r->poke(); });
+    primed = feed.prime([&] { return signals.requested(); });
+  }
+  if (!primed) {
     writer.flush();
     display.error("interrupted before the first task");
     return signals.exit_code();

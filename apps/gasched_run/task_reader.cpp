@@ -177,15 +177,20 @@ bool task_reader::ended() {
   return eof_ && ready_.tasks.empty() && ready_.bad.empty();
 }
 
-bool task_reader::wait_for_lines(const std::function<bool()>& stop,
-                                 std::chrono::milliseconds every) {
+bool task_reader::wait_for_lines(const std::function<bool()>& stop) {
   std::unique_lock<std::mutex> lock{mtx_};
   while (!eof_ && ready_.tasks.empty() && ready_.bad.empty()) {
     if (stop())
       return false;
-    cv_.wait_for(lock, every);
+    cv_.wait(lock);
   }
   return true;
+}
+
+void task_reader::poke() {
+  // Under the lock: a waiter between its stop() and its wait cannot miss it.
+  std::lock_guard<std::mutex> guard{mtx_};
+  cv_.notify_all();
 }
 
 void task_reader::release(uint64_t n) {

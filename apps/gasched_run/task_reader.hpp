@@ -47,8 +47,12 @@ public:
   bool ended();
 
   /// Waits until a line was read or the input ended; false when `stop`
-  /// said to give up first (it is asked again every `every`).
-  bool wait_for_lines(const std::function<bool()>& stop, std::chrono::milliseconds every);
+  /// said to give up first. `stop` is asked again whenever poke() is called
+  /// (no timer: an idle input costs nothing while it is waited for).
+  bool wait_for_lines(const std::function<bool()>& stop);
+
+  /// Makes wait_for_lines() ask its `stop` again; from any thread.
+  void poke();
 
   /// `n` lines were written out: room for as many more.
   void release(uint64_t n);

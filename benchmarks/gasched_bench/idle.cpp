@@ -1,9 +1,9 @@
 // Idle: what a cluster costs while nothing is submitted, in CPU seconds per
 // idle minute of each process (a scheduler runs around the clock and mostly
-// waits). Measured with each process's own counters, /proc/PID/stat utime +
-// stime over a window, scaled to a minute: never this benchmark's process,
-// whose CPU the other scenarios' leftovers would pollute. Three kinds, all
-// in one window, each its own process:
+// waits). Measured with each process's own counters (the CPU time of its
+// threads, /proc/PID/task/*/schedstat) over a window, scaled to a minute:
+// never this benchmark's process, whose CPU the other scenarios' leftovers
+// would pollute. Three kinds, all in one window, each its own process:
 //
 // - gasched-run --listen --serve --nodes 0 --progress off, with 2 stock
 //   gasched-node processes joined to it (--join): the command;
@@ -21,32 +21,42 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <sstream>
+#include <map>
 #include <thread>
 
 namespace gasched::bench {
 
 namespace {
 
-// utime + stime of `pid` in seconds; negative when it cannot be read.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
-  std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
-  // Field 2, the command, is in parentheses and may hold spaces: count from
-  // after it. Field 3 is the state; utime and stime are fields 14 and 15.
-  auto close = text.rfind(')');
-  if (close == std::string::npos)
-    return -1;
-  std::istringstream rest{text.substr(close + 1)};
-  std::string field;
-  for (int i = 3; i <= 13; ++i)
-    rest >> field;
-  unsigned long long utime = 0, stime = 0;
-  if (!(rest >> utime >> stime))
-    return -1;
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+// CPU time of each thread of `pid` so far, in ns: the first field of
+// /proc/PID/task/TID/schedstat. (/proc/PID/stat's utime + stime count in
+// clock ticks of 10 ms, too coarse for a process that idles for seconds.)
+std::map<std::string, uint64_t> thread_cpu_ns(pid_t pid) {
+  std::map<std::string, uint64_t> result;
+  std::error_code ec;
+  for (auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in{task.path() / "schedstat"};
+    uint64_t ns = 0;
+    if (in >> ns)
+      result[task.path().filename().string()] = ns;
+  }
+  return result;
+}
+
+// CPU seconds of `pid`'s threads between two samples (a thread that ended
+// in between takes its last part along; none does in an idle process).
+double cpu_seconds_between(const std::map<std::string, uint64_t>& before,
+                           const std::map<std::string, uint64_t>& after) {
+  uint64_t ns = 0;
+  for (auto& [tid, now] : after) {
+    auto it = before.find(tid);
+    ns += it == before.end() ? now : now - std::min(now, it->second);
+  }
+  return static_cast<double>(ns) / 1e9;
 }
 
 std::string read_file(const std::string& path) {
@@ -152,18 +162,18 @@ void idle(context& c) {
   std::vector<pid_t> pids{procs.run.pid(), procs.nodes[0].pid(), procs.nodes[1].pid(),
                           procs.app.pid(), procs.stealing_app.pid()};
   for (int i = 0; i < c.runs; ++i) {
-    std::vector<double> before;
+    std::vector<std::map<std::string, uint64_t>> before;
     for (auto pid : pids)
-      before.push_back(cpu_seconds(pid));
+      before.push_back(thread_cpu_ns(pid));
     auto t0 = clock_type::now();
     std::this_thread::sleep_for(window);
     auto per_minute = 60.0 / seconds_since(t0);
     std::vector<double> used;
     for (size_t p = 0; p < pids.size(); ++p) {
-      auto now = cpu_seconds(pids[p]);
-      if (now < 0 || before[p] < 0)
+      auto after = thread_cpu_ns(pids[p]);
+      if (after.empty() || kill(pids[p], 0) != 0)
         throw std::runtime_error("idle: a process of the measurement ended");
-      used.push_back((now - before[p]) * per_minute);
+      used.push_back(cpu_seconds_between(before[p], after) * per_minute);
     }
     run.runs.push_back(used[0]);
     node.runs.push_back((used[1] + used[2]) / 2);

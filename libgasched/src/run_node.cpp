@@ -29,23 +29,6 @@ namespace gasched {
 
 namespace {
 
-bool split_address(const std::string& text, std::string& host, uint16_t& port) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
-    return false;
-  try {
-    size_t used = 0;
-    auto value = std::stoul(text.substr(colon + 1), &used);
-    if (used != text.size() - colon - 1 || value == 0 || value > 65535)
-      return false;
-    host = text.substr(0, colon);
-    port = static_cast<uint16_t>(value);
-    return true;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 std::string hostname() {
   char host[256] = "localhost";
   gethostname(host, sizeof(host) - 1);
@@ -174,9 +157,14 @@ int parse_command_line(int argc, char** argv, command_line& cl,
     }
     cl.caf_args.push_back(extra);
   }
-  if (!cl.join.empty() && !split_address(cl.join, cl.join_host, cl.join_port)) {
-    std::cerr << argv[0] << ": --join wants HOST:PORT, got " << cl.join << "\n";
-    return 2;
+  if (!cl.join.empty()) {
+    auto joined = parse_address(cl.join);
+    if (!joined) {
+      std::cerr << argv[0] << ": --join wants HOST:PORT, got " << cl.join << "\n";
+      return 2;
+    }
+    cl.join_host = joined->host;
+    cl.join_port = joined->port;
   }
   if (cl.port < 0 && cl.join.empty())
     cl.port = 0;
@@ -216,10 +204,9 @@ caf::error configure_system(caf::actor_system_config& cfg, const command_line& c
       return make_error(errc::invalid_argument, e.what());
     }
   }
+  // Few CAF threads: ten nodes share a machine's cores, and tasks run on
+  // the node's own threads. (init chose the policy whose idle threads sleep.)
   cfg.set("scheduler.max-threads", cl.threads);
-  // Idle CAF threads block instead of polling: a node mostly waits, and ten
-  // of them share a machine's cores (measured: lower latency too).
-  cfg.set("scheduler.policy", caf::atom("sharing"));
   return cfg.parse(cl.caf_args);
 }
 

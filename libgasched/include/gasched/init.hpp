@@ -55,11 +55,17 @@ struct tls_options {
 /// gasched's message types and error category, and turns on connection
 /// heartbeats (`heartbeats`) unless the config or its command line already
 /// sets middleman.heartbeat-interval / middleman.connection-timeout
-/// (e.g. --caf#middleman.connection-timeout=3s). With `tls` enabled, it
-/// checks the three files (readable, the key matches the certificate, the
-/// certificate is current and signed by the CA) and loads CAF's OpenSSL
-/// module: gasched::publish and gasched::connect, node joins and reconnects
-/// then all use TLS. Errors: errc::tls_error naming the file and what is wrong.
+/// (e.g. --caf#middleman.connection-timeout=3s). It also picks CAF's
+/// "sharing" scheduler policy unless scheduler.policy is set: its idle
+/// threads sleep until work comes, where CAF's default (work stealing) wakes
+/// each thread every 10 ms, so an idle process costs about nothing besides
+/// its heartbeats. Settings made before init are kept; parse the command
+/// line (or a caf-application.ini) after init to let it override. With
+/// `tls` enabled, it checks the three files (readable, the key matches the
+/// certificate, the certificate is current and signed by the CA) and loads
+/// CAF's OpenSSL module: gasched::publish and gasched::connect, node joins
+/// and reconnects then all use TLS. Errors: errc::tls_error naming the file
+/// and what is wrong.
 /// Besides CAF's built-in types (integers, floating point, std::string,
 /// std::vector<std::string>, caf::message, ...), it registers
 /// std::vector<int32_t>, std::vector<int64_t> and std::vector<double>.
