@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "gasched/scheduler.hpp"
 #include "gasched_run/actor_config.hpp"
 #include "gasched_run/options_groups.hpp"
 
@@ -105,15 +106,12 @@ bool options::exposed_in_plain_text() const noexcept {
 
 bool split_address(const std::string& text, const std::string& default_host,
                    int min_port, std::string& host, int& port) {
-  auto colon = text.rfind(':');
-  auto port_text = colon == std::string::npos ? text : text.substr(colon + 1);
-  host = colon == std::string::npos ? default_host : text.substr(0, colon);
-  if (host.empty() || port_text.empty()
-      || port_text.find_first_not_of("0123456789") != std::string::npos
-      || port_text.size() > 5)
+  auto address = parse_address(text, default_host, static_cast<uint16_t>(min_port));
+  if (!address)
     return false;
-  port = std::stoi(port_text);
-  return port >= min_port && port <= 65535;
+  host = address->host;
+  port = address->port;
+  return true;
 }
 
 std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
