@@ -199,6 +199,7 @@ void cluster::impl::serve_dashboard() {
   http_options ho;
   ho.host = opts.http_host;
   ho.port = static_cast<uint16_t>(opts.http_port);
+  ho.allowed_hosts = opts.http_names;
   auto served = serve_http(*sys, sched, ho);
   if (!served)
     throw std::runtime_error(describe(served.error()));

@@ -259,6 +259,7 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
   add_trust_options(app, o, "Trust");
   std::string http;
   auto http_opt = add_http_option(app, http, "Operations");
+  add_http_names(app, o, "Operations");
   app.allow_extras();
   app.footer("CAF's own options pass through as --caf#key=value and configure this process "
              "(e.g. --caf#middleman.connection-timeout=3s, which wins over "

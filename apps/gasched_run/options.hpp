@@ -57,6 +57,7 @@ struct options {
   // -- operations ----------------------------------------------------------------
   std::string http_host;  ///< with http_port >= 0; 127.0.0.1 unless given
   int http_port = -1;     ///< -1: no dashboard
+  std::vector<std::string> http_names;  ///< --http-name: Host names it answers to besides its address
 
   bool serving_http() const noexcept {
     return http_port >= 0;

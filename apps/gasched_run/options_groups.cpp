@@ -59,6 +59,15 @@ CLI::Option* add_http_option(CLI::App& app, std::string& text, const std::string
     ->group(group);
 }
 
+void add_http_names(CLI::App& app, options& o, const std::string& group) {
+  app.add_option("--http-name", o.http_names,
+                 "with --http beyond loopback: a name of this machine that browsers may "
+                 "use for the dashboard (repeatable); other Host headers get 403, so "
+                 "that no other web site can read it through a browser (DNS rebinding)")
+    ->type_name("NAME")
+    ->group(group);
+}
+
 void take_http(options& o, const CLI::Option* opt, const std::string& text) {
   if (opt->count() == 0)
     return;

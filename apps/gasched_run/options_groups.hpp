@@ -22,6 +22,9 @@ void add_stream_options(CLI::App& app, options& o, const std::string& group);
 /// --http [HOST:]PORT, read into `text`; take_http() checks it after parsing.
 CLI::Option* add_http_option(CLI::App& app, std::string& text, const std::string& group);
 
+/// --http-name NAME...: Host names the dashboard answers to besides its address.
+void add_http_names(CLI::App& app, options& o, const std::string& group);
+
 /// Fills o.http_host and o.http_port from --http's text; throws
 /// CLI::ValidationError when it is no address, or is beyond loopback
 /// without --insecure (the dashboard has no authentication).
