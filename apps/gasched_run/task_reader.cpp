@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -30,7 +31,8 @@ void append(std::vector<T>& to, std::vector<T>& from) {
 
 } // namespace
 
-task_reader::task_reader(const std::string& path, uint64_t window) : credits_(window) {
+task_reader::task_reader(const std::string& path, uint64_t window)
+  : credits_(window), refill_(std::clamp<uint64_t>(window / 8, 1, batch_lines)) {
   if (path == "-") {
     fd_ = STDIN_FILENO;
   } else {
@@ -112,7 +114,9 @@ void task_reader::publish(task_file& batch, bool eof) {
 
 bool task_reader::wait_for_credit() {
   std::unique_lock<std::mutex> lock{mtx_};
-  cv_.wait(lock, [this] { return credits_ > 0 || stopping_; });
+  // Wait for a refill's worth of room, not for one line: refilled line by
+  // line, the window would go out as one-task batches, a message each.
+  cv_.wait(lock, [this] { return credits_ >= refill_ || stopping_; });
   return !stopping_;
 }
 
@@ -194,13 +198,14 @@ void task_reader::poke() {
 }
 
 void task_reader::release(uint64_t n) {
-  bool was_empty;
+  bool wake;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    was_empty = credits_ == 0;
+    auto below = credits_ < refill_;
     credits_ += n;
+    wake = below && credits_ >= refill_;
   }
-  if (was_empty && n > 0)
+  if (wake)
     cv_.notify_all();
 }
 

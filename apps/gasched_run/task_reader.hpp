@@ -92,6 +92,7 @@ private:
   std::mutex mtx_;
   std::condition_variable cv_;
   uint64_t credits_;
+  uint64_t refill_;  // room the reader waits for once the window is full
   bool stopping_ = false;
   bool eof_ = false;
   task_file ready_;  // read, not yet taken
