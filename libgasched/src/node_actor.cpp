@@ -283,7 +283,8 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const registry> re
     [self](cancel_atom, task_id id, uint32_t epoch) {
       auto& st = self->state;
       auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
-      if (st.schedulers.count(sender) > 0)
+      // (An anonymous cancel has no address, and hashing none crashes.)
+      if (sender && st.schedulers.count(sender) > 0)
         st.pool->cancel(sender, id, epoch);
     },
     [self](rename_atom, std::string& name) {
