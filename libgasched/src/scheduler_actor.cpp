@@ -186,9 +186,24 @@ caf::result<caf::ok_atom> add_node_request(scheduler_self self, const caf::actor
   return rp;
 }
 
+// Only the node that holds a lease reports how it ended: anyone else's
+// report, or a node's about another node's lease, would forge a result.
 void take_outcomes(scheduler_self self, done_batch& batch) {
   auto& st = self->state;
+  auto& sender = self->current_sender();  // (hashing a null address crashes)
+  auto from = sender ? st.index_of.find(sender->address()) : st.index_of.end();
+  if (from == st.index_of.end()) {
+    log(log_level::debug, "scheduler {}: dropped results from an actor that is not its node",
+        st.label);
+    return;
+  }
   for (auto& o : batch.outcomes) {
+    auto holder = st.core->holder(o.id, o.epoch);
+    if (holder && *holder != from->second) {
+      log(log_level::debug, "scheduler {}: dropped a result of task {} from another node",
+          st.label, o.id);
+      continue;
+    }
     auto t = st.core->complete(o.id, o.epoch, o.value, o.error,
                                run_timing{o.run_us, o.wait_us});
     if (!t) {
@@ -300,7 +315,7 @@ void settle_start(scheduler_self self) {
     self->quit(st.start_error);
     return;
   }
-  self->set_default_handler(caf::print_and_drop);
+  self->set_default_handler(guarded_actor::drop_unexpected);
   self->become(running_behavior(self));
 }
 

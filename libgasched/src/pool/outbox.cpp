@@ -57,7 +57,9 @@ void outbox::send_all(std::unique_lock<std::mutex>& guard) {
       for (auto i = rest; i != batch_of.end(); ++i)
         batch.outcomes.push_back(std::move(i->second));
       batch_of.erase(rest, batch_of.end());
-      caf::anon_send(dest, done_atom::value, std::move(batch));
+      // As the node: a scheduler takes results only from the node it gave
+      // the lease to.
+      caf::send_as(caf::actor_cast<caf::actor>(node_), dest, done_atom::value, std::move(batch));
     }
     guard.lock();
   }
