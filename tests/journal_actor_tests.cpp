@@ -126,3 +126,31 @@ TEST_CASE("blocking_client: execute, await, stats, cancel and stop from plain co
   CHECK(s->cancelled == 1);
   CHECK_FALSE(client.stop());
 }
+
+TEST_CASE("journal: a client's notes are on disk when answered and outlive a crash",
+          "[journal]") {
+  journal_dir dir;
+  auto file = dir.file("sched.db");
+  cluster c;
+  auto first = c.scheduler(journaled(c, {}, "first", file));
+  CHECK(c.ask<std::string>(first, note_atom::value, std::string{"run"}) == std::string{});
+  REQUIRE(c.ask<caf::ok_atom>(first, note_atom::value, std::string{"run"}, std::string{"a"}));
+  REQUIRE(c.ask<caf::ok_atom>(first, note_atom::value, std::string{"run"},
+                              std::string{"out=42\0x", 8}));  // bytes, not only text
+  REQUIRE(c.ask<caf::ok_atom>(first, note_atom::value, std::string{"other"}, std::string{}));
+  CHECK(c.ask<std::string>(first, note_atom::value, std::string{"run"})
+        == std::string{"out=42\0x", 8});
+  c.self()->send_exit(first, caf::exit_reason::kill);  // no exit handler, no last commit
+  c.wait_down(first);
+  auto second = c.scheduler(journaled(c, {}, "second", file));
+  CHECK(c.ask<std::string>(second, note_atom::value, std::string{"run"})
+        == std::string{"out=42\0x", 8});
+  CHECK(c.ask<std::string>(second, note_atom::value, std::string{"other"}) == std::string{});
+  CHECK(c.ask<caf::ok_atom>(second, stop_atom::value));
+  // Without a journal a note has nowhere to go: said, not dropped.
+  auto plain = c.scheduler(c.options({}));
+  auto refused = c.ask<caf::ok_atom>(plain, note_atom::value, std::string{"k"}, std::string{"v"});
+  REQUIRE_FALSE(refused);
+  CHECK(is(refused.error(), errc::journal_error));
+  CHECK_THAT(describe(refused.error()), Catch::Contains("no journal"));
+}

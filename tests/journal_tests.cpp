@@ -5,7 +5,12 @@
 #include <chrono>
 #include <csignal>
 #include <sstream>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <thread>
+
+#include <sqlite3.h>
 
 #include <poll.h>
 #include <sys/wait.h>
@@ -395,4 +400,97 @@ TEST_CASE("journal: a task whose arguments do not serialize is refused, the rest
   }
   journaled_core jc{ts.sys, path};
   CHECK(pending_ids(jc.core) == ids{1, 3});
+}
+
+TEST_CASE("journal: a commit is written on its own thread; what comes meanwhile waits for "
+          "the next one",
+          "[journal]") {
+  temp_dir dir;
+  test_system ts;
+  journaled_core jc{ts.sys, dir.file("j.db")};
+  std::mutex mtx;
+  std::condition_variable cv;
+  int wakes = 0;
+  jc.journal->on_written([&] {
+    std::lock_guard<std::mutex> guard{mtx};
+    ++wakes;
+    cv.notify_all();
+  });
+  auto wait_wakes = [&](int n) {
+    std::unique_lock<std::mutex> lock{mtx};
+    return cv.wait_for(lock, std::chrono::seconds(10), [&] { return wakes >= n; });
+  };
+  for (int32_t i = 0; i < 3; ++i)
+    jc.enqueue(int_args(i));
+  jc.journal->set_note("k", "1");
+  REQUIRE(jc.journal->start_commit() == sqlite_journal::started::fresh);
+  CHECK(jc.journal->writing());
+  CHECK(jc.journal->start_commit() == sqlite_journal::started::nothing);  // one at a time
+  jc.enqueue(int_args(3));  // goes on while the commit is written
+  jc.journal->set_note("k", "2");
+  CHECK(jc.journal->note("k") == "2");
+  REQUIRE(wait_wakes(1));
+  auto outcome = jc.journal->finish_commit();
+  REQUIRE(outcome);
+  CHECK_FALSE(*outcome);
+  CHECK(jc.journal->durable_id() == 3);  // not task 4: it came after the commit started
+  CHECK(jc.journal->dirty());
+  REQUIRE(jc.journal->start_commit() == sqlite_journal::started::fresh);
+  REQUIRE(wait_wakes(2));
+  REQUIRE(jc.journal->finish_commit() == std::optional<caf::error>{caf::error{}});
+  CHECK(jc.journal->durable_id() == 4);
+  CHECK_FALSE(jc.journal->dirty());
+  CHECK(jc.journal->start_commit() == sqlite_journal::started::nothing);
+  jc.journal.reset();
+  journaled_core again{ts.sys, dir.file("j.db")};
+  CHECK(pending_ids(again.core) == ids{1, 2, 3, 4});
+  CHECK(again.journal->note("k") == "2");
+  CHECK(again.journal->note("other").empty());
+}
+
+TEST_CASE("journal: a result is found while its commit is being written", "[journal]") {
+  temp_dir dir;
+  test_system ts;
+  journaled_core jc{ts.sys, dir.file("j.db")};
+  jc.add_node("n1");
+  auto id = jc.enqueue(int_args(5));
+  jc.commit();  // the task is in the file
+  auto leases = jc.dispatch();
+  REQUIRE(leases.size() == 1);
+  REQUIRE(jc.core.complete(id, leases[0].second, int_args(6), caf::error{}));
+  jc.journal->on_written([] {});
+  REQUIRE(jc.journal->start_commit() == sqlite_journal::started::fresh);
+  auto r = jc.journal->result_of(id);  // in the batch, or in the file once written
+  INFO((r ? std::string{} : describe(r.error())));
+  REQUIRE(r);
+  CHECK(r->how == outcome_kind::succeeded);
+  CHECK(r->args.get_as<int32_t>(0) == 5);
+  CHECK(r->value.get_as<int32_t>(0) == 6);
+  CHECK(r->node == "n1");
+  jc.commit();
+}
+
+TEST_CASE("journal: a journal of an earlier version, without notes, opens and keeps them",
+          "[journal]") {
+  temp_dir dir;
+  test_system ts;
+  auto path = dir.file("j.db");
+  {
+    journaled_core jc{ts.sys, path};
+    jc.enqueue(int_args(1));
+    jc.commit();
+  }
+  {
+    sqlite_db db;
+    REQUIRE_FALSE(sqlite_db::open(path, SQLITE_OPEN_READWRITE, db));
+    REQUIRE_FALSE(db.exec("DROP TABLE notes", "test"));
+  }
+  journaled_core jc{ts.sys, path};
+  CHECK(pending_ids(jc.core) == ids{1});
+  CHECK(jc.journal->note("k").empty());
+  jc.journal->set_note("k", "v");
+  jc.commit();
+  jc.journal.reset();
+  journaled_core again{ts.sys, path};
+  CHECK(again.journal->note("k") == "v");
 }

@@ -166,6 +166,7 @@ TEST_CASE("privileges: a remote client may submit and see its own tasks, nothing
                         "cancel:" + std::to_string(mine), "cancel:" + theirs_id,
                         std::string{"stop"}, std::string{"set_max_workers"},
                         std::string{"set_retry_timeout"}, std::string{"add_node"},
+                        std::string{"note"}, std::string{"read_note"},
                         std::string{"exit"}, std::string{"stats"}})
     args.push_back(a);
   auto lines = peer(args);
@@ -175,17 +176,17 @@ TEST_CASE("privileges: a remote client may submit and see its own tasks, nothing
       all += l + "\n";
     return all;
   }());
-  REQUIRE(lines.size() == 12);
+  REQUIRE(lines.size() == 14);
   CHECK(lines[0] == "stats ok 1");
   CHECK(lines[1] == "execute ok " + theirs_id);
   CHECK(lines[2] == "unfinished ok 1");  // its own only
   CHECK(starts_with(lines[3], "await:" + std::to_string(mine) + " error gasched::not_allowed"));
   CHECK(starts_with(lines[4], "cancel:" + std::to_string(mine) + " error gasched::not_allowed"));
   CHECK(lines[5] == "cancel:" + theirs_id + " ok ");
-  for (size_t i = 6; i <= 9; ++i)
+  for (size_t i = 6; i <= 11; ++i)
     CHECK_THAT(lines[i], Catch::Contains("error gasched::not_allowed"));
-  CHECK(lines[10] == "exit sent");
-  CHECK(lines[11] == "stats ok 1");
+  CHECK(lines[12] == "exit sent");
+  CHECK(lines[13] == "stats ok 1");
   // Intact: the scheduler still runs, and our task finishes once a node comes.
   auto s = c.get_stats(sched);
   CHECK(s.pending == 1);

@@ -63,6 +63,12 @@ void run(caf::scoped_actor& self, const caf::actor& sched, const std::string& ac
   else if (verb == "set_retry_timeout")
     ask<caf::ok_atom>(self, sched, action, none,
                       caf::make_message(set_retry_timeout_atom::value, caf::timespan{0}));
+  else if (verb == "note")
+    ask<caf::ok_atom>(self, sched, action, none,
+                      caf::make_message(note_atom::value, std::string{"k"}, std::string{"v"}));
+  else if (verb == "read_note")
+    ask<std::string>(self, sched, action, [](std::string& x) { return x; },
+                     caf::make_message(note_atom::value, std::string{"k"}));
   else if (verb == "add_node")
     ask<caf::ok_atom>(self, sched, action, none,
                       caf::make_message(add_node_atom::value, caf::actor{self}));
@@ -397,7 +403,7 @@ private:
         default: return caf::make_message(rejoin_atom::value);
       }
     }
-    switch (below(20)) {
+    switch (below(21)) {
       case 0: return caf::make_message(execute_atom::value, some_task(0));
       case 1: {
         std::vector<task> ts;
@@ -423,6 +429,7 @@ private:
       case 16: return caf::make_message(flush_atom::value);
       case 17: return caf::make_message(reconnect_atom::value, some_string());
       case 18: return caf::make_message(no_nodes_atom::value);
+      case 19: return caf::make_message(note_atom::value, some_string(), some_string());
       default: return caf::make_message(commit_atom::value);
     }
   }
@@ -434,6 +441,7 @@ private:
       stats_atom::value,     unfinished_atom::value,     add_node_atom::value,
       set_max_workers_atom::value, get_max_workers_atom::value,
       set_retry_timeout_atom::value, stop_atom::value,   join_atom::value,
+      note_atom::value,
       hello_atom::value,     run_atom::value,            done_atom::value,
       ready_atom::value,     rename_atom::value,         flush_atom::value,
       commit_atom::value,    rejoin_atom::value,         reconnect_atom::value,

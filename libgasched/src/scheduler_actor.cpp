@@ -84,7 +84,7 @@ caf::result<std::vector<task_id>> execute_batch(scheduler_self self, std::vector
     return ids;
   // Promised once the batch is on disk.
   auto rp = self->make_response_promise<std::vector<task_id>>();
-  st.unacked_batches.emplace_back(std::move(ids), rp);
+  st.next_commit.batches.emplace_back(std::move(ids), rp);
   schedule_commit(self);
   return rp;
 }
@@ -155,7 +155,7 @@ caf::result<caf::ok_atom> stop(scheduler_self self) {
                                          + std::to_string(core.pending()) + " pending");
     warn_if_unfinished(self, "stopping");
   }
-  commit(self);  // what ended is on disk before the scheduler is gone
+  commit_now(self);  // what ended is on disk before the scheduler is gone
   fail_awaiters(self, "the scheduler stopped");
   self->quit();
   if (left)
@@ -259,6 +259,10 @@ caf::behavior running_behavior(scheduler_self self) {
       return caf::ok_atom::value;
     },
     [self](stop_atom) { return stop(self); },
+    [self](note_atom, std::string& key, std::string& value) {
+      return set_note(self, key, value);
+    },
+    [self](note_atom, const std::string& key) { return get_note(self, key); },
     [self](add_node_atom, caf::actor node) { return add_node_request(self, node); },
     // -- nodes ------------------------------------------------------------------------
     [self](join_atom, node_info& info) -> caf::result<caf::ok_atom> {
@@ -363,7 +367,7 @@ void on_down(scheduler_self self, caf::down_msg& msg) {
   if (st.opts.client && msg.source == st.opts.client.address()) {
     // As gascheduler: the scheduler belongs to its client.
     warn_if_unfinished(self, "client exited (" + self->system().render(msg.reason) + ")");
-    commit(self);
+    commit_now(self);
     fail_awaiters(self, "the scheduler's client exited");
     self->quit(msg.reason);
     return;
@@ -376,7 +380,7 @@ void on_exit(scheduler_self self, caf::exit_msg& msg) {
   if (!exit_allowed(self, msg))
     return;
   warn_if_unfinished(self, "exiting (" + self->system().render(msg.reason) + ")");
-  commit(self);
+  commit_now(self);
   fail_awaiters(self, "the scheduler exited");
   self->quit(msg.reason);
 }
@@ -399,6 +403,7 @@ caf::behavior scheduler(scheduler_self self, scheduler_options opts,
     }
     st.core->set_journal(journal.get());
     st.journal = std::move(journal);
+    on_commit_written(self);
     log(log_level::info, "scheduler {}: journal {}: resumed {} pending tasks", st.label,
         st.journal->path(), st.core->pending());
   }

@@ -28,6 +28,13 @@ using get_max_workers_atom = caf::atom_constant<caf::atom("get_maxw")>;
 using set_retry_timeout_atom = caf::atom_constant<caf::atom("set_retryt")>;
 /// (stop_atom) -> ok, or errc::not_empty; the scheduler stops either way
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
+/// (note_atom, std::string key, std::string value) -> ok once the note is on disk,
+/// in the same commit as every change before it; (note_atom, std::string key) ->
+/// std::string, the value last stored ("" if none), also after a restart. A
+/// client's own bookkeeping kept in the scheduler's journal (gasched-run keeps how
+/// far its output file is durable). errc::journal_error without a journal; from
+/// the scheduler's process, its client or an admin only.
+using note_atom = caf::atom_constant<caf::atom("note")>;
 
 // -- between schedulers and nodes (internal protocol) --------------------------
 

@@ -31,6 +31,7 @@ CREATE TABLE results(id INTEGER PRIMARY KEY, fn INTEGER NOT NULL, args BLOB NOT 
   priority INTEGER NOT NULL, node INTEGER, outcome INTEGER NOT NULL, value BLOB,
   error BLOB, error_text TEXT, finished_at INTEGER NOT NULL);
 CREATE INDEX results_by_time ON results(finished_at);
+CREATE TABLE notes(key TEXT PRIMARY KEY, value BLOB NOT NULL);
 INSERT INTO meta VALUES(1, 0, 1, -1, 0, 0, 0, 0, 0, 0);
 )";
 
@@ -101,6 +102,11 @@ caf::error set_mode(sqlite_db& db, const journal_options& opts) {
     return refuse(db.path(), "cannot switch it to WAL mode (got " + wal.text(0) + ")");
   auto sync = opts.sync_every_commit ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
   if (auto err = db.exec(sync, "cannot set its synchronous mode"))
+    return err;
+  // A task's row is written and deleted within seconds: a larger cache and
+  // rarer checkpoints copy the same pages into the file fewer times.
+  if (auto err = db.exec("PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=8192",
+                         "cannot set its cache size"))
     return err;
   if (opts.max_bytes == 0)
     return caf::none;

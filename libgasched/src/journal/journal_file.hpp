@@ -11,6 +11,8 @@
 //         state, seq, node_failures)                pending, 1 running
 //   results(id PRIMARY KEY, fn, args BLOB, priority, node, outcome, value BLOB,
 //           error BLOB, error_text, finished_at)    finished tasks, for await
+//   notes(key PRIMARY KEY, value BLOB)              clients' notes (note_atom);
+//                                                   added to older files on resume
 //
 // A pending task's place within its priority is `seq`: its id when it came
 // in, or a number counting down from -1 (meta.front_seq) when it went back

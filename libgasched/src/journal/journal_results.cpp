@@ -21,7 +21,19 @@ task_result stored_result::to_result(std::string name) && {
 
 caf::expected<stored_result> sqlite_journal::result_of(task_id id) {
   if (auto c = buffer_.find(id); c != nullptr && c->state == task_state::finished)
-    return buffered_result(*c);
+    return buffered_result(buffer_, *c);
+  // The file is the writer's while it writes; after that, a result of the
+  // batch it wrote is in the file, or still in the batch if the write failed.
+  thread_.wait_ended();
+  auto kept = kept_result(id);
+  if (kept || !is(kept.error(), errc::unknown_task) || !(thread_.in_hand() || again_))
+    return kept;
+  if (auto c = batch_.changes.find(id); c != nullptr && c->state == task_state::finished)
+    return buffered_result(batch_.changes, *c);
+  return kept;
+}
+
+caf::expected<stored_result> sqlite_journal::kept_result(task_id id) {
   auto& s = select_result_;
   s.bind(1, static_cast<int64_t>(id));
   auto rc = s.step();
@@ -52,22 +64,34 @@ caf::expected<stored_result> sqlite_journal::result_of(task_id id) {
   return result;
 }
 
-// A result not committed yet: its outcome is in the buffer, and so is the
-// task if it came in since the last commit; otherwise the task is in the file.
-caf::expected<stored_result> sqlite_journal::buffered_result(const task_change& c) {
+// A result not committed yet: its outcome is in `buf`, and so is the task if
+// it came in with the same change; else in the commit being written, or in
+// the file.
+caf::expected<stored_result> sqlite_journal::buffered_result(const change_buffer& buf,
+                                                             const task_change& c) {
   stored_result r;
   r.id = c.id;
   r.how = c.how;
   r.node = c.node >= 0 ? names_.nodes[static_cast<size_t>(c.node)] : std::string{};
   r.finished_at = c.finished_at;
-  auto value = buffer_.bytes(c.value);
-  auto error = buffer_.bytes(c.error);
+  auto value = buf.bytes(c.value);
+  auto error = buf.bytes(c.error);
   if (c.is_new) {
     r.function = names_.functions[c.fn];
     r.priority = c.priority;
-    return read_result(buffer_.bytes(c.args), c.args.size, std::move(r), value, c.value.size,
+    return read_result(buf.bytes(c.args), c.args.size, std::move(r), value, c.value.size,
                        error, c.error.size);
   }
+  if (auto t = &buf != &batch_.changes && (thread_.in_hand() || again_)
+                 ? batch_.changes.find(c.id)
+                 : nullptr;
+      t != nullptr && t->is_new) {
+    r.function = names_.functions[t->fn];
+    r.priority = t->priority;
+    return read_result(batch_.changes.bytes(t->args), t->args.size, std::move(r), value,
+                       c.value.size, error, c.error.size);
+  }
+  thread_.wait_ended();  // the file is the writer's while it writes
   auto& s = select_task_;
   s.bind(1, static_cast<int64_t>(c.id));
   auto rc = s.step();

@@ -36,6 +36,7 @@ caf::error journal_writer::prepare(sqlite_db& db) {
     {&delete_task_, "DELETE FROM tasks WHERE id=?1"},
     {&insert_function_, "INSERT INTO functions(fn, name) VALUES(?1, ?2)"},
     {&insert_node_, "INSERT INTO nodes(node, name) VALUES(?1, ?2)"},
+    {&write_note_, "INSERT OR REPLACE INTO notes(key, value) VALUES(?1, ?2)"},
     {&write_meta_, write_meta_sql},
     {&prune_, "DELETE FROM results WHERE id IN (SELECT id FROM results "
               "WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2)"},
@@ -59,15 +60,20 @@ caf::error journal_writer::write(const commit_batch& batch, size_t& pruned) {
 }
 
 caf::error journal_writer::write_all(const commit_batch& batch, size_t& pruned) {
-  auto& names = batch.names;
-  for (auto i = batch.functions_written; i < names.functions.size(); ++i) {
-    insert_function_.bind(1, static_cast<int64_t>(i)).bind(2, names.functions[i]);
+  for (size_t i = 0; i < batch.functions.size(); ++i) {
+    insert_function_.bind(1, static_cast<int64_t>(batch.first_function + i))
+      .bind(2, batch.functions[i]);
     if (auto err = insert_function_.run(*db_, "cannot write it"))
       return err;
   }
-  for (auto i = batch.nodes_written; i < names.nodes.size(); ++i) {
-    insert_node_.bind(1, static_cast<int64_t>(i)).bind(2, names.nodes[i]);
+  for (size_t i = 0; i < batch.nodes.size(); ++i) {
+    insert_node_.bind(1, static_cast<int64_t>(batch.first_node + i)).bind(2, batch.nodes[i]);
     if (auto err = insert_node_.run(*db_, "cannot write it"))
+      return err;
+  }
+  for (auto& [key, value] : batch.notes) {
+    write_note_.bind(1, key).bind_blob(2, value.data(), value.size());
+    if (auto err = write_note_.run(*db_, "cannot write it"))
       return err;
   }
   for (auto& c : batch.changes.changes()) {

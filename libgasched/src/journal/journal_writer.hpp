@@ -4,6 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/error.hpp>
 
@@ -14,14 +17,25 @@
 
 namespace gasched::detail {
 
-/// What one commit writes.
+/// What one commit writes: its own copy of everything, for the writer's
+/// thread reads it while the scheduler goes on.
 struct commit_batch {
-  const change_buffer& changes;
-  const journal_names& names;
-  size_t functions_written;  ///< names[0, functions_written) are in the file
-  size_t nodes_written;
-  const journal_meta& meta;
-  int64_t prune_before;  ///< delete results that finished before (ms); 0: none
+  change_buffer changes;
+  std::vector<std::string> functions;  ///< names new since the last commit,
+  size_t first_function = 0;           ///< numbered from here
+  std::vector<std::string> nodes;
+  size_t first_node = 0;
+  std::vector<std::pair<std::string, std::string>> notes;  ///< key, value
+  journal_meta meta;
+  int64_t prune_before = 0;  ///< delete results that finished before (ms); 0: none
+  task_id durable_id = 0;    ///< every task up to it is accepted once this is written
+
+  void clear() {
+    changes.clear();
+    functions.clear();
+    nodes.clear();
+    notes.clear();
+  }
 };
 
 class journal_writer {
@@ -43,7 +57,7 @@ private:
 
   sqlite_db* db_ = nullptr;
   sqlite_stmt insert_task_, update_task_, insert_result_, move_result_, delete_task_;
-  sqlite_stmt insert_function_, insert_node_, write_meta_, prune_;
+  sqlite_stmt insert_function_, insert_node_, write_note_, write_meta_, prune_;
 };
 
 } // namespace gasched::detail

@@ -31,6 +31,23 @@ caf::error read_names(sqlite_db& db, const char* sql, std::vector<std::string>& 
   return rc == SQLITE_DONE ? caf::none : db.fail(rc, "cannot read it");
 }
 
+// Clients' notes; a journal of an earlier version gets their table.
+caf::error read_notes(sqlite_db& db, journal_notes& notes) {
+  if (auto err = db.exec("CREATE TABLE IF NOT EXISTS notes(key TEXT PRIMARY KEY, "
+                         "value BLOB NOT NULL)",
+                         "cannot write it"))
+    return err;
+  sqlite_stmt stmt;
+  if (auto err = stmt.prepare(db, "SELECT key, value FROM notes"))
+    return err;
+  int rc;
+  while ((rc = stmt.step()) == SQLITE_ROW) {
+    auto [data, size] = stmt.blob(1);
+    notes[stmt.text(0)].assign(static_cast<const char*>(data), size);
+  }
+  return rc == SQLITE_DONE ? caf::none : db.fail(rc, "cannot read it");
+}
+
 // Every unfinished task; `seqs` gets each one's place, `running` which ran.
 caf::error read_tasks(sqlite_db& db, caf::actor_system& sys, size_t functions,
                       std::vector<restored_task>& tasks, std::vector<int64_t>& seqs,
@@ -101,13 +118,15 @@ void fill_snapshot(std::vector<restored_task>& tasks, const std::vector<int64_t>
 }
 
 caf::error read_and_requeue(sqlite_db& db, caf::actor_system& sys, bool fresh,
-                            journal_meta& meta, journal_names& names,
+                            journal_meta& meta, journal_names& names, journal_notes& notes,
                             journal_snapshot& snapshot) {
   if (auto err = read_meta(db, meta))
     return err;
   if (auto err = read_names(db, "SELECT fn, name FROM functions ORDER BY fn", names.functions))
     return err;
   if (auto err = read_names(db, "SELECT node, name FROM nodes ORDER BY node", names.nodes))
+    return err;
+  if (auto err = read_notes(db, notes))
     return err;
   std::vector<restored_task> tasks;
   std::vector<int64_t> seqs;
@@ -135,11 +154,11 @@ caf::error read_and_requeue(sqlite_db& db, caf::actor_system& sys, bool fresh,
 } // namespace
 
 caf::error resume_journal(sqlite_db& db, caf::actor_system& sys, bool fresh,
-                          journal_meta& meta, journal_names& names,
+                          journal_meta& meta, journal_names& names, journal_notes& notes,
                           journal_snapshot& snapshot) {
   if (auto err = db.exec("BEGIN", "cannot read it"))
     return err;
-  auto err = read_and_requeue(db, sys, fresh, meta, names, snapshot);
+  auto err = read_and_requeue(db, sys, fresh, meta, names, notes, snapshot);
   if (!err)
     err = db.exec("COMMIT", "cannot write it");
   if (err)

@@ -1,6 +1,7 @@
 // Reading a journal back when a scheduler starts on it.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,14 +20,17 @@ struct journal_names {
   std::vector<std::string> nodes;      ///< by node
 };
 
+/// Clients' notes (note_atom), by key.
+using journal_notes = std::map<std::string, std::string>;
+
 /// Reads the journal opened in `db` and resumes it, in one transaction: the
 /// tasks that were running go back to the front of pending (in id order, as
 /// after a node's death), and a journal that was used before starts a new
 /// generation, made durable before this returns so that no lease of an
-/// earlier run is issued again. Fills `meta`, `names` and the snapshot the
-/// core restores. On error the file is left unchanged.
+/// earlier run is issued again. Fills `meta`, `names`, `notes` and the
+/// snapshot the core restores. On error the file is left unchanged.
 caf::error resume_journal(sqlite_db& db, caf::actor_system& sys, bool fresh,
-                          journal_meta& meta, journal_names& names,
+                          journal_meta& meta, journal_names& names, journal_notes& notes,
                           journal_snapshot& snapshot);
 
 } // namespace gasched::detail

@@ -36,7 +36,8 @@ sqlite_journal::open(caf::actor_system& sys, const std::string& path, journal_op
   bool fresh = false;
   if (auto err = open_journal_file(path, opts, j->db_, fresh))
     return err;
-  if (auto err = resume_journal(j->db_, sys, fresh, j->meta_, j->names_, j->snapshot_))
+  if (auto err = resume_journal(j->db_, sys, fresh, j->meta_, j->names_, j->notes_,
+                                j->snapshot_))
     return err;
   if (auto err = j->writer_.prepare(j->db_))
     return err;
@@ -191,23 +192,79 @@ int64_t sqlite_journal::prune_before() {
   return std::max<int64_t>(now_ms() - keep_ms.count(), 1);
 }
 
-caf::error sqlite_journal::commit() {
-  auto before = prune_before();
-  if (buffer_.empty() && before == 0)
-    return caf::none;
-  size_t pruned = 0;
-  commit_batch batch{buffer_, names_, functions_written_, nodes_written_, meta_, before};
-  if (auto err = writer_.write(batch, pruned))
+void sqlite_journal::on_written(std::function<void()> wake) {
+  thread_.on_done(std::move(wake));
+}
+
+sqlite_journal::started sqlite_journal::start_commit() {
+  if (thread_.in_hand())
+    return started::nothing;
+  auto how = again_ ? started::again : started::fresh;
+  if (!again_) {
+    auto before = prune_before();
+    if (buffer_.empty() && notes_changed_.empty() && before == 0)
+      return started::nothing;
+    batch_.clear();
+    std::swap(batch_.changes, buffer_);  // the old batch's capacity is reused
+    auto& fns = names_.functions;
+    batch_.functions.assign(fns.begin() + static_cast<ptrdiff_t>(functions_written_), fns.end());
+    batch_.first_function = functions_written_;
+    functions_written_ = fns.size();
+    auto& nodes = names_.nodes;
+    batch_.nodes.assign(nodes.begin() + static_cast<ptrdiff_t>(nodes_written_), nodes.end());
+    batch_.first_node = nodes_written_;
+    nodes_written_ = nodes.size();
+    batch_.notes = std::exchange(notes_changed_, {});
+    batch_.meta = meta_;
+    batch_.prune_before = before;
+    batch_.durable_id = meta_.next_id - 1;
+  }
+  again_ = false;
+  thread_.start([this] {
+    size_t pruned = 0;
+    auto err = writer_.write(batch_, pruned);
+    if (!err && batch_.prune_before != 0)
+      prune_more_ = pruned >= static_cast<size_t>(journal_writer::prune_limit);
     return err;
-  functions_written_ = names_.functions.size();
-  nodes_written_ = names_.nodes.size();
-  durable_id_ = meta_.next_id - 1;
-  buffer_.clear();
-  if (before != 0) {
+  });
+  return how;
+}
+
+std::optional<caf::error> sqlite_journal::finish_commit() {
+  auto outcome = thread_.poll();
+  if (!outcome)
+    return outcome;
+  if (*outcome) {
+    again_ = true;
+    return outcome;
+  }
+  durable_id_ = std::max(durable_id_, batch_.durable_id);
+  if (batch_.prune_before != 0)
     last_prune_ = std::chrono::steady_clock::now();
-    prune_more_ = pruned >= static_cast<size_t>(journal_writer::prune_limit);
+  batch_.prune_before = 0;
+  return outcome;
+}
+
+caf::error sqlite_journal::commit() {
+  // The commit in hand, one written again, then the rest.
+  for (int round = 0; round < 3; ++round) {
+    if (!thread_.in_hand() && start_commit() == started::nothing)
+      return caf::none;
+    thread_.wait_ended();
+    if (auto err = *finish_commit())
+      return err;
   }
   return caf::none;
+}
+
+void sqlite_journal::set_note(std::string key, std::string value) {
+  notes_[key] = value;
+  notes_changed_.emplace_back(std::move(key), std::move(value));
+}
+
+std::string sqlite_journal::note(const std::string& key) const {
+  auto it = notes_.find(key);
+  return it == notes_.end() ? std::string{} : it->second;
 }
 
 } // namespace gasched::detail

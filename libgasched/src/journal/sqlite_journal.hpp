@@ -9,16 +9,21 @@
 //   core.set_journal(j.get());
 //   j->name_node(n, name);               // at every core.add_node
 //   ... core calls go on as before; the journal buffers them ...
-//   j->commit();                         // per drained mailbox / few ms
+//   j->on_written(wake);                 // wake() runs on the writer's thread
+//   j->start_commit();                   // per drained mailbox
+//   ... after wake(): j->finish_commit() // then what the commit made true:
 //   // acknowledge task ids <= j->durable_id(); answer take_refused() ones
 //   j->result_of(id);                    // await of a task no longer in the core
 //
 // Nothing reaches the file between commits: writes are buffered and one
-// commit writes them all in one transaction.
+// commit writes them all in one transaction, on the journal's own thread;
+// what changes meanwhile waits for the next commit.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -37,6 +42,7 @@
 #include "journal/journal_writer.hpp"
 #include "journal/resume.hpp"
 #include "journal/sqlite_db.hpp"
+#include "journal/writer_thread.hpp"
 
 namespace gasched::detail {
 
@@ -76,9 +82,29 @@ public:
   /// The core's node `n` is called `name` (results keep node names).
   void name_node(node_index n, const std::string& name);
 
-  /// Writes every change since the last commit in one transaction, and now
-  /// and then prunes old results. On error (disk full, I/O) nothing of it is
-  /// written and the changes stay buffered for the next commit.
+  /// `wake` runs on the writer's thread when a commit ended.
+  void on_written(std::function<void()> wake);
+
+  /// What start_commit did.
+  enum class started { nothing, fresh, again };
+
+  /// Starts writing, on the writer's thread, every change since the last
+  /// commit in one transaction (`fresh`), and now and then a prune of old
+  /// results; or the commit that failed last, again, before anything newer
+  /// (`again`). `nothing`: no change, or a commit is still being written.
+  started start_commit();
+
+  /// Whether a commit is being written.
+  bool writing() const noexcept {
+    return thread_.in_hand();
+  }
+
+  /// The outcome of the commit being written, once it ended: none, or the
+  /// error (disk full, I/O) after which nothing of it is in the file and the
+  /// next start_commit writes it again. Nothing while it is still written.
+  std::optional<caf::error> finish_commit();
+
+  /// Writes everything now (the commit in hand, then the rest) and waits.
   caf::error commit();
 
   /// Every task with an id up to this one was committed (accepted durably),
@@ -89,8 +115,14 @@ public:
 
   /// Whether changes wait for a commit.
   bool dirty() const noexcept {
-    return !buffer_.empty();
+    return !buffer_.empty() || !notes_changed_.empty() || again_;
   }
+
+  /// Keeps a client's note with the next commit (note_atom).
+  void set_note(std::string key, std::string value);
+
+  /// The value last given for `key`; empty if none.
+  std::string note(const std::string& key) const;
 
   /// How many tasks changed since the last commit.
   size_t buffered() const noexcept {
@@ -127,7 +159,9 @@ private:
   arena_ref keep(const caf::message& x);
   arena_ref keep(const caf::error& x);
   arena_ref keep(const std::string& x);
-  caf::expected<stored_result> buffered_result(const task_change& c);
+  caf::expected<stored_result> kept_result(task_id id);
+  caf::expected<stored_result> buffered_result(const change_buffer& buf,
+                                               const task_change& c);
   caf::expected<stored_result> read_result(const void* args, size_t args_size,
                                            stored_result&& r, const void* value,
                                            size_t value_size, const void* error,
@@ -141,18 +175,23 @@ private:
   sqlite_stmt select_result_, select_task_;
   journal_meta meta_;
   journal_names names_;
+  journal_notes notes_;  // every note, as the scheduler last set it
   size_t functions_written_ = 0;
   size_t nodes_written_ = 0;
   std::unordered_map<std::string, uint32_t> function_numbers_;
   std::unordered_map<std::string, int64_t> node_numbers_;
   std::vector<std::string> core_node_names_;  // by the core's node_index
-  change_buffer buffer_;
+  change_buffer buffer_;  // changes since the last commit started
+  std::vector<std::pair<std::string, std::string>> notes_changed_;
+  commit_batch batch_;  // being written, or failed and written again next
+  bool again_ = false;  // batch_ failed: the next commit writes it again
   journal_snapshot snapshot_;
   task_id durable_id_ = 0;
   std::vector<std::pair<task_id, caf::error>> refused_;
   std::unordered_set<task_id> refused_ids_;  // refused and not yet ended
   std::chrono::steady_clock::time_point last_prune_{};
   bool prune_more_ = true;  // the last prune hit its limit, or none ran yet
+  writer_thread thread_;    // last: joined before the rest goes
 };
 
 } // namespace gasched::detail

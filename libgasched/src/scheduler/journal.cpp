@@ -3,6 +3,8 @@
 // promised before it is on disk.
 #include <algorithm>
 
+#include <caf/send.hpp>
+
 #include "gasched/atoms.hpp"
 #include "gasched/errc.hpp"
 #include "logging.hpp"
@@ -20,6 +22,12 @@ void schedule_commit(scheduler_self self) {
 
 namespace {
 
+void drop_results_of(held_for_commit& held, task_id id) {
+  auto& rs = held.results;
+  rs.erase(std::remove_if(rs.begin(), rs.end(), [&](const task_result& r) { return r.id == id; }),
+           rs.end());
+}
+
 // Tasks whose arguments the journal cannot keep: refused, as if never accepted.
 void refuse(scheduler_self self) {
   auto& st = self->state;
@@ -29,17 +37,16 @@ void refuse(scheduler_self self) {
     for (auto& [acked, rp] : st.unacked)
       if (acked == id)
         rp.deliver(why);
-    st.unsent.erase(std::remove_if(st.unsent.begin(), st.unsent.end(),
-                                   [&](const task_result& r) { return r.id == id; }),
-                    st.unsent.end());
+    drop_results_of(st.next_commit, id);
+    drop_results_of(st.in_commit, id);
   }
   st.unacked.erase(std::remove_if(st.unacked.begin(), st.unacked.end(),
                                   [](auto& x) { return !x.second.pending(); }),
                    st.unacked.end());
 }
 
-// Answers and results that the commit made true.
-void release(scheduler_self self) {
+// Answers and results that a commit made true.
+void release(scheduler_self self, held_for_commit& held) {
   auto& st = self->state;
   auto durable = st.journal->durable_id();
   auto keep = st.unacked.begin();
@@ -49,16 +56,61 @@ void release(scheduler_self self) {
     else if (entry.second.pending())
       *keep++ = std::move(entry);
   st.unacked.erase(keep, st.unacked.end());
-  for (auto& [ids, rp] : st.unacked_batches)
+  for (auto& [ids, rp] : held.batches)
     rp.deliver(std::move(ids));  // a batch is committed in one transaction
-  st.unacked_batches.clear();
-  auto results = std::move(st.unsent);
-  st.unsent.clear();
+  for (auto& rp : held.notes)
+    rp.deliver(caf::ok_atom::value);
+  auto results = std::move(held.results);
+  held = held_for_commit{};
   for (auto& r : results)
     deliver_now(self, std::move(r));
 }
 
+// A commit failed (a full disk, say): nothing is lost that was promised;
+// the same commit is written again soon.
+void retry_later(scheduler_self self, const caf::error& err) {
+  auto& st = self->state;
+  if (!st.commit_failing)
+    log(log_level::error, "scheduler {}: journal {}: {}; retrying", st.label,
+        st.journal->path(), describe(err));
+  st.commit_failing = true;
+  st.commit_scheduled = true;
+  self->delayed_send(self, std::chrono::milliseconds(100), commit_atom::value);
+}
+
+void succeeded(scheduler_self self) {
+  auto& st = self->state;
+  if (st.commit_failing)
+    log(log_level::warning, "scheduler {}: journal {} writes again", st.label,
+        st.journal->path());
+  st.commit_failing = false;
+}
+
+// What waits for the next commit now waits for the one just started.
+void hand_over(held_for_commit& from, held_for_commit& to) {
+  auto move_all = [](auto& src, auto& dst) {
+    dst.insert(dst.end(), std::make_move_iterator(src.begin()),
+               std::make_move_iterator(src.end()));
+    src.clear();
+  };
+  move_all(from.batches, to.batches);
+  move_all(from.results, to.results);
+  move_all(from.notes, to.notes);
+}
+
 } // namespace
+
+void on_commit_written(scheduler_self self) {
+  // The writer's thread wakes the scheduler as the scheduler itself, so that
+  // the message passes from_self; what it means is read from the journal.
+  auto me = caf::actor_cast<caf::weak_actor_ptr>(self->ctrl());
+  self->state.journal->on_written([me] {
+    if (auto strong = me.lock()) {
+      auto handle = caf::actor_cast<caf::actor>(strong);
+      caf::send_as(handle, handle, commit_atom::value);
+    }
+  });
+}
 
 void commit(scheduler_self self) {
   auto& st = self->state;
@@ -66,21 +118,61 @@ void commit(scheduler_self self) {
   if (!st.journal)
     return;
   refuse(self);
+  auto& j = *st.journal;
+  if (j.writing()) {
+    auto outcome = j.finish_commit();
+    if (!outcome)
+      return;  // the writer wakes us when it is done
+    if (*outcome) {
+      retry_later(self, *outcome);
+      return;
+    }
+    succeeded(self);
+    release(self, st.in_commit);
+  }
+  if (st.commit_failing && st.commit_scheduled)
+    return;  // a retry waits for its time
+  if (j.start_commit() == sqlite_journal::started::fresh)
+    hand_over(st.next_commit, st.in_commit);
+}
+
+void commit_now(scheduler_self self) {
+  auto& st = self->state;
+  if (!st.journal)
+    return;
+  refuse(self);
+  // What the commit in hand holds, then the rest.
+  hand_over(st.next_commit, st.in_commit);
   if (auto err = st.journal->commit()) {
-    // A full disk, say: nothing is lost that was promised; try again soon.
-    if (!st.commit_failing)
-      log(log_level::error, "scheduler {}: journal {}: {}; retrying", st.label,
-          st.journal->path(), describe(err));
-    st.commit_failing = true;
-    st.commit_scheduled = true;
-    self->delayed_send(self, std::chrono::milliseconds(100), commit_atom::value);
+    log(log_level::error, "scheduler {}: journal {}: {}", st.label, st.journal->path(),
+        describe(err));
     return;
   }
-  if (st.commit_failing)
-    log(log_level::warning, "scheduler {}: journal {} writes again", st.label,
-        st.journal->path());
-  st.commit_failing = false;
-  release(self);
+  release(self, st.in_commit);
+}
+
+caf::result<caf::ok_atom> set_note(scheduler_self self, std::string& key, std::string& value) {
+  if (auto err = check_admin(self, "a note"))
+    return err;
+  auto& st = self->state;
+  if (!st.journal)
+    return make_error(errc::journal_error, "scheduler " + st.label + " has no journal "
+                                             "(scheduler_options::journal) to keep a note in");
+  st.journal->set_note(std::move(key), std::move(value));
+  auto rp = self->make_response_promise<caf::ok_atom>();
+  st.next_commit.notes.push_back(rp);
+  schedule_commit(self);
+  return rp;
+}
+
+caf::result<std::string> get_note(scheduler_self self, const std::string& key) {
+  if (auto err = check_admin(self, "reading a note"))
+    return err;
+  auto& st = self->state;
+  if (!st.journal)
+    return make_error(errc::journal_error, "scheduler " + st.label + " has no journal "
+                                             "(scheduler_options::journal) to keep notes in");
+  return st.journal->note(key);
 }
 
 caf::expected<task_result> kept_result(scheduler_self self, task_id id) {

@@ -23,7 +23,7 @@ task_result make_result(scheduler_self self, ended_task& t, caf::message value,
 
 void deliver(scheduler_self self, task_result&& r) {
   if (journaled(self)) {
-    self->state.unsent.push_back(std::move(r));
+    self->state.next_commit.results.push_back(std::move(r));
     schedule_commit(self);
     return;
   }

@@ -50,6 +50,14 @@ struct reconnecting {
   bool warned = false;                           ///< the episode's failure was logged
 };
 
+/// What one commit of the journal makes true.
+struct held_for_commit {
+  std::vector<std::pair<std::vector<task_id>,
+                        caf::typed_response_promise<std::vector<task_id>>>> batches;
+  std::vector<task_result> results;
+  std::vector<caf::typed_response_promise<caf::ok_atom>> notes;
+};
+
 struct scheduler_state {
   // -- what it was given ---------------------------------------------------------
   scheduler_options opts;
@@ -73,11 +81,11 @@ struct scheduler_state {
   /// Answers and results held until the commit that makes them true: a task
   /// id is promised only once the task is on disk, a result sent only once
   /// its end is (else a restart would run it again and send a second one).
+  /// Single ids wait for durable_id(); the rest for their commit.
   std::vector<std::pair<task_id, caf::typed_response_promise<task_id>>> unacked;
-  std::vector<std::pair<std::vector<task_id>,
-                        caf::typed_response_promise<std::vector<task_id>>>> unacked_batches;
-  std::vector<task_result> unsent;
-  bool commit_scheduled = false;  ///< a commit_atom waits in the mailbox
+  held_for_commit next_commit;  ///< for the commit after the one being written
+  held_for_commit in_commit;    ///< for the commit being written
+  bool commit_scheduled = false;  ///< a commit_atom from schedule_commit waits
   bool commit_failing = false;    ///< the last commit failed (logged once)
   // -- nodes coming and going ----------------------------------------------------
   uint64_t node_joins = 0;                   ///< first comings
@@ -153,8 +161,17 @@ inline bool journaled(scheduler_self self) {
 }
 /// A commit after everything now in the mailbox.
 void schedule_commit(scheduler_self self);
-/// Commits, then sends what waited for it.
+/// The journal's writer wakes the scheduler (commit_atom) after each commit.
+void on_commit_written(scheduler_self self);
+/// On commit_atom: takes the outcome of the commit being written and sends
+/// what waited for it; starts the next commit unless one is being written.
 void commit(scheduler_self self);
+/// Writes everything now and waits for the disk; then sends what waited.
+/// Before the scheduler ends.
+void commit_now(scheduler_self self);
+/// (note_atom, key, value) and (note_atom, key).
+caf::result<caf::ok_atom> set_note(scheduler_self self, std::string& key, std::string& value);
+caf::result<std::string> get_note(scheduler_self self, const std::string& key);
 /// A finished task's result from the journal, for await(task_id).
 caf::expected<task_result> kept_result(scheduler_self self, task_id id);
 
