@@ -402,7 +402,7 @@ TEST_CASE("journal: a task whose arguments do not serialize is refused, the rest
   CHECK(pending_ids(jc.core) == ids{1, 3});
 }
 
-TEST_CASE("journal: a commit is written on its own thread; what comes meanwhile waits for "
+TEST_CASE("journal: a commit is written on its own thread, and what comes meanwhile waits for "
           "the next one",
           "[journal]") {
   temp_dir dir;
