@@ -87,6 +87,19 @@ public:
     nodes_[name] = node{std::move(proc), name, 0, nullptr};
   }
 
+  /// Publishes `sched` on a free port and starts a node joining it for each
+  /// of `names`; the port, once all of them are up.
+  uint16_t publish_with_joined_nodes(const caf::actor& sched,
+                                     const std::vector<std::string>& names) {
+    auto port = publish(sys(), sched, 0);
+    REQUIRE(port);
+    for (auto& name : names)
+      start_joining_node(name, *port);
+    auto joined = [n = names.size()](const stats& s) { return s.worker_node_count == n; };
+    REQUIRE(wait_for_stats(sched, joined));
+    return *port;
+  }
+
   node& at(const std::string& name) {
     auto it = nodes_.find(name);
     REQUIRE(it != nodes_.end());

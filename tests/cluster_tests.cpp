@@ -200,16 +200,12 @@ TEST_CASE("cluster: nodes join a published scheduler, die, and join again",
   process_cluster c;
   auto opts = c.options({});
   auto sched = c.scheduler(opts);
-  auto port = publish(c.sys(), sched, 0);
-  REQUIRE(port);
-  c.start_joining_node("j1", *port);
-  c.start_joining_node("j2", *port);
-  REQUIRE(c.wait_for_stats(sched, [](const stats& s) { return s.worker_node_count == 2; }));
+  auto port = c.publish_with_joined_nodes(sched, {"j1", "j2"});
   result_summary first{run_identity_batch(c, sched, 20, 50)};
   CHECK(first.count_by_node.size() == 2);
   c.kill("j1");
   REQUIRE(c.wait_for_stats(sched, [](const stats& s) { return s.worker_node_count == 1; }));
-  c.start_joining_node("j1", *port);  // a new process under the same name
+  c.start_joining_node("j1", port);  // a new process under the same name
   REQUIRE(c.wait_for_stats(sched, [](const stats& s) { return s.worker_node_count == 2; }));
   result_summary second{run_identity_batch(c, sched, 20, 50)};
   CHECK(second.count_by_node.count("j1") == 1);
@@ -220,17 +216,14 @@ TEST_CASE("cluster: a joined node rejoins a scheduler that comes back on its por
           "[cluster][join]") {
   process_cluster c;
   auto first = c.scheduler(c.options({}));
-  auto port = publish(c.sys(), first, 0);
-  REQUIRE(port);
-  c.start_joining_node("j1", *port);
-  REQUIRE(c.wait_for_stats(first, [](const stats& s) { return s.worker_node_count == 1; }));
+  auto port = c.publish_with_joined_nodes(first, {"j1"});
   REQUIRE(c.ask<caf::ok_atom>(first, stop_atom::value));
   c.wait_down(first);
-  c.sys().middleman().close(*port);
+  c.sys().middleman().close(port);
   auto opts = c.options({});
   opts.name = "second";
   auto second = c.scheduler(opts);
-  REQUIRE(publish(c.sys(), second, *port));
+  REQUIRE(publish(c.sys(), second, port));
   REQUIRE(c.wait_for_stats(second, [](const stats& s) { return s.worker_node_count == 1; },
                            15s));
   c.execute(second, make_task("test.node_name"));

@@ -8,23 +8,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actor_support.hpp"
-#include "browser/http_support.hpp"
 #include "http/host_check.hpp"
+#include "http_endpoint_support.hpp"
 
 using namespace gasched;
 using namespace gasched::testing;
 using json = nlohmann::json;
 
 namespace {
-
-http_server serve(cluster& c, const caf::actor& sched, http_options opts = {}) {
-  opts.port = 0;
-  auto srv = serve_http(c.sys(), sched, std::move(opts));
-  if (!srv)
-    FAIL("serve_http: " << describe(srv.error()));
-  return std::move(*srv);
-}
 
 using metrics = std::map<std::string, std::pair<std::string, double>>;
 
@@ -64,9 +55,7 @@ TEST_CASE("timing histograms count each task that ended with a result", "[http][
   // One slot, 4 tasks of 30 ms accepted at once: task k waits at least
   // k x 30 ms, runs at least 30 ms, and has taken (k + 1) x 30 ms at its result.
   cluster c;
-  auto opts = c.options({c.node("n1", 1)});
-  opts.max_workers = 1;
-  auto sched = c.scheduler(opts);
+  auto sched = one_node_scheduler(c, 1);
   std::vector<task> batch;
   for (int32_t i = 0; i < 4; ++i)
     batch.push_back(make_task("test.sleep", caf::make_message(i, int32_t{30})));

@@ -8,9 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actor_support.hpp"
-#include "browser/http_support.hpp"
 #include "http/metrics_writer.hpp"
+#include "http_endpoint_support.hpp"
 
 using namespace gasched;
 using namespace gasched::testing;
@@ -25,14 +24,6 @@ void run_tasks(cluster& c, const caf::actor& sched, int succeed, int fail) {
   for (int i = 0; i < fail; ++i)
     c.execute(sched, make_task("test.permanent"));
   c.results(static_cast<size_t>(succeed + fail));
-}
-
-http_server serve(cluster& c, const caf::actor& sched) {
-  auto srv = serve_http(c.sys(), sched, "127.0.0.1", 0);
-  if (!srv)
-    FAIL("serve_http: " << describe(srv.error()));
-  REQUIRE(srv->port() != 0);
-  return std::move(*srv);
 }
 
 json get_json(const http_server& srv, const std::string& path, int status = 200) {
@@ -154,9 +145,7 @@ TEST_CASE("a histogram from the metrics writer parses with the Prometheus parser
 
 TEST_CASE("api tasks lists pending and running tasks with their totals", "[http]") {
   cluster c;
-  auto opts = c.options({c.node("n1", 2)});
-  opts.max_workers = 2;
-  auto sched = c.scheduler(opts);
+  auto sched = one_node_scheduler(c, 2);
   std::vector<task_id> ids;
   for (int32_t i = 0; i < 5; ++i)
     ids.push_back(c.execute(sched, make_task("test.sleep", caf::make_message(i, int32_t{30000}))));

@@ -53,56 +53,60 @@ private:
   __user_cap_data_struct saved_[2] = {};
 };
 
+// What every case starts from: a scratch folder, an actor system, and the
+// path of the journal under test.
+struct bad_journal {
+  temp_dir dir;
+  test_system ts;
+  std::string path = dir.file("j.db");
+
+  // Opening `path` is refused, saying `what`, and leaves the file as it was.
+  void refused(const std::string& what) {
+    check_refused(ts.sys, path, what);
+  }
+};
+
 } // namespace
 
-TEST_CASE("journal: another program's SQLite database is refused and left as it is",
-          "[journal][bad_input]") {
-  temp_dir dir;
-  test_system ts;
-  auto path = dir.file("other.db");
+TEST_CASE_METHOD(bad_journal,
+                 "journal: another program's SQLite database is refused and left as it is",
+                 "[journal][bad_input]") {
+  path = dir.file("other.db");
   sql(path, "CREATE TABLE accounts(id INTEGER PRIMARY KEY, owner TEXT); "
             "INSERT INTO accounts VALUES(1, 'someone');");
-  check_refused(ts.sys, path, "not a gasched journal");
+  refused("not a gasched journal");
 }
 
-TEST_CASE("journal: a file that is not SQLite is refused and left as it is",
-          "[journal][bad_input]") {
-  temp_dir dir;
-  test_system ts;
-  auto path = dir.file("notes.txt");
+TEST_CASE_METHOD(bad_journal, "journal: a file that is not SQLite is refused and left as it is",
+                 "[journal][bad_input]") {
+  path = dir.file("notes.txt");
   SECTION("text") {
     write_file(path, std::string(5000, 'x') + "\nnot a database\n");
   }
   SECTION("a few bytes") {
     write_file(path, "hi");
   }
-  check_refused(ts.sys, path, "not an SQLite database");
+  refused("not an SQLite database");
 }
 
-TEST_CASE("journal: an empty SQLite file, a creation cut short, becomes a journal",
-          "[journal][bad_input]") {
-  temp_dir dir;
-  test_system ts;
-  auto path = dir.file("j.db");
+TEST_CASE_METHOD(bad_journal,
+                 "journal: an empty SQLite file, a creation cut short, becomes a journal",
+                 "[journal][bad_input]") {
   sql(path, "PRAGMA journal_mode=WAL");
   REQUIRE(std::filesystem::file_size(path) > 0);
   journaled_core jc{ts.sys, path};
   CHECK(jc.enqueue(int_args(1)) == 1);
 }
 
-TEST_CASE("journal: a folder is refused", "[journal][bad_input]") {
-  temp_dir dir;
-  test_system ts;
+TEST_CASE_METHOD(bad_journal, "journal: a folder is refused", "[journal][bad_input]") {
   auto j = sqlite_journal::open(ts.sys, dir.path, fast());
   REQUIRE_FALSE(j);
   CHECK(describe(j.error()).find("not a regular file") != std::string::npos);
 }
 
-TEST_CASE("journal: a corrupt or truncated journal is refused and left as it is",
-          "[journal][bad_input]") {
-  temp_dir dir;
-  test_system ts;
-  auto path = dir.file("j.db");
+TEST_CASE_METHOD(bad_journal,
+                 "journal: a corrupt or truncated journal is refused and left as it is",
+                 "[journal][bad_input]") {
   make_journal(ts.sys, path, 400);
   auto bytes = contents(path);
   REQUIRE(bytes.size() > 20 * 4096);
@@ -118,29 +122,23 @@ TEST_CASE("journal: a corrupt or truncated journal is refused and left as it is"
   SECTION("cut within the header") {
     std::filesystem::resize_file(path, 60);
   }
-  check_refused(ts.sys, path, "corrupt");
+  refused("corrupt");
 }
 
-TEST_CASE("journal: a journal of a newer format is refused and left as it is",
-          "[journal][bad_input]") {
-  temp_dir dir;
-  test_system ts;
-  auto path = dir.file("j.db");
+TEST_CASE_METHOD(bad_journal, "journal: a journal of a newer format is refused and left as it is",
+                 "[journal][bad_input]") {
   make_journal(ts.sys, path, 3);
   sql(path, "PRAGMA user_version=2");
-  check_refused(ts.sys, path, "newer gasched (journal format 2; this one reads up to 1)");
+  refused("newer gasched (journal format 2; this one reads up to 1)");
 }
 
-TEST_CASE("journal: a journal in use by another scheduler is refused at once",
-          "[journal][bad_input]") {
-  temp_dir dir;
-  test_system ts;
-  auto path = dir.file("j.db");
+TEST_CASE_METHOD(bad_journal, "journal: a journal in use by another scheduler is refused at once",
+                 "[journal][bad_input]") {
   journaled_core first{ts.sys, path};
   first.enqueue(int_args(1));
   first.commit();
   SECTION("in this process") {
-    check_refused(ts.sys, path, "in use by another scheduler");
+    refused("in use by another scheduler");
   }
   SECTION("in another process") {
     auto pid = start_child("in_use", path, -1);
@@ -155,11 +153,9 @@ TEST_CASE("journal: a journal in use by another scheduler is refused at once",
   CHECK(pending_ids(again.core) == ids{1, 2});
 }
 
-TEST_CASE("journal: a full disk fails the commit, keeps the changes and the file",
-          "[journal][bad_input]") {
-  temp_dir dir;
-  test_system ts;
-  auto path = dir.file("j.db");
+TEST_CASE_METHOD(bad_journal,
+                 "journal: a full disk fails the commit, keeps the changes and the file",
+                 "[journal][bad_input]") {
   { journaled_core jc{ts.sys, path}; }
   auto opts = fast();
   opts.max_bytes = std::filesystem::file_size(path) + 8 * 4096;
@@ -186,10 +182,8 @@ TEST_CASE("journal: a full disk fails the commit, keeps the changes and the file
   CHECK(pending_ids(jc.core) == ids{1});
 }
 
-TEST_CASE("journal: a read-only folder or file is a clear error", "[journal][bad_input]") {
-  temp_dir dir;
-  test_system ts;
-  auto path = dir.file("j.db");
+TEST_CASE_METHOD(bad_journal, "journal: a read-only folder or file is a clear error",
+                 "[journal][bad_input]") {
   make_journal(ts.sys, path, 3);
   SECTION("a new journal in a read-only folder") {
     ::chmod(dir.path.c_str(), 0555);
@@ -205,11 +199,11 @@ TEST_CASE("journal: a read-only folder or file is a clear error", "[journal][bad
   SECTION("an existing journal in a read-only folder") {
     ::chmod(dir.path.c_str(), 0555);
     without_root_override guard;
-    check_refused(ts.sys, path, "read-only");
+    refused("read-only");
   }
   SECTION("a read-only journal") {
     ::chmod(path.c_str(), 0444);
     without_root_override guard;
-    check_refused(ts.sys, path, "cannot write it: Permission denied");
+    refused("cannot write it: Permission denied");
   }
 }

@@ -168,16 +168,12 @@ TEST_CASE("fuzz: a published scheduler survives a stranger's random messages int
           "[security][fuzz]") {
   process_cluster c;
   auto sched = c.scheduler(c.options({}));
-  auto port = publish(c.sys(), sched, 0);
-  REQUIRE(port);
-  c.start_joining_node("node1", *port);
-  c.start_joining_node("node2", *port);
-  REQUIRE(c.wait_for_stats(sched, [](const stats& s) { return s.worker_node_count == 2; }));
+  auto port = c.publish_with_joined_nodes(sched, {"node1", "node2"});
   // One task per slot runs while the strangers send: forged results and
   // cancels aim at small ids and epochs, these tasks' own.
   auto mine = sleepers(c, sched, 20, 3000);
   REQUIRE(c.wait_for_stats(sched, [](const stats& s) { return s.running == 20; }));
-  CHECK(fuzz_all(*port, "scheduler") > 0);
+  CHECK(fuzz_all(port, "scheduler") > 0);
   // The client's tasks end as it submitted them: each once, its own value.
   std::vector<task_result> theirs;
   check_sleepers(results_for(c, mine, theirs), {"node1", "node2"});

@@ -30,9 +30,8 @@
 #include <caf/io/all.hpp>
 
 #include "gasched/gasched.hpp"
-// The internal protocol, for the fuzzer (this program's target has no
-// include path into the library's sources).
-#include "../libgasched/src/wire.hpp"
+// The internal protocol, for the fuzzer.
+#include "wire.hpp"
 
 using namespace gasched;
 

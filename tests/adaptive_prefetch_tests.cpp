@@ -1,0 +1,113 @@
+// Adaptive prefetch: how many tasks a node holds beyond its slots, from the
+// round trips it has shown, and what moves when a node stalls.
+#include "core_support.hpp"
+
+using namespace gasched;
+using namespace gasched::core_test;
+
+namespace {
+
+uint64_t fake_now_us = 0;
+
+uint64_t fake_clock() {
+  return fake_now_us;
+}
+
+struct sent {
+  node_index node;
+  task_id id;
+  uint32_t epoch;
+};
+
+std::vector<sent> dispatch_all(scheduler_core& core) {
+  std::vector<sent> out;
+  core.dispatch([&](const dispatch_order& d) { out.push_back({d.node, d.id, d.epoch}); });
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("adaptive prefetch: nothing held before results, then what covers a round trip, "
+          "and a stalled node's newest held tasks move to a free slot",
+          "[core][prefetch]") {
+  core_limits lim;
+  lim.prefetch = adaptive_prefetch;
+  scheduler_core core{lim};
+  REQUIRE(core.adaptive());
+  core.set_clock(fake_clock);
+  fake_now_us = 1000;
+  auto a = core.add_node(2);
+  auto b = core.add_node(2);
+  for (int i = 0; i < 6; ++i)
+    REQUIRE(core.enqueue("f", caf::make_message(i), 0));
+  auto first = dispatch_all(core);
+  REQUIRE(first.size() == 4);  // unknown run time: only the slots
+  CHECK(core.hold_limit(a, 0) == 2);
+  // Round trip 100 us, of which 10 us in the function: rtt 90, run 10.
+  fake_now_us += 100;
+  for (auto& s : first)
+    REQUIRE(core.complete(s.id, s.epoch, {}, {}, run_timing{10, 0}));
+  CHECK(core.run_estimate(0) == Approx(10));
+  CHECK(core.round_trip(a) == Approx(90));
+  // 2 slots x 90 / 10 = 18 held beyond the 2 running, at most 16 per slot.
+  CHECK(core.hold_limit(a, 0) == 20);
+  for (int i = 0; i < 38; ++i)
+    REQUIRE(core.enqueue("f", caf::make_message(i), 0));
+  auto held = dispatch_all(core);
+  REQUIRE(held.size() == 40);
+  CHECK(core.nodes().running(a) == 20);
+  CHECK(core.nodes().running(b) == 20);
+  CHECK(core.reclaim().moved.empty());  // no free slot anywhere
+  // b finishes everything; a has said nothing for a second: it is stalled.
+  fake_now_us += 1'000'000;
+  std::vector<sent> on_a;
+  for (auto& s : held)
+    if (s.node == b)
+      REQUIRE(core.complete(s.id, s.epoch, {}, {}, run_timing{10, 0}));
+    else
+      on_a.push_back(s);
+  CHECK(core.hold_limit(a, 0) == 2);  // a stalled node takes nothing more
+  auto r = core.reclaim();
+  REQUIRE(r.moved.size() == 2);  // as many as b has free slots
+  CHECK(r.moved[0].id == on_a.back().id);  // newest first
+  CHECK(r.moved[1].id == on_a[on_a.size() - 2].id);
+  CHECK(core.reclaimed() == 2);
+  auto again = dispatch_all(core);
+  REQUIRE(again.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    CHECK(again[i].node == b);
+    CHECK(again[i].epoch == r.moved[0].epoch + 1);
+  }
+  // The old lease's result is late; the new one counts, once.
+  auto late = core.count().late_results;
+  CHECK_FALSE(core.complete(r.moved[0].id, r.moved[0].epoch, true));
+  CHECK(core.count().late_results == late + 1);
+  CHECK(core.complete(again[0].id, again[0].epoch, true));
+  CHECK_FALSE(core.complete(again[0].id, again[0].epoch, true));
+}
+
+TEST_CASE("adaptive prefetch: nothing is held for tasks longer than two round trips per slot, "
+          "nor behind them",
+          "[core][prefetch]") {
+  core_limits lim;
+  lim.prefetch = adaptive_prefetch;
+  scheduler_core core{lim};
+  core.set_clock(fake_clock);
+  fake_now_us = 5000;
+  auto a = core.add_node(4);
+  REQUIRE(core.enqueue("long", caf::make_message(1), 0));
+  REQUIRE(core.enqueue("short", caf::make_message(1), 0));
+  auto first = dispatch_all(core);
+  REQUIRE(first.size() == 2);
+  fake_now_us += 100;
+  REQUIRE(core.complete(first[1].id, first[1].epoch, {}, {}, run_timing{0, 0}));
+  fake_now_us += 99'900;
+  REQUIRE(core.complete(first[0].id, first[0].epoch, {}, {}, run_timing{99'900, 0}));
+  // rtt about 100 us; 4 x 100 < 0.5 x 99,900: long. The short one: 16 per slot.
+  CHECK(core.hold_limit(a, 0) == 4);
+  CHECK(core.hold_limit(a, 1) == 4 + 64);
+  for (int i = 0; i < 4; ++i)
+    REQUIRE(core.enqueue("long", caf::make_message(i), 0));
+  REQUIRE(dispatch_all(core).size() == 4);
+  CHECK(core.hold_limit(a, 1) == 4);  // every slot runs a long task
+}

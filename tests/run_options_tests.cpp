@@ -1,0 +1,82 @@
+// What the programs make of their command lines: usage errors exit 2 with a
+// clear message, runtime failures exit 1, --caf# reaches CAF.
+#include "run_support.hpp"
+
+using namespace std::chrono_literals;
+using namespace gasched::run_test;
+
+TEST_CASE("gasched-run: usage errors exit 2 with a clear message", "[run]") {
+  scratch dir;
+  SECTION("a missing task file") {
+    run_process run{dir, {"--tasks", dir.file("missing.jsonl")}};
+    CHECK(run.finish() == 2);
+    CHECK(run.err().find("missing.jsonl") != std::string::npos);
+  }
+  SECTION("--nodes 0 without --listen") {
+    run_process run{dir, {"--nodes", "0"}};
+    CHECK(run.finish() == 2);
+    CHECK(run.err().find("--listen") != std::string::npos);
+  }
+  SECTION("--nodes out of range") {
+    run_process run{dir, {"--nodes", "100"}};
+    CHECK(run.finish() == 2);
+    CHECK(run.err().find("--nodes") != std::string::npos);
+  }
+  SECTION("--connect with --kill-node-after") {
+    run_process run{dir, {"--connect", "127.0.0.1:1", "--kill-node-after", "3"}};
+    CHECK(run.finish() == 2);
+  }
+  SECTION("a node program that does not exist") {
+    run_process run{dir, with(small_job, {"--node-program", dir.file("no-such-node")})};
+    CHECK(run.finish() == 1);
+    CHECK(run.err().find("no-such-node") != std::string::npos);
+  }
+}
+
+TEST_CASE("gasched-run --caf#: CAF options reach the actor system, a bad key exits 2",
+          "[run]") {
+  scratch dir;
+  SECTION("a known key") {
+    run_process run{dir, with(small_job, {"--caf#middleman.connection-timeout=3s"})};
+    auto status = run.finish();
+    INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
+    CHECK(status == 0);
+    CHECK(run.all_out().find("check: OK") != std::string::npos);
+  }
+  SECTION("an unknown key") {
+    run_process run{dir, with(small_job, {"--caf#no.such-key=1"})};
+    CHECK(run.finish() == 2);
+    CHECK(run.err().find("no.such-key") != std::string::npos);
+  }
+  SECTION("an argument that is neither") {
+    run_process run{dir, with(small_job, {"--no-such-option"})};
+    CHECK(run.finish() == 2);
+    CHECK(run.err().find("--no-such-option") != std::string::npos);
+  }
+}
+
+TEST_CASE("every program maps usage errors to exit 2 and runtime failures to exit 1",
+          "[run][exit]") {
+  scratch dir;
+  std::string err;
+  for (auto program : {stock_node_program(), std::string{GASCHED_NODE_PROGRAM}}) {
+    INFO(program);
+    CHECK(exit_status({program, "--no-such-option"}, err, dir) == 2);
+    CHECK(exit_status({program, "--port", "abc"}, err, dir) == 2);
+    CHECK(exit_status({program, "--data-dir", dir.file("missing")}, err, dir) == 2);
+    CHECK(err.find("missing") != std::string::npos);
+    CHECK(exit_status({program, "--join", "nohostport"}, err, dir) == 2);
+    CHECK(exit_status({program, "--host", "0.0.0.0"}, err, dir) == 2);
+    CHECK(exit_status({program, "--help"}, err, dir) == 0);
+    CHECK(exit_status({program, "--tls", dir.file("no-certs")}, err, dir) == 1);
+    CHECK(err.find("ca.pem") != std::string::npos);
+  }
+  auto run = std::string{GASCHED_RUN_PROGRAM};
+  CHECK(exit_status({run, "--no-such-option"}, err, dir) == 2);
+  CHECK(exit_status({run, "--nodes", "abc"}, err, dir) == 2);
+  CHECK(exit_status({run, "--listen", "1.2.3.4:99999"}, err, dir) == 2);
+  CHECK(exit_status({run, "--tasks", dir.file("")}, err, dir) == 2);
+  CHECK(err.find("is a folder") != std::string::npos);
+  CHECK(exit_status({run, "--help"}, err, dir) == 0);
+  CHECK(exit_status({run, "--tls", dir.file("no-certs")}, err, dir) == 1);
+}
