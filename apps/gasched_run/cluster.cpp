@@ -156,12 +156,15 @@ void cluster::impl::connect_nodes_and_spawn() {
   so.max_retries = opts.max_retries;
   so.retry_timeout = std::chrono::milliseconds(opts.retry_timeout_ms);
   so.prefetch = opts.prefetch;
+  so.journal = opts.journal;
   auto spawned = spawn_scheduler(*sys, so);
   if (!spawned)
     throw std::runtime_error("cannot start the scheduler: " + describe(spawned.error()));
   sched = *spawned;
   own_scheduler = true;
   (*self)->monitor(sched);
+  if (!opts.journal.empty())
+    agent = sys->spawn(journal_agent, sched, caf::actor{*self});
   if (!nodes.all().empty()) {
     std::string pids;
     for (auto& n : nodes.all())
@@ -221,6 +224,11 @@ void cluster::impl::shutdown() {
     // that is known already, so either answer will do.
     (*self)->request(sched, 5s, stop_atom::value).receive([](caf::ok_atom) {}, [](caf::error&) {});
   }
+  if (self && agent) {  // as the forwarder below
+    (*self)->send_exit(agent, caf::exit_reason::user_shutdown);
+    (*self)->wait_for(agent);
+    agent = nullptr;
+  }
   if (self && forwarder) {
     // Waited for: the remote side knows the forwarder, so CAF's network
     // broker watches it and must see it go while it still runs. (With
@@ -260,11 +268,21 @@ void cluster::start() {
 
 run_report cluster::run(std::vector<task> tasks, const result_handler& on_result) {
   vector_feed feed{std::move(tasks)};
-  return impl_->run(feed, on_result);
+  return impl_->run(feed, on_result, {}, std::nullopt);
 }
 
-run_report cluster::run(task_feed& feed, const result_handler& on_result) {
-  return impl_->run(feed, on_result);
+run_report cluster::run(task_feed& feed, const result_handler& on_result,
+                        std::vector<std::pair<uint64_t, task_id>> resumed,
+                        std::optional<task_id> known_ids) {
+  return impl_->run(feed, on_result, std::move(resumed), known_ids);
+}
+
+std::string cluster::read_note(const std::string& key) {
+  return impl_->read_note(key);
+}
+
+void cluster::write_note(const std::string& key, const std::string& value) {
+  impl_->write_note(key, value);
 }
 
 run_report cluster::serve() {

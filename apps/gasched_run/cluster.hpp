@@ -12,7 +12,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "gasched/stats.hpp"
@@ -116,6 +118,26 @@ public:
   virtual std::pair<uint64_t, uint64_t> bytes() {
     return {0, 0};
   }
+
+  /// --journal: whether the feed wants its progress recorded now. The loop
+  /// then submits nothing more until every task sent has its id, and asks
+  /// checkpoint() for the note.
+  virtual bool checkpoint_due() {
+    return false;
+  }
+
+  /// The note to record (nullopt: none now), given the ids of the tasks
+  /// without a result yet (id -> key) and the highest id known. `last`:
+  /// the run is over.
+  virtual std::optional<std::string>
+  checkpoint(const std::unordered_map<task_id, uint64_t>& /*in_flight*/, task_id /*max_id*/,
+             bool /*last*/) {
+    return std::nullopt;
+  }
+
+  /// The last note is durable (`error` empty), or could not be recorded.
+  virtual void checkpointed(const std::string& /*error*/) {
+  }
 };
 
 class cluster {
@@ -137,8 +159,21 @@ public:
   /// node that died too often, no node for --no-nodes-timeout, ...).
   run_report run(std::vector<task> tasks, const result_handler& on_result);
 
-  /// The same for tasks that come as `feed` has them, to its end.
-  run_report run(task_feed& feed, const result_handler& on_result);
+  /// The same for tasks that come as `feed` has them, to its end; with
+  /// --journal, also the tasks (key, id) an earlier run submitted to the
+  /// journal's scheduler. That run's ids after `known_ids` (submitted after
+  /// its last checkpoint, so submitted again now) are cancelled.
+  run_report run(task_feed& feed, const result_handler& on_result,
+                 std::vector<std::pair<uint64_t, task_id>> resumed = {},
+                 std::optional<task_id> known_ids = std::nullopt);
+
+  /// --journal: the note under `key` in the scheduler's journal ("" if none).
+  /// Throws std::runtime_error naming the journal.
+  std::string read_note(const std::string& key);
+
+  /// --journal: stores `value` under `key`; returns once it is durable.
+  /// Throws std::runtime_error naming the journal.
+  void write_note(const std::string& key, const std::string& value);
 
   /// Serves remote clients and joining nodes until a signal.
   run_report serve();

@@ -32,6 +32,12 @@ using submit_atom = caf::atom_constant<caf::atom("submit")>;
 using result_atom = caf::atom_constant<caf::atom("result")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
 
+/// --journal: awaits an earlier run's tasks and stores notes for the run
+/// loop, answering it with messages tagged by the request's atom, so that
+/// the loop never blocks on them (cluster_journal.cpp).
+caf::behavior journal_agent(caf::event_based_actor* self, caf::actor sched,
+                            caf::actor loop);
+
 struct cluster::impl {
   const options& opts;
   progress& display;
@@ -53,6 +59,7 @@ struct cluster::impl {
   stop_signals::subscription woken;
   caf::actor sched;      // ours or remote
   caf::actor forwarder;  // with --connect
+  caf::actor agent;      // with --journal (cluster_journal.cpp)
   bool own_scheduler = false;
   std::string join_address;  // what nodes pass to --join, when listening
   std::optional<http_server> http;  // --http; declared after sys: destroyed before it
@@ -110,7 +117,25 @@ struct cluster::impl {
     bool fed = false;  // the feed ended and all of it was submitted
     bool kill_due = false;
     bool kill_noticed = false;
+    // --journal (cluster_journal.cpp)
+    bool checkpoint_wanted = false;  // no more submissions until the ids are back
+    bool note_in_flight = false;
+    bool sched_down = false;
+    task_id max_id = 0;
+    std::optional<task_id> cancel_after;  // an earlier run's ids after it, up to ours
   };
+
+  // -- --journal (cluster_journal.cpp) -------------------------------------------
+  bool journaled() const noexcept {
+    return agent != nullptr;
+  }
+  std::string read_note(const std::string& key);
+  void write_note(const std::string& key, const std::string& value);
+  void await_resumed(run_state& st, std::vector<std::pair<uint64_t, task_id>>& resumed);
+  void cancel_stragglers(run_state& st, task_id first_new);
+  void journal_step(run_state& st, task_feed& feed);
+  void note_answered(run_state& st, task_feed& feed, const std::string& error);
+  void last_checkpoint(run_state& st, task_feed& feed);
 
   progress_counts counts(const run_state& st, const std::optional<stats>& s,
                          task_feed* feed);
@@ -118,11 +143,14 @@ struct cluster::impl {
   void feed_some(run_state& st, task_feed& feed);
   void take_ids(run_state& st, const std::vector<task_id>& ids);
   void record(run_state& st, uint64_t key, const task_result& r);
+  void take_result(run_state& st, task_id id, const task_result& r);
   // Waits up to `wait` (nullopt: until a message comes) and handles what came.
   void receive_for(run_state& st, std::optional<clock::duration> wait, task_feed& feed);
   // One look; whether something is going on (tasks not done, or a change).
   bool tick(run_state& st, no_nodes_watch& watch, task_feed& feed);
-  run_report run(task_feed& feed, const result_handler& on_result);
+  run_report run(task_feed& feed, const result_handler& on_result,
+                 std::vector<std::pair<uint64_t, task_id>> resumed,
+                 std::optional<task_id> known_ids);
   bool serve_tick(run_report& rep, no_nodes_watch& watch,
                   std::optional<progress_counts>& last_look);
   void count_left(run_report& rep);

@@ -68,6 +68,19 @@ void cluster::impl::take_ids(run_state& st, const std::vector<task_id>& ids) {
   for (size_t i = 0; i < ids.size() && i < keys.size(); ++i)
     st.key_of.emplace(ids[i], keys[i]);
   st.unanswered.pop_front();
+  if (!ids.empty()) {
+    cancel_stragglers(st, ids.front());
+    st.max_id = std::max(st.max_id, *std::max_element(ids.begin(), ids.end()));
+  }
+}
+
+void cluster::impl::take_result(run_state& st, task_id id, const task_result& r) {
+  auto it = st.key_of.find(id);
+  if (it == st.key_of.end())
+    return;  // a remote client's task, or one already answered (awaited too)
+  auto key = it->second;
+  st.key_of.erase(it);
+  record(st, key, r);
 }
 
 // Submits what the feed has now; notes when it has ended.
@@ -107,14 +120,18 @@ void cluster::impl::receive_for(run_state& st, std::optional<clock::duration> wa
   auto timeout = wait ? caf::duration{std::max<clock::duration>(*wait, 1ms)}
                       : caf::duration{caf::infinite};
   (*self)->receive(
-    [&](task_result& r) {
-      auto it = st.key_of.find(r.id);
-      if (it == st.key_of.end())
-        return;  // a remote client's task (we are listening)
-      auto key = it->second;
-      st.key_of.erase(it);
-      record(st, key, r);
+    [&](task_result& r) { take_result(st, r.id, r); },
+    [&](await_atom, task_id id, task_result& r) { take_result(st, id, r); },
+    [&](await_atom, task_id id, caf::error& e) {
+      // An earlier run's task the journal does not know (any more): the
+      // same shape as a failed result.
+      task_result r;
+      r.id = id;
+      r.error = std::move(e);
+      take_result(st, id, r);
     },
+    [&](note_atom, caf::ok_atom) { note_answered(st, feed, {}); },
+    [&](note_atom, caf::error& e) { note_answered(st, feed, describe(e)); },
     [&](result_atom, uint64_t key, task_result& r) { record(st, key, r); },
     [&](result_atom, uint64_t key, caf::error& e) {
       // The scheduler did not run it (queue full, stopped, ...): the
@@ -129,8 +146,10 @@ void cluster::impl::receive_for(run_state& st, std::optional<clock::duration> wa
     },
     [&](wake_atom) {},  // the feed has more, or a signal came: the loop looks
     [&](caf::down_msg& msg) {
-      if (msg.source == sched.address())
+      if (msg.source == sched.address()) {
         st.rep.fatal = "lost the scheduler (" + sys->render(msg.reason) + ")";
+        st.sched_down = true;
+      }
     },
     caf::after(timeout) >> [&] {
       if (results_came) {
@@ -188,10 +207,16 @@ bool cluster::impl::tick(run_state& st, no_nodes_watch& watch, task_feed& feed) 
   return changed || st.done < st.rep.total || others;
 }
 
-run_report cluster::impl::run(task_feed& feed, const result_handler& on_result) {
+run_report cluster::impl::run(task_feed& feed, const result_handler& on_result,
+                              std::vector<std::pair<uint64_t, task_id>> resumed,
+                              std::optional<task_id> known_ids) {
   run_state st;
   st.rep.started_unix_ms = started_unix_ms;
   st.on_result = &on_result;
+  st.max_id = known_ids.value_or(0);
+  if (known_ids && journaled() && !opts.listening())
+    st.cancel_after = known_ids;  // listening, the ids between may be remote clients'
+  await_resumed(st, resumed);
   auto started = clock::now();
   display.start();
   feed.start([me = caf::actor{*self}] { caf::anon_send(me, wake_atom::value); });
@@ -204,10 +229,12 @@ run_report cluster::impl::run(task_feed& feed, const result_handler& on_result) 
       st.rep.interrupted_by = signals.signal();
       break;
     }
-    if (!st.fed)
+    if (!st.fed && !st.checkpoint_wanted)
       feed_some(st, feed);
     if (st.fed && st.done >= st.rep.total)
       break;
+    if (journaled())
+      journal_step(st, feed);
     if (st.kill_due) {
       st.kill_due = false;
       kill_one(st.rep, st.done);
@@ -232,6 +259,8 @@ run_report cluster::impl::run(task_feed& feed, const result_handler& on_result) 
                 feed);
   }
   st.rep.seconds = std::chrono::duration<double>(clock::now() - started).count();
+  if (journaled())
+    last_checkpoint(st, feed);
   // Only ours is asked: a remote one's counts are not ours, and one that
   // went away would hold the run up for the request's timeout.
   if (auto s = own_scheduler ? ask_stats() : std::nullopt) {

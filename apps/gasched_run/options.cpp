@@ -129,6 +129,11 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     "  gasched-run --kill-node-after 50     ... and kill -9 a node after 50 results\n"
     "  gasched-run --tasks tasks.jsonl      your tasks, one JSON object a line:\n"
     "      {\"fn\": \"hello.world\", \"args\": [1], \"priority\": 0}\n"
+    "  gasched-run --tasks tasks.jsonl --journal run.db --out results.jsonl\n"
+    "                                       ... killed at any moment, the same command "
+    "finishes\n"
+    "                                       the batch: each line's result once in "
+    "results.jsonl\n"
     "  gasched-run --listen 7000 --serve    a scheduler on 127.0.0.1:7000 that nodes "
     "(gasched-node --join)\n"
     "                                       and clients (gasched-run --connect) reach\n"
@@ -139,8 +144,10 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     "Exit status: 0 when every task succeeded (and the check passed); 1 when a task "
     "failed, a task line was malformed or the run could not complete (a local node died "
     "too often, no node for --no-nodes-timeout, TLS files refused, ...: every task left "
-    "is reported unfinished); 2 on a usage error; 128+N after signal N (Ctrl-C: 130), "
-    "also for --serve stopped with tasks unfinished (0 when none was)."};
+    "is reported unfinished; with --journal the same command started again finishes "
+    "them), or a --journal or --out file was refused; 2 on a usage error; 128+N after "
+    "signal N (Ctrl-C: 130), also for --serve stopped with tasks unfinished (0 when none "
+    "was)."};
   app.get_formatter()->column_width(34);
 
   std::string listen, connect;
@@ -331,6 +338,12 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     o.no_nodes_timeout = failure.no_nodes_timeout->count() > 0 ? no_nodes_timeout
                          : o.nodes > 0 && !o.connecting()  ? 60
                                                            : 0;
+    for (auto* name : {"--out", "--journal"})
+      if (app.count(name) > 0 && o.tasks_file.empty())
+        throw CLI::ValidationError(name, "needs --tasks: it is about a file of tasks");
+    if (!o.journal.empty() && o.connecting())
+      throw CLI::ValidationError("--journal", "does not apply with --connect: the scheduler "
+                                              "there keeps its own journal, if any");
     if (o.serve && !o.tasks_file.empty())
       throw CLI::ValidationError("--serve", "runs no job: it cannot take --tasks");
     if (o.kill_node_after > 0 && o.nodes < 2)

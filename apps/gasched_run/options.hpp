@@ -28,6 +28,8 @@ struct options {
   /// running or, with --ordered, waiting for their turn); the reader waits.
   uint64_t max_pending = 100000;
   bool ordered = false;  ///< --tasks: results in input order
+  std::string out_file;  ///< --tasks: results here instead of stdout
+  std::string journal;   ///< --tasks: the scheduler's journal; resumes the run
 
   // -- the cluster ---------------------------------------------------------------
   uint32_t nodes = 2;

@@ -42,6 +42,23 @@ void add_stream_options(CLI::App& app, options& o, const std::string& group) {
     ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}).description(""))
     ->capture_default_str()
     ->group(group);
+  app.add_option("--out", o.out_file,
+                 "with --tasks: write the result lines to FILE instead of stdout. A FILE "
+                 "that already holds anything is refused, unless --journal's record says "
+                 "it holds this run's results")
+    ->type_name("FILE")
+    ->group(group);
+  app.add_option("--journal", o.journal,
+                 "with --tasks: record the run in JOURNAL (an SQLite file, made if missing) "
+                 "so that the same command started again after gasched-run died, even by "
+                 "kill -9, finishes the batch: tasks done are not run again (those accepted in "
+                 "its last moment may be: tasks must be idempotent), the task file (which "
+                 "must be the same; checked) is read on from where it was. With --out, "
+                 "FILE then holds every line's result exactly once. On stdout the guarantee "
+                 "is at least once: results printed in about the last second before the "
+                 "death may be printed again. A journal in use by another run is refused")
+    ->type_name("JOURNAL")
+    ->group(group);
   app.add_flag("--ordered", o.ordered,
                "with --tasks: print results in the order of the lines (a slow task holds "
                "back the ones after it, within --max-pending); default: as they come")

@@ -73,6 +73,11 @@ public:
     return number_;
   }
 
+  /// Numbers the next line `lines + 1`: the first `lines` were skipped.
+  void resume_at(size_t lines) noexcept {
+    number_ = lines;
+  }
+
 private:
   void take_line(task_file& out);
 

@@ -1,12 +1,17 @@
 #include "gasched_run/task_job.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include <fmt/format.h>
 
 #include "gasched_run/cluster.hpp"
+#include "gasched_run/journal_checkpoint.hpp"
 #include "gasched_run/options.hpp"
+#include "gasched_run/output_file.hpp"
 #include "gasched_run/progress.hpp"
 #include "gasched_run/result_writer.hpp"
 #include "gasched_run/run_summary.hpp"
@@ -90,10 +95,13 @@ int exit_code(const run_report& run, size_t malformed, const std::string& name,
 
 // The reader's lines into the run, their results out through the writer:
 // bad lines are reported as they are taken, tasks enter in input order.
+// With --journal, checkpoints (journal_checkpoint.hpp) about every second
+// while lines are taken or written.
 class stream_feed : public task_feed {
 public:
-  stream_feed(task_reader& reader, result_writer& writer, std::string name, progress& display)
-    : reader_(reader), writer_(writer), name_(std::move(name)), display_(display) {
+  stream_feed(task_reader& reader, result_writer& writer, std::string name, progress& display,
+              const options& opts)
+    : reader_(reader), writer_(writer), name_(std::move(name)), display_(display), opts_(opts) {
   }
 
   void start(std::function<void()> wake) override {
@@ -152,6 +160,54 @@ public:
     return malformed_;
   }
 
+  // Often (every 100 ms) while a checkpoint is cheap, so that a run killed
+  // again and again still gets on; at most 1/20 of the main thread's time
+  // when many lines are held (a large --max-pending), at least every second.
+  bool checkpoint_due() override {
+    using namespace std::chrono_literals;
+    auto now = std::chrono::steady_clock::now();
+    auto every = std::clamp<std::chrono::steady_clock::duration>(20 * checkpoint_cost_, 100ms,
+                                                                 1s);
+    if (opts_.journal.empty() || now - checkpointed_at_ < every)
+      return false;
+    auto& c = writer_.counts();
+    auto moved = c.ok + c.failed + c.malformed != recorded_.ok + recorded_.failed
+                                                   + recorded_.malformed
+                 || reader_.taken().line != recorded_line_;
+    if (!moved)
+      checkpointed_at_ = now;  // nothing to record: look again in a second
+    return moved;
+  }
+
+  std::optional<std::string> checkpoint(const std::unordered_map<task_id, uint64_t>& in_flight,
+                                        task_id max_id, bool last) override {
+    auto started = std::chrono::steady_clock::now();
+    run_checkpoint base;
+    base.out_file = !opts_.out_file.empty();
+    base.ordered = opts_.ordered;
+    base.out = writer_.sync();
+    base.input = reader_.taken();
+    base.max_id = max_id;
+    base.done = last && ended() && writer_.held() == 0;
+    auto cp = make_checkpoint(std::move(base), writer_, in_flight);
+    if (!cp)
+      return std::nullopt;
+    recorded_ = cp->out.counts;
+    recorded_line_ = cp->input.line;
+    auto note = encode(*cp);
+    checkpointed_at_ = std::chrono::steady_clock::now();
+    checkpoint_cost_ = checkpointed_at_ - started;
+    return note;
+  }
+
+  void checkpointed(const std::string& error) override {
+    if (error.empty() || warned_)
+      return;
+    warned_ = true;  // once: a full disk fails every commit alike
+    display_.error("warning: could not record the run's progress in " + opts_.journal + ": "
+                   + error + "; started again, it would go on from its last record");
+  }
+
 private:
   void bad(const bad_line& b) {
     ++malformed_;
@@ -163,7 +219,13 @@ private:
   result_writer& writer_;
   std::string name_;
   progress& display_;
+  const options& opts_;
   size_t malformed_ = 0;
+  std::chrono::steady_clock::time_point checkpointed_at_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration checkpoint_cost_{};
+  written_counts recorded_;
+  uint64_t recorded_line_ = 0;
+  bool warned_ = false;
   std::vector<std::pair<uint64_t, task>> carry_;
 };
 
@@ -175,6 +237,127 @@ std::string cut_short(const run_report& run, const task_reader& reader, bool all
   if (!all_read)
     reason += fmt::format(" (lines after {} were not read)", reader.lines_read());
   return reason;
+}
+
+// --journal: the record of an earlier run of this command, if any.
+std::optional<run_checkpoint> load_checkpoint(cluster& c, const options& opts) {
+  auto note = c.read_note(note_key);
+  if (note.empty())
+    return std::nullopt;
+  auto cp = decode(note, opts.journal);
+  check_same_output(cp, !opts.out_file.empty(), opts.journal);
+  return cp;
+}
+
+// The lines an earlier run took whose result lines it had not written:
+// back in the writer, in line order; the tasks' (line, id) to await.
+std::vector<std::pair<uint64_t, task_id>> resume_writer(result_writer& writer,
+                                                        const run_checkpoint& cp) {
+  writer.resume(cp.out);
+  std::vector<std::pair<uint64_t, task_id>> awaits;
+  auto text = cp.texts.begin();
+  for (auto& t : cp.tasks) {
+    for (; text != cp.texts.end() && text->first < t.line; ++text)
+      writer.add_text(text->first, text->second);
+    writer.add_task(t.line, t.function);
+    awaits.emplace_back(t.line, t.id);
+  }
+  for (; text != cp.texts.end(); ++text)
+    writer.add_text(text->first, text->second);
+  return awaits;
+}
+
+// Waits while the reader skips what an earlier run read; false (reported)
+// when that is not the same file, or a signal came first.
+bool skip_done(task_reader& reader, const std::string& journal, progress& display,
+               stop_signals& signals) {
+  bool resumed;
+  {
+    auto woken = signals.on_signal([r = &reader] { r->poke(); });
+    resumed = reader.wait_resumed([&] { return signals.requested(); });
+  }
+  if (!resumed)
+    display.error("interrupted before the first task");
+  else if (auto error = reader.resume_error(); !error.empty())
+    display.error(error + " (recorded in " + journal + "); nothing was changed");
+  return resumed && reader.resume_error().empty();
+}
+
+// A resumed run that found nothing left to do: what the batch came to.
+int batch_done(const result_writer& writer, const std::string& name, const options& opts,
+               progress& display) {
+  auto& c = writer.counts();
+  auto where = opts.out_file.empty() ? std::string{"stdout"} : opts.out_file;
+  display.notice(fmt::format("{}: the batch recorded in {} is done: {} results in {} ({} "
+                             "succeeded, {} failed), {} malformed lines",
+                             name, opts.journal, c.ok + c.failed, where, c.ok, c.failed,
+                             c.malformed));
+  if (c.failed == 0 && c.malformed == 0)
+    return 0;
+  std::string what;
+  if (c.failed > 0)
+    what = fmt::format("{} of {} tasks failed", c.failed, c.ok + c.failed);
+  if (c.malformed > 0)
+    what += fmt::format("{}{} malformed line{} in {}", what.empty() ? "" : "; ", c.malformed,
+                        c.malformed == 1 ? "" : "s", name);
+  display.error(what);
+  return 1;
+}
+
+// Primes the feed, runs its tasks and those an earlier run left, and says
+// how the run went; its exit code.
+int run_stream(cluster& c, task_reader& reader, result_writer& writer, stream_feed& feed,
+               std::vector<std::pair<uint64_t, task_id>> awaits,
+               const std::optional<run_checkpoint>& resumed, const std::string& name,
+               const options& opts, progress& display, stop_signals& signals) {
+  bool primed = false;
+  {
+    // A signal wakes the wait for the first line (a FIFO may stay silent for
+    // hours): no timer.
+    auto woken = signals.on_signal([r = &reader] { r->poke(); });
+    primed = feed.prime([&] { return signals.requested(); });
+  }
+  if (!primed) {
+    writer.flush();
+    display.error("interrupted before the first task");
+    return signals.exit_code();
+  }
+  auto journaled = !opts.journal.empty();
+  if (!feed.has_tasks() && awaits.empty()) {
+    if (journaled)  // the malformed lines just written, if any
+      c.write_note(note_key, *feed.checkpoint({}, resumed ? resumed->max_id : 0, true));
+    writer.flush();
+    if (resumed)
+      return batch_done(writer, name, opts, display);
+    display.error(name + " has no task to run");
+    return feed.malformed() == 0 ? 0 : 1;
+  }
+  if (!journaled)
+    c.start();
+  auto run = c.run(feed, [&](uint64_t line, const task_result& r) { writer.result(line, r); },
+                   std::move(awaits),
+                   resumed ? std::optional<task_id>{resumed->max_id} : std::nullopt);
+  auto all_read = feed.ended();
+  reader.stop();  // before shutdown: its wake-up holds a handle on our actor
+  c.shutdown();
+  // With a journal the same command finishes them: no "unfinished" lines.
+  if (!run.complete() && !journaled)
+    writer.unfinished(cut_short(run, reader, all_read));
+  writer.flush();
+  size_t malformed = feed.malformed();
+  if (resumed) {  // the whole batch's counts
+    run.succeeded += resumed->out.counts.ok;
+    run.failed += resumed->out.counts.failed;
+    run.total += resumed->out.counts.ok + resumed->out.counts.failed;
+    malformed = writer.counts().malformed;
+  }
+  if (opts.json)
+    print_line(summary_json(run, malformed));
+  if (journaled && !run.complete())
+    display.error(fmt::format("{} records the run: the same command started again finishes "
+                              "it",
+                              opts.journal));
+  return exit_code(run, malformed, name, c.description(run), display, signals);
 }
 
 } // namespace
@@ -189,37 +372,44 @@ int run_task_job(const options& opts, progress& display, stop_signals& signals) 
     display.error(e.what());
     return 2;
   }
+  auto journaled = !opts.journal.empty();
+  std::optional<run_checkpoint> resumed;
+  if (!opts.out_file.empty() && (!journaled || !std::filesystem::exists(opts.journal)))
+    check_fresh_output(opts.out_file, opts.journal);  // before a journal is made for nothing
+  if (journaled) {
+    c.start();  // the scheduler reads the journal: what an earlier run did
+    resumed = load_checkpoint(c, opts);
+    if (resumed)
+      reader->resume_after(resumed->input, resumed->held());
+  }
   reader->start();
-  result_writer writer{opts.ordered, [&](uint64_t n) { reader->release(n); }};
-  stream_feed feed{*reader, writer, name, display};
-  bool primed = false;
-  {
-    // A signal wakes the wait for the first line (a FIFO may stay silent for
-    // hours): no timer.
-    auto woken = signals.on_signal([r = reader.get()] { r->poke(); });
-    primed = feed.prime([&] { return signals.requested(); });
+  if (resumed && !skip_done(*reader, opts.journal, display, signals))
+    return signals.requested() ? signals.exit_code() : 1;
+  file_ptr out_file;
+  if (!opts.out_file.empty())
+    out_file = open_output(opts.out_file, resumed ? &resumed->out : nullptr, opts.journal);
+  if (journaled && !resumed) {
+    // Before any result line: a file with lines always has a record.
+    run_checkpoint fresh;
+    fresh.out_file = out_file != nullptr;
+    fresh.ordered = opts.ordered;
+    fresh.out.hash = byte_hash{}.value();
+    c.write_note(note_key, encode(fresh));
   }
-  if (!primed) {
-    writer.flush();
-    display.error("interrupted before the first task");
-    return signals.exit_code();
-  }
-  if (!feed.has_tasks()) {
-    writer.flush();
-    display.error(name + " has no task to run");
-    return feed.malformed() == 0 ? 0 : 1;
-  }
-  c.start();
-  auto run = c.run(feed, [&](uint64_t line, const task_result& r) { writer.result(line, r); });
-  auto all_read = feed.ended();
-  reader->stop();  // before shutdown: its wake-up holds a handle on our actor
-  c.shutdown();
-  if (!run.complete())
-    writer.unfinished(cut_short(run, *reader, all_read));
-  writer.flush();
-  if (opts.json)
-    print_line(summary_json(run, feed.malformed()));
-  return exit_code(run, feed.malformed(), name, c.description(run), display, signals);
+  result_writer writer{opts.ordered, [&](uint64_t n) { reader->release(n); },
+                       out_file ? out_file.get() : stdout};
+  std::vector<std::pair<uint64_t, task_id>> awaits;
+  if (resumed)
+    awaits = resume_writer(writer, *resumed);
+  if (resumed)
+    display.notice(fmt::format("resuming the run recorded in {}: {} result lines written, {} "
+                               "tasks awaited again, {} read on from line {}",
+                               opts.journal, writer.counts().ok + writer.counts().failed
+                                               + writer.counts().malformed,
+                               awaits.size(), name, resumed->input.line + 1));
+  stream_feed feed{*reader, writer, name, display, opts};
+  return run_stream(c, *reader, writer, feed, std::move(awaits), resumed, name, opts, display,
+                    signals);
 }
 
 int run_serve(const options& opts, progress& display, stop_signals& signals) {

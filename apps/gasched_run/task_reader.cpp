@@ -32,7 +32,9 @@ void append(std::vector<T>& to, std::vector<T>& from) {
 } // namespace
 
 task_reader::task_reader(const std::string& path, uint64_t window)
-  : credits_(window), refill_(std::clamp<uint64_t>(window / 8, 1, batch_lines)) {
+  : path_(path == "-" ? "stdin" : path),
+    credits_(window),
+    refill_(std::clamp<uint64_t>(window / 8, 1, batch_lines)) {
   if (path == "-") {
     fd_ = STDIN_FILENO;
   } else {
@@ -54,6 +56,60 @@ task_reader::~task_reader() {
     ::close(fd_);
   ::close(stop_pipe_[0]);
   ::close(stop_pipe_[1]);
+}
+
+void task_reader::resume_after(const input_position& pos, uint64_t held) {
+  skip_to_ = pos;
+  taken_ = ready_end_ = last_ = pos;
+  skipping_ = pos.line > 0;
+  resumed_ = !skipping_;
+  credits_ -= std::min(held, credits_ - 1);  // the window holds them too
+}
+
+bool task_reader::wait_resumed(const std::function<bool()>& stop) {
+  std::unique_lock<std::mutex> lock{mtx_};
+  while (!resumed_) {
+    if (stop())
+      return false;
+    cv_.wait(lock);
+  }
+  return true;
+}
+
+std::string task_reader::resume_error() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return resume_error_;
+}
+
+void task_reader::end_skip(std::string error) {
+  skipping_ = false;
+  splitter_.resume_at(skipped_);
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    resumed_ = true;
+    resume_error_ = std::move(error);
+  }
+  cv_.notify_all();
+}
+
+// Lines up to skip_to_ are counted and hashed, not parsed: they ran before.
+void task_reader::skip_some(const char* buf, size_t size, size_t& at) {
+  while (skipping_ && at < size) {
+    auto* nl = static_cast<const char*>(std::memchr(buf + at, '\n', size - at));
+    auto n = nl ? static_cast<size_t>(nl - (buf + at)) + 1 : size - at;
+    hash_.add(buf + at, n);
+    at += n;
+    if (!nl)
+      return;
+    if (++skipped_ == skip_to_.line) {
+      auto same = hash_.bytes() == skip_to_.bytes && hash_.value() == skip_to_.hash;
+      end_skip(same ? std::string{}
+                    : path_ + " is not the task file of the journal's run: its first "
+                        + std::to_string(skipped_) + " lines differ from the ones that run "
+                        + "read");
+      last_ = input_position{skipped_, hash_.bytes(), hash_.value()};
+    }
+  }
 }
 
 void task_reader::start() {
@@ -104,6 +160,7 @@ void task_reader::publish(task_file& batch, bool eof) {
     append(ready_.tasks, batch.tasks);
     append(ready_.bad, batch.bad);
     eof_ = eof_ || eof;
+    ready_end_ = last_;
     wake = wake_;
   }
   lines_read_ = splitter_.lines();
@@ -135,8 +192,11 @@ bool task_reader::parse_some(const char* buf, size_t size, size_t& at, task_file
         return false;
     }
     auto before = batch.tasks.size() + batch.bad.size();
-    at += splitter_.consume(buf + at, size - at, batch);
+    auto n = splitter_.consume(buf + at, size - at, batch);
+    hash_.add(buf + at, n);
+    at += n;
     if (batch.tasks.size() + batch.bad.size() > before) {
+      last_ = input_position{splitter_.lines(), hash_.bytes(), hash_.value()};
       std::lock_guard<std::mutex> guard{mtx_};
       --credits_;
     }
@@ -157,23 +217,44 @@ void task_reader::read_loop() {
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0) {  // the end, or an input that cannot be read on: the end too
-        splitter_.finish(batch);
-        publish(batch, true);
+        finish(batch);
         return;
       }
       bytes_read_ += static_cast<uint64_t>(n);
       size = static_cast<size_t>(n);
       at = 0;
     }
-    if (!parse_some(buf.data(), size, at, batch))
+    skip_some(buf.data(), size, at);
+    if (!skipping_ && !parse_some(buf.data(), size, at, batch))
       return;
   }
+}
+
+void task_reader::finish(task_file& batch) {
+  if (skipping_) {
+    // A last line without a newline counts as a line, as the splitter has it.
+    if (hash_.bytes() > 0 && skipped_ + 1 == skip_to_.line && hash_.bytes() == skip_to_.bytes
+        && hash_.value() == skip_to_.hash) {
+      ++skipped_;
+      end_skip({});
+    } else {
+      end_skip(path_ + " is not the task file of the journal's run: it ends after "
+               + std::to_string(skipped_) + " lines, and that run had read "
+               + std::to_string(skip_to_.line));
+    }
+  }
+  auto before = batch.tasks.size() + batch.bad.size();
+  splitter_.finish(batch);
+  if (batch.tasks.size() + batch.bad.size() > before)
+    last_ = input_position{splitter_.lines(), hash_.bytes(), hash_.value()};
+  publish(batch, true);
 }
 
 void task_reader::take(task_file& out) {
   std::lock_guard<std::mutex> guard{mtx_};
   append(out.tasks, ready_.tasks);
   append(out.bad, ready_.bad);
+  taken_ = ready_end_;
 }
 
 bool task_reader::ended() {

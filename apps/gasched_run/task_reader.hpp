@@ -5,6 +5,10 @@
 // waits while none is left; release() gives them back once lines are
 // written out. So at most `window` lines are ever held between the file
 // and stdout, however long the file.
+//
+// A journaled run that resumes skips the lines an earlier run took
+// (resume_after): read again, not parsed, and checked against the position
+// that run recorded, so that another file is refused instead of run.
 #pragma once
 
 #include <atomic>
@@ -15,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "gasched_run/byte_hash.hpp"
 #include "gasched_run/task_file.hpp"
 
 namespace gasched::run {
@@ -28,8 +33,25 @@ public:
   task_reader(const task_reader&) = delete;
   task_reader& operator=(const task_reader&) = delete;
 
+  /// Before start(): skip the lines up to `pos` (they must hash as
+  /// recorded), and count `held` lines as already in flight (their results
+  /// not yet written out).
+  void resume_after(const input_position& pos, uint64_t held);
+
   /// Starts reading, up to the window, before anyone takes lines.
   void start();
+
+  /// After resume_after(): waits until the skipped lines were read and
+  /// checked (or `stop` says to give up: false, as wait_for_lines).
+  bool wait_resumed(const std::function<bool()>& stop);
+
+  /// Why the skipped lines are not the recorded ones; empty when they are.
+  std::string resume_error();
+
+  /// Where the last line taken ends (blank lines after it not counted).
+  const input_position& taken() const noexcept {
+    return taken_;
+  }
 
   /// `wake` is called (on the reader's thread, and once now) whenever lines
   /// were added or the input ended; it must not block.
@@ -78,6 +100,11 @@ private:
   void publish(task_file& batch, bool eof);
   // Blocks until the input is readable or stop(); false on stop.
   bool await_input();
+  // Skips lines of `buf` while resuming; then hands over to parsing.
+  void skip_some(const char* buf, size_t size, size_t& at);
+  void end_skip(std::string error);
+  // The end of the input: the last line, then the end published.
+  void finish(task_file& batch);
 
   int fd_ = -1;
   bool own_fd_ = false;
@@ -88,6 +115,13 @@ private:
   std::thread thread_;
   line_splitter splitter_;
   std::atomic<size_t> lines_read_{0};
+  std::string path_;
+  byte_hash hash_;          // of every byte read
+  input_position last_;     // after the last line parsed (reader's thread)
+  input_position skip_to_;  // resume_after()
+  uint64_t skipped_ = 0;    // lines skipped so far
+  bool skipping_ = false;   // reader's thread; resumed_ tells the others
+  input_position taken_;    // main thread
 
   std::mutex mtx_;
   std::condition_variable cv_;
@@ -96,6 +130,9 @@ private:
   bool stopping_ = false;
   bool eof_ = false;
   task_file ready_;  // read, not yet taken
+  input_position ready_end_;  // after the last line in ready_
+  bool resumed_ = true;
+  std::string resume_error_;
 };
 
 } // namespace gasched::run
