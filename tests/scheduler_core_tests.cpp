@@ -209,3 +209,23 @@ TEST_CASE("scheduler_core: the journal sees every change in order",
   core.enqueue("f", caf::message{}, 0);
   CHECK(j.events.size() == 10);
 }
+
+TEST_CASE("scheduler_core: only the lease's holder can end it", "[core][scheduler_core]") {
+  scheduler_core core{core_limits{1, 0, 3}};
+  auto a = core.add_node(0);
+  auto b = core.add_node(0);
+  enqueue_n(core, 2);
+  auto orders = dispatch(core);
+  REQUIRE(orders.size() == 2);
+  auto& mine = orders[0];
+  auto other = mine.node == a ? b : a;
+  // Another node naming the lease, epoch and all: refused, and not a late result.
+  CHECK_FALSE(core.complete(mine.id, mine.epoch, other, caf::message{}, caf::error{}, {}));
+  CHECK(core.count().late_results == 0);
+  CHECK(core.count().succeeded == 0);
+  CHECK(core.running() == 2);
+  auto done = core.complete(mine.id, mine.epoch, mine.node, caf::message{}, caf::error{}, {});
+  REQUIRE(done);
+  CHECK(done->node == mine.node);
+  CHECK(core.count().succeeded == 1);
+}

@@ -198,16 +198,11 @@ void take_outcomes(scheduler_self self, done_batch& batch) {
     return;
   }
   for (auto& o : batch.outcomes) {
-    auto holder = st.core->holder(o.id, o.epoch);
-    if (holder && *holder != from->second) {
-      log(log_level::debug, "scheduler {}: dropped a result of task {} from another node",
-          st.label, o.id);
-      continue;
-    }
-    auto t = st.core->complete(o.id, o.epoch, o.value, o.error,
+    auto t = st.core->complete(o.id, o.epoch, from->second, o.value, o.error,
                                run_timing{o.run_us, o.wait_us});
     if (!t) {
-      log(log_level::debug, "scheduler {}: dropped a late result of task {}", st.label, o.id);
+      log(log_level::debug, "scheduler {}: dropped a result of task {}: late, or not from "
+                            "its lease's holder", st.label, o.id);
       continue;
     }
     deliver(self, make_result(self, *t, std::move(o.value), std::move(o.error)));

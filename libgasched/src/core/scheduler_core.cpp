@@ -96,11 +96,20 @@ std::optional<ended_task> scheduler_core::complete(task_id id, uint32_t epoch,
                                                    const caf::message& value,
                                                    const caf::error& error,
                                                    run_timing timing) {
+  return complete(id, epoch, no_node, value, error, timing);
+}
+
+std::optional<ended_task> scheduler_core::complete(task_id id, uint32_t epoch, node_index from,
+                                                   const caf::message& value,
+                                                   const caf::error& error,
+                                                   run_timing timing) {
   auto it = running_.find(id);
   if (it == running_.end() || it->second.epoch != epoch) {
     ++count_.late_results;
     return std::nullopt;
   }
+  if (from != no_node && from != it->second.node)
+    return std::nullopt;
   auto now = clock_();
   observe(it->second, timing, now);
   time_result(it->second, timing, now);

@@ -145,6 +145,13 @@ public:
   std::optional<ended_task> complete(task_id id, uint32_t epoch, const caf::message& value,
                                      const caf::error& error, run_timing timing);
 
+  /// The same, reported by node `from`: only the lease's holder can end it.
+  /// A report from another node is refused (nullopt) and not counted as late:
+  /// it is a peer's mistake or forgery, not a run that was overtaken.
+  std::optional<ended_task> complete(task_id id, uint32_t epoch, node_index from,
+                                     const caf::message& value, const caf::error& error,
+                                     run_timing timing);
+
   /// The same, when only success or failure is known: a journal then keeps
   /// no value, and a generic error for a failure.
   std::optional<ended_task> complete(task_id id, uint32_t epoch, bool ok);
@@ -233,14 +240,6 @@ public:
   /// Whether the task is pending or running.
   bool unfinished(task_id id) const {
     return running_.count(id) > 0 || pending_.contains(id);
-  }
-
-  /// The node that holds lease (id, epoch), if the lease is current.
-  std::optional<node_index> holder(task_id id, uint32_t epoch) const {
-    auto it = running_.find(id);
-    if (it == running_.end() || it->second.epoch != epoch)
-      return std::nullopt;
-    return it->second.node;
   }
 
   bool idle() const noexcept {
