@@ -49,14 +49,16 @@ TEST_CASE("adaptive prefetch: nothing held before results, then what covers a ro
     REQUIRE(core.complete(s.id, s.epoch, {}, {}, run_timing{10, 0}));
   CHECK(core.run_estimate(0) == Approx(10));
   CHECK(core.round_trip(a) == Approx(90));
-  // 2 slots x 90 / 10 = 18 held beyond the 2 running, at most 16 per slot.
-  CHECK(core.hold_limit(a, 0) == 20);
-  for (int i = 0; i < 38; ++i)
+  // 2 slots x 90 / 10 = 18 finish in a round trip; with room for chance
+  // (18 + 2 x sqrt(18), rounded up) 27 are held beyond the 2 running, at
+  // most 16 per slot.
+  CHECK(core.hold_limit(a, 0) == 29);
+  for (int i = 0; i < 56; ++i)
     REQUIRE(core.enqueue("f", caf::make_message(i), 0));
   auto held = dispatch_all(core);
-  REQUIRE(held.size() == 40);
-  CHECK(core.nodes().running(a) == 20);
-  CHECK(core.nodes().running(b) == 20);
+  REQUIRE(held.size() == 58);
+  CHECK(core.nodes().running(a) == 29);
+  CHECK(core.nodes().running(b) == 29);
   CHECK(core.reclaim().moved.empty());  // no free slot anywhere
   // b finishes everything; a has said nothing for a second: it is stalled.
   fake_now_us += 1'000'000;
@@ -86,7 +88,7 @@ TEST_CASE("adaptive prefetch: nothing held before results, then what covers a ro
   CHECK_FALSE(core.complete(again[0].id, again[0].epoch, true));
 }
 
-TEST_CASE("adaptive prefetch: nothing is held for tasks longer than two round trips per slot, "
+TEST_CASE("adaptive prefetch: nothing is held for tasks longer than 50 round trips, "
           "nor behind them",
           "[core][prefetch]") {
   core_limits lim;
@@ -103,11 +105,36 @@ TEST_CASE("adaptive prefetch: nothing is held for tasks longer than two round tr
   REQUIRE(core.complete(first[1].id, first[1].epoch, {}, {}, run_timing{0, 0}));
   fake_now_us += 99'900;
   REQUIRE(core.complete(first[0].id, first[0].epoch, {}, {}, run_timing{99'900, 0}));
-  // rtt about 100 us; 4 x 100 < 0.5 x 99,900: long. The short one: 16 per slot.
+  // rtt about 100 us; 99,900 > 50 x 100: long. The short one: 16 per slot.
   CHECK(core.hold_limit(a, 0) == 4);
   CHECK(core.hold_limit(a, 1) == 4 + 64);
   for (int i = 0; i < 4; ++i)
     REQUIRE(core.enqueue("long", caf::make_message(i), 0));
   REQUIRE(dispatch_all(core).size() == 4);
   CHECK(core.hold_limit(a, 1) == 4);  // every slot runs a long task
+}
+
+TEST_CASE("adaptive prefetch: tasks a few round trips long are held too, so no slot waits a "
+          "round trip between them",
+          "[core][prefetch]") {
+  core_limits lim;
+  lim.prefetch = adaptive_prefetch;
+  scheduler_core core{lim};
+  core.set_clock(fake_clock);
+  fake_now_us = 5000;
+  auto a = core.add_node(4);
+  REQUIRE(core.enqueue("few", caf::make_message(1), 0));
+  REQUIRE(core.enqueue("many", caf::make_message(1), 0));
+  auto first = dispatch_all(core);
+  REQUIRE(first.size() == 2);
+  fake_now_us += 1'100;
+  REQUIRE(core.complete(first[0].id, first[0].epoch, {}, {}, run_timing{1'000, 0}));
+  fake_now_us += 4'900;
+  REQUIRE(core.complete(first[1].id, first[1].epoch, {}, {}, run_timing{5'900, 0}));
+  CHECK(core.round_trip(a) == Approx(100).epsilon(0.01));
+  // 4 slots x 100 / 1,000 = 0.4 tasks finish per round trip, but two may:
+  // 0.4 + 2 x sqrt(0.4) = 1.66, so two are held.
+  CHECK(core.hold_limit(a, 0) == 4 + 2);
+  // 5,900 > 50 x 100: long, none held.
+  CHECK(core.hold_limit(a, 1) == 4);
 }

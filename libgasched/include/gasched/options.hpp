@@ -56,9 +56,11 @@ struct scheduler_options {
   /// a round trip to the scheduler. Default: gasched::adaptive_prefetch: the
   /// scheduler measures each function's mean run time (the nodes report it)
   /// and each node's round trip, and lets a node hold what its slots finish
-  /// in one round trip, slots x rtt / run time, at most 16 per slot. Short tasks then behave as with prefetch 16; tasks longer than
-  /// about two round trips per slot are held by nobody (gascheduler's
-  /// semantics), and short tasks are not held behind them. Each function
+  /// in one round trip, with room for chance: x + 2 sqrt(x), x = slots x rtt
+  /// / run time, at least 1, at most 16 per slot. Short tasks then behave as
+  /// with prefetch 16, tasks of a few milliseconds keep about 98 % of the
+  /// slot time in tasks; tasks longer than 50 round trips are held by nobody
+  /// (gascheduler's semantics), and short tasks are not held behind them. Each function
   /// starts unheld until its first results are in. A fixed number instead:
   /// 0 is gascheduler's semantics (a node holds only what it runs; measured
   /// here, identity tasks on 2 x 10 slots about 30,000 a second instead of

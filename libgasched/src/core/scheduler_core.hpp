@@ -322,6 +322,8 @@ private:
   ended_task stop(running_map::iterator it);
   uint32_t intern(const std::string& function);
   std::vector<task_id> running_ids() const;
+  /// Tasks longer than this many round trips hold nothing (adaptive prefetch).
+  static constexpr double long_task_round_trips = 50;
   bool is_long(node_index n, uint32_t fn) const noexcept;
   void observe(const running_task& r, run_timing t, uint64_t now);
   void time_result(const running_task& r, run_timing t, uint64_t now);
