@@ -109,6 +109,25 @@ struct scheduler_state {
 
 using scheduler_self = caf::stateful_actor<scheduler_state, guarded_actor>*;
 
+// -- requests (requests.cpp) ---------------------------------------------------
+
+caf::result<std::vector<task_id>> execute_batch(scheduler_self self, std::vector<task>& ts);
+caf::result<task_id> execute_one(scheduler_self self, task& t);
+caf::result<task_result> await_task(scheduler_self self, task& t);
+/// A task already submitted: its result once it ends, or its kept result.
+caf::result<task_result> await_id(scheduler_self self, task_id id);
+caf::result<caf::ok_atom> cancel_task(scheduler_self self, task_id id);
+std::vector<task> unfinished_tasks(scheduler_self self);
+/// Commits what ended, fails the awaiters and ends the scheduler.
+caf::result<caf::ok_atom> stop(scheduler_self self);
+caf::result<caf::ok_atom> set_max_workers(scheduler_self self, uint32_t n);
+caf::result<caf::ok_atom> set_retry_timeout(scheduler_self self, caf::timespan d);
+caf::result<caf::ok_atom> add_node_request(scheduler_self self, const caf::actor& node);
+/// A node joins by itself (join_atom).
+caf::result<caf::ok_atom> join(scheduler_self self, node_info& info);
+/// Outcomes a node reports; only the lease's holder is heard.
+void take_outcomes(scheduler_self self, done_batch& batch);
+
 // -- results (results.cpp) ------------------------------------------------------
 
 task_result make_result(scheduler_self self, ended_task& t, caf::message value,
