@@ -118,11 +118,12 @@ struct scheduler_options {
   /// file resumes every unfinished task and answers await(task_id) for
   /// tasks that finished before. With a journal, an execute is answered only
   /// once the task is on disk, and a result is sent only once its end is
-  /// (a commit per drained mailbox: one transaction for many tasks). Default:
-  /// empty, no journal (gascheduler's behaviour: a scheduler that dies loses
-  /// its tasks). The cost: about two thirds of the throughput for the
-  /// shortest tasks (identity tasks, measured), an fsync per commit; tasks of
-  /// a millisecond or more hardly notice. See the README's figures.
+  /// (one transaction for many tasks, written on the journal's own thread;
+  /// what comes meanwhile goes into the next). Default: empty, no journal
+  /// (gascheduler's behaviour: a scheduler that dies loses its tasks). The
+  /// cost: about half the throughput for the shortest tasks (identity tasks,
+  /// measured), an fsync per commit, one more thread; tasks of a millisecond
+  /// or more hardly notice. See the README's figures.
   std::string journal;
 
   /// How long finished results stay in the journal for await(task_id).

@@ -10,7 +10,7 @@
 //   j->name_node(n, name);               // at every core.add_node
 //   ... core calls go on as before; the journal buffers them ...
 //   j->on_written(wake);                 // wake() runs on the writer's thread
-//   j->start_commit();                   // per drained mailbox
+//   j->start_commit();                   // when changes wait and none is written
 //   ... after wake(): j->finish_commit() // then what the commit made true:
 //   // acknowledge task ids <= j->durable_id(); answer take_refused() ones
 //   j->result_of(id);                    // await of a task no longer in the core
