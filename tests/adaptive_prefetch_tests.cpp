@@ -7,23 +7,23 @@ using namespace gasched::core_test;
 
 namespace {
 
-uint64_t fake_now_us = 0;
+// A core with adaptive prefetch on the fake clock, and one node of `slots`.
+struct adaptive_core {
+  scheduler_core core{limits()};
+  node_index a;
 
-uint64_t fake_clock() {
-  return fake_now_us;
-}
+  explicit adaptive_core(uint32_t slots) {
+    core.set_clock(fake_clock);
+    fake_now_us = 5000;
+    a = core.add_node(slots);
+  }
 
-struct sent {
-  node_index node;
-  task_id id;
-  uint32_t epoch;
+  static core_limits limits() {
+    core_limits lim;
+    lim.prefetch = adaptive_prefetch;
+    return lim;
+  }
 };
-
-std::vector<sent> dispatch_all(scheduler_core& core) {
-  std::vector<sent> out;
-  core.dispatch([&](const dispatch_order& d) { out.push_back({d.node, d.id, d.epoch}); });
-  return out;
-}
 
 } // namespace
 
@@ -91,12 +91,9 @@ TEST_CASE("adaptive prefetch: nothing held before results, then what covers a ro
 TEST_CASE("adaptive prefetch: nothing is held for tasks longer than 50 round trips, "
           "nor behind them",
           "[core][prefetch]") {
-  core_limits lim;
-  lim.prefetch = adaptive_prefetch;
-  scheduler_core core{lim};
-  core.set_clock(fake_clock);
-  fake_now_us = 5000;
-  auto a = core.add_node(4);
+  adaptive_core ac{4};
+  auto& core = ac.core;
+  auto a = ac.a;
   REQUIRE(core.enqueue("long", caf::make_message(1), 0));
   REQUIRE(core.enqueue("short", caf::make_message(1), 0));
   auto first = dispatch_all(core);
@@ -117,12 +114,9 @@ TEST_CASE("adaptive prefetch: nothing is held for tasks longer than 50 round tri
 TEST_CASE("adaptive prefetch: tasks a few round trips long are held too, so no slot waits a "
           "round trip between them",
           "[core][prefetch]") {
-  core_limits lim;
-  lim.prefetch = adaptive_prefetch;
-  scheduler_core core{lim};
-  core.set_clock(fake_clock);
-  fake_now_us = 5000;
-  auto a = core.add_node(4);
+  adaptive_core ac{4};
+  auto& core = ac.core;
+  auto a = ac.a;
   REQUIRE(core.enqueue("few", caf::make_message(1), 0));
   REQUIRE(core.enqueue("many", caf::make_message(1), 0));
   auto first = dispatch_all(core);

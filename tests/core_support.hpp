@@ -82,4 +82,24 @@ inline std::vector<task_id> pending_ids(const scheduler_core& core) {
 
 using ids = std::vector<task_id>;
 
+// A clock the tests set (scheduler_core::set_clock), in microseconds.
+inline uint64_t fake_now_us = 0;
+
+inline uint64_t fake_clock() {
+  return fake_now_us;
+}
+
+// A dispatch as the tests follow it: which node, which lease.
+struct sent {
+  node_index node;
+  task_id id;
+  uint32_t epoch;
+};
+
+inline std::vector<sent> dispatch_all(scheduler_core& core) {
+  std::vector<sent> out;
+  core.dispatch([&](const dispatch_order& d) { out.push_back({d.node, d.id, d.epoch}); });
+  return out;
+}
+
 } // namespace gasched::core_test

@@ -10,32 +10,17 @@
 #include <caf/binary_serializer.hpp>
 #include <caf/make_message.hpp>
 
-#include "core/pending_queue.hpp"
-#include "core/scheduler_core.hpp"
+#include "core_support.hpp"
 #include "gasched/stats.hpp"
 
 using namespace gasched;
-using namespace gasched::detail;
+using namespace gasched::core_test;
 
 namespace {
 
-uint64_t now_us = 0;
-
-uint64_t test_clock() {
-  return now_us;
-}
-
-struct sent {
-  node_index node;
-  task_id id;
-  uint32_t epoch;
-};
-
 std::vector<sent> dispatch_at(scheduler_core& core, uint64_t at) {
-  now_us = at;
-  std::vector<sent> out;
-  core.dispatch([&](const dispatch_order& d) { out.push_back({d.node, d.id, d.epoch}); });
-  return out;
+  fake_now_us = at;
+  return dispatch_all(core);
 }
 
 core_limits one_slot() {
@@ -45,7 +30,7 @@ core_limits one_slot() {
 }
 
 task_id enqueue_at(scheduler_core& core, uint64_t at) {
-  now_us = at;
+  fake_now_us = at;
   auto id = core.enqueue("f", caf::make_message(int32_t{1}), 0);
   REQUIRE(id);
   return *id;
@@ -74,12 +59,12 @@ TEST_CASE("duration_histogram: a bound holds what equals it as Prometheus' le",
 TEST_CASE("scheduler_core: a result times queue wait run time and end to end",
           "[core][timing]") {
   scheduler_core core{one_slot()};
-  core.set_clock(test_clock);
+  core.set_clock(fake_clock);
   core.add_node(0);
   auto id = enqueue_at(core, 1'000);
   auto d = dispatch_at(core, 1'500);
   REQUIRE(d.size() == 1);
-  now_us = 10'000;
+  fake_now_us = 10'000;
   SECTION("the node's run time") {
     REQUIRE(core.complete(id, d[0].epoch, caf::message{}, caf::error{}, run_timing{2'000, 10}));
     CHECK(core.timings().run_time.sum_us == 2'000);
@@ -89,7 +74,7 @@ TEST_CASE("scheduler_core: a result times queue wait run time and end to end",
     CHECK(core.timings().run_time.sum_us == 8'500);
   }
   SECTION("dispatch to result when the node's figure saturated (71 minutes)") {
-    now_us = 5'000'000'000ull;
+    fake_now_us = 5'000'000'000ull;
     REQUIRE(core.complete(id, d[0].epoch, caf::message{}, caf::error{},
                           run_timing{UINT32_MAX - 1, 0}));
     CHECK(core.timings().run_time.sum_us == 5'000'000'000ull - 1'500);
@@ -98,7 +83,7 @@ TEST_CASE("scheduler_core: a result times queue wait run time and end to end",
   auto& t = core.timings();
   CHECK(t.queue_wait.sum_us == 500);
   CHECK(t.queue_wait.buckets[1] == 1);  // 500 us is the second bound
-  CHECK(t.end_to_end.sum_us == now_us - 1'000);
+  CHECK(t.end_to_end.sum_us == fake_now_us - 1'000);
   for (auto* h : {&t.queue_wait, &t.run_time, &t.end_to_end})
     CHECK(h->count() == 1);
 }
@@ -106,7 +91,7 @@ TEST_CASE("scheduler_core: a result times queue wait run time and end to end",
 TEST_CASE("scheduler_core: a requeued task waits from its acceptance to its last dispatch",
           "[core][timing]") {
   scheduler_core core{one_slot()};
-  core.set_clock(test_clock);
+  core.set_clock(fake_clock);
   auto a = core.add_node(0);
   auto first = enqueue_at(core, 100);
   auto second = enqueue_at(core, 200);
@@ -116,11 +101,11 @@ TEST_CASE("scheduler_core: a requeued task waits from its acceptance to its last
   auto d = dispatch_at(core, 50'000);
   REQUIRE(d.size() == 1);
   REQUIRE(d[0].id == first);
-  now_us = 60'000;
+  fake_now_us = 60'000;
   REQUIRE(core.complete(first, d[0].epoch, true));
   auto next = dispatch_at(core, 61'000);
   REQUIRE(next.size() == 1);
-  now_us = 62'000;
+  fake_now_us = 62'000;
   REQUIRE(core.complete(second, next[0].epoch, false));
   auto& t = core.timings();
   CHECK(t.queue_wait.sum_us == (50'000 - 100) + (61'000 - 200));
@@ -134,7 +119,7 @@ TEST_CASE("scheduler_core: cancelled quarantined and late tasks are not timed",
   lim.max_workers = 2;
   lim.max_node_failures = 1;
   scheduler_core core{lim};
-  core.set_clock(test_clock);
+  core.set_clock(fake_clock);
   auto a = core.add_node(0);
   auto ran = enqueue_at(core, 0);
   auto cancelled = enqueue_at(core, 0);
@@ -144,7 +129,7 @@ TEST_CASE("scheduler_core: cancelled quarantined and late tasks are not timed",
   CHECK(core.cancel(pending));
   CHECK(core.cancel(cancelled));
   CHECK_FALSE(core.complete(cancelled, d[1].epoch, true));  // late
-  now_us = 30;
+  fake_now_us = 30;
   REQUIRE(core.complete(ran, d[0].epoch, true));
   auto quarantined = enqueue_at(core, 40);
   REQUIRE(dispatch_at(core, 50).size() == 1);
@@ -158,23 +143,23 @@ TEST_CASE("scheduler_core: cancelled quarantined and late tasks are not timed",
 
 TEST_CASE("scheduler_core: restored tasks wait from the restart", "[core][timing]") {
   scheduler_core core{one_slot()};
-  core.set_clock(test_clock);
+  core.set_clock(fake_clock);
   journal_snapshot snap;
   snap.next_id = 8;
   snap.functions = {"f"};
   snap.pending.push_back(restored_task{6, 0, 0, 0, true, caf::make_message(int32_t{6})});
   snap.pending.push_back(restored_task{7, 0, 0, 0, false, caf::make_message(int32_t{7})});
-  now_us = 5'000;
+  fake_now_us = 5'000;
   REQUIRE(!core.restore(std::move(snap)));
   core.add_node(0);
   auto d = dispatch_at(core, 6'000);
   REQUIRE(d.size() == 1);
   CHECK(d[0].id == 6);
-  now_us = 6'500;
+  fake_now_us = 6'500;
   REQUIRE(core.complete(6, d[0].epoch, true));
   auto next = dispatch_at(core, 7'000);
   REQUIRE(next.size() == 1);
-  now_us = 7'100;
+  fake_now_us = 7'100;
   REQUIRE(core.complete(7, next[0].epoch, true));
   CHECK(core.timings().queue_wait.sum_us == 1'000 + 2'000);
   CHECK(core.timings().end_to_end.sum_us == 1'500 + 2'100);

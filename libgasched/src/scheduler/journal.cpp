@@ -151,13 +151,21 @@ void commit_now(scheduler_self self) {
   release(self, st.in_commit);
 }
 
+namespace {
+
+caf::error no_journal(const scheduler_state& st) {
+  return make_error(errc::journal_error, "scheduler " + st.label + " has no journal "
+                                           "(scheduler_options::journal) to keep notes in");
+}
+
+} // namespace
+
 caf::result<caf::ok_atom> set_note(scheduler_self self, std::string& key, std::string& value) {
   if (auto err = check_admin(self, "a note"))
     return err;
   auto& st = self->state;
   if (!st.journal)
-    return make_error(errc::journal_error, "scheduler " + st.label + " has no journal "
-                                             "(scheduler_options::journal) to keep a note in");
+    return no_journal(st);
   st.journal->set_note(std::move(key), std::move(value));
   auto rp = self->make_response_promise<caf::ok_atom>();
   st.next_commit.notes.push_back(rp);
@@ -170,8 +178,7 @@ caf::result<std::string> get_note(scheduler_self self, const std::string& key) {
     return err;
   auto& st = self->state;
   if (!st.journal)
-    return make_error(errc::journal_error, "scheduler " + st.label + " has no journal "
-                                             "(scheduler_options::journal) to keep notes in");
+    return no_journal(st);
   return st.journal->note(key);
 }
 
