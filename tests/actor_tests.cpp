@@ -696,3 +696,34 @@ TEST_CASE("init: CAF's threads sleep while idle unless the application chose a p
     CHECK(policy(cfg) == "stealing");
   }
 }
+
+TEST_CASE("notify_client_of_changes: the client hears of nodes coming and going, once until "
+          "it asks for stats, and only when it asked to",
+          "[features]") {
+  cluster c;
+  // changed_atom messages that reach the client until none comes for `quiet`.
+  auto changes = [&](caf::timespan quiet) {
+    int n = 0;
+    bool quiet_now = false;
+    c.self()->receive_while([&] { return !quiet_now; })(
+      [&](changed_atom) { ++n; }, caf::after(quiet) >> [&] { quiet_now = true; });
+    return n;
+  };
+  auto opts = c.options({});
+  opts.notify_client_of_changes = true;
+  auto sched = c.scheduler(opts);
+  auto nodes = c.nodes(2, "n");
+  REQUIRE(c.ask<caf::ok_atom>(sched, add_node_atom::value, nodes[0]));
+  REQUIRE(c.ask<caf::ok_atom>(sched, add_node_atom::value, nodes[1]));
+  CHECK(changes(200ms) == 1);  // two joins, one message: the client has not looked yet
+  CHECK(c.get_stats(sched).worker_node_count == 2);
+  c.self()->send_exit(nodes[1], caf::exit_reason::kill);
+  CHECK(changes(2s) == 1);  // it looked since: told again
+  CHECK(c.get_stats(sched).worker_node_count == 1);
+  // Without the option the client gets results only, as in gascheduler.
+  auto plain_opts = c.options({});
+  plain_opts.name = "plain";
+  auto plain = c.scheduler(plain_opts);
+  REQUIRE(c.ask<caf::ok_atom>(plain, add_node_atom::value, c.nodes(1, "p")[0]));
+  CHECK(changes(200ms) == 0);
+}

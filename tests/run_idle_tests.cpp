@@ -60,17 +60,17 @@ const std::vector<std::string> no_heartbeats{"--heartbeat", "60000", "--heartbea
 
 TEST_CASE("idle gasched processes sleep: no thread wakes up on a timer", "[run][idle]") {
   scratch dir;
-  SECTION("gasched-run --serve with nothing submitted: a look every 2 s") {
-    // Nodes that join and remote clients' tasks send it no message: an idle
-    // server asks its scheduler every 2 s (a handful of wake-ups), where it
-    // used to every 250 ms, with a watcher waking every 100 ms.
+  SECTION("gasched-run --serve with nothing submitted") {
+    // Nodes that join and remote clients' tasks: its scheduler tells it
+    // (changed_atom), so an idle server does not look; it used to ask every
+    // 2 s, and before that every 250 ms, with a watcher waking every 100 ms.
     run_process server{dir, with({"--listen", "127.0.0.1:0", "--serve", "--nodes", "0", "--quiet"},
                                  no_heartbeats)};
     served_address(server, "127.0.0.1");
     fewest_wake_ups_per_second(server.pid());  // past its start
     auto rate = wake_ups_per_second(server.pid(), 6s);
     INFO("stderr:\n" << server.err());
-    CHECK(rate <= 5);
+    CHECK(rate <= 2);
     server.signal(SIGTERM);
     CHECK(server.finish() == 0);
   }
@@ -97,4 +97,23 @@ TEST_CASE("idle gasched processes sleep: no thread wakes up on a timer", "[run][
     node.process.signal(SIGTERM);
     CHECK(node.process.wait_exit(10s));
   }
+}
+
+TEST_CASE("gasched-run --serve shows nodes that join and leave, told by its scheduler",
+          "[run][idle]") {
+  // The idle server has no timer (above): what it shows, it was told.
+  scratch dir;
+  run_process server{dir, with({"--listen", "127.0.0.1:0", "--serve", "--nodes", "0"},
+                               no_heartbeats)};
+  auto address = served_address(server, "127.0.0.1");
+  suppress_caf_leaks_in_children();
+  auto node = gasched::tools::child_process::start(
+    with({stock_node_program(), "--join", address, "--name", "pushed"}, no_heartbeats));
+  auto joined = await_err(server, std::regex{"node pushed joined"});
+  INFO("stderr:\n" << server.err());
+  CHECK(joined);
+  node.kill();
+  CHECK(await_err(server, std::regex{"node pushed is gone"}));
+  server.signal(SIGTERM);
+  CHECK(server.finish() == 0);
 }

@@ -152,6 +152,8 @@ void cluster::impl::connect_nodes_and_spawn() {
   so.name = "gasched-run";
   so.nodes = std::move(handles);
   so.client = caf::actor{*self};
+  // Publishing, others change it: the scheduler says so (changed_atom).
+  so.notify_client_of_changes = opts.listening();
   so.max_workers = opts.slots;
   so.max_retries = opts.max_retries;
   so.retry_timeout = std::chrono::milliseconds(opts.retry_timeout_ms);

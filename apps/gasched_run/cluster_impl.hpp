@@ -115,6 +115,7 @@ struct cluster::impl {
     uint64_t done_when_idle = 0;  // results the feed heard of at its last idle()
     std::optional<progress_counts> last_look;  // what the last look saw
     bool fed = false;  // the feed ended and all of it was submitted
+    bool changed = false;  // the scheduler said nodes or other clients changed it
     bool kill_due = false;
     bool kill_noticed = false;
     // --journal (cluster_journal.cpp)

@@ -145,6 +145,7 @@ void cluster::impl::receive_for(run_state& st, std::optional<clock::duration> wa
       st.rep.fatal = "the scheduler refused the tasks: " + describe(e);
     },
     [&](wake_atom) {},  // the feed has more, or a signal came: the loop looks
+    [&](changed_atom) { st.changed = true; },
     [&](caf::down_msg& msg) {
       if (msg.source == sched.address()) {
         st.rep.fatal = "lost the scheduler (" + sys->render(msg.reason) + ")";
@@ -164,16 +165,12 @@ clock::duration cluster::impl::tick_every() const {
   return display.is_bar() ? clock::duration{100ms} : clock::duration{250ms};
 }
 
-// What sends us no message: nodes that join or leave a scheduler we
-// publish, tasks that remote clients submit to it (a server that waits for
-// nodes with tasks pending says so even with --quiet), and what local nodes
-// write to their logs. Only then does an idle loop look now and then; a
-// scheduler that told its client of such changes would make these looks
-// unnecessary too.
+// What sends us no message: what local nodes write to their logs. Only then
+// does an idle loop look now and then. Nodes that join or leave a scheduler
+// we publish, and tasks that remote clients submit to it, the scheduler
+// tells us of (changed_atom, notify_client_of_changes).
 bool cluster::impl::idle_looks() const {
-  auto others_change_it = own_scheduler && opts.listening();
-  auto node_logs = opts.log_given && !opts.quiet && nodes.size() > 0;
-  return others_change_it || node_logs;
+  return opts.log_given && !opts.quiet && nodes.size() > 0;
 }
 
 std::optional<clock::time_point> cluster::impl::next_look(bool busy,
@@ -241,7 +238,10 @@ run_report cluster::impl::run(task_feed& feed, const result_handler& on_result,
       supervise(st.rep);  // at once: the restart belongs to the demonstration
     }
     auto now = clock::now();
-    if (signals.child_signals() != children) {
+    if (st.changed) {
+      st.changed = false;
+      look_at = now;  // nodes or another client changed the cluster: show it
+    } else if (signals.child_signals() != children) {
       children = signals.child_signals();
       look_at = now;  // a local node may have died: supervision looks at once
     } else if (st.rep.total != submitted || st.done != done) {
@@ -315,9 +315,13 @@ run_report cluster::impl::serve() {
   std::optional<progress_counts> last_look;
   std::optional<clock::time_point> look_at = clock::now();
   auto children = signals.child_signals();
+  bool changed = false;  // the scheduler said nodes or other clients changed it
   while (!signals.requested() && rep.fatal.empty()) {
     auto now = clock::now();
-    if (signals.child_signals() != children) {
+    if (changed) {
+      changed = false;
+      look_at = now;  // nodes or another client changed the cluster: show it
+    } else if (signals.child_signals() != children) {
       children = signals.child_signals();
       look_at = now;  // a local node may have died: supervision looks at once
     }
@@ -335,6 +339,7 @@ run_report cluster::impl::serve() {
           look_at = now + tick_every();
       },
       [&](wake_atom) {},  // a signal: the loop looks
+      [&](changed_atom) { changed = true; },
       [&](caf::down_msg& msg) {
         if (msg.source == sched.address())
           rep.fatal = "the scheduler stopped (" + sys->render(msg.reason) + ")";

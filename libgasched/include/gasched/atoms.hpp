@@ -36,6 +36,13 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 /// the scheduler's process, its client or an admin only.
 using note_atom = caf::atom_constant<caf::atom("note")>;
 
+// -- a scheduler to its client ---------------------------------------------------
+
+/// (changed_atom), with scheduler_options::notify_client_of_changes: nodes
+/// joined or left, or another client submitted tasks, since the client last
+/// asked for stats; sent once until it asks again.
+using changed_atom = caf::atom_constant<caf::atom("changed")>;
+
 // -- between schedulers and nodes (internal protocol) --------------------------
 
 /// node -> scheduler: (join_atom, node_info) -> ok

@@ -44,6 +44,12 @@ struct scheduler_options {
   /// Default: true (the client sees every result).
   bool notify_client_of_awaited = true;
 
+  /// Whether `client` also gets (changed_atom) when nodes join or leave or
+  /// another client submits tasks: once, until it next asks for stats, so a
+  /// client that shows the cluster (gasched-run --listen) needs no timer.
+  /// Default: false (the client gets task_results only, as in gascheduler).
+  bool notify_client_of_changes = false;
+
   // -- placement and retries -----------------------------------------------------
 
   /// Most tasks running on one node at once; a node that announces fewer

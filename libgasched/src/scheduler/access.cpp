@@ -78,8 +78,11 @@ bool exit_allowed(scheduler_self self, const caf::exit_msg& msg) {
 
 void note_owner(scheduler_self self, task_id id) {
   auto& who = self->current_sender();
-  if (who && who->node() != self->node())
+  if (who && who->node() != self->node()) {
     self->state.remote_owner.emplace(id, who->node());
+    if (who->address() != self->state.opts.client.address())
+      tell_client(self);  // another client's tasks
+  }
 }
 
 bool may_see(scheduler_self self, task_id id) {

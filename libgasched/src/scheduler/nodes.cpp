@@ -25,6 +25,7 @@ void record(scheduler_self self, uint8_t kind, const std::string& node,
     std::move(detail)});
   if (events.size() > 64)
     events.pop_front();
+  tell_client(self);
 }
 
 // A node handed to us from another process: ask CAF's middleman where it is

@@ -1,6 +1,7 @@
 // What the scheduler sends when a task ends, and what stats reports.
 #include <algorithm>
 
+#include "gasched/atoms.hpp"
 #include "gasched/errc.hpp"
 #include "logging.hpp"
 #include "scheduler/state.hpp"
@@ -78,8 +79,19 @@ std::vector<node_load> node_loads(scheduler_self self) {
 
 } // namespace
 
+void tell_client(scheduler_self self) {
+  auto& st = self->state;
+  if (!st.opts.notify_client_of_changes || !st.opts.client || st.client_told)
+    return;
+  st.client_told = true;
+  self->send(st.opts.client, changed_atom::value);
+}
+
 stats make_stats(scheduler_self self) {
   auto& st = self->state;
+  if (st.client_told && self->current_sender()
+      && self->current_sender()->address() == st.opts.client.address())
+    st.client_told = false;
   auto& core = *st.core;
   auto& count = core.count();
   stats s;

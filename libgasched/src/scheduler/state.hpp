@@ -87,6 +87,8 @@ struct scheduler_state {
   held_for_commit in_commit;    ///< for the commit being written
   bool commit_scheduled = false;  ///< a commit_atom from schedule_commit waits
   bool commit_failing = false;    ///< the last commit failed (logged once)
+  /// A changed_atom went to the client and it has not asked for stats since.
+  bool client_told = false;
   // -- nodes coming and going ----------------------------------------------------
   uint64_t node_joins = 0;                   ///< first comings
   uint64_t node_losses = 0;                  ///< declared down
@@ -141,6 +143,9 @@ void deliver_now(scheduler_self self, task_result&& r);
 void fail_awaiters(scheduler_self self, const std::string& why);
 void warn_if_unfinished(scheduler_self self, const std::string& why);
 stats make_stats(scheduler_self self);
+/// With opts.notify_client_of_changes: tells the client, once until it asks
+/// for stats, that what stats show changed beyond its own tasks.
+void tell_client(scheduler_self self);
 
 // -- dispatch (dispatch.cpp) ----------------------------------------------------
 
