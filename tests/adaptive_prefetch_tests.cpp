@@ -18,6 +18,17 @@ struct adaptive_core {
     a = core.add_node(slots);
   }
 
+  // Functions 0 and 1 run once each, dispatched together: 0 ends after
+  // `end0` us having run `run0`, 1 after `end1` more having run `run1`.
+  void observe(uint64_t end0, uint32_t run0, uint64_t end1, uint32_t run1) {
+    auto first = dispatch_all(core);
+    REQUIRE(first.size() == 2);
+    fake_now_us += end0;
+    REQUIRE(core.complete(first[0].id, first[0].epoch, {}, {}, run_timing{run0, 0}));
+    fake_now_us += end1;
+    REQUIRE(core.complete(first[1].id, first[1].epoch, {}, {}, run_timing{run1, 0}));
+  }
+
   static core_limits limits() {
     core_limits lim;
     lim.prefetch = adaptive_prefetch;
@@ -94,21 +105,16 @@ TEST_CASE("adaptive prefetch: nothing is held for tasks longer than 50 round tri
   adaptive_core ac{4};
   auto& core = ac.core;
   auto a = ac.a;
-  REQUIRE(core.enqueue("long", caf::make_message(1), 0));
-  REQUIRE(core.enqueue("short", caf::make_message(1), 0));
-  auto first = dispatch_all(core);
-  REQUIRE(first.size() == 2);
-  fake_now_us += 100;
-  REQUIRE(core.complete(first[1].id, first[1].epoch, {}, {}, run_timing{0, 0}));
-  fake_now_us += 99'900;
-  REQUIRE(core.complete(first[0].id, first[0].epoch, {}, {}, run_timing{99'900, 0}));
+  REQUIRE(core.enqueue("short", caf::make_message(1), 0));  // function 0
+  REQUIRE(core.enqueue("long", caf::make_message(1), 0));   // function 1
+  ac.observe(100, 0, 99'900, 99'900);
   // rtt about 100 us; 99,900 > 50 x 100: long. The short one: 16 per slot.
-  CHECK(core.hold_limit(a, 0) == 4);
-  CHECK(core.hold_limit(a, 1) == 4 + 64);
+  CHECK(core.hold_limit(a, 1) == 4);
+  CHECK(core.hold_limit(a, 0) == 4 + 64);
   for (int i = 0; i < 4; ++i)
     REQUIRE(core.enqueue("long", caf::make_message(i), 0));
   REQUIRE(dispatch_all(core).size() == 4);
-  CHECK(core.hold_limit(a, 1) == 4);  // every slot runs a long task
+  CHECK(core.hold_limit(a, 0) == 4);  // every slot runs a long task
 }
 
 TEST_CASE("adaptive prefetch: tasks a few round trips long are held too, so no slot waits a "
@@ -119,12 +125,7 @@ TEST_CASE("adaptive prefetch: tasks a few round trips long are held too, so no s
   auto a = ac.a;
   REQUIRE(core.enqueue("few", caf::make_message(1), 0));
   REQUIRE(core.enqueue("many", caf::make_message(1), 0));
-  auto first = dispatch_all(core);
-  REQUIRE(first.size() == 2);
-  fake_now_us += 1'100;
-  REQUIRE(core.complete(first[0].id, first[0].epoch, {}, {}, run_timing{1'000, 0}));
-  fake_now_us += 4'900;
-  REQUIRE(core.complete(first[1].id, first[1].epoch, {}, {}, run_timing{5'900, 0}));
+  ac.observe(1'100, 1'000, 4'900, 5'900);
   CHECK(core.round_trip(a) == Approx(100).epsilon(0.01));
   // 4 slots x 100 / 1,000 = 0.4 tasks finish per round trip, but two may:
   // 0.4 + 2 x sqrt(0.4) = 1.66, so two are held.

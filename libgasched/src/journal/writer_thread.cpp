@@ -40,15 +40,6 @@ std::optional<caf::error> writer_thread::poll() {
   return std::move(outcome_);
 }
 
-caf::error writer_thread::wait() {
-  if (!in_hand_)
-    return caf::none;
-  std::unique_lock<std::mutex> lock{mtx_};
-  cv_.wait(lock, [this] { return !job_; });
-  in_hand_ = false;
-  return std::move(outcome_);
-}
-
 void writer_thread::wait_ended() {
   std::unique_lock<std::mutex> lock{mtx_};
   cv_.wait(lock, [this] { return !job_; });

@@ -40,9 +40,6 @@ public:
   /// again); nothing while it still runs.
   std::optional<caf::error> poll();
 
-  /// Waits for the job in hand to end and takes its outcome (none if no job).
-  caf::error wait();
-
   /// Waits for the job in hand to end; poll() gives its outcome.
   void wait_ended();
 
