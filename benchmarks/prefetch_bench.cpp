@@ -87,7 +87,7 @@ private:
   caf::scoped_actor self_;
   std::vector<gasched::tools::node_process> procs_;
   gasched::scheduler_options opts_;
-  caf::actor sched_;
+  gasched::scheduler_actor sched_;
 };
 
 std::string label(uint32_t prefetch) {

@@ -100,7 +100,7 @@ public:
     return opts;
   }
 
-  caf::actor scheduler(scheduler_options opts) {
+  gasched::scheduler_actor scheduler(scheduler_options opts) {
     auto s = spawn_scheduler(sys_, std::move(opts));
     if (!s)
       FAIL("spawn_scheduler: " << describe(s.error()));
@@ -109,8 +109,8 @@ public:
   }
 
   /// Sends a request and waits for its answer (or an error) up to `timeout`.
-  template <class T, class... Ts>
-  caf::expected<T> ask(const caf::actor& whom, Ts&&... xs) {
+  template <class T, class Handle, class... Ts>
+  caf::expected<T> ask(const Handle& whom, Ts&&... xs) {
     caf::expected<T> result{caf::error{}};
     self_->request(whom, 10s, std::forward<Ts>(xs)...)
       .receive([&](T& x) { result = std::move(x); },
@@ -118,13 +118,13 @@ public:
     return result;
   }
 
-  task_id execute(const caf::actor& sched, task t) {
+  task_id execute(const gasched::scheduler_actor& sched, task t) {
     auto id = ask<task_id>(sched, execute_atom::value, std::move(t));
     REQUIRE(id);
     return *id;
   }
 
-  stats get_stats(const caf::actor& sched) {
+  stats get_stats(const gasched::scheduler_actor& sched) {
     auto s = ask<stats>(sched, stats_atom::value);
     REQUIRE(s);
     return *s;
@@ -151,7 +151,7 @@ public:
 
   /// Waits until `pred(stats)` holds, asking again after each answer; false
   /// when it does not hold within `timeout`.
-  bool wait_for_stats(const caf::actor& sched, std::function<bool(const stats&)> pred,
+  bool wait_for_stats(const gasched::scheduler_actor& sched, std::function<bool(const stats&)> pred,
                       caf::timespan timeout = 10s) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -163,7 +163,8 @@ public:
   }
 
   /// Waits for `whom` to terminate; its exit reason.
-  caf::error wait_down(const caf::actor& whom, caf::timespan timeout = 10s) {
+  template <class Handle>
+  caf::error wait_down(const Handle& whom, caf::timespan timeout = 10s) {
     self_->monitor(whom);
     caf::error reason = caf::sec::request_timeout;
     self_->receive([&](caf::down_msg& msg) { reason = msg.reason; },
@@ -177,7 +178,7 @@ private:
   caf::scoped_actor self_;
   registry reg_;
   std::vector<caf::actor> nodes_;
-  std::vector<caf::actor> schedulers_;
+  std::vector<gasched::scheduler_actor> schedulers_;
 };
 
 /// gascheduler's execute_tasks assertions on stats after every task ended:

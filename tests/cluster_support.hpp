@@ -89,7 +89,7 @@ public:
 
   /// Publishes `sched` on a free port and starts a node joining it for each
   /// of `names`; the port, once all of them are up.
-  uint16_t publish_with_joined_nodes(const caf::actor& sched,
+  uint16_t publish_with_joined_nodes(const gasched::scheduler_actor& sched,
                                      const std::vector<std::string>& names) {
     auto port = publish(sys(), sched, 0);
     REQUIRE(port);

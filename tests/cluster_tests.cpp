@@ -9,7 +9,7 @@ using namespace gasched::testing;
 
 namespace {
 
-std::vector<task_result> run_identity_batch(process_cluster& c, const caf::actor& sched,
+std::vector<task_result> run_identity_batch(process_cluster& c, const gasched::scheduler_actor& sched,
                                             int32_t n, int32_t sleep_ms) {
   for (int32_t id = 1; id <= n; ++id)
     c.execute(sched, make_task("test.sleep", caf::make_message(id, sleep_ms)));

@@ -18,7 +18,7 @@ using json = nlohmann::json;
 namespace {
 
 // Runs `succeed` hello.world tasks and `fail` test.permanent tasks to their end.
-void run_tasks(cluster& c, const caf::actor& sched, int succeed, int fail) {
+void run_tasks(cluster& c, const gasched::scheduler_actor& sched, int succeed, int fail) {
   for (int32_t i = 0; i < succeed; ++i)
     c.execute(sched, make_task("hello.world", caf::make_message(i)));
   for (int i = 0; i < fail; ++i)
@@ -200,7 +200,7 @@ TEST_CASE("serve_http reports its port and fails clearly when the port is taken"
   auto again = serve_http(c.sys(), sched, "127.0.0.1", port);
   CHECK(again);  // the port is free once stopped
 
-  CHECK(is(serve_http(c.sys(), caf::actor{}, "127.0.0.1", 0).error(), errc::invalid_argument));
+  CHECK(is(serve_http(c.sys(), scheduler_actor{}, "127.0.0.1", 0).error(), errc::invalid_argument));
   http_options zero;
   zero.port = 0;
   zero.threads = 0;

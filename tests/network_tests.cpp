@@ -23,7 +23,7 @@ using clock_type = std::chrono::steady_clock;
 // that join it, each through a proxy of its own or directly.
 struct network_fixture {
   process_cluster c;
-  caf::actor sched;
+  gasched::scheduler_actor sched;
   uint16_t port = 0;
   std::map<std::string, std::unique_ptr<tcp_proxy>> proxies;
 

@@ -80,7 +80,7 @@ size_t fuzz_all(uint16_t port, const std::string& target, uint16_t other_port = 
 }
 
 // test.sleep(i, ms) for i = 1..n, each its own request; their ids.
-std::set<task_id> sleepers(process_cluster& c, const caf::actor& sched, int32_t n, int32_t ms) {
+std::set<task_id> sleepers(process_cluster& c, const gasched::scheduler_actor& sched, int32_t n, int32_t ms) {
   std::set<task_id> ids;
   for (int32_t i = 1; i <= n; ++i)
     ids.insert(c.execute(sched, make_task("test.sleep", caf::make_message(i, ms))));
@@ -118,7 +118,7 @@ void drain(process_cluster& c, std::vector<task_result>& into) {
 
 // 500 test.identity tasks in one batch: every id once, every value its
 // argument, each run on one of `nodes`.
-void check_identity_workload(process_cluster& c, const caf::actor& sched,
+void check_identity_workload(process_cluster& c, const gasched::scheduler_actor& sched,
                              const std::set<std::string>& nodes) {
   std::vector<task> batch;
   for (int32_t i = 0; i < 500; ++i)
@@ -154,7 +154,7 @@ void check_sleepers(const std::map<task_id, task_result>& results,
 }
 
 // The tasks still pending or running, one a line, for a failure message.
-std::string unfinished_text(process_cluster& c, const caf::actor& sched) {
+std::string unfinished_text(process_cluster& c, const gasched::scheduler_actor& sched) {
   std::string text;
   if (auto ts = c.ask<std::vector<task>>(sched, unfinished_atom::value))
     for (auto& t : *ts)

@@ -47,7 +47,7 @@ caf::behavior result_writer(caf::event_based_actor*, int fd) {
 // Awaits every task of 1..n whose line is not in `out` yet, and writes it.
 // (Its requests are in the scheduler's mailbox when it tells `ready`: before
 // the scheduler is published, so before any node can deliver a result.)
-caf::behavior rewriter(caf::event_based_actor* self, caf::actor sched, int fd,
+caf::behavior rewriter(caf::event_based_actor* self, gasched::scheduler_actor sched, int fd,
                        std::string out, int n, caf::actor ready) {
   std::set<task_id> written;
   std::ifstream in{out};
@@ -61,7 +61,7 @@ caf::behavior rewriter(caf::event_based_actor* self, caf::actor sched, int fd,
   return {[](caf::ok_atom) {}};
 }
 
-stats ask_stats(caf::scoped_actor& self, const caf::actor& sched) {
+stats ask_stats(caf::scoped_actor& self, const gasched::scheduler_actor& sched) {
   stats s;
   self->request(sched, std::chrono::seconds(10), stats_atom::value)
     .receive([&](stats& x) { s = std::move(x); }, [](caf::error&) {});

@@ -80,7 +80,7 @@ int64_t unix_ms_now() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-caf::expected<gasched::stats> ask_stats(caf::actor_system& sys, const caf::actor& sched,
+caf::expected<gasched::stats> ask_stats(caf::actor_system& sys, const gasched::scheduler_actor& sched,
                                         double timeout) {
   caf::scoped_actor self{sys};
   caf::expected<gasched::stats> result{caf::error{}};
@@ -100,7 +100,7 @@ std::optional<double> rate(const std::optional<gasched::stats>& before, int64_t 
          / double(now_ms - before_ms);
 }
 
-int show(caf::actor_system& sys, const caf::actor& sched, const command_line& cl) {
+int show(caf::actor_system& sys, const gasched::scheduler_actor& sched, const command_line& cl) {
   auto address = cl.host + ":" + std::to_string(cl.port);
   bool tty = isatty(STDOUT_FILENO) != 0;
   std::optional<gasched::stats> previous;
@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
   cfg.set("scheduler.max-threads", 1);
   cfg.set("scheduler.policy", caf::atom("sharing"));
   caf::actor_system sys{cfg};
-  auto sched = gasched::connect(sys, cl.host, cl.port);
+  auto sched = gasched::connect_scheduler(sys, cl.host, cl.port);
   if (!sched) {
     std::cerr << "gasched-ctl: " << gasched::describe(sched.error()) << "\n";
     return 1;

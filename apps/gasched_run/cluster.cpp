@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 // (or error) handed to `collector` with the task's key. A request/response
 // pair per task is what keeps two clients of one scheduler apart: a
 // response goes to whoever asked.
-caf::behavior forwarder(caf::event_based_actor* self, caf::actor sched,
+caf::behavior forwarder(caf::event_based_actor* self, gasched::scheduler_actor sched,
                         caf::actor collector) {
   return {
     [=](submit_atom, uint64_t key, task& t) {
@@ -121,7 +121,7 @@ void cluster::impl::start() {
   launch_nodes({});
   start_actor_system();
   if (opts.connecting()) {
-    auto remote = gasched::connect(*sys, opts.connect_host, opts.connect_port);
+    auto remote = gasched::connect_scheduler(*sys, opts.connect_host, opts.connect_port);
     if (!remote)
       throw std::runtime_error(describe(remote.error())
                                + " (is gasched-run --listen running there?)");

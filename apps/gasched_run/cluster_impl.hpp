@@ -35,7 +35,7 @@ using wake_atom = caf::atom_constant<caf::atom("wake")>;
 /// --journal: awaits an earlier run's tasks and stores notes for the run
 /// loop, answering it with messages tagged by the request's atom, so that
 /// the loop never blocks on them (cluster_journal.cpp).
-caf::behavior journal_agent(caf::event_based_actor* self, caf::actor sched,
+caf::behavior journal_agent(caf::event_based_actor* self, gasched::scheduler_actor sched,
                             caf::actor loop);
 
 struct cluster::impl {
@@ -57,7 +57,7 @@ struct cluster::impl {
   // Signals (a stop request, a local node's death) wake the loops with a
   // wake_atom; after `self`, so that it is gone before the actor system.
   stop_signals::subscription woken;
-  caf::actor sched;      // ours or remote
+  gasched::scheduler_actor sched;      // ours or remote
   caf::actor forwarder;  // with --connect
   caf::actor agent;      // with --journal (cluster_journal.cpp)
   bool own_scheduler = false;

@@ -11,7 +11,7 @@ namespace gasched::run {
 
 using namespace std::chrono_literals;
 
-caf::behavior journal_agent(caf::event_based_actor* self, caf::actor sched,
+caf::behavior journal_agent(caf::event_based_actor* self, gasched::scheduler_actor sched,
                             caf::actor loop) {
   return {
     [=](await_atom, task_id id) {

@@ -86,9 +86,9 @@ public:
     return procs_[i];
   }
 
-  caf::actor scheduler(uint32_t max_workers, caf::actor client, uint32_t prefetch = 0,
+  gasched::scheduler_actor scheduler(uint32_t max_workers, caf::actor client, uint32_t prefetch = 0,
                        const std::string& journal = {});
-  gasched::stats stats(const caf::actor& sched);
+  gasched::stats stats(const gasched::scheduler_actor& sched);
   // Receives `n` task results, or throws after `timeout` without one.
   std::vector<task_result> results(size_t n, caf::timespan timeout = 60s);
 
@@ -97,7 +97,7 @@ private:
   caf::scoped_actor self_;
   std::vector<tools::node_process> procs_;
   std::vector<caf::actor> nodes_;
-  std::vector<caf::actor> schedulers_;
+  std::vector<gasched::scheduler_actor> schedulers_;
 };
 
 // A client actor that counts results; done() waits for the n-th. An
@@ -119,7 +119,7 @@ private:
 // every result: tasks/s. With `journal`, the scheduler journals to that file.
 // `watch`, if given, is called with the scheduler before the tasks go out;
 // what it returns lives until the last result is in (e.g. an HTTP client).
-using watch_fn = std::function<std::shared_ptr<void>(const caf::actor& scheduler)>;
+using watch_fn = std::function<std::shared_ptr<void>(const gasched::scheduler_actor& scheduler)>;
 double throughput_run(caf::actor_system& sys, const options& opts, size_t n,
                       uint32_t prefetch, bool batch, const std::string& journal = {},
                       const watch_fn& watch = {});

@@ -121,7 +121,7 @@ bench_cluster::~bench_cluster() {
     self_->send_exit(s, caf::exit_reason::user_shutdown);
 }
 
-caf::actor bench_cluster::scheduler(uint32_t max_workers, caf::actor client,
+gasched::scheduler_actor bench_cluster::scheduler(uint32_t max_workers, caf::actor client,
                                     uint32_t prefetch, const std::string& journal) {
   scheduler_options o;
   o.journal = journal;
@@ -138,7 +138,7 @@ caf::actor bench_cluster::scheduler(uint32_t max_workers, caf::actor client,
   return *s;
 }
 
-gasched::stats bench_cluster::stats(const caf::actor& sched) {
+gasched::stats bench_cluster::stats(const gasched::scheduler_actor& sched) {
   gasched::stats result;
   self_->request(sched, 10s, stats_atom::value)
     .receive([&](gasched::stats& s) { result = std::move(s); },

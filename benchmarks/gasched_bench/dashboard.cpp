@@ -89,7 +89,7 @@ void dashboard(context& c) {
     plain.runs.push_back(throughput_run(c.sys, c.opts, n, adaptive_prefetch, true));
     for (size_t k = 0; k < 2; ++k) {
       std::shared_ptr<page_watcher> watcher;
-      auto watch = [&](const caf::actor& sched) -> std::shared_ptr<void> {
+      auto watch = [&](const gasched::scheduler_actor& sched) -> std::shared_ptr<void> {
         http_options ho;
         ho.port = 0;
         auto srv = serve_http(c.sys, sched, ho);

@@ -4,7 +4,7 @@
 
 namespace gasched {
 
-blocking_client::blocking_client(caf::actor_system& sys, caf::actor scheduler,
+blocking_client::blocking_client(caf::actor_system& sys, scheduler_actor scheduler,
                                  caf::timespan timeout, caf::timespan await_timeout)
   : self_(sys), scheduler_(std::move(scheduler)), timeout_(timeout),
     await_timeout_(await_timeout) {

@@ -21,75 +21,79 @@
 #include <caf/mailbox_element.hpp>
 #include <caf/sec.hpp>
 #include <caf/system_messages.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "logging.hpp"
 
 namespace gasched::detail {
 
-class guarded_actor : public caf::event_based_actor {
+// Logs one line a second at most: a peer that keeps sending must not flood
+// the log.
+inline void log_dropped(caf::scheduled_actor* self, const std::string& what) {
+  static std::atomic<int64_t> last{0};
+  auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  auto prev = last.load();
+  if (now - prev < std::chrono::steady_clock::duration{std::chrono::seconds(1)}.count()
+      || !last.compare_exchange_strong(prev, now))
+    return;
+  log(log_level::warning, "{} {}: dropped {} (more are not logged for a second)",
+      self->name(), self->id(), what);
+}
+
+/// The default handler: a message that no handler takes is dropped (and a
+/// request answered with unexpected_message).
+inline caf::result<caf::message> drop_unexpected(caf::scheduled_actor* self,
+                                                 caf::message_view&) {
+  log_dropped(self, "a message it does not understand");
+  return caf::sec::unexpected_message;
+}
+
+// Whether the source has ended (or is gone): CAF marks an actor ended before
+// it tells its links and monitors.
+inline bool source_ended(const caf::actor_addr& source) {
+  if (!source)
+    return false;
+  auto ptr = caf::actor_cast<caf::strong_actor_ptr>(source);
+  return !ptr || ptr->get()->getf(caf::abstract_actor::is_terminated_flag);
+}
+
+/// `Base`: caf::event_based_actor, or a typed_event_based_actor (the
+/// scheduler's and the node's typed interfaces).
+template <class Base>
+class guarded : public Base {
 public:
-  explicit guarded_actor(caf::actor_config& cfg) : caf::event_based_actor(cfg) {
-    set_error_handler([](caf::scheduled_actor* self, caf::error& err) {
-      dropped(self, "an error message (" + self->system().render(err) + ")");
+  explicit guarded(caf::actor_config& cfg) : Base(cfg) {
+    this->set_error_handler([](caf::scheduled_actor* self, caf::error& err) {
+      log_dropped(self, "an error message (" + self->system().render(err) + ")");
     });
-    set_default_handler(drop_unexpected);
+    this->set_default_handler(drop_unexpected);
   }
 
   void enqueue(caf::mailbox_element_ptr what, caf::execution_unit* host) override {
     if (what && !admitted(*what, host)) {
-      dropped(this, "a forged exit or down message");
+      log_dropped(this, "a forged exit or down message");
       return;
     }
-    caf::event_based_actor::enqueue(std::move(what), host);
-  }
-
-  /// The default handler: a message that no handler takes is dropped (and
-  /// a request answered with unexpected_message).
-  static caf::result<caf::message> drop_unexpected(caf::scheduled_actor* self,
-                                                   caf::message_view&) {
-    dropped(self, "a message it does not understand");
-    return caf::sec::unexpected_message;
+    Base::enqueue(std::move(what), host);
   }
 
 private:
-  // Logs one line a second at most: a peer that keeps sending must not
-  // flood the log.
-  static void dropped(caf::scheduled_actor* self, const std::string& what) {
-    static std::atomic<int64_t> last{0};
-    auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-    auto prev = last.load();
-    if (now - prev < std::chrono::steady_clock::duration{std::chrono::seconds(1)}.count()
-        || !last.compare_exchange_strong(prev, now))
-      return;
-    log(log_level::warning, "{} {}: dropped {} (more are not logged for a second)",
-        self->name(), self->id(), what);
-  }
-
-  // Whether the source has ended (or is gone): CAF marks an actor ended
-  // before it tells its links and monitors.
-  static bool ended(const caf::actor_addr& source) {
-    if (!source)
-      return false;
-    auto ptr = caf::actor_cast<caf::strong_actor_ptr>(source);
-    return !ptr || ptr->get()->getf(caf::abstract_actor::is_terminated_flag);
-  }
-
   bool admitted(const caf::mailbox_element& what, caf::execution_unit* host) const {
     auto& content = what.content();
     if (content.match_elements<caf::down_msg>())
-      return ended(content.get_as<caf::down_msg>(0).source);
+      return source_ended(content.get_as<caf::down_msg>(0).source);
     if (!content.match_elements<caf::exit_msg>())
       return true;
     auto& msg = content.get_as<caf::exit_msg>(0);
     auto kill = msg.reason == caf::exit_reason::kill;
-    if (ended(msg.source))  // a link fired; a kill only from this process
-      return !kill || msg.source.node() == node();
+    if (source_ended(msg.source))  // a link fired; a kill only from this process
+      return !kill || msg.source.node() == this->node();
     // An order to exit: from an actor of this process (send_exit), from a
     // peer's actor naming itself (its exit handler decides; never a kill),
     // or from no actor: anon_send_exit in this process, which passes no
     // execution unit. A peer's message comes on the middleman's, always.
     if (auto& sender = what.sender)
-      return sender->node() == node() || (!kill && msg.source == sender->address());
+      return sender->node() == this->node() || (!kill && msg.source == sender->address());
     return host == nullptr;
   }
 };

@@ -67,6 +67,19 @@ caf::expected<caf::actor> connect(caf::actor_system& sys, const std::string& hos
   return result;
 }
 
+caf::expected<uint16_t> publish(caf::actor_system& sys, const scheduler_actor& whom,
+                                uint16_t port, const std::string& host) {
+  return publish(sys, caf::actor_cast<caf::actor>(whom), port, host);
+}
+
+caf::expected<scheduler_actor> connect_scheduler(caf::actor_system& sys,
+                                                 const std::string& host, uint16_t port) {
+  auto result = connect(sys, host, port);
+  if (!result)
+    return std::move(result.error());
+  return caf::actor_cast<scheduler_actor>(std::move(*result));
+}
+
 std::optional<address> parse_address(const std::string& text,
                                      const std::string& default_host, uint16_t min_port) {
   auto colon = text.rfind(':');

@@ -50,7 +50,7 @@ struct node_state {
   std::shared_ptr<const registry> reg;
   std::shared_ptr<detail::task_pool> pool;
   std::unordered_set<caf::actor_addr> schedulers;  // monitored
-  caf::actor joined;                              // join mode: our scheduler
+  detail::scheduler_for_nodes joined;             // join mode: our scheduler
   // join mode: the scheduler asked to take us. It may send orders before its
   // answer arrives (it dispatches while it handles the join).
   caf::actor_addr joining;
@@ -63,7 +63,10 @@ struct node_state {
   static inline const char* name = "gasched.node";
 };
 
-using node_actor = caf::stateful_actor<node_state, detail::guarded_actor>;
+// The node's handle as schedulers see it is detail::node_actor; this actor
+// also takes its own process's and timers' messages (detail::node_impl).
+using node_self = caf::stateful_actor<node_state, detail::guarded<detail::node_impl::base>>;
+using detail::scheduler_for_nodes;
 
 // "(int32_t, std::vector<int32_t>)": built-in types by their C++ name, the
 // others by the name they were registered under.
@@ -80,7 +83,7 @@ std::string type_list_of(caf::actor_system& sys, const caf::message& m) {
   return result + ")";
 }
 
-void watch(node_actor* self, const caf::actor& scheduler) {
+void watch(node_self* self, const detail::scheduler_for_nodes& scheduler) {
   if (self->state.schedulers.insert(scheduler.address()).second)
     self->monitor(scheduler);
 }
@@ -91,7 +94,7 @@ std::string join_address(const node_state& st) {
 
 // Logs the first failure of an episode at warning level, the rest at debug:
 // a node waiting for its scheduler must say so, but not ten times a second.
-void join_failed(node_actor* self, const std::string& why) {
+void join_failed(node_self* self, const std::string& why) {
   auto& st = self->state;
   auto level = st.warned ? log_level::debug : log_level::warning;
   st.warned = true;
@@ -100,7 +103,7 @@ void join_failed(node_actor* self, const std::string& why) {
   self->delayed_send(self, st.pause->next(), rejoin_atom::value);
 }
 
-void joined(node_actor* self, caf::actor scheduler) {
+void joined(node_self* self, scheduler_for_nodes scheduler) {
   auto& st = self->state;
   auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - st.joining_since);
   detail::log(log_level::info, "node {} joined the scheduler at {} ({} attempts, {:.2f} s)",
@@ -116,7 +119,7 @@ void joined(node_actor* self, caf::actor scheduler) {
 // the next attempt once the link heals.
 constexpr auto join_timeout = std::chrono::seconds(2);
 
-void try_join(node_actor* self) {
+void try_join(node_self* self) {
   auto& st = self->state;
   ++st.attempts;
   auto mm = detail::middleman_of(self->system());
@@ -130,7 +133,7 @@ void try_join(node_actor* self) {
         }
         // The handle may be CAF's cached one of a connection that just
         // died: the join request then fails, and the next attempt connects anew.
-        auto scheduler = caf::actor_cast<caf::actor>(ptr);
+        auto scheduler = caf::actor_cast<scheduler_for_nodes>(ptr);
         auto& st = self->state;
         st.joining = scheduler.address();
         self->request(scheduler, join_timeout, join_atom::value,
@@ -143,7 +146,7 @@ void try_join(node_actor* self) {
       [self](caf::error& err) { join_failed(self, self->system().render(err)); });
 }
 
-void start_joining(node_actor* self) {
+void start_joining(node_self* self) {
   auto& st = self->state;
   st.joining_since = std::chrono::steady_clock::now();
   st.attempts = 0;
@@ -172,7 +175,7 @@ detail::retry_policy bounded(detail::retry_policy p, const node_options& opts) {
 
 // One line per refusal at most every second: a sender that keeps trying
 // must not flood the log.
-void log_refusal(node_actor* self, const std::string& what) {
+void log_refusal(node_self* self, const std::string& what) {
   static thread_local std::chrono::steady_clock::time_point last;
   auto now = std::chrono::steady_clock::now();
   if (now - last < std::chrono::seconds(1))
@@ -182,7 +185,7 @@ void log_refusal(node_actor* self, const std::string& what) {
 }
 
 // Why the node cannot run `order`, if it cannot.
-caf::error check_order(node_actor* self, const detail::run_order& order,
+caf::error check_order(node_self* self, const detail::run_order& order,
                        const registry::function* fn) {
   auto& st = self->state;
   if (fn == nullptr)
@@ -196,9 +199,9 @@ caf::error check_order(node_actor* self, const detail::run_order& order,
 }
 
 // Orders from a scheduler this node serves: handed to it (hello) or joined.
-void take_orders(node_actor* self, detail::run_batch& batch) {
+void take_orders(node_self* self, detail::run_batch& batch) {
   auto& st = self->state;
-  auto scheduler = caf::actor_cast<caf::actor>(self->current_sender());
+  auto scheduler = caf::actor_cast<scheduler_for_nodes>(self->current_sender());
   if (!scheduler)
     return;
   auto bound = thread_bound(st.opts);
@@ -236,7 +239,7 @@ void take_orders(node_actor* self, detail::run_batch& batch) {
   st.pool->submit(scheduler, limit, std::move(jobs));
 }
 
-void on_scheduler_down(node_actor* self, caf::down_msg& msg) {
+void on_scheduler_down(node_self* self, caf::down_msg& msg) {
   auto& st = self->state;
   if (st.schedulers.erase(msg.source) == 0)
     return;
@@ -249,8 +252,9 @@ void on_scheduler_down(node_actor* self, caf::down_msg& msg) {
   }
 }
 
-caf::behavior node_behavior(node_actor* self, std::shared_ptr<const registry> reg,
-                            node_options opts) {
+detail::node_impl::behavior_type node_behavior(node_self* self,
+                                               std::shared_ptr<const registry> reg,
+                                               node_options opts) {
   auto& st = self->state;
   st.opts = std::move(opts);
   st.reg = std::move(reg);
@@ -274,7 +278,7 @@ caf::behavior node_behavior(node_actor* self, std::shared_ptr<const registry> re
       // A scheduler handed this node greets it first; from then on it may
       // send orders (unless this node serves only the one it joined).
       auto& st = self->state;
-      auto scheduler = caf::actor_cast<caf::actor>(self->current_sender());
+      auto scheduler = caf::actor_cast<scheduler_for_nodes>(self->current_sender());
       if (scheduler && st.opts.serve_any)
         watch(self, scheduler);
       return detail::node_info{st.opts.name, st.opts.slots};
@@ -319,16 +323,17 @@ std::string default_name(caf::actor_id id) {
 caf::actor spawn_node(caf::actor_system& sys, const registry& reg, node_options opts) {
   auto shared = std::make_shared<const registry>(reg);
   if (!opts.name.empty())
-    return sys.spawn(node_behavior, std::move(shared), std::move(opts));
+    return caf::actor_cast<caf::actor>(
+      sys.spawn(node_behavior, std::move(shared), std::move(opts)));
   // The default name needs the actor's id: name it first thing. (The
   // arguments go through spawn: CAF 0.17 binds a null reference for a
   // function actor spawned without any, which UBSan reports.)
-  return sys.spawn(
-    [](node_actor* self, std::shared_ptr<const registry> r, node_options o) {
+  return caf::actor_cast<caf::actor>(sys.spawn(
+    [](node_self* self, std::shared_ptr<const registry> r, node_options o) {
       o.name = default_name(self->id());
       return node_behavior(self, std::move(r), std::move(o));
     },
-    std::move(shared), std::move(opts));
+    std::move(shared), std::move(opts)));
 }
 
 caf::actor spawn_node(caf::actor_system& sys, const registry& reg, std::string name) {

@@ -24,6 +24,7 @@
 #include "gasched/node.hpp"
 #include "gasched/run_node.hpp"
 #include "gasched/scheduler.hpp"
+#include "wire.hpp"
 
 namespace gasched {
 

@@ -31,6 +31,7 @@
 #include "gasched/atoms.hpp"
 #include "gasched/errc.hpp"
 #include "gasched/scheduler.hpp"
+#include "gasched/scheduler_actor.hpp"
 #include "logging.hpp"
 #include "scheduler/state.hpp"
 #include "scheduler_directory.hpp"
@@ -48,7 +49,7 @@ bool from_self(scheduler_self self) {
   return self->current_sender() == self->ctrl();
 }
 
-caf::behavior running_behavior(scheduler_self self) {
+scheduler_impl::behavior_type running_behavior(scheduler_self self) {
   return {
     // -- clients: anyone --------------------------------------------------------------
     [self](execute_atom, task& t) { return execute_one(self, t); },
@@ -117,17 +118,19 @@ void settle_start(scheduler_self self) {
     self->quit(st.start_error);
     return;
   }
-  self->set_default_handler(guarded_actor::drop_unexpected);
+  self->set_default_handler(drop_unexpected);
   self->become(running_behavior(self));
 }
 
 // Asks the given nodes who they are; spawn_scheduler waits for ready_atom.
 void greet_given_nodes(scheduler_self self) {
   auto& st = self->state;
-  std::vector<caf::actor> given;
-  for (auto& node : st.opts.nodes)
+  std::vector<node_actor> given;
+  for (auto& handle : st.opts.nodes) {
+    auto node = caf::actor_cast<node_actor>(handle);  // the interface is internal
     if (node && std::find(given.begin(), given.end(), node) == given.end())
-      given.push_back(node);
+      given.push_back(std::move(node));
+  }
   st.hellos_outstanding = given.size();
   auto answered = [self] {
     --self->state.hellos_outstanding;
@@ -148,16 +151,19 @@ void greet_given_nodes(scheduler_self self) {
       });
 }
 
-caf::behavior starting_behavior(scheduler_self self) {
-  // Requests that come before the nodes answered wait for the running state.
+scheduler_impl::behavior_type starting_behavior(scheduler_self self) {
+  // Requests that come before the nodes answered wait for the running state:
+  // this state takes one message and skips the rest (so it is a partial
+  // behaviour, which a typed one cannot be but through unsafe_init).
   self->set_default_handler(static_cast<caf::skip_t::fun>(caf::skip));
-  return {
+  caf::behavior ready{
     [self](ready_atom) -> caf::result<caf::ok_atom> {
       auto rp = self->make_response_promise<caf::ok_atom>();
       self->state.ready_waiters.push_back(rp);
       return rp;
     },
   };
+  return {scheduler_impl::behavior_type::unsafe_init{}, std::move(ready)};
 }
 
 void on_down(scheduler_self self, caf::down_msg& msg) {
@@ -183,7 +189,7 @@ void on_exit(scheduler_self self, caf::exit_msg& msg) {
   self->quit(msg.reason);
 }
 
-caf::behavior scheduler(scheduler_self self, scheduler_options opts,
+scheduler_impl::behavior_type scheduler(scheduler_self self, scheduler_options opts,
                         std::shared_ptr<sqlite_journal> journal) {
   auto& st = self->state;
   st.opts = std::move(opts);
@@ -197,7 +203,7 @@ caf::behavior scheduler(scheduler_self self, scheduler_options opts,
     if (auto err = st.core->restore(journal->take_snapshot())) {
       log(log_level::error, "scheduler {}: {}", st.label, describe(err));
       self->quit(err);
-      return {};
+      return scheduler_impl::behavior_type::make_empty_behavior();
     }
     st.core->set_journal(journal.get());
     st.journal = std::move(journal);
@@ -239,7 +245,7 @@ caf::error check(const scheduler_options& opts) {
 
 } // namespace
 
-caf::expected<caf::actor> spawn_scheduler(caf::actor_system& sys, scheduler_options opts) {
+caf::expected<scheduler_actor> spawn_scheduler(caf::actor_system& sys, scheduler_options opts) {
   if (auto err = check(opts))
     return err;
   if (!opts.name.empty() && !detail::claim_name(sys, opts.name))
@@ -272,11 +278,11 @@ caf::expected<caf::actor> spawn_scheduler(caf::actor_system& sys, scheduler_opti
       detail::release_name(sys, name, sched.address());
     return err;
   }
-  return sched;
+  return scheduler_actor{sched};
 }
 
-caf::actor find_scheduler(caf::actor_system& sys, const std::string& name) {
-  return detail::lookup_name(sys, name);
+scheduler_actor find_scheduler(caf::actor_system& sys, const std::string& name) {
+  return caf::actor_cast<scheduler_actor>(detail::lookup_name(sys, name));
 }
 
 } // namespace gasched

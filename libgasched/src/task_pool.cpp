@@ -71,7 +71,7 @@ void task_pool::start_threads() {
   }
 }
 
-void task_pool::submit(const caf::actor& scheduler, uint32_t limit,
+void task_pool::submit(const scheduler_for_nodes& scheduler, uint32_t limit,
                        std::vector<pool_job>&& jobs) {
   if (jobs.empty())
     return;

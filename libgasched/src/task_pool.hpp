@@ -39,7 +39,7 @@ namespace gasched::detail {
 
 /// One task in the node's hands.
 struct pool_job {
-  caf::actor scheduler;  // where its outcome goes
+  scheduler_for_nodes scheduler;  // where its outcome goes
   task_id id = 0;
   uint32_t epoch = 0;
   std::string function;
@@ -58,7 +58,8 @@ public:
 
   /// Queues jobs of one scheduler, which lets this node run at most `limit`
   /// of its jobs at once (0: no limit); starts threads when too few are idle.
-  void submit(const caf::actor& scheduler, uint32_t limit, std::vector<pool_job>&& jobs);
+  void submit(const scheduler_for_nodes& scheduler, uint32_t limit,
+              std::vector<pool_job>&& jobs);
 
   /// Asks the job under lease (id, epoch) of `scheduler` to stop early;
   /// its outcome is dropped.
@@ -68,7 +69,7 @@ public:
   void cancel_all(const caf::actor_addr& scheduler);
 
   /// Sends `outcome` to `scheduler` in a batch with whatever else is ready.
-  void post(const caf::actor& scheduler, run_outcome&& outcome) {
+  void post(const scheduler_for_nodes& scheduler, run_outcome&& outcome) {
     outbox_.post(scheduler, std::move(outcome), queued_ > 0 || busy_ > 1);
   }
 

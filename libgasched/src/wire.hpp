@@ -1,18 +1,60 @@
-// The messages between schedulers and nodes. Results travel back in batches
-// and dispatches go out in batches: CAF carries about 200k messages a second
-// over one connection, far fewer than the tasks a cluster can finish.
+// Internal: the protocol between schedulers and nodes, and the messages
+// actors send themselves. Results travel back in batches and dispatches go
+// out in batches: CAF carries about 200k messages a second over one
+// connection, far fewer than the tasks a cluster can finish.
+//
+//   scheduler                                         node
+//      |  (hello_atom) -> node_info            ───>    |   a node handed to the scheduler
+//      |  <───  (join_atom, node_info) -> ok           |   a node that joins by address
+//      |  (run_atom, run_batch)                ───>    |   orders, each under a lease
+//      |  (cancel_atom, task_id, epoch)        ───>    |
+//      |  <───  (done_atom, done_batch)                |   outcomes, each naming its lease
+//
+// A scheduler or a node takes these from peers it knows (nodes it greeted or
+// that joined; schedulers it joined or that greeted it); the rest are dropped.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <caf/message.hpp>
 #include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
 #include <caf/timespan.hpp>
+#include <caf/typed_actor.hpp>
 
+#include "gasched/scheduler_actor.hpp"
 #include "gasched/task.hpp"
+
+namespace gasched {
+
+/// node -> scheduler: (join_atom, node_info) -> ok
+using join_atom = caf::atom_constant<caf::atom("join")>;
+/// scheduler -> node: (hello_atom) -> node_info
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+/// scheduler -> node: (run_atom, run_batch)
+using run_atom = caf::atom_constant<caf::atom("run")>;
+/// node -> scheduler: (done_atom, done_batch)
+using done_atom = caf::atom_constant<caf::atom("done")>;
+/// spawn_scheduler -> scheduler: (ready_atom) -> ok once the given nodes answered
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
+/// run_node -> its node, before any task: (rename_atom, std::string)
+using rename_atom = caf::atom_constant<caf::atom("rename")>;
+/// self-addressed: send the batched dispatches now
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+/// self-addressed: commit the journal, then answer what waited for it
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+/// self-addressed: try to join the scheduler again
+using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
+/// self-addressed: try to reconnect a lost node handed by address
+using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+/// self-addressed: are there still tasks pending and no node?
+using no_nodes_atom = caf::atom_constant<caf::atom("no_nodes")>;
+
+} // namespace gasched
 
 namespace gasched::detail {
 
@@ -93,5 +135,33 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, done_batch& x) {
   return f(caf::meta::type_name("gasched::done_batch"), x.outcomes);
 }
+
+// -- the typed interfaces --------------------------------------------------------
+
+/// A node as schedulers see it.
+using node_actor = caf::typed_actor<
+  caf::replies_to<hello_atom>::with<node_info>,
+  caf::reacts_to<run_atom, run_batch>,
+  caf::reacts_to<cancel_atom, task_id, uint32_t>>;  // the lease (id, epoch)
+
+/// The node actor itself: also what its own process and timers send it.
+using node_impl = node_actor::extend<
+  caf::reacts_to<rename_atom, std::string>,
+  caf::reacts_to<flush_atom>,
+  caf::reacts_to<rejoin_atom>>;
+
+/// A scheduler as its nodes see it.
+using scheduler_for_nodes = caf::typed_actor<
+  caf::replies_to<join_atom, node_info>::with<caf::ok_atom>,
+  caf::reacts_to<done_atom, done_batch>>;
+
+/// The scheduler actor itself: its clients' interface, its nodes', the answer
+/// spawn_scheduler waits for, and its own timers.
+using scheduler_impl = scheduler_actor::extend_with<scheduler_for_nodes>::extend<
+  caf::replies_to<ready_atom>::with<caf::ok_atom>,
+  caf::reacts_to<flush_atom>,
+  caf::reacts_to<reconnect_atom, std::string>,
+  caf::reacts_to<no_nodes_atom>,
+  caf::reacts_to<commit_atom>>;
 
 } // namespace gasched::detail

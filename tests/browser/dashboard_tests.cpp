@@ -29,7 +29,7 @@ struct proxy_state {
 
 // Answers stats_atom from `sched`; tells `watcher` when it holds the
 // second request, and answers it on release_atom.
-caf::behavior stats_proxy(caf::stateful_actor<proxy_state>* self, caf::actor sched,
+caf::behavior stats_proxy(caf::stateful_actor<proxy_state>* self, gasched::scheduler_actor sched,
                           caf::actor watcher) {
   return {
     [=](stats_atom) {
@@ -46,7 +46,7 @@ caf::behavior stats_proxy(caf::stateful_actor<proxy_state>* self, caf::actor sch
   };
 }
 
-void run_hello(cluster& c, const caf::actor& sched, int32_t n) {
+void run_hello(cluster& c, const gasched::scheduler_actor& sched, int32_t n) {
   for (int32_t i = 0; i < n; ++i)
     c.execute(sched, make_task("hello.world", caf::make_message(i)));
   c.results(static_cast<size_t>(n));
@@ -106,7 +106,8 @@ TEST_CASE("the dashboard in chromium shows the nodes and figures and updates its
   auto sched = c.scheduler(c.options(c.nodes(2, "node-")));
   run_hello(c, sched, 12);
   auto proxy = c.sys().spawn(stats_proxy, sched, caf::actor{c.self()});
-  auto srv = serve_http(c.sys(), proxy, "127.0.0.1", 0);
+  // The proxy stands in for the scheduler: it answers the requests the endpoint sends.
+  auto srv = serve_http(c.sys(), caf::actor_cast<scheduler_actor>(proxy), "127.0.0.1", 0);
   REQUIRE(srv);
 
   // Polls at virtual 0, 1, 2 and 3 s: the second waits for 8 more tasks.
@@ -161,7 +162,7 @@ struct pacer_state {
 
 // Answers each stats request `delay` late, so that a page in virtual time
 // polls at a pace real work can be seen at.
-caf::behavior pacing_proxy(caf::stateful_actor<pacer_state>* self, caf::actor sched,
+caf::behavior pacing_proxy(caf::stateful_actor<pacer_state>* self, gasched::scheduler_actor sched,
                            caf::timespan delay) {
   return {
     [=](stats_atom) {
@@ -196,7 +197,8 @@ TEST_CASE("dashboard screenshot of a busy run", "[.screenshot]") {
                                             caf::make_message(i, int32_t{50 + (i * 37) % 350})));
   REQUIRE(c.ask<std::vector<task_id>>(sched, execute_atom::value, tasks));
   auto proxy = c.sys().spawn(pacing_proxy, sched, caf::timespan{std::chrono::milliseconds(150)});
-  auto srv = serve_http(c.sys(), proxy, "127.0.0.1", 0);
+  // The proxy stands in for the scheduler: it answers the requests the endpoint sends.
+  auto srv = serve_http(c.sys(), caf::actor_cast<scheduler_actor>(proxy), "127.0.0.1", 0);
   REQUIRE(srv);
   profile_dir profile;
   auto argv = chromium_dump(srv->url(), profile, 70000);

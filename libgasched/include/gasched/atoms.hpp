@@ -1,4 +1,5 @@
-// The message tags a scheduler and a node understand. CAF 0.17 atoms hold at
+// The message tags of a scheduler's public protocol (the internal ones, between
+// schedulers and nodes, are private to the library). CAF 0.17 atoms hold at
 // most 10 characters, so the atom text is sometimes shorter than the C++ name.
 #pragma once
 
@@ -42,30 +43,5 @@ using note_atom = caf::atom_constant<caf::atom("note")>;
 /// joined or left, or another client submitted tasks, since the client last
 /// asked for stats; sent once until it asks again.
 using changed_atom = caf::atom_constant<caf::atom("changed")>;
-
-// -- between schedulers and nodes (internal protocol) --------------------------
-
-/// node -> scheduler: (join_atom, node_info) -> ok
-using join_atom = caf::atom_constant<caf::atom("join")>;
-/// scheduler -> node: (hello_atom) -> node_info
-using hello_atom = caf::atom_constant<caf::atom("hello")>;
-/// scheduler -> node: (run_atom, run_batch)
-using run_atom = caf::atom_constant<caf::atom("run")>;
-/// node -> scheduler: (done_atom, done_batch)
-using done_atom = caf::atom_constant<caf::atom("done")>;
-/// spawn_scheduler -> scheduler: (ready_atom) -> ok once the given nodes answered
-using ready_atom = caf::atom_constant<caf::atom("ready")>;
-/// run_node -> its node, before any task: (rename_atom, std::string)
-using rename_atom = caf::atom_constant<caf::atom("rename")>;
-/// self-addressed: send the batched dispatches now
-using flush_atom = caf::atom_constant<caf::atom("flush")>;
-/// self-addressed: commit the journal, then answer what waited for it
-using commit_atom = caf::atom_constant<caf::atom("commit")>;
-/// self-addressed: try to join the scheduler again
-using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
-/// self-addressed: try to reconnect a lost node handed by address
-using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
-/// self-addressed: are there still tasks pending and no node?
-using no_nodes_atom = caf::atom_constant<caf::atom("no_nodes")>;
 
 } // namespace gasched

@@ -11,6 +11,7 @@
 #include <caf/expected.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "gasched/scheduler_actor.hpp"
 #include "gasched/stats.hpp"
 #include "gasched/task.hpp"
 
@@ -21,7 +22,7 @@ public:
   /// `timeout` bounds every call but await, which waits as long as the task
   /// runs (a year by default) unless `await_timeout` says otherwise. Destroy the client before
   /// its actor system.
-  blocking_client(caf::actor_system& sys, caf::actor scheduler,
+  blocking_client(caf::actor_system& sys, scheduler_actor scheduler,
                   caf::timespan timeout = std::chrono::seconds(30),
                   caf::timespan await_timeout = std::chrono::hours(24 * 365));
 
@@ -50,7 +51,7 @@ private:
   caf::expected<T> ask(caf::timespan timeout, Ts&&... xs);
 
   caf::scoped_actor self_;
-  caf::actor scheduler_;
+  scheduler_actor scheduler_;
   caf::timespan timeout_;
   caf::timespan await_timeout_;
 };

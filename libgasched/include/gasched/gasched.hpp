@@ -11,6 +11,7 @@
 #include "gasched/options.hpp"
 #include "gasched/registry.hpp"
 #include "gasched/scheduler.hpp"
+#include "gasched/scheduler_actor.hpp"
 #include "gasched/stats.hpp"
 #include "gasched/task.hpp"
 #include "gasched/this_task.hpp"

@@ -14,6 +14,7 @@
 #include <caf/expected.hpp>
 #include <caf/timespan.hpp>
 
+#include "gasched/scheduler_actor.hpp"
 #include "gasched/stats.hpp"
 
 namespace gasched {
@@ -77,7 +78,7 @@ public:
 private:
   struct impl;
   explicit http_server(std::unique_ptr<impl> ptr) noexcept;
-  friend caf::expected<http_server> serve_http(caf::actor_system&, caf::actor,
+  friend caf::expected<http_server> serve_http(caf::actor_system&, scheduler_actor,
                                                http_options);
   std::unique_ptr<impl> impl_;
 };
@@ -89,11 +90,11 @@ private:
 /// submitted (its access rules). Errors: errc::invalid_argument (no
 /// scheduler, threads 0), errc::network_error naming the address (port in
 /// use, not local).
-caf::expected<http_server> serve_http(caf::actor_system& sys, caf::actor scheduler,
+caf::expected<http_server> serve_http(caf::actor_system& sys, scheduler_actor scheduler,
                                       http_options opts);
 
 /// The same with only an address.
-caf::expected<http_server> serve_http(caf::actor_system& sys, caf::actor scheduler,
+caf::expected<http_server> serve_http(caf::actor_system& sys, scheduler_actor scheduler,
                                       std::string host = "127.0.0.1", uint16_t port = 8080);
 
 /// The JSON document of /api/stats (what `gasched-ctl --json` prints): every

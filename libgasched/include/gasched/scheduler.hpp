@@ -10,6 +10,7 @@
 #include <caf/expected.hpp>
 
 #include "gasched/options.hpp"
+#include "gasched/scheduler_actor.hpp"
 
 namespace gasched {
 
@@ -21,10 +22,10 @@ namespace gasched {
 ///
 /// The scheduler runs until it gets stop_atom, its client exits, or it is
 /// sent an exit message; stop it before its actor system is destroyed.
-caf::expected<caf::actor> spawn_scheduler(caf::actor_system& sys, scheduler_options opts);
+caf::expected<scheduler_actor> spawn_scheduler(caf::actor_system& sys, scheduler_options opts);
 
 /// The running scheduler of this actor system named `name`, or an invalid handle.
-caf::actor find_scheduler(caf::actor_system& sys, const std::string& name);
+scheduler_actor find_scheduler(caf::actor_system& sys, const std::string& name);
 
 /// Makes `whom` (a scheduler, so that nodes can join it and remote clients
 /// reach it; or a node, so that a scheduler can be handed it) reachable at
@@ -38,6 +39,17 @@ caf::expected<uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
 /// needed. Errors: errc::network_error naming the address.
 caf::expected<caf::actor> connect(caf::actor_system& sys, const std::string& host,
                                   uint16_t port);
+
+/// The scheduler published at host:port (connect, for a scheduler's typed
+/// handle). Nothing checks that a scheduler is published there: CAF 0.17
+/// checks interfaces only between typed actors on both ends, and gasched
+/// publishes plain handles, so that a node and a scheduler share one connect.
+caf::expected<scheduler_actor> connect_scheduler(caf::actor_system& sys,
+                                                 const std::string& host, uint16_t port);
+
+/// Same as publish() for a scheduler's handle.
+caf::expected<uint16_t> publish(caf::actor_system& sys, const scheduler_actor& whom,
+                                uint16_t port, const std::string& host = "127.0.0.1");
 
 /// A host and port as the programs take them on their command lines.
 struct address {

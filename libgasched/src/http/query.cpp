@@ -31,7 +31,7 @@ struct snapshot {
   std::vector<task> tasks;
 };
 
-caf::expected<snapshot> ask_snapshot(caf::scoped_actor& self, const caf::actor& sched,
+caf::expected<snapshot> ask_snapshot(caf::scoped_actor& self, const scheduler_actor& sched,
                                      caf::timespan timeout) {
   snapshot result;
   caf::error err;
@@ -52,7 +52,7 @@ bool consistent(const snapshot& x) {
 
 } // namespace
 
-caf::expected<stats> ask_stats(caf::actor_system& sys, const caf::actor& sched,
+caf::expected<stats> ask_stats(caf::actor_system& sys, const scheduler_actor& sched,
                                caf::timespan timeout) {
   caf::scoped_actor self{sys};
   caf::expected<stats> result{caf::error{}};
@@ -62,7 +62,7 @@ caf::expected<stats> ask_stats(caf::actor_system& sys, const caf::actor& sched,
   return result;
 }
 
-caf::expected<task_listing> ask_tasks(caf::actor_system& sys, const caf::actor& sched,
+caf::expected<task_listing> ask_tasks(caf::actor_system& sys, const scheduler_actor& sched,
                                       caf::timespan timeout, task_state state,
                                       size_t limit) {
   caf::scoped_actor self{sys};

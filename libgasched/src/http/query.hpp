@@ -12,6 +12,7 @@
 #include <caf/expected.hpp>
 #include <caf/timespan.hpp>
 
+#include "gasched/scheduler_actor.hpp"
 #include "gasched/stats.hpp"
 
 namespace gasched::detail::http {
@@ -33,10 +34,10 @@ struct task_listing {
   std::vector<task_row> rows;
 };
 
-caf::expected<stats> ask_stats(caf::actor_system& sys, const caf::actor& sched,
+caf::expected<stats> ask_stats(caf::actor_system& sys, const scheduler_actor& sched,
                                caf::timespan timeout);
 
-caf::expected<task_listing> ask_tasks(caf::actor_system& sys, const caf::actor& sched,
+caf::expected<task_listing> ask_tasks(caf::actor_system& sys, const scheduler_actor& sched,
                                       caf::timespan timeout, task_state state, size_t limit);
 
 } // namespace gasched::detail::http

@@ -26,7 +26,7 @@ namespace detail::http {
 // What a request handler needs; lives as long as the server.
 struct endpoint {
   caf::actor_system& sys;
-  caf::actor scheduler;
+  scheduler_actor scheduler;
   http_options opts;
   host_check hosts{opts.host, opts.allowed_hosts};
 };
@@ -34,7 +34,7 @@ struct endpoint {
 } // namespace detail::http
 
 struct http_server::impl {
-  impl(caf::actor_system& sys, caf::actor sched, http_options opts)
+  impl(caf::actor_system& sys, scheduler_actor sched, http_options opts)
     : ep{sys, std::move(sched), std::move(opts)} {
   }
 
@@ -237,7 +237,7 @@ void http_server::stop() {
   impl_->thread.join();
 }
 
-caf::expected<http_server> serve_http(caf::actor_system& sys, caf::actor scheduler,
+caf::expected<http_server> serve_http(caf::actor_system& sys, scheduler_actor scheduler,
                                       http_options opts) {
   if (!scheduler)
     return make_error(errc::invalid_argument, "serve_http needs a scheduler");
@@ -255,7 +255,7 @@ caf::expected<http_server> serve_http(caf::actor_system& sys, caf::actor schedul
   return http_server{std::move(x)};
 }
 
-caf::expected<http_server> serve_http(caf::actor_system& sys, caf::actor scheduler,
+caf::expected<http_server> serve_http(caf::actor_system& sys, scheduler_actor scheduler,
                                       std::string host, uint16_t port) {
   http_options opts;
   opts.host = std::move(host);

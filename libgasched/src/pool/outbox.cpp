@@ -8,7 +8,8 @@
 
 namespace gasched::detail {
 
-void outbox::post(const caf::actor& scheduler, run_outcome&& outcome, bool others_in_hand) {
+void outbox::post(const scheduler_for_nodes& scheduler, run_outcome&& outcome,
+                  bool others_in_hand) {
   std::unique_lock<std::mutex> guard{mtx_};
   if (closed_)
     return;
@@ -20,7 +21,7 @@ void outbox::post(const caf::actor& scheduler, run_outcome&& outcome, bool other
     if (flush_requested_)
       return;
     flush_requested_ = true;
-    if (auto node = caf::actor_cast<caf::actor>(node_)) {
+    if (auto node = caf::actor_cast<node_impl>(node_)) {
       guard.unlock();
       caf::anon_send(node, flush_atom::value);
       return;

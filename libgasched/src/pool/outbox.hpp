@@ -25,7 +25,8 @@ public:
   /// Sends `outcome` to `scheduler`, with whatever else is ready. With
   /// `others_in_hand`, more outcomes may follow in a moment: the node actor
   /// is asked to send them together.
-  void post(const caf::actor& scheduler, run_outcome&& outcome, bool others_in_hand);
+  void post(const scheduler_for_nodes& scheduler, run_outcome&& outcome,
+            bool others_in_hand);
 
   /// Sends everything now (the node actor, when a thread asked it to).
   void flush();
@@ -40,7 +41,7 @@ private:
 
   caf::actor_addr node_;
   std::mutex mtx_;
-  std::vector<std::pair<caf::actor, run_outcome>> ready_;
+  std::vector<std::pair<scheduler_for_nodes, run_outcome>> ready_;
   bool sending_ = false;          // a thread is sending
   bool flush_requested_ = false;  // the node actor was asked to send
   bool closed_ = false;

@@ -30,7 +30,7 @@ void record(scheduler_self self, uint8_t kind, const std::string& node,
 
 // A node handed to us from another process: ask CAF's middleman where it is
 // published, so that it can be reconnected there when its connection is lost.
-void learn_address(scheduler_self self, const caf::actor& node) {
+void learn_address(scheduler_self self, const node_actor& node) {
   if (node.node() == self->node())
     return;
   self->request(middleman_of(self->system()), reconnect_timeout, caf::get_atom::value,
@@ -75,7 +75,7 @@ void reconnect_failed(scheduler_self self, const std::string& key, const std::st
   self->delayed_send(self, r.pause->next(), reconnect_atom::value, key);
 }
 
-void reconnected(scheduler_self self, const std::string& key, const caf::actor& node,
+void reconnected(scheduler_self self, const std::string& key, const node_actor& node,
                  node_info& info) {
   auto& st = self->state;
   auto it = st.reconnects.find(key);
@@ -92,14 +92,14 @@ void reconnected(scheduler_self self, const std::string& key, const caf::actor& 
 
 } // namespace
 
-void hello(scheduler_self self, const caf::actor& node, caf::timespan timeout,
+void hello(scheduler_self self, const node_actor& node, caf::timespan timeout,
            std::function<void(node_info&)> on_info, std::function<void(caf::error&)> on_error) {
   self->request(node, timeout, hello_atom::value)
     .then([on_info](node_info& info) { on_info(info); },
           [on_error](caf::error& err) { on_error(err); });
 }
 
-caf::error add_node(scheduler_self self, const caf::actor& node, const node_info& info,
+caf::error add_node(scheduler_self self, const node_actor& node, const node_info& info,
                     bool handed) {
   auto& st = self->state;
   if (st.index_of.count(node.address()) > 0)
@@ -141,7 +141,7 @@ void reconnect(scheduler_self self, const std::string& key) {
                   const std::set<std::string>&) {
         if (!ptr)
           return reconnect_failed(self, key, "nothing is published there");
-        auto node = caf::actor_cast<caf::actor>(ptr);
+        auto node = caf::actor_cast<node_actor>(ptr);
         hello(
           self, node, reconnect_timeout,
           [self, key, node](node_info& info) { reconnected(self, key, node, info); },

@@ -135,9 +135,11 @@ caf::result<caf::ok_atom> stop(scheduler_self self) {
   return caf::ok_atom::value;
 }
 
-caf::result<caf::ok_atom> add_node_request(scheduler_self self, const caf::actor& node) {
+caf::result<caf::ok_atom> add_node_request(scheduler_self self, const caf::actor& handle) {
   if (auto err = check_admin(self, "add_node"))
     return err;
+  // Clients hand nodes as plain handles: the node's interface is internal.
+  auto node = caf::actor_cast<node_actor>(handle);
   if (!node)
     return make_error(errc::invalid_argument, "add_node needs a node actor");
   if (self->state.index_of.count(node.address()) > 0)
@@ -211,7 +213,7 @@ caf::result<caf::ok_atom> set_retry_timeout(scheduler_self self, caf::timespan d
 }
 
 caf::result<caf::ok_atom> join(scheduler_self self, node_info& info) {
-  auto node = caf::actor_cast<caf::actor>(self->current_sender());
+  auto node = caf::actor_cast<node_actor>(self->current_sender());
   if (!node)
     return make_error(errc::invalid_argument, "join needs a sender");
   if (auto err = add_node(self, node, info, false))

@@ -44,7 +44,7 @@ void deliver_now(scheduler_self self, task_result&& r) {
     st.awaiters.erase(first, last);
   }
   if (st.opts.client && (!awaited || st.opts.notify_client_of_awaited))
-    self->send(st.opts.client, std::move(r));
+    send_to_client(self, std::move(r));
 }
 
 void fail_awaiters(scheduler_self self, const std::string& why) {
@@ -84,7 +84,7 @@ void tell_client(scheduler_self self) {
   if (!st.opts.notify_client_of_changes || !st.opts.client || st.client_told)
     return;
   st.client_told = true;
-  self->send(st.opts.client, changed_atom::value);
+  send_to_client(self, changed_atom::value);
 }
 
 stats make_stats(scheduler_self self) {

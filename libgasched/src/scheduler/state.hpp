@@ -14,6 +14,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/node_id.hpp>
+#include <caf/send.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
@@ -32,7 +33,7 @@ namespace gasched::detail {
 
 /// A node as the actor knows it; the core knows it by index.
 struct node_entry {
-  caf::actor actor;   ///< invalid: the index is unused
+  node_actor actor;   ///< invalid: the index is unused
   std::string name;   ///< as it introduced itself
   run_batch outbox;   ///< orders not sent yet
   /// Where a node handed to us by address is published (from CAF's
@@ -109,7 +110,15 @@ struct scheduler_state {
   static inline const char* name = "gasched.scheduler";
 };
 
-using scheduler_self = caf::stateful_actor<scheduler_state, guarded_actor>*;
+using scheduler_self = caf::stateful_actor<scheduler_state, guarded<scheduler_impl::base>>*;
+
+/// Sends to the client (a plain handle: CAF's typed send() refuses those,
+/// and the client must still see the scheduler as the sender).
+template <class... Ts>
+void send_to_client(scheduler_self self, Ts&&... xs) {
+  caf::send_as(caf::actor_cast<caf::actor>(self), self->state.opts.client,
+               std::forward<Ts>(xs)...);
+}
 
 // -- requests (requests.cpp) ---------------------------------------------------
 
@@ -124,7 +133,7 @@ std::vector<task> unfinished_tasks(scheduler_self self);
 caf::result<caf::ok_atom> stop(scheduler_self self);
 caf::result<caf::ok_atom> set_max_workers(scheduler_self self, uint32_t n);
 caf::result<caf::ok_atom> set_retry_timeout(scheduler_self self, caf::timespan d);
-caf::result<caf::ok_atom> add_node_request(scheduler_self self, const caf::actor& node);
+caf::result<caf::ok_atom> add_node_request(scheduler_self self, const caf::actor& handle);
 /// A node joins by itself (join_atom).
 caf::result<caf::ok_atom> join(scheduler_self self, node_info& info);
 /// Outcomes a node reports; only the lease's holder is heard.
@@ -162,13 +171,13 @@ void flush(scheduler_self self, bool only_full);
 constexpr auto reconnect_timeout = std::chrono::seconds(2);
 
 /// `handed`: given by address (opts.nodes, add_node) rather than joined.
-caf::error add_node(scheduler_self self, const caf::actor& node, const node_info& info,
+caf::error add_node(scheduler_self self, const node_actor& node, const node_info& info,
                     bool handed);
 void remove_node(scheduler_self self, node_index n, const caf::error& reason);
 /// One attempt to reconnect the node published at `key` ("host:port").
 void reconnect(scheduler_self self, const std::string& key);
 /// Asks a node who it is.
-void hello(scheduler_self self, const caf::actor& node, caf::timespan timeout,
+void hello(scheduler_self self, const node_actor& node, caf::timespan timeout,
            std::function<void(node_info&)> on_info, std::function<void(caf::error&)> on_error);
 
 // -- no node (nodes.cpp) --------------------------------------------------------
