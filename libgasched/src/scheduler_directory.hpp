@@ -1,5 +1,9 @@
 // Names of the running schedulers of each actor system (find_scheduler).
-// Weak entries: a name never keeps its scheduler alive.
+// Weak entries: a name never keeps its scheduler alive. Keyed by the actor
+// system, so each system has its own names. Not CAF's registry: in CAF 0.17
+// it names actors by atom (10 characters at most), and a scheduler's name is
+// any string; nor does it let a name be claimed before its actor exists,
+// which spawn_scheduler needs to refuse a duplicate before it starts one.
 #pragma once
 
 #include <string>

@@ -1,5 +1,9 @@
 // gasched's one logging facility: levels, and a sink the application may
 // replace to route gasched's lines into its own logger.
+//
+// Process-wide on purpose: a line is written from CAF's threads, the task
+// pool's threads and the journal's writer, where no actor system is at hand,
+// and a process's log is one stream whatever number of actor systems it runs.
 #pragma once
 
 #include <cstdint>

@@ -81,15 +81,15 @@ private:
     uint32_t running = 0;
   };
 
-  // A node's place in free_: ordered by running / capacity, then index.
+  // A node's place in free_: ordered by running / limit, then index.
   struct load {
     uint32_t running;
-    uint32_t capacity;
+    uint32_t limit;  // how many it may hold (limit())
     node_index index;
 
     bool operator<(const load& other) const noexcept {
-      auto lhs = uint64_t{running} * other.capacity;
-      auto rhs = uint64_t{other.running} * capacity;
+      auto lhs = uint64_t{running} * other.limit;
+      auto rhs = uint64_t{other.running} * limit;
       return lhs != rhs ? lhs < rhs : index < other.index;
     }
   };
