@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gasched_run/event_aggregate.hpp"
+#include "event_job/event_aggregate.hpp"
 #include "run_support.hpp"
 
 using namespace std::chrono_literals;

@@ -1,4 +1,4 @@
-#include "gasched_run/event_aggregate.hpp"
+#include "event_job/event_aggregate.hpp"
 
 #include <charconv>
 #include <cstdio>

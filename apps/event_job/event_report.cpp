@@ -1,4 +1,4 @@
-#include "gasched_run/event_report.hpp"
+#include "event_job/event_report.hpp"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "event_tasks.hpp"
+#include "event_job/event_tasks.hpp"
 
 #include <unistd.h>
 
@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "data_dir.hpp"
-#include "gasched_run/event_aggregate.hpp"
+#include "event_job/event_aggregate.hpp"
 
 namespace gasched::examples {
 

@@ -1,4 +1,4 @@
-#include "gasched_run/event_job.hpp"
+#include "event_job/event_job.hpp"
 
 #include <stdlib.h>
 
@@ -12,11 +12,11 @@
 #include <caf/make_message.hpp>
 #include <fmt/format.h>
 
+#include "event_job/event_aggregate.hpp"
+#include "event_job/event_generator.hpp"
+#include "event_job/event_report.hpp"
 #include "gasched/errc.hpp"
 #include "gasched_run/cluster.hpp"
-#include "gasched_run/event_aggregate.hpp"
-#include "gasched_run/event_generator.hpp"
-#include "gasched_run/event_report.hpp"
 #include "gasched_run/options.hpp"
 #include "gasched_run/progress.hpp"
 #include "gasched_run/stop_signals.hpp"
