@@ -14,6 +14,7 @@
 
 #include "event_job/event_aggregate.hpp"
 #include "event_job/event_generator.hpp"
+#include "event_job/event_partial.hpp"
 #include "event_job/event_report.hpp"
 #include "gasched/errc.hpp"
 #include "gasched_run/cluster.hpp"
@@ -142,7 +143,7 @@ int run_event_job(const options& opts, progress& display, stop_signals& signals)
         // Merged as they arrive: the summary is ready with the last result.
         if (!r.value.match_elements<std::string>())
           throw std::invalid_argument("not a string");
-        auto partial = events::aggregate::decode(r.value.get_as<std::string>(0));
+        auto partial = events::decode_partial(r.value.get_as<std::string>(0));
         events_by_node[r.node] += partial.events;
         merged.merge(partial);
         return;
