@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "event_tasks.hpp"
+#include "event_job/event_tasks.hpp"
 #include "gasched/this_task.hpp"
 
 namespace gasched::examples {

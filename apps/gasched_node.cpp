@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "data_dir.hpp"
-#include "event_tasks.hpp"
+#include "event_job/event_tasks.hpp"
 #include "example_tasks.hpp"
 #include "gasched/node.hpp"
 #include "gasched/run_node.hpp"

@@ -2,10 +2,13 @@
 // merge exactly, its totals are checked, and a node killed on purpose
 // changes nothing in them.
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
-#include "gasched_run/event_aggregate.hpp"
+#include "event_job/event_aggregate.hpp"
+#include "event_job/event_partial.hpp"
 #include "run_support.hpp"
 
 using namespace std::chrono_literals;
@@ -23,6 +26,8 @@ const std::vector<std::string> kill_job{"--batches", "40", "--games", "4", "--pl
 
 TEST_CASE("event aggregates: a merge of partials counts each player once", "[run][events]") {
   using gasched::events::aggregate;
+  using gasched::events::decode_partial;
+  using gasched::events::encode_partial;
   auto event = [](int64_t ts, const char* game, int player, const char* rest) {
     return "{\"ts\":" + std::to_string(ts) + ",\"game\":\"" + game
            + "\",\"player\":" + std::to_string(player) + "," + rest + "}";
@@ -53,8 +58,8 @@ TEST_CASE("event aggregates: a merge of partials counts each player once", "[run
   a.batches = b.batches = 1;
   single.batches = 2;
   // Through the wire format, as the results travel.
-  auto merged = aggregate::decode(a.encode());
-  merged.merge(aggregate::decode(b.encode()));
+  auto merged = decode_partial(encode_partial(a));
+  merged.merge(decode_partial(encode_partial(b)));
   CHECK(merged == single);
   CHECK(gasched::events::first_difference(merged, single).empty());
   auto& g = merged.games.at("g");
@@ -69,11 +74,84 @@ TEST_CASE("event aggregates: a merge of partials counts each player once", "[run
   CHECK(merged.events == 6);
   CHECK(gasched::events::day_label(19723) == "2024-01-01");
   // A partial that went wrong is caught, not merged as zeros.
-  CHECK_THROWS(aggregate::decode("not an aggregate"));
-  CHECK_THROWS(aggregate::decode("gasched.events/1 1 2 0\nd 5 2 1\n"));
+  CHECK_THROWS_AS(decode_partial("not an aggregate"), std::invalid_argument);
   auto changed = single;
   changed.games["g"].active_by_day[19724].insert(99);
   CHECK(gasched::events::first_difference(changed, single) == "g daily active players differ");
+}
+
+namespace {
+
+// decode_partial's message for `bytes`, or "" when they decode.
+std::string partial_error(const std::string& bytes) {
+  try {
+    gasched::events::decode_partial(bytes);
+    return "";
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+}
+
+std::string cbor(const json& doc) {
+  std::string out;
+  json::to_cbor(doc, out);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("event partials: malformed ones are refused, saying what is wrong",
+          "[run][events]") {
+  using gasched::events::aggregate;
+  using gasched::events::encode_partial;
+  aggregate a;
+  a.batches = 1;
+  a.add_line(R"({"ts":1704067210,"game":"g","player":7,"type":"session_start"})");
+  a.add_line(R"({"ts":1704067220,"game":"g","player":9,"type":"progress","stage":"boss"})");
+  auto valid = json::from_cbor(encode_partial(a));
+  auto with = [&valid](const json::json_pointer& at, const json& value) {
+    auto doc = valid;
+    doc[at] = value;
+    return cbor(doc);
+  };
+  CHECK(partial_error(encode_partial(a)).empty());
+  auto has = [](const std::string& message, const std::string& part) {
+    INFO(message);
+    CHECK(message.find(part) != std::string::npos);
+  };
+  has(partial_error(""), "document is not CBOR");
+  has(partial_error("not an aggregate"), "document is not CBOR");
+  has(partial_error(encode_partial(a).substr(0, 20)), "document is not CBOR");
+  has(partial_error(cbor({{"batches", 1}})), "document is not a partial aggregate");
+  has(partial_error(cbor(json::array({1, 2}))), "document is not a partial aggregate");
+  // from_cbor would recurse once per level: a stack overflow, not an error.
+  has(partial_error(std::string(1000000, '\x81')), "nests deeper than a partial does");
+  has(partial_error(with("/batches"_json_pointer, -1)), "partial.batches is out of range");
+  has(partial_error(with("/games/g/events"_json_pointer, "many")),
+      "partial.games[g].events is not an integer");
+  auto no_sessions = valid;
+  no_sessions["games"]["g"].erase("sessions");
+  has(partial_error(cbor(no_sessions)), "partial.games[g].sessions is missing");
+  has(partial_error(with("/games/g/active_by_day/0/1"_json_pointer, json::array({7, 0}))),
+      "partial.games[g].active_by_day[0][1] lists a player twice");
+  has(partial_error(with("/games/g/active_by_day/0/1"_json_pointer,
+                         json::array({4000000000u, 4000000000u}))),
+      "has a player id beyond 32 bits");
+  has(partial_error(with("/games/g/reached"_json_pointer, json::array())),
+      "partial.games[g].reached is not a list of 5 stages");
+  has(partial_error(with("/games/g/reached/4/0"_json_pointer, 1.5)),
+      "partial.games[g].reached.boss[0] is not a player id delta");
+  // Whatever a byte is changed to, or wherever the bytes end: a result or
+  // an invalid_argument (partial_error lets anything else escape).
+  auto bytes = encode_partial(a);
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    CHECK_NOTHROW(partial_error(bytes.substr(0, i)));
+    for (int b = 0; b < 256; ++b) {
+      auto changed = bytes;
+      changed[i] = static_cast<char>(b);
+      CHECK_NOTHROW(partial_error(changed));
+    }
+  }
 }
 
 TEST_CASE("gasched-run: the default job checks its merged totals and exits 0", "[run]") {

@@ -152,6 +152,8 @@ struct cluster::impl {
   run_report run(task_feed& feed, const result_handler& on_result,
                  std::vector<std::pair<uint64_t, task_id>> resumed,
                  std::optional<task_id> known_ids);
+  // The run's last figures: its time, last checkpoint, counts, restarts.
+  run_report end_run(run_state& st, task_feed& feed, clock::time_point started);
   bool serve_tick(run_report& rep, no_nodes_watch& watch,
                   std::optional<progress_counts>& last_look);
   void count_left(run_report& rep);

@@ -258,6 +258,10 @@ run_report cluster::impl::run(task_feed& feed, const result_handler& on_result,
     receive_for(st, look_at ? std::optional<clock::duration>{*look_at - now} : std::nullopt,
                 feed);
   }
+  return end_run(st, feed, started);
+}
+
+run_report cluster::impl::end_run(run_state& st, task_feed& feed, clock::time_point started) {
   st.rep.seconds = std::chrono::duration<double>(clock::now() - started).count();
   if (journaled())
     last_checkpoint(st, feed);

@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <exception>
 
+#include "event_job/event_job.hpp"
 #include "gasched/errc.hpp"
 #include "gasched/log.hpp"
 #include "gasched_run/actor_config.hpp"
-#include "gasched_run/event_job.hpp"
 #include "gasched_run/options.hpp"
 #include "gasched_run/progress.hpp"
 #include "gasched_run/stop_signals.hpp"

@@ -94,29 +94,28 @@ void take_caf_args(const CLI::App& app, options& o) {
     throw CLI::ValidationError("--caf#", "CAF does not accept it: " + probe.render(err));
 }
 
-} // namespace
+// The options whose text or presence the checks after parsing need.
+struct given_options {
+  std::string listen, connect, http;
+  bool no_check = false;
+  uint32_t no_nodes_timeout = 0;
+  CLI::Option* serve = nullptr;
+  CLI::Option* nodes = nullptr;
+  CLI::Option* slots = nullptr;
+  CLI::Option* program = nullptr;
+  CLI::Option* listen_opt = nullptr;
+  CLI::Option* connect_opt = nullptr;
+  CLI::Option* retries = nullptr;
+  CLI::Option* retry_timeout = nullptr;
+  CLI::Option* prefetch = nullptr;
+  CLI::Option* kill_after = nullptr;
+  CLI::Option* http_opt = nullptr;
+  CLI::Option* log = nullptr;
+  cluster_opts failure{};
+};
 
-bool is_loopback(const std::string& host) noexcept {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
-bool options::exposed_in_plain_text() const noexcept {
-  return listening() && !is_loopback(listen_host) && tls_dir.empty();
-}
-
-bool split_address(const std::string& text, const std::string& default_host,
-                   int min_port, std::string& host, int& port) {
-  auto address = parse_address(text, default_host, static_cast<uint16_t>(min_port));
-  if (!address)
-    return false;
-  host = address->host;
-  port = address->port;
-  return true;
-}
-
-std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
-  options o;
-  CLI::App app{
+const char* description() {
+  return
     "gasched-run: spreads a batch of tasks over gasched-node processes and gets every "
     "one done, even when a node dies.\n\n"
     "With no arguments it runs the default job: it generates a data set of game events "
@@ -147,10 +146,11 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     "is reported unfinished; with --journal the same command started again finishes "
     "them), or a --journal or --out file was refused; 2 on a usage error; 128+N after "
     "signal N (Ctrl-C: 130), also for --serve stopped with tasks unfinished (0 when none "
-    "was)."};
-  app.get_formatter()->column_width(34);
+    "was).";
+}
 
-  std::string listen, connect;
+// The job: the default one (its data set), a task file, or none (--serve).
+void add_job_options(CLI::App& app, options& o, given_options& g) {
   std::string job = "Job (default: the game-events job)";
   app.add_option("--tasks", o.tasks_file,
                  "run the tasks in FILE, one JSON object a line, and print each result as "
@@ -159,10 +159,10 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     ->check(CLI::Validator(check_task_file, ""))
     ->group(job);
   add_stream_options(app, o, job);
-  auto serve = app.add_flag("--serve", o.serve,
-                            "with --listen: run no job of its own; serve nodes that join and "
-                            "clients that --connect until Ctrl-C")
-                 ->group(job);
+  g.serve = app.add_flag("--serve", o.serve,
+                         "with --listen: run no job of its own; serve nodes that join and "
+                         "clients that --connect until Ctrl-C")
+              ->group(job);
   app.add_option("--data", o.data_dir,
                  "folder for the default job's batch files and partial results, kept "
                  "afterwards; the local nodes may read and write only there (their "
@@ -172,186 +172,190 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     ->type_name("DIR")
     ->group(job);
   app.add_flag("--keep-data", o.keep_data, "keep the temporary data folder")->group(job);
-  app.add_option("--batches", o.data.batches, "batch files, one task each (1..100000)")
-    ->type_name("N")
-    ->check(CLI::Range(1u, 100000u).description(""))
-    ->capture_default_str()
-    ->group(job);
-  app.add_option("--games", o.data.games, "games in the data set (1..100)")
-    ->type_name("N")
-    ->check(CLI::Range(1u, 100u).description(""))
-    ->capture_default_str()
-    ->group(job);
-  app.add_option("--players", o.data.players, "players per game (1..10000000)")
-    ->type_name("N")
-    ->check(CLI::Range(1u, 10000000u).description(""))
-    ->capture_default_str()
-    ->group(job);
-  app.add_option("--days", o.data.days, "days of events from 2024-01-01 (1..366)")
-    ->type_name("N")
-    ->check(CLI::Range(1u, 366u).description(""))
-    ->capture_default_str()
-    ->group(job);
-  app.add_option("--seed", o.data.seed, "the same seed gives the same data")
-    ->type_name("N")
-    ->capture_default_str()
-    ->group(job);
-  bool no_check = false;
-  app.add_flag("--no-check", no_check,
+  add_data_set_options(app, o, job);
+  app.add_flag("--no-check", g.no_check,
                "skip checking the merged totals against a single-process computation")
     ->group(job);
+}
 
-  std::string cluster = "Cluster";
-  auto nodes = app.add_option("--nodes", o.nodes,
-                              "gasched-node processes to start on this machine (0..64); 0 "
-                              "(with --listen) starts none and waits for nodes to join")
-                 ->type_name("N")
-                 ->check(CLI::Range(0u, 64u).description(""))
-                 ->capture_default_str()
-                 ->group(cluster);
-  auto slots = app.add_option("--slots", o.slots, "tasks each local node runs at once, and most a joining node gets (1..256)")
-                 ->type_name("N")
-                 ->check(CLI::Range(1u, 256u).description(""))
-                 ->capture_default_str()
-                 ->group(cluster);
-  auto program = app.add_option("--node-program", o.node_program,
-                                "the node program to start; default: gasched-node next to "
-                                "gasched-run")
-                   ->type_name("PATH")
-                   ->group(cluster);
-  auto listen_opt = app.add_option("--listen", listen,
-                                   "also publish the scheduler at [HOST:]PORT (HOST "
-                                   "default 127.0.0.1, PORT 0 picks one) for nodes that "
-                                   "join and remote clients; beyond loopback it needs "
-                                   "--tls (or --insecure)")
-                      ->type_name("[HOST:]PORT")
-                      ->group(cluster);
-  auto connect_opt = app.add_option("--connect", connect,
-                                    "be a client of the scheduler published at HOST:PORT "
-                                    "(by gasched-run --listen): no local scheduler or nodes")
-                       ->type_name("HOST:PORT")
-                       ->group(cluster);
-  auto retries = app.add_option("--max-retries", o.max_retries,
-                                "attempts of a failing task on its node (1..1000)")
+// Where the nodes are: started here, joining through --listen, or behind
+// the scheduler of --connect.
+void add_node_options(CLI::App& app, options& o, given_options& g, const std::string& group) {
+  g.nodes = app.add_option("--nodes", o.nodes,
+                           "gasched-node processes to start on this machine (0..64); 0 "
+                           "(with --listen) starts none and waits for nodes to join")
+              ->type_name("N")
+              ->check(CLI::Range(0u, 64u).description(""))
+              ->capture_default_str()
+              ->group(group);
+  g.slots = app.add_option("--slots", o.slots, "tasks each local node runs at once, and most a joining node gets (1..256)")
+              ->type_name("N")
+              ->check(CLI::Range(1u, 256u).description(""))
+              ->capture_default_str()
+              ->group(group);
+  g.program = app.add_option("--node-program", o.node_program,
+                             "the node program to start; default: gasched-node next to "
+                             "gasched-run")
+                ->type_name("PATH")
+                ->group(group);
+  g.listen_opt = app.add_option("--listen", g.listen,
+                                "also publish the scheduler at [HOST:]PORT (HOST "
+                                "default 127.0.0.1, PORT 0 picks one) for nodes that "
+                                "join and remote clients; beyond loopback it needs "
+                                "--tls (or --insecure)")
+                   ->type_name("[HOST:]PORT")
+                   ->group(group);
+  g.connect_opt = app.add_option("--connect", g.connect,
+                                 "be a client of the scheduler published at HOST:PORT "
+                                 "(by gasched-run --listen): no local scheduler or nodes")
+                    ->type_name("HOST:PORT")
+                    ->group(group);
+}
+
+// How the nodes run tasks.
+void add_task_run_options(CLI::App& app, options& o, given_options& g,
+                          const std::string& group) {
+  g.retries = app.add_option("--max-retries", o.max_retries,
+                             "attempts of a failing task on its node (1..1000)")
+                ->type_name("N")
+                ->check(CLI::Range(1u, 1000u).description(""))
+                ->capture_default_str()
+                ->group(group);
+  g.retry_timeout = app.add_option("--retry-timeout", o.retry_timeout_ms,
+                                   "pause between attempts, in milliseconds")
+                      ->type_name("MS")
+                      ->capture_default_str()
+                      ->group(group);
+  g.prefetch = app.add_option_function<std::string>(
+                   "--prefetch",
+                   [&o](const std::string& v) {
+                     o.prefetch = v == "adaptive" ? gasched::adaptive_prefetch
+                                                  : static_cast<uint32_t>(std::stoul(v));
+                   },
+                   "tasks per slot a node holds beyond those it runs: adaptive (the "
+                   "default: about one round trip of each function's observed work), "
+                   "or a fixed 0..1000 (0: only what it runs, as gascheduler)")
+                 ->type_name("adaptive|N")
+                 ->check(CLI::IsMember({"adaptive"}) | CLI::Range(0u, 1000u))
+                 ->group(group);
+  g.kill_after = app.add_option("--kill-node-after", o.kill_node_after,
+                                "kill -9 one local node after N results, to watch the "
+                                "scheduler requeue its tasks and supervision restart it")
                    ->type_name("N")
-                   ->check(CLI::Range(1u, 1000u).description(""))
-                   ->capture_default_str()
-                   ->group(cluster);
-  auto retry_timeout = app.add_option("--retry-timeout", o.retry_timeout_ms,
-                                      "pause between attempts, in milliseconds")
-                         ->type_name("MS")
-                         ->capture_default_str()
-                         ->group(cluster);
-  auto prefetch = app.add_option_function<std::string>(
-                      "--prefetch",
-                      [&o](const std::string& v) {
-                        o.prefetch = v == "adaptive" ? gasched::adaptive_prefetch
-                                                     : static_cast<uint32_t>(std::stoul(v));
-                      },
-                      "tasks per slot a node holds beyond those it runs: adaptive (the "
-                      "default: about one round trip of each function's observed work), "
-                      "or a fixed 0..1000 (0: only what it runs, as gascheduler)")
-                    ->type_name("adaptive|N")
-                    ->check(CLI::IsMember({"adaptive"}) | CLI::Range(0u, 1000u))
-                    ->group(cluster);
-  auto kill_after = app.add_option("--kill-node-after", o.kill_node_after,
-                                   "kill -9 one local node after N results, to watch the "
-                                   "scheduler requeue its tasks and supervision restart it")
-                      ->type_name("N")
-                      ->check(CLI::Range(uint64_t{1}, UINT64_MAX).description(""))
-                      ->group(cluster);
+                   ->check(CLI::Range(uint64_t{1}, UINT64_MAX).description(""))
+                   ->group(group);
+}
 
-  uint32_t no_nodes_timeout = 0;
-  auto failure = add_failure_options(app, o, no_nodes_timeout, "When things fail");
+// A client of a remote scheduler has none of the scheduler's options, and
+// a server needs an address.
+void check_client_and_server(const given_options& g) {
+  // Checked here rather than with CLI11's excludes(), which would list
+  // every pair in --help. A client of a remote scheduler has none of
+  // these: that scheduler's nodes and settings are not ours.
+  if (g.connect_opt->count() > 0)
+    for (auto* opt : {g.listen_opt, g.serve, g.nodes, g.slots, g.program, g.retries,
+                      g.retry_timeout, g.prefetch, g.kill_after, g.failure.max_restarts,
+                      g.failure.restart_window})
+      if (opt->count() > 0)
+        throw CLI::ValidationError(opt->get_name(),
+                                   "does not apply with --connect: the scheduler there "
+                                   "has its own nodes and settings");
+  if (g.serve->count() > 0 && g.listen_opt->count() == 0)
+    throw CLI::ValidationError("--serve", "needs --listen: clients and nodes must reach "
+                                          "the scheduler");
+}
+
+void take_addresses(options& o, const given_options& g) {
+  if (!g.listen.empty()
+      && !split_address(g.listen, "127.0.0.1", 0, o.listen_host, o.listen_port))
+    throw CLI::ValidationError("--listen", "wants [HOST:]PORT with PORT 0..65535, got "
+                                             + g.listen);
+  check_exposure(o);
+  take_http(o, g.http_opt, g.http);
+  if (!g.connect.empty()) {
+    int port = 0;
+    if (g.connect.find(':') == std::string::npos
+        || !split_address(g.connect, "", 1, o.connect_host, port))
+      throw CLI::ValidationError("--connect", "wants HOST:PORT, got " + g.connect);
+    o.connect_port = static_cast<uint16_t>(port);
+  }
+}
+
+// Options that make no sense together, or need another.
+void check_combinations(const CLI::App& app, options& o, const given_options& g) {
+  if (o.nodes == 0 && !o.listening() && !o.connecting())
+    throw CLI::ValidationError("--nodes", "0 starts no node: give --listen too, so that "
+                                          "nodes can join");
+  if (o.heartbeat_timeout_ms != 0 && o.heartbeat_timeout_ms <= o.heartbeat_ms)
+    throw CLI::ValidationError("--heartbeat-timeout",
+                               "must be longer than --heartbeat (or 0: never), else every "
+                               "peer is declared down between two heartbeats");
+  o.no_nodes_timeout = g.failure.no_nodes_timeout->count() > 0 ? g.no_nodes_timeout
+                       : o.nodes > 0 && !o.connecting()  ? 60
+                                                         : 0;
+  for (auto* name : {"--out", "--journal"})
+    if (app.count(name) > 0 && o.tasks_file.empty())
+      throw CLI::ValidationError(name, "needs --tasks: it is about a file of tasks");
+  if (!o.journal.empty() && o.connecting())
+    throw CLI::ValidationError("--journal", "does not apply with --connect: the scheduler "
+                                            "there keeps its own journal, if any");
+  if (o.serve && !o.tasks_file.empty())
+    throw CLI::ValidationError("--serve", "runs no job: it cannot take --tasks");
+  if (o.kill_node_after > 0 && o.nodes < 2)
+    throw CLI::ValidationError("--kill-node-after",
+                               "needs at least 2 local nodes (--nodes), one to kill and "
+                               "one to finish its tasks");
+  if (o.kill_node_after > 0 && o.serve)
+    throw CLI::ValidationError("--kill-node-after", "needs a job (not --serve)");
+}
+
+} // namespace
+
+bool is_loopback(const std::string& host) noexcept {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+bool options::exposed_in_plain_text() const noexcept {
+  return listening() && !is_loopback(listen_host) && tls_dir.empty();
+}
+
+bool split_address(const std::string& text, const std::string& default_host,
+                   int min_port, std::string& host, int& port) {
+  auto address = parse_address(text, default_host, static_cast<uint16_t>(min_port));
+  if (!address)
+    return false;
+  host = address->host;
+  port = address->port;
+  return true;
+}
+
+std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
+  options o;
+  given_options g;
+  CLI::App app{description()};
+  app.get_formatter()->column_width(34);
+  add_job_options(app, o, g);
+  std::string cluster = "Cluster";
+  add_node_options(app, o, g, cluster);
+  add_task_run_options(app, o, g, cluster);
+  g.failure = add_failure_options(app, o, g.no_nodes_timeout, "When things fail");
   add_trust_options(app, o, "Trust");
-  std::string http;
-  auto http_opt = add_http_option(app, http, "Operations");
+  g.http_opt = add_http_option(app, g.http, "Operations");
   add_http_names(app, o, "Operations");
   app.allow_extras();
   app.footer("CAF's own options pass through as --caf#key=value and configure this process "
              "(e.g. --caf#middleman.connection-timeout=3s, which wins over "
              "--heartbeat-timeout here).");
-
-  std::string output = "Output";
-  app.add_flag("-q,--quiet", o.quiet, "no progress and no notices on stderr; results, "
-                                      "summary and errors only")
-    ->group(output);
-  app.add_flag("--json", o.json,
-               "print the summary as JSON (with --tasks: a last line {\"summary\": ...})")
-    ->group(output);
-  app.add_option("--progress", o.progress,
-                 "auto: a live bar when stderr is a terminal, plain lines otherwise")
-    ->type_name("auto|bar|lines|off")
-    ->check(CLI::IsMember({"auto", "bar", "lines", "off"}).description(""))
-    ->capture_default_str()
-    ->group(output);
-  app.add_option("--progress-every", o.progress_every,
-                 "seconds between plain progress lines (0.1..3600)")
-    ->type_name("SECONDS")
-    ->check(CLI::Range(0.1, 3600.0).description(""))
-    ->capture_default_str()
-    ->group(output);
-  auto log = app.add_option("--log", o.log,
-                            "gasched log level; given, the local nodes log at it too")
-    ->type_name("off|error|warning|info|debug")
-    ->check(CLI::IsMember({"off", "error", "warning", "info", "debug"}).description(""))
-    ->capture_default_str()
-    ->group(output);
+  g.log = add_output_options(app, o, "Output");
 
   try {
     app.parse(argc, argv);
     take_caf_args(app, o);
-    // Checked here rather than with CLI11's excludes(), which would list
-    // every pair in --help. A client of a remote scheduler has none of
-    // these: that scheduler's nodes and settings are not ours.
-    if (connect_opt->count() > 0)
-      for (auto* opt : {listen_opt, serve, nodes, slots, program, retries, retry_timeout,
-                        prefetch, kill_after, failure.max_restarts, failure.restart_window})
-        if (opt->count() > 0)
-          throw CLI::ValidationError(opt->get_name(),
-                                     "does not apply with --connect: the scheduler there "
-                                     "has its own nodes and settings");
-    if (serve->count() > 0 && listen_opt->count() == 0)
-      throw CLI::ValidationError("--serve", "needs --listen: clients and nodes must reach "
-                                            "the scheduler");
-    o.check = !no_check;
-    o.log_given = log->count() > 0;
-    if (!listen.empty() && !split_address(listen, "127.0.0.1", 0, o.listen_host, o.listen_port))
-      throw CLI::ValidationError("--listen", "wants [HOST:]PORT with PORT 0..65535, got "
-                                               + listen);
-    check_exposure(o);
-    take_http(o, http_opt, http);
-    if (!connect.empty()) {
-      int port = 0;
-      if (connect.find(':') == std::string::npos
-          || !split_address(connect, "", 1, o.connect_host, port))
-        throw CLI::ValidationError("--connect", "wants HOST:PORT, got " + connect);
-      o.connect_port = static_cast<uint16_t>(port);
-    }
-    if (o.nodes == 0 && !o.listening() && !o.connecting())
-      throw CLI::ValidationError("--nodes", "0 starts no node: give --listen too, so that "
-                                            "nodes can join");
-    if (o.heartbeat_timeout_ms != 0 && o.heartbeat_timeout_ms <= o.heartbeat_ms)
-      throw CLI::ValidationError("--heartbeat-timeout",
-                                 "must be longer than --heartbeat (or 0: never), else every "
-                                 "peer is declared down between two heartbeats");
-    o.no_nodes_timeout = failure.no_nodes_timeout->count() > 0 ? no_nodes_timeout
-                         : o.nodes > 0 && !o.connecting()  ? 60
-                                                           : 0;
-    for (auto* name : {"--out", "--journal"})
-      if (app.count(name) > 0 && o.tasks_file.empty())
-        throw CLI::ValidationError(name, "needs --tasks: it is about a file of tasks");
-    if (!o.journal.empty() && o.connecting())
-      throw CLI::ValidationError("--journal", "does not apply with --connect: the scheduler "
-                                              "there keeps its own journal, if any");
-    if (o.serve && !o.tasks_file.empty())
-      throw CLI::ValidationError("--serve", "runs no job: it cannot take --tasks");
-    if (o.kill_node_after > 0 && o.nodes < 2)
-      throw CLI::ValidationError("--kill-node-after",
-                                 "needs at least 2 local nodes (--nodes), one to kill and "
-                                 "one to finish its tasks");
-    if (o.kill_node_after > 0 && o.serve)
-      throw CLI::ValidationError("--kill-node-after", "needs a job (not --serve)");
+    check_client_and_server(g);
+    o.check = !g.no_check;
+    o.log_given = g.log->count() > 0;
+    take_addresses(o, g);
+    check_combinations(app, o, g);
   } catch (const CLI::ParseError& e) {
     auto code = app.exit(e);
     exit_code = code == 0 ? 0 : 2;

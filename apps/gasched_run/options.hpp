@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "event_job/event_generator.hpp"
 #include "gasched/options.hpp"
-#include "gasched_run/event_generator.hpp"
 
 namespace gasched::run {
 

@@ -97,4 +97,60 @@ void take_http(options& o, const CLI::Option* opt, const std::string& text) {
                                          "127.0.0.1, or add --insecure if you mean it");
 }
 
+// The generated data set of the default job.
+void add_data_set_options(CLI::App& app, options& o, const std::string& group) {
+  app.add_option("--batches", o.data.batches, "batch files, one task each (1..100000)")
+    ->type_name("N")
+    ->check(CLI::Range(1u, 100000u).description(""))
+    ->capture_default_str()
+    ->group(group);
+  app.add_option("--games", o.data.games, "games in the data set (1..100)")
+    ->type_name("N")
+    ->check(CLI::Range(1u, 100u).description(""))
+    ->capture_default_str()
+    ->group(group);
+  app.add_option("--players", o.data.players, "players per game (1..10000000)")
+    ->type_name("N")
+    ->check(CLI::Range(1u, 10000000u).description(""))
+    ->capture_default_str()
+    ->group(group);
+  app.add_option("--days", o.data.days, "days of events from 2024-01-01 (1..366)")
+    ->type_name("N")
+    ->check(CLI::Range(1u, 366u).description(""))
+    ->capture_default_str()
+    ->group(group);
+  app.add_option("--seed", o.data.seed, "the same seed gives the same data")
+    ->type_name("N")
+    ->capture_default_str()
+    ->group(group);
+}
+
+// What gasched-run prints, and how much; returns --log.
+CLI::Option* add_output_options(CLI::App& app, options& o, const std::string& group) {
+  app.add_flag("-q,--quiet", o.quiet, "no progress and no notices on stderr; results, "
+                                      "summary and errors only")
+    ->group(group);
+  app.add_flag("--json", o.json,
+               "print the summary as JSON (with --tasks: a last line {\"summary\": ...})")
+    ->group(group);
+  app.add_option("--progress", o.progress,
+                 "auto: a live bar when stderr is a terminal, plain lines otherwise")
+    ->type_name("auto|bar|lines|off")
+    ->check(CLI::IsMember({"auto", "bar", "lines", "off"}).description(""))
+    ->capture_default_str()
+    ->group(group);
+  app.add_option("--progress-every", o.progress_every,
+                 "seconds between plain progress lines (0.1..3600)")
+    ->type_name("SECONDS")
+    ->check(CLI::Range(0.1, 3600.0).description(""))
+    ->capture_default_str()
+    ->group(group);
+  return app.add_option("--log", o.log,
+                        "gasched log level; given, the local nodes log at it too")
+    ->type_name("off|error|warning|info|debug")
+    ->check(CLI::IsMember({"off", "error", "warning", "info", "debug"}).description(""))
+    ->capture_default_str()
+    ->group(group);
+}
+
 } // namespace gasched::run

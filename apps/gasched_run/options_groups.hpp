@@ -30,4 +30,11 @@ void add_http_names(CLI::App& app, options& o, const std::string& group);
 /// without --insecure (the dashboard has no authentication).
 void take_http(options& o, const CLI::Option* opt, const std::string& text);
 
+/// --batches, --games, --players, --days, --seed: the default job's data.
+void add_data_set_options(CLI::App& app, options& o, const std::string& group);
+
+/// -q, --json, --progress, --progress-every, --log; returns --log, whose
+/// presence matters.
+CLI::Option* add_output_options(CLI::App& app, options& o, const std::string& group);
+
 } // namespace gasched::run

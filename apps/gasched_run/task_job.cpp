@@ -1,7 +1,5 @@
 #include "gasched_run/task_job.hpp"
 
-#include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -16,6 +14,7 @@
 #include "gasched_run/result_writer.hpp"
 #include "gasched_run/run_summary.hpp"
 #include "gasched_run/stop_signals.hpp"
+#include "gasched_run/stream_feed.hpp"
 #include "gasched_run/task_file.hpp"
 #include "gasched_run/task_reader.hpp"
 #include "gasched_run/untrusted_text.hpp"
@@ -92,142 +91,6 @@ int exit_code(const run_report& run, size_t malformed, const std::string& name,
   }
   return 0;
 }
-
-// The reader's lines into the run, their results out through the writer:
-// bad lines are reported as they are taken, tasks enter in input order.
-// With --journal, checkpoints (journal_checkpoint.hpp) about every second
-// while lines are taken or written.
-class stream_feed : public task_feed {
-public:
-  stream_feed(task_reader& reader, result_writer& writer, std::string name, progress& display,
-              const options& opts)
-    : reader_(reader), writer_(writer), name_(std::move(name)), display_(display), opts_(opts) {
-  }
-
-  void start(std::function<void()> wake) override {
-    reader_.set_wake(std::move(wake));
-  }
-
-  // Takes lines until a task comes or the input ends (false: `stop` said to
-  // give up first): the cluster starts with the first task, and an input
-  // without any runs nothing. The tasks taken wait for the first take().
-  bool prime(const std::function<bool()>& stop) {
-    while (carry_.empty() && !reader_.ended()) {
-      if (!reader_.wait_for_lines(stop))
-        return false;
-      take(carry_);
-    }
-    return true;
-  }
-
-  bool has_tasks() const noexcept {
-    return !carry_.empty();
-  }
-
-  void take(std::vector<std::pair<uint64_t, task>>& out) override {
-    if (!carry_.empty() && &out != &carry_) {
-      out.insert(out.end(), std::make_move_iterator(carry_.begin()),
-                 std::make_move_iterator(carry_.end()));
-      carry_.clear();
-    }
-    task_file batch;
-    reader_.take(batch);
-    // Both lists are in line order: merged, so that --ordered sees input order.
-    size_t b = 0;
-    for (auto& t : batch.tasks) {
-      for (; b < batch.bad.size() && batch.bad[b].line < t.line; ++b)
-        bad(batch.bad[b]);
-      writer_.add_task(t.line, t.task.function);
-      out.emplace_back(t.line, std::move(t.task));
-    }
-    for (; b < batch.bad.size(); ++b)
-      bad(batch.bad[b]);
-  }
-
-  bool ended() override {
-    return carry_.empty() && reader_.ended();
-  }
-
-  void idle() override {
-    writer_.flush();
-  }
-
-  std::pair<uint64_t, uint64_t> bytes() override {
-    return {reader_.bytes_read(), reader_.bytes_total()};
-  }
-
-  size_t malformed() const noexcept {
-    return malformed_;
-  }
-
-  // Often (every 100 ms) while a checkpoint is cheap, so that a run killed
-  // again and again still gets on; at most 1/20 of the main thread's time
-  // when many lines are held (a large --max-pending), at least every second.
-  bool checkpoint_due() override {
-    using namespace std::chrono_literals;
-    auto now = std::chrono::steady_clock::now();
-    auto every = std::clamp<std::chrono::steady_clock::duration>(20 * checkpoint_cost_, 100ms,
-                                                                 1s);
-    if (opts_.journal.empty() || now - checkpointed_at_ < every)
-      return false;
-    auto& c = writer_.counts();
-    auto moved = c.ok + c.failed + c.malformed != recorded_.ok + recorded_.failed
-                                                   + recorded_.malformed
-                 || reader_.taken().line != recorded_line_;
-    if (!moved)
-      checkpointed_at_ = now;  // nothing to record: look again in a second
-    return moved;
-  }
-
-  std::optional<std::string> checkpoint(const std::unordered_map<task_id, uint64_t>& in_flight,
-                                        task_id max_id, bool last) override {
-    auto started = std::chrono::steady_clock::now();
-    run_checkpoint base;
-    base.out_file = !opts_.out_file.empty();
-    base.ordered = opts_.ordered;
-    base.out = writer_.sync();
-    base.input = reader_.taken();
-    base.max_id = max_id;
-    base.done = last && ended() && writer_.held() == 0;
-    auto cp = make_checkpoint(std::move(base), writer_, in_flight);
-    if (!cp)
-      return std::nullopt;
-    recorded_ = cp->out.counts;
-    recorded_line_ = cp->input.line;
-    auto note = encode(*cp);
-    checkpointed_at_ = std::chrono::steady_clock::now();
-    checkpoint_cost_ = checkpointed_at_ - started;
-    return note;
-  }
-
-  void checkpointed(const std::string& error) override {
-    if (error.empty() || warned_)
-      return;
-    warned_ = true;  // once: a full disk fails every commit alike
-    display_.error("warning: could not record the run's progress in " + opts_.journal + ": "
-                   + error + "; started again, it would go on from its last record");
-  }
-
-private:
-  void bad(const bad_line& b) {
-    ++malformed_;
-    display_.error(fmt::format("{}:{}: {}", name_, b.line, b.reason));
-    writer_.add_bad(b);
-  }
-
-  task_reader& reader_;
-  result_writer& writer_;
-  std::string name_;
-  progress& display_;
-  const options& opts_;
-  size_t malformed_ = 0;
-  std::chrono::steady_clock::time_point checkpointed_at_ = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::duration checkpoint_cost_{};
-  written_counts recorded_;
-  uint64_t recorded_line_ = 0;
-  bool warned_ = false;
-  std::vector<std::pair<uint64_t, task>> carry_;
-};
 
 // Why the tasks still in flight are unfinished.
 std::string cut_short(const run_report& run, const task_reader& reader, bool all_read) {

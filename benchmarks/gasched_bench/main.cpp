@@ -30,19 +30,22 @@ const std::vector<std::pair<std::string, void (*)(context&)>> scenarios{
   {"dashboard", dashboard},   {"tls", tls},           {"core", core},           {"idle", idle},
 };
 
-} // namespace
+std::string scenario_names() {
+  std::string names;
+  for (auto& [name, fn] : scenarios)
+    names += (names.empty() ? "" : ", ") + name;
+  return names;
+}
 
-int main(int argc, char** argv) {
+// Fills `opts`; false, with the exit code, on --help or a usage error.
+bool parse_command_line(int argc, char** argv, options& opts, int& exit_code) {
   CLI::App app{"gasched-bench: throughput, latency, memory, dispatch scaling and "
                "failover of gasched, beside gascheduler's reference figures."};
-  options opts;
   opts.apps_dir = self_dir() + "/../apps";
   // The test node: the scenarios run test.* functions, which the stock node lacks.
   opts.node_program = opts.apps_dir + "/gasched-test-node";
   opts.core_bench = self_dir() + "/gasched-core-bench";
-  std::string names;
-  for (auto& [name, fn] : scenarios)
-    names += (names.empty() ? "" : ", ") + name;
+  auto names = scenario_names();
   app.add_flag("--quick", opts.quick, "small sizes: checks that it runs, measures nothing");
   app.add_option("--repeat", opts.repeat, "runs per figure")->check(CLI::Range(1, 20))
     ->capture_default_str();
@@ -55,13 +58,94 @@ int main(int argc, char** argv) {
   app.add_option("--policy", opts.policy, "CAF scheduler policy of every process")
     ->check(CLI::IsMember({"sharing", "stealing"}))
     ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    exit_code = app.exit(e);
+    return false;
+  }
   for (auto& name : opts.only)
     if (std::none_of(scenarios.begin(), scenarios.end(),
                      [&](auto& s) { return s.first == name; })) {
       std::cerr << "gasched-bench: no scenario " << name << "; there are " << names << "\n";
-      return 2;
+      exit_code = 2;
+      return false;
     }
+  return true;
+}
+
+// The scenarios --only names (all by default), in order; false when one threw.
+bool run_scenarios(context& ctx, const options& opts) {
+  try {
+    for (auto& [name, run] : scenarios)
+      if (opts.only.empty()
+          || std::find(opts.only.begin(), opts.only.end(), name) != opts.only.end())
+        run(ctx);
+  } catch (const std::exception& e) {
+    std::cerr << "gasched-bench: " << e.what() << "\n";
+    return false;
+  }
+  return true;
+}
+
+// The commit measured, "-dirty" when the code is not all committed.
+std::string source_commit() {
+  auto commit = run_command(std::string{"git -C "} + GASCHED_SOURCE_DIR
+                            + " rev-parse --short HEAD 2>/dev/null");
+  if (!commit.empty()
+      && !run_command(std::string{"git -C "} + GASCHED_SOURCE_DIR
+                      + " status --porcelain --untracked-files=no 2>/dev/null")
+            .empty())
+    commit += "-dirty";  // the figures are of uncommitted code
+  return commit.empty() ? "unknown" : commit;
+}
+
+nlohmann::json figures_json(const std::string& command, const options& opts,
+                            const std::vector<figure>& figures) {
+  utsname uts{};
+  uname(&uts);
+  nlohmann::json out;
+  out["command"] = command;
+  out["quick"] = opts.quick;
+  out["machine"] = {{"cores", sysconf(_SC_NPROCESSORS_ONLN)},
+                    {"cpu", cpu_model()},
+                    {"kernel", std::string{uts.sysname} + " " + uts.release},
+                    {"caf_policy", opts.policy}};
+  out["commit"] = source_commit();
+  for (auto& f : figures)
+    out["figures"].push_back({{"scenario", f.scenario},
+                              {"name", f.name},
+                              {"unit", f.unit},
+                              {"median", f.median()},
+                              {"min", f.low()},
+                              {"max", f.high()},
+                              {"runs", f.runs},
+                              {"gascheduler", f.reference},
+                              {"note", f.note}});
+  return out;
+}
+
+// The README's results table, in Markdown.
+void print_table(const nlohmann::json& out, const std::string& command,
+                 const std::vector<figure>& figures) {
+  std::cout << "gasched-bench, commit " << out["commit"].get<std::string>() << ", "
+            << sysconf(_SC_NPROCESSORS_ONLN) << " cores, " << cpu_model() << "\n"
+            << "command: " << command << "\n\n"
+            << "| scenario | figure | gasched (median) | spread (min-max) | gascheduler |\n"
+            << "|---|---|---|---|---|\n";
+  for (auto& f : figures)
+    std::cout << "| " << f.scenario << " | " << f.name << " | " << fmt_value(f.median())
+              << " " << f.unit << " | " << fmt_value(f.low()) << "-" << fmt_value(f.high())
+              << " | " << f.reference << " |\n";
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  options opts;
+  int exit_code = 0;
+  if (!parse_command_line(argc, argv, opts, exit_code))
+    return exit_code;
   gasched::set_log_level(gasched::log_level::error);
   std::string command;
   for (int i = 0; i < argc; ++i)
@@ -74,54 +158,12 @@ int main(int argc, char** argv) {
 
   std::vector<figure> figures;
   context ctx{sys, opts, opts.quick ? 1 : opts.repeat, figures};
-  try {
-    for (auto& [name, run] : scenarios)
-      if (opts.only.empty()
-          || std::find(opts.only.begin(), opts.only.end(), name) != opts.only.end())
-        run(ctx);
-  } catch (const std::exception& e) {
-    std::cerr << "gasched-bench: " << e.what() << "\n";
+  if (!run_scenarios(ctx, opts))
     return 1;
-  }
 
-  utsname uts{};
-  uname(&uts);
-  auto commit = run_command(std::string{"git -C "} + GASCHED_SOURCE_DIR
-                            + " rev-parse --short HEAD 2>/dev/null");
-  if (!commit.empty()
-      && !run_command(std::string{"git -C "} + GASCHED_SOURCE_DIR
-                      + " status --porcelain --untracked-files=no 2>/dev/null")
-            .empty())
-    commit += "-dirty";  // the figures are of uncommitted code
-  nlohmann::json out;
-  out["command"] = command;
-  out["quick"] = opts.quick;
-  out["machine"] = {{"cores", sysconf(_SC_NPROCESSORS_ONLN)},
-                    {"cpu", cpu_model()},
-                    {"kernel", std::string{uts.sysname} + " " + uts.release},
-                    {"caf_policy", opts.policy}};
-  out["commit"] = commit.empty() ? "unknown" : commit;
-  for (auto& f : figures)
-    out["figures"].push_back({{"scenario", f.scenario},
-                              {"name", f.name},
-                              {"unit", f.unit},
-                              {"median", f.median()},
-                              {"min", f.low()},
-                              {"max", f.high()},
-                              {"runs", f.runs},
-                              {"gascheduler", f.reference},
-                              {"note", f.note}});
+  auto out = figures_json(command, opts, figures);
   std::ofstream{opts.json_path} << out.dump(2) << "\n";
-
-  std::cout << "gasched-bench, commit " << out["commit"].get<std::string>() << ", "
-            << sysconf(_SC_NPROCESSORS_ONLN) << " cores, " << cpu_model() << "\n"
-            << "command: " << command << "\n\n"
-            << "| scenario | figure | gasched (median) | spread (min-max) | gascheduler |\n"
-            << "|---|---|---|---|---|\n";
-  for (auto& f : figures)
-    std::cout << "| " << f.scenario << " | " << f.name << " | " << fmt_value(f.median())
-              << " " << f.unit << " | " << fmt_value(f.low()) << "-" << fmt_value(f.high())
-              << " | " << f.reference << " |\n";
+  print_table(out, command, figures);
   std::cout << "\nJSON: " << opts.json_path << "\n";
   return 0;
 }

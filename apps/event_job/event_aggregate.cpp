@@ -1,6 +1,5 @@
-#include "gasched_run/event_aggregate.hpp"
+#include "event_job/event_aggregate.hpp"
 
-#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -12,120 +11,10 @@ namespace gasched::events {
 
 namespace {
 
-constexpr const char* encode_magic = "gasched.events/1";
-
 template <class T>
 void unite(std::set<T>& into, const std::set<T>& from) {
   into.insert(from.begin(), from.end());
 }
-
-// Game names come from the data: escape what would break the line format.
-std::string escape_name(const std::string& name) {
-  std::string out;
-  for (unsigned char c : name) {
-    if (c <= ' ' || c == '%' || c == 0x7f) {
-      constexpr const char* hex = "0123456789ABCDEF";
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
-std::string unescape_name(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    unsigned value = 0;
-    if (i + 2 >= text.size()
-        || std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16).ptr
-             != text.data() + i + 3)
-      throw std::invalid_argument("bad escape in a game name");
-    out += static_cast<char>(value);
-    i += 2;
-  }
-  return out;
-}
-
-// Sorted ids as "first,delta,delta,...": most deltas are one or two digits.
-void encode_ids(std::string& out, const std::set<uint32_t>& ids) {
-  uint32_t previous = 0;
-  bool first = true;
-  char buf[16];
-  for (auto id : ids) {
-    if (!first)
-      out += ',';
-    auto end = std::to_chars(buf, buf + sizeof(buf), id - previous).ptr;
-    out.append(buf, end);
-    previous = id;
-    first = false;
-  }
-}
-
-// Reads space-separated fields of one line of the encoded form.
-class fields {
-public:
-  explicit fields(std::string_view line) : rest_(line) {
-  }
-
-  std::string_view word() {
-    auto end = rest_.find(' ');
-    auto result = rest_.substr(0, end);
-    rest_ = end == std::string_view::npos ? std::string_view{} : rest_.substr(end + 1);
-    if (result.empty())
-      throw std::invalid_argument("missing field in an encoded aggregate");
-    return result;
-  }
-
-  template <class T>
-  T number() {
-    auto text = word();
-    T value{};
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || ptr != text.data() + text.size())
-      throw std::invalid_argument("bad number in an encoded aggregate: "
-                                  + std::string{text});
-    return value;
-  }
-
-  std::set<uint32_t> ids(size_t count) {
-    std::set<uint32_t> result;
-    auto text = count == 0 ? std::string_view{} : word();
-    uint32_t id = 0;
-    const char* p = text.data();
-    const char* end = text.data() + text.size();
-    for (size_t i = 0; i < count; ++i) {
-      uint32_t delta = 0;
-      auto [next, ec] = std::from_chars(p, end, delta);
-      if (ec != std::errc{})
-        throw std::invalid_argument("bad player id list in an encoded aggregate");
-      id += delta;
-      result.insert(result.end(), id);
-      p = next;
-      if (i + 1 < count) {
-        if (p == end || *p != ',')
-          throw std::invalid_argument("short player id list in an encoded aggregate");
-        ++p;
-      }
-    }
-    if (p != end || result.size() != count)
-      throw std::invalid_argument("bad player id list in an encoded aggregate");
-    return result;
-  }
-
-  bool done() const {
-    return rest_.empty();
-  }
-
-private:
-  std::string_view rest_;
-};
 
 } // namespace
 
@@ -354,92 +243,6 @@ void aggregate::merge(const aggregate& other) {
 bool aggregate::operator==(const aggregate& other) const {
   return batches == other.batches && events == other.events
          && malformed == other.malformed && games == other.games;
-}
-
-std::string aggregate::encode() const {
-  std::string out = encode_magic;
-  auto num = [&out](auto x) {
-    out += ' ';
-    out += std::to_string(x);
-  };
-  num(batches);
-  num(events);
-  num(malformed);
-  out += '\n';
-  for (auto& [name, g] : games) {
-    out += "g ";
-    out += escape_name(name);
-    num(g.events);
-    num(g.sessions);
-    num(g.purchases);
-    num(g.revenue_cents);
-    out += '\n';
-    for (auto& [day, ids] : g.active_by_day) {
-      out += 'd';
-      num(day);
-      num(ids.size());
-      out += ' ';
-      encode_ids(out, ids);
-      out += '\n';
-    }
-    for (size_t i = 0; i < stage_count; ++i) {
-      if (g.reached[i].empty())
-        continue;
-      out += 's';
-      num(i);
-      num(g.reached[i].size());
-      out += ' ';
-      encode_ids(out, g.reached[i]);
-      out += '\n';
-    }
-  }
-  return out;
-}
-
-aggregate aggregate::decode(const std::string& text) {
-  aggregate result;
-  game_totals* game = nullptr;
-  std::string_view rest = text;
-  bool header = true;
-  while (!rest.empty()) {
-    auto nl = rest.find('\n');
-    auto line = rest.substr(0, nl);
-    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
-    fields f{line};
-    auto tag = f.word();
-    if (header) {
-      if (tag != encode_magic)
-        throw std::invalid_argument("not an encoded event aggregate");
-      result.batches = f.number<uint64_t>();
-      result.events = f.number<uint64_t>();
-      result.malformed = f.number<uint64_t>();
-      header = false;
-    } else if (tag == "g") {
-      game = &result.games[unescape_name(f.word())];
-      game->events = f.number<uint64_t>();
-      game->sessions = f.number<uint64_t>();
-      game->purchases = f.number<uint64_t>();
-      game->revenue_cents = f.number<int64_t>();
-    } else if ((tag == "d" || tag == "s") && game != nullptr) {
-      auto key = f.number<int32_t>();
-      auto count = f.number<size_t>();
-      if (tag == "d") {
-        game->active_by_day[key] = f.ids(count);
-      } else {
-        if (key < 0 || static_cast<size_t>(key) >= stage_count)
-          throw std::invalid_argument("bad stage in an encoded aggregate");
-        game->reached[static_cast<size_t>(key)] = f.ids(count);
-      }
-    } else {
-      throw std::invalid_argument("unexpected line in an encoded aggregate: "
-                                  + std::string{line.substr(0, 40)});
-    }
-    if (!f.done())
-      throw std::invalid_argument("extra fields in an encoded aggregate");
-  }
-  if (header)
-    throw std::invalid_argument("empty encoded aggregate");
-  return result;
 }
 
 aggregate aggregate_file(const std::string& path) {

@@ -12,9 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "event_job/event_aggregate.hpp"
+#include "event_job/event_generator.hpp"
 #include "gasched_run/cluster.hpp"
-#include "gasched_run/event_aggregate.hpp"
-#include "gasched_run/event_generator.hpp"
 
 namespace gasched::run {
 

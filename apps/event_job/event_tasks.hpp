@@ -13,7 +13,8 @@ namespace gasched::examples {
 /// Adds:
 ///   events.aggregate(string batch_file, string partial_file) -> string:
 ///     parses the batch (one JSON event a line), computes its partial
-///     aggregate (gasched_run/event_aggregate.hpp) and returns it encoded.
+///     aggregate (event_aggregate.hpp) and returns it encoded
+///     (event_partial.hpp).
 ///     When partial_file is not empty it also writes the encoded aggregate
 ///     there: to a temporary name first, then renamed, so a task that runs
 ///     twice (a requeue, a node that lost its connection but kept running)

@@ -1,6 +1,6 @@
-// Aggregates of game events: what one task computes from one batch file, how
-// the partial results of many tasks merge, and how a partial crosses process
-// boundaries (a compact string, a type CAF serializes out of the box).
+// Aggregates of game events: what one task computes from one batch file and
+// how the partial results of many tasks merge (event_partial.hpp: how a
+// partial crosses process boundaries).
 //
 // Compiled into gasched-node too (through gasched_examples): the nodes
 // compute the partials, gasched-run merges them and computes the same
@@ -58,13 +58,6 @@ struct aggregate {
   void merge(const aggregate& other);
 
   bool operator==(const aggregate& other) const;
-
-  /// A compact text form: a header line, then one line per game and per
-  /// (game, day) or (game, stage) set, with player ids delta-coded.
-  std::string encode() const;
-
-  /// The inverse of encode(). Throws std::invalid_argument on malformed text.
-  static aggregate decode(const std::string& text);
 };
 
 /// Reads and aggregates one batch file. Throws std::runtime_error when the

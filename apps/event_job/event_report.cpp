@@ -1,4 +1,4 @@
-#include "gasched_run/event_report.hpp"
+#include "event_job/event_report.hpp"
 
 #include <algorithm>
 
@@ -97,29 +97,9 @@ void add_run_json(json& out, const event_job_summary& s) {
   add_cluster_summary(out, run);
 }
 
-} // namespace
-
-std::string with_commas(uint64_t n) {
-  auto digits = std::to_string(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0)
-      out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-void print_event_summary(std::FILE* out, const event_job_summary& s) {
-  auto& m = *s.merged;
-  auto& run = *s.run;
-  auto [first, last] = day_range(m);
-  size_t days = first <= last ? static_cast<size_t>(last - first + 1) : 0;
-  fmt::print(out, "\nGame events {} to {}: {} events in {} batch files",
-             days ? events::day_label(first) : "-", days ? events::day_label(last) : "-",
-             with_commas(m.events), with_commas(m.batches));
-  fmt::print(out, " ({} malformed lines skipped)\n\n", with_commas(m.malformed));
-
+// Per game and for all games: players, daily active users, sessions,
+// purchases, revenue.
+void print_games_table(std::FILE* out, const events::aggregate& m, size_t days) {
   fmt::print(out, "{:<16} {:>9} {:>9} {:>9} {:>10} {:>10} {:>13}\n", "game", "players",
              "avg DAU", "peak DAU", "sessions", "purchases", "revenue");
   game_totals all;
@@ -146,7 +126,10 @@ void print_event_summary(std::FILE* out, const event_job_summary& s) {
              with_commas(total.players), with_commas(static_cast<uint64_t>(total.avg_dau + 0.5)),
              with_commas(total.peak_dau), with_commas(all.sessions), with_commas(all.purchases),
              money(all.revenue_cents));
+}
 
+// Per game: the players who reached each stage.
+void print_funnel(std::FILE* out, const events::aggregate& m) {
   fmt::print(out, "\n{:<16}", "funnel");
   for (auto* stage : stage_names)
     fmt::print(out, " {:>12}", stage);
@@ -160,8 +143,11 @@ void print_event_summary(std::FILE* out, const event_job_summary& s) {
                              percent(g.reached[i].size(), players)));
     fmt::print(out, "\n");
   }
+}
 
-  print_work_by_node(out, s);
+// The check's outcome, and where and how fast the tasks ran.
+void print_check_and_run(std::FILE* out, const event_job_summary& s) {
+  auto& run = *s.run;
   using state = event_job_summary::check_state;
   fmt::print(out, "\n");
   if (s.check == state::passed)
@@ -178,6 +164,33 @@ void print_event_summary(std::FILE* out, const event_job_summary& s) {
   fmt::print(out, "{} tasks on {} in {:.2f} s ({:.0f} tasks/s); data {} {}\n",
              with_commas(run.total), s.where, run.seconds, rate, s.data_dir,
              s.data_kept ? "(kept)" : "(removed)");
+}
+
+} // namespace
+
+std::string with_commas(uint64_t n) {
+  auto digits = std::to_string(n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0)
+      out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+void print_event_summary(std::FILE* out, const event_job_summary& s) {
+  auto& m = *s.merged;
+  auto [first, last] = day_range(m);
+  size_t days = first <= last ? static_cast<size_t>(last - first + 1) : 0;
+  fmt::print(out, "\nGame events {} to {}: {} events in {} batch files",
+             days ? events::day_label(first) : "-", days ? events::day_label(last) : "-",
+             with_commas(m.events), with_commas(m.batches));
+  fmt::print(out, " ({} malformed lines skipped)\n\n", with_commas(m.malformed));
+  print_games_table(out, m, days);
+  print_funnel(out, m);
+  print_work_by_node(out, s);
+  print_check_and_run(out, s);
   std::fflush(out);
 }
 

@@ -1,4 +1,4 @@
-#include "gasched_run/event_generator.hpp"
+#include "event_job/event_generator.hpp"
 
 #include <algorithm>
 #include <array>
@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "gasched_run/event_aggregate.hpp"
+#include "event_job/event_aggregate.hpp"
 
 namespace gasched::events {
 

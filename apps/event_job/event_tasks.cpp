@@ -1,4 +1,4 @@
-#include "event_tasks.hpp"
+#include "event_job/event_tasks.hpp"
 
 #include <unistd.h>
 
@@ -12,7 +12,8 @@
 #include <thread>
 
 #include "data_dir.hpp"
-#include "gasched_run/event_aggregate.hpp"
+#include "event_job/event_aggregate.hpp"
+#include "event_job/event_partial.hpp"
 
 namespace gasched::examples {
 
@@ -52,7 +53,7 @@ void add_event_tasks(registry& reg, std::shared_ptr<const data_dir> data) {
       throw permanent_failure("no batch file " + batch);
     // Checked before the work: a refusal must not cost a whole aggregation.
     auto partial_path = partial.empty() ? std::string{} : folder.resolve(partial, fn);
-    auto encoded = events::aggregate_file(batch_path).encode();
+    auto encoded = events::encode_partial(events::aggregate_file(batch_path));
     if (!partial_path.empty())
       write_atomically(partial_path, encoded);
     return encoded;
