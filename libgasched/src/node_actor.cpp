@@ -46,10 +46,12 @@ namespace gasched {
 namespace {
 
 struct node_state {
-  node_options opts;
-  std::shared_ptr<const registry> reg;
-  std::shared_ptr<detail::task_pool> pool;
-  std::unordered_set<caf::actor_addr> schedulers;  // monitored
+  node_options opts;                        // name, slots, join address, bounds
+  std::shared_ptr<const registry> reg;      // the functions it runs (a copy)
+  std::shared_ptr<detail::task_pool> pool;  // the threads that run them
+  // Schedulers it takes orders from (joined, or greeted it), monitored: when
+  // one goes down its tasks here are cancelled.
+  std::unordered_set<caf::actor_addr> schedulers;
   detail::scheduler_for_nodes joined;             // join mode: our scheduler
   // join mode: the scheduler asked to take us. It may send orders before its
   // answer arrives (it dispatches while it handles the join).
@@ -252,9 +254,38 @@ void on_scheduler_down(node_self* self, caf::down_msg& msg) {
   }
 }
 
-detail::node_impl::behavior_type node_behavior(node_self* self,
-                                               std::shared_ptr<const registry> reg,
-                                               node_options opts) {
+// A scheduler handed this node greets it first; from then on it may send
+// orders (unless this node serves only the one it joined).
+detail::node_info greet(node_self* self) {
+  auto& st = self->state;
+  auto scheduler = caf::actor_cast<scheduler_for_nodes>(self->current_sender());
+  if (scheduler && st.opts.serve_any)
+    watch(self, scheduler);
+  return detail::node_info{st.opts.name, st.opts.slots};
+}
+
+void cancel_order(node_self* self, task_id id, uint32_t epoch) {
+  auto& st = self->state;
+  auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  // (An anonymous cancel has no address, and hashing none crashes.)
+  if (sender && st.schedulers.count(sender) > 0)
+    st.pool->cancel(sender, id, epoch);
+}
+
+// Only from its own process, before the first task: the pool's threads read
+// the name unlocked.
+void rename(node_self* self, std::string& name) {
+  auto& st = self->state;
+  auto& sender = self->current_sender();
+  if (!sender || sender->node() != self->node())
+    return log_refusal(self, "a rename from outside its process");
+  if (st.pool->threads() == 0 && st.schedulers.empty()) {
+    st.opts.name = name;
+    st.pool->rename(std::move(name));
+  }
+}
+
+void start(node_self* self, std::shared_ptr<const registry> reg, node_options opts) {
   auto& st = self->state;
   st.opts = std::move(opts);
   st.reg = std::move(reg);
@@ -273,36 +304,20 @@ detail::node_impl::behavior_type node_behavior(node_self* self,
     st.joining_since = std::chrono::steady_clock::now();
     try_join(self);
   }
+}
+
+// One behaviour in both states of the diagram: joining and joined differ in
+// what the node does by itself (rejoin_atom, its scheduler's down message),
+// not in what it answers.
+detail::node_impl::behavior_type node_behavior(node_self* self,
+                                               std::shared_ptr<const registry> reg,
+                                               node_options opts) {
+  start(self, std::move(reg), std::move(opts));
   return {
-    [self](hello_atom) {
-      // A scheduler handed this node greets it first; from then on it may
-      // send orders (unless this node serves only the one it joined).
-      auto& st = self->state;
-      auto scheduler = caf::actor_cast<scheduler_for_nodes>(self->current_sender());
-      if (scheduler && st.opts.serve_any)
-        watch(self, scheduler);
-      return detail::node_info{st.opts.name, st.opts.slots};
-    },
+    [self](hello_atom) { return greet(self); },
     [self](run_atom, detail::run_batch& batch) { take_orders(self, batch); },
-    [self](cancel_atom, task_id id, uint32_t epoch) {
-      auto& st = self->state;
-      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
-      // (An anonymous cancel has no address, and hashing none crashes.)
-      if (sender && st.schedulers.count(sender) > 0)
-        st.pool->cancel(sender, id, epoch);
-    },
-    [self](rename_atom, std::string& name) {
-      // Only from its own process, before the first task: the pool's threads
-      // read the name unlocked.
-      auto& st = self->state;
-      auto& sender = self->current_sender();
-      if (!sender || sender->node() != self->node())
-        return log_refusal(self, "a rename from outside its process");
-      if (st.pool->threads() == 0 && st.schedulers.empty()) {
-        st.opts.name = name;
-        st.pool->rename(std::move(name));
-      }
-    },
+    [self](cancel_atom, task_id id, uint32_t epoch) { cancel_order(self, id, epoch); },
+    [self](rename_atom, std::string& name) { rename(self, name); },
     [self](flush_atom) { self->state.pool->flush(); },
     [self](rejoin_atom) {
       // Its own timer only: a peer must not drive its connects.
