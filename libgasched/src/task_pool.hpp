@@ -6,10 +6,13 @@
 // per task and stalls the whole process for seconds in bursts. The pool's
 // threads are long-lived, one per slot, created when first needed.
 //
-// They are plain threads, not detached CAF actors: CAF's actor system waits
-// for every actor when it shuts down, so a worker actor blocked in a task
-// function would keep the process from exiting; a pool thread that is still
-// blocked after stop()'s grace period is reported by name and left behind.
+// They are plain threads, not detached CAF actors (spawn<detached>): CAF 0.17's
+// actor system joins every detached actor's thread when it is destroyed
+// (actor_system::await_detached_threads, hidden actors too), so a worker
+// actor blocked in a task function would keep the process from exiting, and
+// stop()'s grace period could only say so. A pool thread that is still
+// blocked after the grace period is reported by name and left behind, and
+// the handles its job holds are kept, never released into a gone system.
 //
 // The parts: attempts.cpp runs one task with its retries, outbox.cpp batches
 // outcomes, this_task.cpp answers a task about itself; this file hands jobs
