@@ -55,6 +55,10 @@ int main(int argc, char** argv) {
   app.add_option("--policy", opts.policy, "CAF scheduler policy of every process")
     ->check(CLI::IsMember({"sharing", "stealing"}))
     ->capture_default_str();
+  app.add_option("--threads", opts.threads,
+                 "CAF worker threads of every process (scheduler.max-threads); 0: as "
+                 "configured")
+    ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   for (auto& name : opts.only)
     if (std::none_of(scenarios.begin(), scenarios.end(),
@@ -70,6 +74,8 @@ int main(int argc, char** argv) {
   caf::actor_system_config cfg;
   gasched::init(cfg);
   cfg.set("scheduler.policy", caf::atom_from_string(opts.policy));
+  if (opts.threads > 0)
+    cfg.set("scheduler.max-threads", opts.threads);
   caf::actor_system sys{cfg};
 
   std::vector<figure> figures;
@@ -99,7 +105,8 @@ int main(int argc, char** argv) {
   out["machine"] = {{"cores", sysconf(_SC_NPROCESSORS_ONLN)},
                     {"cpu", cpu_model()},
                     {"kernel", std::string{uts.sysname} + " " + uts.release},
-                    {"caf_policy", opts.policy}};
+                    {"caf_policy", opts.policy},
+                    {"caf_threads", opts.threads}};
   out["commit"] = commit.empty() ? "unknown" : commit;
   for (auto& f : figures)
     out["figures"].push_back({{"scenario", f.scenario},
