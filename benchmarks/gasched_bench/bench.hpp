@@ -29,6 +29,7 @@ struct options {
   std::string core_bench;
   std::vector<std::string> only;
   std::string policy = "sharing";
+  size_t threads = 0;  // CAF's scheduler.max-threads of every process; 0: as configured
   std::string tls_dir;  // with it, the nodes start with --tls tls_dir (see tls.cpp)
 };
 
@@ -128,6 +129,11 @@ double throughput_run(caf::actor_system& sys, const options& opts, size_t n,
 // request to a node: CAF's own remote round trip), after 100 for warm-up: µs.
 std::vector<double> latency_run(caf::actor_system& sys, const options& opts, size_t n,
                                 bool caf_floor = false);
+
+// Both, interleaved (task, bare request, task, ...), so that a shared
+// machine's load falls on both alike: {gasched's, CAF's}.
+std::pair<std::vector<double>, std::vector<double>>
+latency_pairs(caf::actor_system& sys, const options& opts, size_t n);
 
 // A fresh path for a journal file (not created).
 std::string temp_journal();

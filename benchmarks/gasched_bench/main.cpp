@@ -58,6 +58,10 @@ bool parse_command_line(int argc, char** argv, options& opts, int& exit_code) {
   app.add_option("--policy", opts.policy, "CAF scheduler policy of every process")
     ->check(CLI::IsMember({"sharing", "stealing"}))
     ->capture_default_str();
+  app.add_option("--threads", opts.threads,
+                 "CAF worker threads of every process (scheduler.max-threads); 0: as "
+                 "configured")
+    ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -110,7 +114,8 @@ nlohmann::json figures_json(const std::string& command, const options& opts,
   out["machine"] = {{"cores", sysconf(_SC_NPROCESSORS_ONLN)},
                     {"cpu", cpu_model()},
                     {"kernel", std::string{uts.sysname} + " " + uts.release},
-                    {"caf_policy", opts.policy}};
+                    {"caf_policy", opts.policy},
+                    {"caf_threads", opts.threads}};
   out["commit"] = source_commit();
   for (auto& f : figures)
     out["figures"].push_back({{"scenario", f.scenario},
@@ -154,6 +159,8 @@ int main(int argc, char** argv) {
   caf::actor_system_config cfg;
   gasched::init(cfg);
   cfg.set("scheduler.policy", caf::atom_from_string(opts.policy));
+  if (opts.threads > 0)
+    cfg.set("scheduler.max-threads", opts.threads);
   caf::actor_system sys{cfg};
 
   std::vector<figure> figures;

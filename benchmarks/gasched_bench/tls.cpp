@@ -41,6 +41,8 @@ void tls(context& c) {
   if (auto err = init(cfg, {}, tls_options::from_dir(dir + "/bench")))
     throw std::runtime_error("tls: " + describe(err));
   cfg.set("scheduler.policy", caf::atom_from_string(c.opts.policy));
+  if (c.opts.threads > 0)
+    cfg.set("scheduler.max-threads", c.opts.threads);
   caf::actor_system tls_sys{cfg};
   auto tls_opts = c.opts;
   tls_opts.tls_dir = dir + "/node";

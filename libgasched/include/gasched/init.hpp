@@ -59,7 +59,13 @@ struct tls_options {
 /// "sharing" scheduler policy unless scheduler.policy is set: its idle
 /// threads sleep until work comes, where CAF's default (work stealing) wakes
 /// each thread every 10 ms, so an idle process costs about nothing besides
-/// its heartbeats. Settings made before init are kept; parse the command
+/// its heartbeats; and one CAF thread unless scheduler.max-threads is set:
+/// gasched's actors never block, and a message from a client to its
+/// scheduler in the same process then runs without waking a second thread
+/// (about 10 us of a task's round trip). Trade-off: an application whose own
+/// actors compute, or block (which no actor should), shares that one thread
+/// with the scheduler: set scheduler.max-threads for it. Settings made before
+/// init are kept; parse the command
 /// line (or a caf-application.ini) after init to let it override. With
 /// `tls` enabled, it checks the three files (readable, the key matches the
 /// certificate, the certificate is current and signed by the CA) and loads
