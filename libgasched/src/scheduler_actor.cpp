@@ -190,7 +190,7 @@ void on_exit(scheduler_self self, caf::exit_msg& msg) {
 }
 
 scheduler_impl::behavior_type scheduler(scheduler_self self, scheduler_options opts,
-                        std::shared_ptr<sqlite_journal> journal) {
+                                        std::shared_ptr<sqlite_journal> journal) {
   auto& st = self->state;
   st.opts = std::move(opts);
   st.label = st.opts.name.empty() ? "scheduler-" + std::to_string(self->id()) : st.opts.name;
