@@ -168,17 +168,6 @@ void print_check_and_run(std::FILE* out, const event_job_summary& s) {
 
 } // namespace
 
-std::string with_commas(uint64_t n) {
-  auto digits = std::to_string(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0)
-      out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 void print_event_summary(std::FILE* out, const event_job_summary& s) {
   auto& m = *s.merged;
   auto [first, last] = day_range(m);

@@ -15,6 +15,7 @@
 #include "event_job/event_aggregate.hpp"
 #include "event_job/event_generator.hpp"
 #include "gasched_run/cluster.hpp"
+#include "number_text.hpp"
 
 namespace gasched::run {
 
@@ -43,8 +44,5 @@ void print_event_failure(std::FILE* out, const event_job_summary& s);
 
 /// The same as one JSON document, "ok": false.
 nlohmann::ordered_json event_failure_json(const event_job_summary& s);
-
-/// 1234567 -> "1,234,567".
-std::string with_commas(uint64_t n);
 
 } // namespace gasched::run

@@ -82,17 +82,6 @@ std::string event_lines(const stats& s) {
 
 } // namespace
 
-std::string with_commas(uint64_t n) {
-  auto digits = std::to_string(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0)
-      out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 std::string status_table(const stats& s, const std::string& address, int64_t unix_ms,
                          std::optional<double> rate) {
   auto out = fmt::format("gasched scheduler at {}, {}\n\n", address, clock_text(unix_ms));

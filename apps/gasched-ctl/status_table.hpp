@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gasched/stats.hpp"
+#include "number_text.hpp"
 
 namespace gasched::ctl {
 
@@ -13,8 +14,5 @@ namespace gasched::ctl {
 /// `rate` (tasks finished per second since the previous look) when known.
 std::string status_table(const stats& s, const std::string& address, int64_t unix_ms,
                          std::optional<double> rate);
-
-/// "1,234,567"
-std::string with_commas(uint64_t n);
 
 } // namespace gasched::ctl
