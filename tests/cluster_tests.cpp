@@ -9,8 +9,9 @@ using namespace gasched::testing;
 
 namespace {
 
-std::vector<task_result> run_identity_batch(process_cluster& c, const gasched::scheduler_actor& sched,
-                                            int32_t n, int32_t sleep_ms) {
+std::vector<task_result> run_identity_batch(process_cluster& c,
+                                           const gasched::scheduler_actor& sched,
+                                           int32_t n, int32_t sleep_ms) {
   for (int32_t id = 1; id <= n; ++id)
     c.execute(sched, make_task("test.sleep", caf::make_message(id, sleep_ms)));
   return c.results(static_cast<size_t>(n), 30s);

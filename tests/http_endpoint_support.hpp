@@ -20,7 +20,8 @@ inline scheduler_actor one_node_scheduler(cluster& c, uint32_t slots) {
 
 /// `sched`'s endpoint at 127.0.0.1 (unless `opts` says otherwise) on a port
 /// of its own choosing.
-inline http_server serve(cluster& c, const gasched::scheduler_actor& sched, http_options opts = {}) {
+inline http_server serve(cluster& c, const gasched::scheduler_actor& sched,
+                         http_options opts = {}) {
   opts.port = 0;
   auto srv = serve_http(c.sys(), sched, std::move(opts));
   if (!srv)

@@ -80,7 +80,8 @@ size_t fuzz_all(uint16_t port, const std::string& target, uint16_t other_port = 
 }
 
 // test.sleep(i, ms) for i = 1..n, each its own request; their ids.
-std::set<task_id> sleepers(process_cluster& c, const gasched::scheduler_actor& sched, int32_t n, int32_t ms) {
+std::set<task_id> sleepers(process_cluster& c, const gasched::scheduler_actor& sched, int32_t n,
+                           int32_t ms) {
   std::set<task_id> ids;
   for (int32_t i = 1; i <= n; ++i)
     ids.insert(c.execute(sched, make_task("test.sleep", caf::make_message(i, ms))));

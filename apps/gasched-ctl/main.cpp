@@ -80,7 +80,8 @@ int64_t unix_ms_now() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-caf::expected<gasched::stats> ask_stats(caf::actor_system& sys, const gasched::scheduler_actor& sched,
+caf::expected<gasched::stats> ask_stats(caf::actor_system& sys,
+                                        const gasched::scheduler_actor& sched,
                                         double timeout) {
   caf::scoped_actor self{sys};
   caf::expected<gasched::stats> result{caf::error{}};

@@ -188,7 +188,9 @@ void add_node_options(CLI::App& app, options& o, given_options& g, const std::st
               ->check(CLI::Range(0u, 64u).description(""))
               ->capture_default_str()
               ->group(group);
-  g.slots = app.add_option("--slots", o.slots, "tasks each local node runs at once, and most a joining node gets (1..256)")
+  g.slots = app.add_option("--slots", o.slots,
+                           "tasks each local node runs at once, and most a joining node gets "
+                           "(1..256)")
               ->type_name("N")
               ->check(CLI::Range(1u, 256u).description(""))
               ->capture_default_str()
