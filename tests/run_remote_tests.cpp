@@ -21,11 +21,9 @@ size_t count_of(const std::string& text, const std::string& what) {
   return n;
 }
 
-// apps/scripts/gasched-certs, found from this file: tests/../apps/scripts.
-std::string certs_program() {
-  return (fs::path{__FILE__}.parent_path().parent_path() / "apps/scripts/gasched-certs")
-    .string();
-}
+// apps/scripts/gasched-certs, named by CMake (a path from __FILE__ breaks
+// under a compiler cache that makes paths relative).
+std::string certs_program() { return GASCHED_CERTS_PROGRAM; }
 
 } // namespace
 
