@@ -110,8 +110,22 @@ holds_none libgasched-dev usr/bin "$libdir/[^/]*\.so\."
 holds gasched usr/bin/gasched-node usr/bin/gasched-run usr/bin/gasched-ctl usr/bin/gasched-certs \
   usr/lib/systemd/system/gasched-node.service etc/default/gasched-node
 holds_none gasched usr/include "$libdir"
+# Each library of the runtime package has its link (what -lNAME finds) in -dev.
+libs=$(dpkg-query --admindir="$admin" -L "$lib_package" | grep -E "^/$libdir/lib[^/]*\.so\.$soname\$")
+for lib in $libs; do
+  name=${lib#/}
+  holds libgasched-dev "${name%.so.*}\.so"
+done
 # (A conffile is unpacked as .dpkg-new until configured.)
 mv "$root/etc/default/gasched-node.dpkg-new" "$root/etc/default/gasched-node"
+
+# A project finds gasched in the root with the CMake package of -dev, whose
+# targets name files of the runtime package (configuring checks they exist).
+consumer=$work/consumer
+cmake -S "$(dirname "$0")/../tests/install/consumer" -B "$consumer" -DCMAKE_PREFIX_PATH="$root/usr" \
+  >"$work/consumer.log" 2>&1 || fail "a consumer does not configure: $(cat "$work/consumer.log")"
+found=$(sed -n 's/^gasched_DIR:PATH=//p' "$consumer/CMakeCache.txt")
+[ "$found" = "$root/$libdir/cmake/gasched" ] || fail "the consumer found gasched in '$found'"
 
 # Errors and warnings fail; the tags left (each explained in the package's
 # lintian overrides or in packaging/CMakeLists.txt) are informational.
