@@ -30,6 +30,12 @@ endforeach()
 # runtime path ($ORIGIN-relative) finds the prefix's libgasched, not the
 # build tree's.
 file(REAL_PATH "${prefix}/${libdir}/libgasched.so" installed_lib)
+set(program_env --unset=LD_LIBRARY_PATH)
+if(SANITIZE)
+  # As for every program the tests start (lsan_caf.supp says why).
+  list(APPEND program_env
+       "LSAN_OPTIONS=suppressions=${SOURCE_DIR}/tests/lsan_caf.supp:print_suppressions=0")
+endif()
 foreach(program gasched-node gasched-run gasched-ctl)
   set(path "${prefix}/${bindir}/${program}")
   run(${CMAKE_COMMAND} -E env --unset=LD_LIBRARY_PATH ldd "${path}")
@@ -40,7 +46,7 @@ foreach(program gasched-node gasched-run gasched-ctl)
   if(NOT loaded_lib STREQUAL installed_lib)
     message(FATAL_ERROR "installed ${program} loads ${loaded_lib}, not ${installed_lib}")
   endif()
-  run(${CMAKE_COMMAND} -E env --unset=LD_LIBRARY_PATH "${path}" --help)
+  run(${CMAKE_COMMAND} -E env ${program_env} "${path}" --help)
   if(NOT last_output MATCHES "Usage|usage")
     message(FATAL_ERROR "installed ${program} --help printed:\n${last_output}")
   endif()
