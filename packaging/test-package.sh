@@ -60,7 +60,8 @@ postinst=$(dpkg-deb --info "$programs" postinst) || fail "no postinst"
 for script in postinst prerm postrm; do
   dpkg-deb --info "$programs" "$script" | sh -n || fail "$script is not valid sh"
 done
-[ "$(dpkg-deb --info "$runtime" triggers)" = "activate-noawait ldconfig" ] || fail "no ldconfig trigger"
+[ "$(dpkg-deb --info "$runtime" triggers)" = "activate-noawait ldconfig" ] \
+  || fail "no ldconfig trigger"
 
 # The throw-away root. dpkg warns that this machine's file lists are not in
 # the copy: those lines are left out.
@@ -105,13 +106,15 @@ holds_none() {  # package, then path patterns none of its files may match
 holds "$lib_package" "$libdir/libgasched\.so\.$soname" "$libdir/libgasched_node_main\.so\.$soname"
 holds_none "$lib_package" usr/include usr/bin "$libdir/cmake" "$libdir/[^/]*\.so\$"
 holds libgasched-dev usr/include/gasched/gasched.hpp usr/include/gasched/http.hpp \
-  "$libdir/cmake/gasched/gaschedConfig.cmake" "$libdir/libgasched\.so" "$libdir/libgasched_node_main\.so"
+  "$libdir/cmake/gasched/gaschedConfig.cmake" "$libdir/libgasched\.so" \
+  "$libdir/libgasched_node_main\.so"
 holds_none libgasched-dev usr/bin "$libdir/[^/]*\.so\."
 holds gasched usr/bin/gasched-node usr/bin/gasched-run usr/bin/gasched-ctl usr/bin/gasched-certs \
   usr/lib/systemd/system/gasched-node.service etc/default/gasched-node
 holds_none gasched usr/include "$libdir"
 # Each library of the runtime package has its link (what -lNAME finds) in -dev.
-libs=$(dpkg-query --admindir="$admin" -L "$lib_package" | grep -E "^/$libdir/lib[^/]*\.so\.$soname\$")
+libs=$(dpkg-query --admindir="$admin" -L "$lib_package" \
+       | grep -E "^/$libdir/lib[^/]*\.so\.$soname\$")
 for lib in $libs; do
   name=${lib#/}
   holds libgasched-dev "${name%.so.*}\.so"
@@ -122,7 +125,8 @@ mv "$root/etc/default/gasched-node.dpkg-new" "$root/etc/default/gasched-node"
 # A project finds gasched in the root with the CMake package of -dev, whose
 # targets name files of the runtime package (configuring checks they exist).
 consumer=$work/consumer
-cmake -S "$(dirname "$0")/../tests/install/consumer" -B "$consumer" -DCMAKE_PREFIX_PATH="$root/usr" \
+cmake -S "$(dirname "$0")/../tests/install/consumer" -B "$consumer" \
+  -DCMAKE_PREFIX_PATH="$root/usr" \
   >"$work/consumer.log" 2>&1 || fail "a consumer does not configure: $(cat "$work/consumer.log")"
 found=$(sed -n 's/^gasched_DIR:PATH=//p' "$consumer/CMakeCache.txt")
 [ "$found" = "$root/$libdir/cmake/gasched" ] || fail "the consumer found gasched in '$found'"
@@ -141,7 +145,8 @@ if command -v systemd-analyze >/dev/null; then
   # A copy whose ExecStart points into the root; any remark (an unknown key
   # is only a warning) fails.
   mkdir -p "$work/unit"
-  sed "s|/usr/bin/gasched-node|$root/usr/bin/gasched-node|" "$unit" >"$work/unit/gasched-node.service"
+  sed "s|/usr/bin/gasched-node|$root/usr/bin/gasched-node|" "$unit" \
+    >"$work/unit/gasched-node.service"
   remarks=$(systemd-analyze verify --man=no "$work/unit/gasched-node.service" 2>&1) \
     || fail "systemd-analyze verify: $remarks"
   [ -z "$remarks" ] || fail "systemd-analyze verify: $remarks"
@@ -153,7 +158,8 @@ unset LD_LIBRARY_PATH
 bin=$root/usr/bin
 for program in gasched-node gasched-run gasched-ctl; do
   resolved=$(ldd "$bin/$program" | awk -v lib="libgasched.so.$soname" '$1 == lib { print $3 }')
-  [ -n "$resolved" ] && [ "$(realpath "$resolved")" = "$(realpath "$root/$libdir/libgasched.so.$soname")" ] \
+  [ -n "$resolved" ] \
+    && [ "$(realpath "$resolved")" = "$(realpath "$root/$libdir/libgasched.so.$soname")" ] \
     || fail "$program does not load the root's libgasched: $(ldd "$bin/$program")"
 done
 help=$("$bin/gasched-node" --help) || fail "gasched-node --help"
