@@ -10,7 +10,7 @@
 #include "gasched/errc.hpp"
 #include "logging.hpp"
 #include "scheduler/state.hpp"
-#include "tls.hpp"
+#include "net/tls.hpp"
 
 namespace gasched::detail {
 

@@ -37,8 +37,8 @@
 #include "backoff.hpp"
 #include "guarded_actor.hpp"
 #include "logging.hpp"
-#include "tls.hpp"
-#include "task_pool.hpp"
+#include "net/tls.hpp"
+#include "node/task_pool.hpp"
 #include "wire.hpp"
 
 namespace gasched {

@@ -8,7 +8,7 @@
 
 #include "gasched/errc.hpp"
 #include "gasched/scheduler.hpp"
-#include "tls.hpp"
+#include "net/tls.hpp"
 
 namespace gasched {
 

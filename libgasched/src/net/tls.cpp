@@ -15,7 +15,7 @@
 
 #include "gasched/errc.hpp"
 #include "gasched/init.hpp"
-#include "tls.hpp"
+#include "net/tls.hpp"
 
 namespace gasched {
 
