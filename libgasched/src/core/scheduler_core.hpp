@@ -26,6 +26,8 @@
 #include <caf/expected.hpp>
 #include <caf/message.hpp>
 
+#include "core/counters.hpp"
+#include "core/epoch.hpp"
 #include "core/journal.hpp"
 #include "core/node_table.hpp"
 #include "core/pending_queue.hpp"
