@@ -7,7 +7,7 @@
 #include <caf/sec.hpp>
 
 #include "gasched/errc.hpp"
-#include "gasched/scheduler.hpp"
+#include "gasched/net.hpp"
 #include "net/tls.hpp"
 
 namespace gasched {

@@ -14,7 +14,7 @@
 #include <caf/openssl/manager.hpp>
 
 #include "gasched/errc.hpp"
-#include "gasched/init.hpp"
+#include "gasched/tls.hpp"
 #include "net/tls.hpp"
 
 namespace gasched {
