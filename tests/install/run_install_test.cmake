@@ -12,7 +12,8 @@ function(run)
 endfunction()
 
 run(${CMAKE_COMMAND} --install "${BINARY_DIR}" --prefix "${prefix}")
-foreach(installed include/gasched/gasched.hpp lib/cmake/gasched/gaschedConfig.cmake
+foreach(installed include/gasched/gasched.hpp include/gasched/http.hpp
+                  lib/cmake/gasched/gaschedConfig.cmake
                   lib/cmake/gasched/FindCAF.cmake bin/gasched-node bin/gasched-run)
   if(NOT EXISTS "${prefix}/${installed}")
     message(FATAL_ERROR "not installed: ${installed}")
@@ -31,3 +32,7 @@ if(NOT last_output MATCHES "25 results, 25 ok, sum 325")
   message(FATAL_ERROR "unexpected consumer output:\n${last_output}")
 endif()
 message(STATUS "consumer said: ${last_output}")
+run("${WORK_DIR}/build/consumer_http")
+if(NOT last_output MATCHES "\"pending\":0")
+  message(FATAL_ERROR "unexpected consumer_http output:\n${last_output}")
+endif()
