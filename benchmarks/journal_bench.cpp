@@ -124,7 +124,7 @@ double cycle_rate(caf::actor_system& sys, mode m, const settings& s, const std::
   for (size_t k = 0; k < s.tasks; ++k) {
     auto [id, epoch] = running.front();
     running.pop_front();
-    b.core.complete(id, epoch, caf::make_message(static_cast<int32_t>(id)), caf::error{});
+    b.core.complete(id, epoch, no_node, caf::make_message(static_cast<int32_t>(id)), caf::error{});
     b.core.enqueue("bench.task", caf::make_message(i++), 0);
     b.core.dispatch(record);
     b.tick();

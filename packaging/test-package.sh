@@ -103,11 +103,12 @@ holds_none() {  # package, then path patterns none of its files may match
     ! grep -E "^/($pattern)" <<<"$files" || fail "$package holds $pattern"
   done
 }
-holds "$lib_package" "$libdir/libgasched\.so\.$soname" "$libdir/libgasched_node_main\.so\.$soname"
+holds "$lib_package" "$libdir/libgasched\.so\.$soname" "$libdir/libgasched_node_main\.so\.$soname" \
+  "$libdir/libgasched-http\.so\.$soname"
 holds_none "$lib_package" usr/include usr/bin "$libdir/cmake" "$libdir/[^/]*\.so\$"
 holds libgasched-dev usr/include/gasched/gasched.hpp usr/include/gasched/http.hpp \
   "$libdir/cmake/gasched/gaschedConfig.cmake" "$libdir/libgasched\.so" \
-  "$libdir/libgasched_node_main\.so"
+  "$libdir/libgasched_node_main\.so" "$libdir/libgasched-http\.so"
 holds_none libgasched-dev usr/bin "$libdir/[^/]*\.so\."
 holds gasched usr/bin/gasched-node usr/bin/gasched-run usr/bin/gasched-ctl usr/bin/gasched-certs \
   usr/lib/systemd/system/gasched-node.service etc/default/gasched-node

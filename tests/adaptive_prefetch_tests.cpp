@@ -24,9 +24,9 @@ struct adaptive_core {
     auto first = dispatch_all(core);
     REQUIRE(first.size() == 2);
     fake_now_us += end0;
-    REQUIRE(core.complete(first[0].id, first[0].epoch, {}, {}, run_timing{run0, 0}));
+    REQUIRE(core.complete(first[0].id, first[0].epoch, no_node, {}, {}, run_timing{run0, 0}));
     fake_now_us += end1;
-    REQUIRE(core.complete(first[1].id, first[1].epoch, {}, {}, run_timing{run1, 0}));
+    REQUIRE(core.complete(first[1].id, first[1].epoch, no_node, {}, {}, run_timing{run1, 0}));
   }
 
   static core_limits limits() {
@@ -57,7 +57,7 @@ TEST_CASE("adaptive prefetch: nothing held before results, then what covers a ro
   // Round trip 100 us, of which 10 us in the function: rtt 90, run 10.
   fake_now_us += 100;
   for (auto& s : first)
-    REQUIRE(core.complete(s.id, s.epoch, {}, {}, run_timing{10, 0}));
+    REQUIRE(core.complete(s.id, s.epoch, no_node, {}, {}, run_timing{10, 0}));
   CHECK(core.run_estimate(0) == Approx(10));
   CHECK(core.round_trip(a) == Approx(90));
   // 2 slots x 90 / 10 = 18 finish in a round trip; with room for chance
@@ -76,7 +76,7 @@ TEST_CASE("adaptive prefetch: nothing held before results, then what covers a ro
   std::vector<sent> on_a;
   for (auto& s : held)
     if (s.node == b)
-      REQUIRE(core.complete(s.id, s.epoch, {}, {}, run_timing{10, 0}));
+      REQUIRE(core.complete(s.id, s.epoch, no_node, {}, {}, run_timing{10, 0}));
     else
       on_a.push_back(s);
   CHECK(core.hold_limit(a, 0) == 2);  // a stalled node takes nothing more

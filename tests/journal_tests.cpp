@@ -142,12 +142,12 @@ TEST_CASE("journal: every record kind round-trips", "[journal]") {
     jc.enqueue({}, 0, "h");                                        // 5: cancelled pending
     jc.enqueue(int_args(6));                                       // 6: running at the end
     REQUIRE(jc.dispatch() == std::vector<std::pair<task_id, uint32_t>>{{2, 0}, {1, 0}});
-    REQUIRE(jc.core.complete(2, 0, caf::make_message(std::string{"done"}), caf::error{}));
+    REQUIRE(jc.core.complete(2, 0, no_node, caf::make_message(std::string{"done"}), caf::error{}));
     auto stored = jc.journal->result_of(2);  // not committed yet: from the buffer
     REQUIRE(stored);
     CHECK(stored->value.get_as<std::string>(0) == "done");
     REQUIRE(jc.dispatch().size() == 1);  // 3 on a
-    REQUIRE(jc.core.complete(1, 0, {}, make_error(errc::max_retries, "boom")));
+    REQUIRE(jc.core.complete(1, 0, no_node, {}, make_error(errc::max_retries, "boom")));
     REQUIRE(jc.dispatch().size() == 1);  // 4 on b
     REQUIRE(jc.core.cancel(5));
     CHECK(jc.core.remove_node(a).empty());  // 3 back, 1 node lost
@@ -328,7 +328,7 @@ TEST_CASE("journal: results are kept for keep_results, then pruned", "[journal]"
     jc.add_node("n");
     jc.enqueue(int_args(1));
     jc.dispatch();
-    REQUIRE(jc.core.complete(1, 0, int_args(10), {}));
+    REQUIRE(jc.core.complete(1, 0, no_node, int_args(10), {}));
     jc.commit();
   }
   {
@@ -356,7 +356,7 @@ TEST_CASE("journal: a registered user type round-trips", "[journal]") {
     jc.enqueue(caf::make_message(p));
     jc.add_node("n", 1);
     jc.dispatch();
-    REQUIRE(jc.core.complete(1, 0, caf::make_message(point{1, 2, "result"}), {}));
+    REQUIRE(jc.core.complete(1, 0, no_node, caf::make_message(point{1, 2, "result"}), {}));
     jc.commit();
   }
   SECTION("an actor system that knows the type reads it back") {
@@ -456,7 +456,7 @@ TEST_CASE("journal: a result is found while its commit is being written", "[jour
   jc.commit();  // the task is in the file
   auto leases = jc.dispatch();
   REQUIRE(leases.size() == 1);
-  REQUIRE(jc.core.complete(id, leases[0].second, int_args(6), caf::error{}));
+  REQUIRE(jc.core.complete(id, leases[0].second, no_node, int_args(6), caf::error{}));
   jc.journal->on_written([] {});
   REQUIRE(jc.journal->start_commit() == sqlite_journal::started::fresh);
   auto r = jc.journal->result_of(id);  // in the batch, or in the file once written

@@ -66,7 +66,8 @@ TEST_CASE("scheduler_core: a result times queue wait run time and end to end",
   REQUIRE(d.size() == 1);
   fake_now_us = 10'000;
   SECTION("the node's run time") {
-    REQUIRE(core.complete(id, d[0].epoch, caf::message{}, caf::error{}, run_timing{2'000, 10}));
+    REQUIRE(core.complete(id, d[0].epoch, no_node, caf::message{}, caf::error{},
+                          run_timing{2'000, 10}));
     CHECK(core.timings().run_time.sum_us == 2'000);
   }
   SECTION("dispatch to result when the node did not measure") {
@@ -75,7 +76,7 @@ TEST_CASE("scheduler_core: a result times queue wait run time and end to end",
   }
   SECTION("dispatch to result when the node's figure saturated (71 minutes)") {
     fake_now_us = 5'000'000'000ull;
-    REQUIRE(core.complete(id, d[0].epoch, caf::message{}, caf::error{},
+    REQUIRE(core.complete(id, d[0].epoch, no_node, caf::message{}, caf::error{},
                           run_timing{UINT32_MAX - 1, 0}));
     CHECK(core.timings().run_time.sum_us == 5'000'000'000ull - 1'500);
     CHECK(core.timings().run_time.buckets.back() == 1);

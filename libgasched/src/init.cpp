@@ -14,7 +14,7 @@
 #include "gasched/errc.hpp"
 #include "gasched/stats.hpp"
 #include "gasched/task.hpp"
-#include "tls.hpp"
+#include "net/tls.hpp"
 #include "wire.hpp"
 
 namespace gasched {

@@ -18,7 +18,8 @@ set(libdir "${build_CMAKE_INSTALL_LIBDIR}")
 set(bindir "${build_CMAKE_INSTALL_BINDIR}")
 
 run(${CMAKE_COMMAND} --install "${BINARY_DIR}" --prefix "${prefix}")
-foreach(installed include/gasched/gasched.hpp ${libdir}/cmake/gasched/gaschedConfig.cmake
+foreach(installed include/gasched/gasched.hpp include/gasched/http.hpp
+                  ${libdir}/cmake/gasched/gaschedConfig.cmake
                   ${libdir}/cmake/gasched/FindCAF.cmake ${bindir}/gasched-node ${bindir}/gasched-run
                   ${bindir}/gasched-ctl ${bindir}/gasched-certs)
   if(NOT EXISTS "${prefix}/${installed}")
@@ -64,3 +65,7 @@ if(NOT last_output MATCHES "25 results, 25 ok, sum 325")
   message(FATAL_ERROR "unexpected consumer output:\n${last_output}")
 endif()
 message(STATUS "consumer said: ${last_output}")
+run("${WORK_DIR}/build/consumer_http")
+if(NOT last_output MATCHES "\"pending\":0")
+  message(FATAL_ERROR "unexpected consumer_http output:\n${last_output}")
+endif()

@@ -8,6 +8,8 @@
 #include <caf/error.hpp>
 #include <caf/timespan.hpp>
 
+#include "gasched/tls.hpp"
+
 namespace gasched {
 
 /// How a process of the cluster tells a live peer from a lost one. Both
@@ -28,26 +30,6 @@ struct heartbeat_options {
   /// (a stopped VM, a long GC) but leaves a hung node's tasks waiting as long.
   /// 0 turns detection off (CAF's default: a hung peer is never declared down).
   caf::timespan timeout = std::chrono::seconds(1);
-};
-
-/// Mutual TLS for every connection of a process: it accepts and connects only
-/// to peers holding a certificate signed by `ca_file`, and shows them its own
-/// `cert_file`. Every process of a cluster must use it, or none. All three
-/// files are needed: CAF would otherwise fall back to anonymous TLS, which
-/// encrypts but authenticates nobody. The peer's name is not checked, so use
-/// a CA made for this cluster only (gasched-certs makes one).
-struct tls_options {
-  std::string ca_file;    ///< PEM: the cluster's CA certificate
-  std::string cert_file;  ///< PEM: this process's certificate, signed by the CA
-  std::string key_file;   ///< PEM: its private key
-  std::string passphrase; ///< of the key, if it has one
-
-  /// DIR/ca.pem, DIR/cert.pem and DIR/key.pem, as gasched-certs writes them.
-  static tls_options from_dir(const std::string& dir);
-
-  bool enabled() const noexcept {
-    return !ca_file.empty() || !cert_file.empty() || !key_file.empty();
-  }
 };
 
 /// Call on the config of every actor system of a cluster, before the actor
@@ -77,6 +59,25 @@ struct tls_options {
 /// std::vector<int32_t>, std::vector<int64_t> and std::vector<double>.
 /// Other types that task arguments and results use must be registered too
 /// (cfg.add_message_type<T>("name")), under the same name in every process.
+///
+/// OpenSSL, process-wide: libgasched defines SSL_read, SSL_write, SSL_accept
+/// and SSL_connect itself, with or without TLS enabled. Each clears the
+/// calling thread's OpenSSL error queue (ERR_clear_error) and then calls
+/// OpenSSL's function of that name, passing arguments and return value
+/// through. Why: CAF 0.17 leaves a refused handshake's error in the queue,
+/// and the next read of a member's connection on that thread would be taken
+/// for a failure and dropped. The dynamic linker binds every call in the
+/// process (CAF's, the application's, other libraries') to the first
+/// definition in its search order: libgasched's when libgasched comes before
+/// libssl there (a program that links libgasched but not libssl directly,
+/// or names libgasched first; always with a static libgasched); OpenSSL's
+/// otherwise, which leaves CAF's refused-handshake bug in place. What it
+/// changes for an application that uses OpenSSL itself: an error an earlier
+/// OpenSSL call left in a thread's queue is gone once that thread calls one
+/// of the four, so read it (ERR_get_error) before, as OpenSSL's documentation
+/// asks anyway; SSL_get_error after the call still reports that call's own
+/// failure. SSL_read_ex, SSL_write_ex, SSL_peek and SSL_do_handshake are not
+/// interposed.
 caf::error init(caf::actor_system_config& cfg, const heartbeat_options& heartbeats = {},
                 const tls_options& tls = {});
 

@@ -1,4 +1,5 @@
-// Nodes: the actors that run tasks, one per process.
+// The node side: the actors that run tasks, one per process. Its task
+// functions: registry.hpp, this_task.hpp; a node program's main: run_node.hpp.
 #pragma once
 
 #include <string>
@@ -7,7 +8,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
-#include "gasched/options.hpp"
+#include "gasched/node_options.hpp"
 #include "gasched/registry.hpp"
 
 namespace gasched {
@@ -19,6 +20,5 @@ caf::actor spawn_node(caf::actor_system& sys, const registry& reg, node_options 
 
 /// Same, with only a name.
 caf::actor spawn_node(caf::actor_system& sys, const registry& reg, std::string name);
-
 
 } // namespace gasched

@@ -1,15 +1,16 @@
-// Spawning, finding and publishing schedulers.
+// The scheduler side: spawning and finding schedulers. publish, connect and
+// connect_scheduler (gasched/net.hpp) come with it: a scheduler's program
+// publishes it or reaches one.
 #pragma once
 
-#include <cstdint>
-#include <optional>
 #include <string>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 
-#include "gasched/options.hpp"
+#include "gasched/net.hpp"
+#include "gasched/scheduler_options.hpp"
 #include "gasched/scheduler_actor.hpp"
 
 namespace gasched {
@@ -26,42 +27,5 @@ caf::expected<scheduler_actor> spawn_scheduler(caf::actor_system& sys, scheduler
 
 /// The running scheduler of this actor system named `name`, or an invalid handle.
 scheduler_actor find_scheduler(caf::actor_system& sys, const std::string& name);
-
-/// Makes `whom` (a scheduler, so that nodes can join it and remote clients
-/// reach it; or a node, so that a scheduler can be handed it) reachable at
-/// host:port. Port 0 picks a free port; the port is returned. The address
-/// may be reused at once after a restart. Errors: errc::network_error naming
-/// the host and port (in use, unknown address).
-caf::expected<uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
-                                uint16_t port, const std::string& host = "127.0.0.1");
-
-/// The actor published at host:port (a scheduler or a node), connecting if
-/// needed. Errors: errc::network_error naming the address.
-caf::expected<caf::actor> connect(caf::actor_system& sys, const std::string& host,
-                                  uint16_t port);
-
-/// The scheduler published at host:port (connect, for a scheduler's typed
-/// handle). Nothing checks that a scheduler is published there: CAF 0.17
-/// checks interfaces only between typed actors on both ends, and gasched
-/// publishes plain handles, so that a node and a scheduler share one connect.
-caf::expected<scheduler_actor> connect_scheduler(caf::actor_system& sys,
-                                                 const std::string& host, uint16_t port);
-
-/// Same as publish() for a scheduler's handle.
-caf::expected<uint16_t> publish(caf::actor_system& sys, const scheduler_actor& whom,
-                                uint16_t port, const std::string& host = "127.0.0.1");
-
-/// A host and port as the programs take them on their command lines.
-struct address {
-  std::string host;
-  uint16_t port = 0;
-};
-
-/// Parses "HOST:PORT" (the last colon splits it), or "PORT" alone when
-/// `default_host` is not empty. PORT is decimal digits in min_port..65535.
-/// Nothing when the text is not such an address.
-std::optional<address> parse_address(const std::string& text,
-                                     const std::string& default_host = {},
-                                     uint16_t min_port = 1);
 
 } // namespace gasched

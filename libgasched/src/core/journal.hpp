@@ -1,17 +1,7 @@
 // What scheduler_core tells a journal, and what a journal hands back when a
 // scheduler restarts: the seam between the core and the SQLite store
-// (journal/sqlite_journal.hpp), free of SQLite and of actors.
-//
-// Leases across restarts. A lease is (task id, epoch). A dispatch leaves the
-// scheduler before the journal has made it durable, so after a crash the
-// journal may not know the last epoch a task ran under, nor even that an id
-// was issued. Each start of a scheduler on a journal is therefore a new
-// generation, durable before any dispatch, and every epoch of generation g
-// lies in [g << 16, (g + 1) << 16): the low 16 bits count the dispatches a
-// task lost to dead nodes in this generation. An epoch of an earlier run can
-// never equal a current one (unless one task loses 65,536 nodes in one run,
-// or 65,536 restarts wrap the generation). Node deaths, which quarantine
-// counts, are a separate count that survives restarts.
+// (journal/sqlite_journal.hpp), free of SQLite and of actors. Epochs across
+// restarts: core/epoch.hpp.
 #pragma once
 
 #include <cstdint>
@@ -21,29 +11,12 @@
 #include <caf/error.hpp>
 #include <caf/message.hpp>
 
+#include "core/counters.hpp"
+#include "core/epoch.hpp"
 #include "core/node_table.hpp"
 #include "gasched/task.hpp"
 
 namespace gasched::detail {
-
-/// "On no node": a task that ended while pending.
-constexpr node_index no_node = UINT32_MAX;
-
-/// The first epoch of a generation (see above).
-constexpr uint32_t epoch_base(uint32_t generation) noexcept {
-  return generation << 16;
-}
-
-/// What scheduler_core counts (its stats).
-struct core_counters {
-  uint64_t ticks = 0;  // times a task left running
-  uint64_t succeeded = 0;
-  uint64_t failed = 0;
-  uint64_t cancelled = 0;
-  uint64_t requeued = 0;
-  uint64_t quarantined = 0;
-  uint64_t late_results = 0;  // not journaled: a restart starts it at 0
-};
 
 /// How a task left the scheduler.
 enum class outcome_kind : uint8_t { succeeded, failed, cancelled, quarantined };

@@ -13,6 +13,9 @@ namespace gasched::detail {
 
 using node_index = uint32_t;
 
+/// "On no node": a task that ended while pending.
+constexpr node_index no_node = UINT32_MAX;
+
 class node_table {
 public:
   explicit node_table(uint32_t max_workers, uint32_t prefetch = 0)

@@ -86,19 +86,6 @@ ended_task scheduler_core::stop(running_map::iterator it) {
   return result;
 }
 
-std::optional<ended_task> scheduler_core::complete(task_id id, uint32_t epoch,
-                                                   const caf::message& value,
-                                                   const caf::error& error) {
-  return complete(id, epoch, value, error, run_timing{});
-}
-
-std::optional<ended_task> scheduler_core::complete(task_id id, uint32_t epoch,
-                                                   const caf::message& value,
-                                                   const caf::error& error,
-                                                   run_timing timing) {
-  return complete(id, epoch, no_node, value, error, timing);
-}
-
 std::optional<ended_task> scheduler_core::complete(task_id id, uint32_t epoch, node_index from,
                                                    const caf::message& value,
                                                    const caf::error& error,
@@ -122,8 +109,8 @@ std::optional<ended_task> scheduler_core::complete(task_id id, uint32_t epoch, n
 
 std::optional<ended_task> scheduler_core::complete(task_id id, uint32_t epoch, bool ok) {
   if (ok)
-    return complete(id, epoch, caf::message{}, caf::error{});
-  return complete(id, epoch, caf::message{},
+    return complete(id, epoch, no_node, caf::message{}, caf::error{});
+  return complete(id, epoch, no_node, caf::message{},
                   make_error(errc::journal_error, "the task failed; why was not recorded"));
 }
 

@@ -26,6 +26,8 @@
 #include <caf/expected.hpp>
 #include <caf/message.hpp>
 
+#include "core/counters.hpp"
+#include "core/epoch.hpp"
 #include "core/journal.hpp"
 #include "core/node_table.hpp"
 #include "core/pending_queue.hpp"
@@ -134,26 +136,23 @@ public:
 
   // -- results -------------------------------------------------------------------
 
-  /// The run under lease (id, epoch) ended with `value`, or failed with
-  /// `error`. Returns the task when the lease is current; otherwise the result
-  /// is late (its node was declared dead, the task cancelled, or the lease is
-  /// from before a restart): nullopt, counted. The journal keeps the outcome.
-  std::optional<ended_task> complete(task_id id, uint32_t epoch, const caf::message& value,
-                                     const caf::error& error);
-
-  /// The same, with what the node measured: feeds the adaptive prefetch.
-  std::optional<ended_task> complete(task_id id, uint32_t epoch, const caf::message& value,
-                                     const caf::error& error, run_timing timing);
-
-  /// The same, reported by node `from`: only the lease's holder can end it.
-  /// A report from another node is refused (nullopt) and not counted as late:
-  /// it is a peer's mistake or forgery, not a run that was overtaken.
+  /// The run under lease (id, epoch), reported by node `from`, ended with
+  /// `value`, or failed with `error`; `timing` is what the node measured (it
+  /// feeds the adaptive prefetch). Returns the task when the lease is current
+  /// and `from` holds it. A late result (its node was declared dead, the task
+  /// cancelled, or the lease is from before a restart) is counted and gets
+  /// nullopt; so does a report from another node, not counted as late: it is
+  /// a peer's mistake or forgery, not a run that was overtaken. from ==
+  /// no_node skips the holder check: the core's tests and benchmarks drive
+  /// leases without nodes that report. The journal keeps the outcome.
   std::optional<ended_task> complete(task_id id, uint32_t epoch, node_index from,
                                      const caf::message& value, const caf::error& error,
-                                     run_timing timing);
+                                     run_timing timing = {});
 
-  /// The same, when only success or failure is known: a journal then keeps
-  /// no value, and a generic error for a failure.
+  /// The same when only success or failure is known, from no node in
+  /// particular: a journal then keeps no value, and a generic error for a
+  /// failure. Production always has the value (the call above); the
+  /// randomized test and the benchmarks decide only ok or not.
   std::optional<ended_task> complete(task_id id, uint32_t epoch, bool ok);
 
   // -- nodes ---------------------------------------------------------------------

@@ -41,15 +41,25 @@ caf::error refuse(const std::string& path, const std::string& why) {
 }
 
 // One integer from a statement that returns one row, e.g. a PRAGMA.
-caf::error query_int(sqlite_db& db, const char* sql, int64_t& out) {
+// The first row of a statement that returns one: its first column, as
+// integer or text; `what` names the failure.
+caf::error query_first(sqlite_db& db, const char* sql, const char* what, int64_t* number,
+                       std::string* text) {
   sqlite_stmt stmt;
   if (auto err = stmt.prepare(db, sql))
     return err;
   auto rc = stmt.step();
   if (rc != SQLITE_ROW)
-    return db.fail(rc, "cannot open it");
-  out = stmt.int64(0);
+    return db.fail(rc, what);
+  if (number != nullptr)
+    *number = stmt.int64(0);
+  if (text != nullptr)
+    *text = stmt.text(0);
   return caf::none;
+}
+
+caf::error query_int(sqlite_db& db, const char* sql, int64_t& out) {
+  return query_first(db, sql, "cannot open it", &out, nullptr);
 }
 
 // An existing file must be a gasched journal of a format we read, or an
@@ -79,27 +89,21 @@ caf::error check_identity(sqlite_db& db, bool& fresh) {
 }
 
 caf::error quick_check(sqlite_db& db) {
-  sqlite_stmt stmt;
-  if (auto err = stmt.prepare(db, "PRAGMA quick_check(1)"))
+  std::string verdict;
+  if (auto err = query_first(db, "PRAGMA quick_check(1)", "cannot check it", nullptr, &verdict))
     return err;
-  auto rc = stmt.step();
-  if (rc != SQLITE_ROW)
-    return db.fail(rc, "cannot check it");
-  auto verdict = stmt.text(0);
   if (verdict != "ok")
     return refuse(db.path(), "the file is corrupt (" + verdict + ")");
   return caf::none;
 }
 
 caf::error set_mode(sqlite_db& db, const journal_options& opts) {
-  sqlite_stmt wal;
-  if (auto err = wal.prepare(db, "PRAGMA journal_mode=WAL"))
+  std::string mode;
+  if (auto err = query_first(db, "PRAGMA journal_mode=WAL", "cannot switch it to WAL mode",
+                             nullptr, &mode))
     return err;
-  auto rc = wal.step();
-  if (rc != SQLITE_ROW)
-    return db.fail(rc, "cannot switch it to WAL mode");
-  if (wal.text(0) != "wal")
-    return refuse(db.path(), "cannot switch it to WAL mode (got " + wal.text(0) + ")");
+  if (mode != "wal")
+    return refuse(db.path(), "cannot switch it to WAL mode (got " + mode + ")");
   auto sync = opts.sync_every_commit ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
   if (auto err = db.exec(sync, "cannot set its synchronous mode"))
     return err;
@@ -217,18 +221,13 @@ caf::error open_journal_file(const std::string& path, const journal_options& opt
       return err;
   if (auto err = set_mode(db, opts))
     return err;
-  if (auto err = db.exec("BEGIN EXCLUSIVE", "cannot lock it"))
-    return err;
-  caf::error err;
-  if (fresh)
-    err = create_schema(db);
-  else if (opts.check_on_open)
-    err = quick_check(db);
-  if (!err)
-    err = db.exec("COMMIT", "cannot write it");
-  if (err)
-    sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-  return err;
+  return db.transaction("BEGIN EXCLUSIVE", "cannot lock it", [&]() -> caf::error {
+    if (fresh)
+      return create_schema(db);
+    if (opts.check_on_open)
+      return quick_check(db);
+    return caf::none;
+  });
 }
 
 } // namespace gasched::detail

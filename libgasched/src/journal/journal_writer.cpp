@@ -49,14 +49,8 @@ caf::error journal_writer::prepare(sqlite_db& db) {
 
 caf::error journal_writer::write(const commit_batch& batch, size_t& pruned) {
   pruned = 0;
-  if (auto err = db_->exec("BEGIN", "cannot write it"))
-    return err;
-  auto err = write_all(batch, pruned);
-  if (!err)
-    err = db_->exec("COMMIT", "cannot write it");
-  if (err)
-    sqlite3_exec(db_->get(), "ROLLBACK", nullptr, nullptr, nullptr);
-  return err;
+  return db_->transaction("BEGIN", "cannot write it",
+                          [&] { return write_all(batch, pruned); });
 }
 
 caf::error journal_writer::write_all(const commit_batch& batch, size_t& pruned) {

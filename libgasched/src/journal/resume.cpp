@@ -156,14 +156,9 @@ caf::error read_and_requeue(sqlite_db& db, caf::actor_system& sys, bool fresh,
 caf::error resume_journal(sqlite_db& db, caf::actor_system& sys, bool fresh,
                           journal_meta& meta, journal_names& names, journal_notes& notes,
                           journal_snapshot& snapshot) {
-  if (auto err = db.exec("BEGIN", "cannot read it"))
-    return err;
-  auto err = read_and_requeue(db, sys, fresh, meta, names, notes, snapshot);
-  if (!err)
-    err = db.exec("COMMIT", "cannot write it");
-  if (err)
-    sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-  return err;
+  return db.transaction("BEGIN", "cannot read it", [&] {
+    return read_and_requeue(db, sys, fresh, meta, names, notes, snapshot);
+  });
 }
 
 } // namespace gasched::detail

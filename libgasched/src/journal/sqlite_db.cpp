@@ -81,6 +81,10 @@ caf::error sqlite_db::exec(const char* sql, const char* what) {
   return rc == SQLITE_OK ? caf::none : fail(rc, what);
 }
 
+void sqlite_db::rollback() noexcept {
+  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
 caf::error sqlite_db::fail(int rc, const std::string& what) const {
   std::string text = "journal " + path_ + ": " + what + ": " + explain(rc, db_);
   text += " (SQLite: ";

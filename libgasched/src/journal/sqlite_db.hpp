@@ -38,6 +38,25 @@ public:
   /// Runs statements that return no rows.
   caf::error exec(const char* sql, const char* what);
 
+  /// Runs `body` (returning caf::error) in a transaction that `begin` opens
+  /// ("BEGIN", "BEGIN EXCLUSIVE"; `what` names it in an error): committed
+  /// when body succeeds, rolled back otherwise. The first error of the three.
+  template <class Body>
+  caf::error transaction(const char* begin, const char* what, Body&& body) {
+    if (auto err = exec(begin, what))
+      return err;
+    caf::error err = body();
+    if (!err)
+      err = exec("COMMIT", "cannot write it");
+    if (err)
+      rollback();
+    return err;
+  }
+
+  /// Ends the open transaction, dropping its changes. Called after an error,
+  /// so its own error is not reported.
+  void rollback() noexcept;
+
   /// The error for SQLite code `rc` while doing `what`.
   caf::error fail(int rc, const std::string& what) const;
 

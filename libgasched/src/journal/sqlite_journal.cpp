@@ -90,20 +90,26 @@ int64_t sqlite_journal::node_number(node_index n) {
   return it->second;
 }
 
-arena_ref sqlite_journal::keep(const caf::message& x) {
-  auto& arena = buffer_.arena();
+namespace {
+
+// A message or an error serialized onto the end of `arena`: where it is, or
+// nothing when it does not serialize.
+template <class T>
+arena_ref keep_blob(caf::actor_system& sys, std::vector<char>& arena, const T& x) {
   auto at = arena.size();
-  if (append_blob(sys_, x, arena))
+  if (append_blob(sys, x, arena))
     return {};
   return {at, arena.size() - at};
 }
 
+} // namespace
+
+arena_ref sqlite_journal::keep(const caf::message& x) {
+  return keep_blob(sys_, buffer_.arena(), x);
+}
+
 arena_ref sqlite_journal::keep(const caf::error& x) {
-  auto& arena = buffer_.arena();
-  auto at = arena.size();
-  if (append_blob(sys_, x, arena))
-    return {};
-  return {at, arena.size() - at};
+  return keep_blob(sys_, buffer_.arena(), x);
 }
 
 arena_ref sqlite_journal::keep(const std::string& x) {

@@ -10,7 +10,7 @@
 #include "gasched/errc.hpp"
 #include "logging.hpp"
 #include "scheduler/state.hpp"
-#include "tls.hpp"
+#include "net/tls.hpp"
 
 namespace gasched::detail {
 
@@ -52,14 +52,14 @@ void learn_address(scheduler_self self, const node_actor& node) {
 void start_reconnect(scheduler_self self, const node_entry& node) {
   auto& st = self->state;
   auto key = node.host + ":" + std::to_string(node.port);
-  auto& r = st.reconnects[key];
-  if (r.pause)
+  if (st.reconnects.count(key) > 0)
     return;  // already at it
-  r = reconnecting{node.name,
-                   std::make_unique<backoff>(std::chrono::milliseconds(100),
-                                             std::chrono::seconds(1)),
-                   std::chrono::steady_clock::now(), 0, false};
-  self->delayed_send(self, r.pause->next(), reconnect_atom::value, key);
+  auto& r = st.reconnects
+              .emplace(key, reconnecting{node.name,
+                                         reconnect_episode{std::chrono::milliseconds(100),
+                                                           std::chrono::seconds(1)}})
+              .first->second;
+  self->delayed_send(self, r.episode.next_pause(), reconnect_atom::value, key);
 }
 
 void reconnect_failed(scheduler_self self, const std::string& key, const std::string& why) {
@@ -68,11 +68,9 @@ void reconnect_failed(scheduler_self self, const std::string& key, const std::st
   if (it == st.reconnects.end())
     return;
   auto& r = it->second;
-  log(r.warned ? log_level::debug : log_level::warning,
-      "scheduler {}: cannot reach node {} at {} again: {}; retrying", st.label, r.name, key,
-      why);
-  r.warned = true;
-  self->delayed_send(self, r.pause->next(), reconnect_atom::value, key);
+  log(r.episode.failure_level(), "scheduler {}: cannot reach node {} at {} again: {}; retrying",
+      st.label, r.name, key, why);
+  self->delayed_send(self, r.episode.next_pause(), reconnect_atom::value, key);
 }
 
 void reconnected(scheduler_self self, const std::string& key, const node_actor& node,
@@ -83,10 +81,9 @@ void reconnected(scheduler_self self, const std::string& key, const node_actor& 
     return;
   if (auto err = add_node(self, node, info, true))
     return reconnect_failed(self, key, describe(err));
-  auto took = std::chrono::steady_clock::now() - it->second.since;
+  auto& episode = it->second.episode;
   log(log_level::info, "scheduler {}: reconnected node {} at {} ({} attempts, {:.2f} s)",
-      st.label, info.name, key, it->second.attempts,
-      std::chrono::duration<double>(took).count());
+      st.label, info.name, key, episode.attempts(), episode.seconds());
   st.reconnects.erase(key);
 }
 
@@ -132,7 +129,7 @@ void reconnect(scheduler_self self, const std::string& key) {
   auto it = st.reconnects.find(key);
   if (it == st.reconnects.end())
     return;  // back by other means
-  ++it->second.attempts;
+  it->second.episode.attempt();
   auto colon = key.rfind(':');
   self->request(middleman_of(self->system()), reconnect_timeout, caf::connect_atom::value,
                 key.substr(0, colon), static_cast<uint16_t>(std::stoul(key.substr(colon + 1))))

@@ -20,11 +20,11 @@
 #include <caf/system_messages.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "backoff.hpp"
 #include "guarded_actor.hpp"
 #include "core/scheduler_core.hpp"
 #include "journal/sqlite_journal.hpp"
-#include "gasched/options.hpp"
+#include "net/reconnect_episode.hpp"
+#include "gasched/scheduler_options.hpp"
 #include "gasched/stats.hpp"
 #include "gasched/task.hpp"
 #include "wire.hpp"
@@ -44,11 +44,8 @@ struct node_entry {
 
 /// A lost node handed by address, being reconnected.
 struct reconnecting {
-  std::string name;                              ///< the node's name when lost
-  std::unique_ptr<backoff> pause;                ///< before the next attempt
-  std::chrono::steady_clock::time_point since;   ///< when it was lost
-  uint32_t attempts = 0;                         ///< so far in this episode
-  bool warned = false;                           ///< the episode's failure was logged
+  std::string name;           ///< the node's name when lost
+  reconnect_episode episode;  ///< since it was lost
 };
 
 /// What one commit of the journal makes true.

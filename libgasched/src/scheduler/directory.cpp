@@ -1,4 +1,4 @@
-#include "scheduler_directory.hpp"
+#include "scheduler/directory.hpp"
 
 #include <map>
 #include <mutex>

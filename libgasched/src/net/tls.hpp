@@ -2,11 +2,12 @@
 #pragma once
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <caf/error.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 
-#include "gasched/init.hpp"
+#include "gasched/tls.hpp"
 
 namespace gasched::detail {
 

@@ -1,4 +1,4 @@
-#include "pool/attempts.hpp"
+#include "node/attempts.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -7,8 +7,8 @@
 
 #include "gasched/errc.hpp"
 #include "logging.hpp"
-#include "pool/task_context.hpp"
-#include "task_pool.hpp"
+#include "node/task_context.hpp"
+#include "node/task_pool.hpp"
 
 namespace gasched::detail {
 

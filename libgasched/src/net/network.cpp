@@ -7,8 +7,8 @@
 #include <caf/sec.hpp>
 
 #include "gasched/errc.hpp"
-#include "gasched/scheduler.hpp"
-#include "tls.hpp"
+#include "gasched/net.hpp"
+#include "net/tls.hpp"
 
 namespace gasched {
 

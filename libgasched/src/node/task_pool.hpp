@@ -35,7 +35,7 @@
 #include <caf/actor_addr.hpp>
 
 #include "gasched/registry.hpp"
-#include "pool/outbox.hpp"
+#include "node/outbox.hpp"
 #include "wire.hpp"
 
 namespace gasched::detail {

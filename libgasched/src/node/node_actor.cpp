@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <unordered_set>
 
 #include <caf/actor_system.hpp>
@@ -34,11 +35,11 @@
 #include "gasched/atoms.hpp"
 #include "gasched/errc.hpp"
 #include "gasched/node.hpp"
-#include "backoff.hpp"
 #include "guarded_actor.hpp"
 #include "logging.hpp"
-#include "tls.hpp"
-#include "task_pool.hpp"
+#include "net/reconnect_episode.hpp"
+#include "net/tls.hpp"
+#include "node/task_pool.hpp"
 #include "wire.hpp"
 
 namespace gasched {
@@ -56,12 +57,9 @@ struct node_state {
   // join mode: the scheduler asked to take us. It may send orders before its
   // answer arrives (it dispatches while it handles the join).
   caf::actor_addr joining;
-  std::unique_ptr<detail::backoff> pause;         // join mode: between attempts
-  // The current episode of joining: since when, attempts so far, and whether
-  // its failure was logged (once per episode, not per retry).
-  std::chrono::steady_clock::time_point joining_since;
-  uint32_t attempts = 0;
-  bool warned = false;
+  // join mode: the current episode of joining, restarted when the joined
+  // scheduler is lost.
+  std::optional<detail::reconnect_episode> rejoin;
   static inline const char* name = "gasched.node";
 };
 
@@ -98,22 +96,16 @@ std::string join_address(const node_state& st) {
 // a node waiting for its scheduler must say so, but not ten times a second.
 void join_failed(node_self* self, const std::string& why) {
   auto& st = self->state;
-  auto level = st.warned ? log_level::debug : log_level::warning;
-  st.warned = true;
-  detail::log(level, "node {}: cannot join the scheduler at {}: {}; retrying", st.opts.name,
-              join_address(st), why);
-  self->delayed_send(self, st.pause->next(), rejoin_atom::value);
+  detail::log(st.rejoin->failure_level(), "node {}: cannot join the scheduler at {}: {}; retrying",
+              st.opts.name, join_address(st), why);
+  self->delayed_send(self, st.rejoin->next_pause(), rejoin_atom::value);
 }
 
 void joined(node_self* self, scheduler_for_nodes scheduler) {
   auto& st = self->state;
-  auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - st.joining_since);
   detail::log(log_level::info, "node {} joined the scheduler at {} ({} attempts, {:.2f} s)",
-              st.opts.name, join_address(st), st.attempts, took.count());
+              st.opts.name, join_address(st), st.rejoin->attempts(), st.rejoin->seconds());
   st.joined = std::move(scheduler);
-  st.pause->reset();
-  st.attempts = 0;
-  st.warned = false;
   watch(self, st.joined);
 }
 
@@ -123,7 +115,7 @@ constexpr auto join_timeout = std::chrono::seconds(2);
 
 void try_join(node_self* self) {
   auto& st = self->state;
-  ++st.attempts;
+  st.rejoin->attempt();
   auto mm = detail::middleman_of(self->system());
   self->request(mm, join_timeout, caf::connect_atom::value, st.opts.join_host,
                 st.opts.join_port)
@@ -150,12 +142,10 @@ void try_join(node_self* self) {
 
 void start_joining(node_self* self) {
   auto& st = self->state;
-  st.joining_since = std::chrono::steady_clock::now();
-  st.attempts = 0;
-  st.warned = false;
+  st.rejoin->restart();
   // A short pause first: CAF's middleman may still hand out the handle of
   // the connection that just died.
-  self->delayed_send(self, st.pause->next(), rejoin_atom::value);
+  self->delayed_send(self, st.rejoin->next_pause(), rejoin_atom::value);
 }
 
 // Slots 0 means "as many as the scheduler's max_workers", which the node
@@ -300,8 +290,7 @@ void start(node_self* self, std::shared_ptr<const registry> reg, node_options op
     log_refusal(self, "an exit message from outside its process");
   });
   if (!st.opts.join_host.empty()) {
-    st.pause = std::make_unique<detail::backoff>(st.opts.join_retry_min, st.opts.join_retry_max);
-    st.joining_since = std::chrono::steady_clock::now();
+    st.rejoin.emplace(st.opts.join_retry_min, st.opts.join_retry_max);
     try_join(self);
   }
 }

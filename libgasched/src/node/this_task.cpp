@@ -3,8 +3,8 @@
 
 #include <thread>
 
-#include "pool/task_context.hpp"
-#include "task_pool.hpp"
+#include "node/task_context.hpp"
+#include "node/task_pool.hpp"
 
 namespace gasched::detail {
 

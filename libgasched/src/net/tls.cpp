@@ -14,8 +14,8 @@
 #include <caf/openssl/manager.hpp>
 
 #include "gasched/errc.hpp"
-#include "gasched/init.hpp"
-#include "tls.hpp"
+#include "gasched/tls.hpp"
+#include "net/tls.hpp"
 
 namespace gasched {
 

@@ -1,4 +1,4 @@
-#include "pool/outbox.hpp"
+#include "node/outbox.hpp"
 
 #include <algorithm>
 

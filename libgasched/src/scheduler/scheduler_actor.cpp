@@ -34,7 +34,7 @@
 #include "gasched/scheduler_actor.hpp"
 #include "logging.hpp"
 #include "scheduler/state.hpp"
-#include "scheduler_directory.hpp"
+#include "scheduler/directory.hpp"
 
 namespace gasched {
 

@@ -1,4 +1,4 @@
-#include "task_pool.hpp"
+#include "node/task_pool.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -9,7 +9,7 @@
 #include <caf/send.hpp>
 
 #include "logging.hpp"
-#include "pool/attempts.hpp"
+#include "node/attempts.hpp"
 
 namespace gasched::detail {
 

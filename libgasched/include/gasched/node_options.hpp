@@ -1,0 +1,55 @@
+// Options of a node. Every option states its default and what changing it
+// costs.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <caf/timespan.hpp>
+
+namespace gasched {
+
+struct node_options {
+  /// Shown in stats and in every task_result. Default (empty):
+  /// "<host>:<pid>/<actor id>", unique in a cluster; gasched-node names a
+  /// published node "<host>:<port>" and a node that only joins "<host>:<pid>".
+  std::string name;
+
+  /// Tasks this node runs at once. The scheduler gives it at most
+  /// min(slots, max_workers). Default: 0, meaning "as many as max_workers",
+  /// but never more than 256 threads whatever a scheduler asks. Each slot is
+  /// one long-lived thread of the node's pool, created when first needed. A
+  /// node holds at most 101 tasks per slot (running and prefetched).
+  uint32_t slots = 0;
+
+  /// Whether any scheduler that greets this node (as one does when it is
+  /// handed the node by address) may send it work. false: only the scheduler
+  /// it joined. Default: true; gasched-node sets false when it only joins.
+  bool serve_any = true;
+
+  /// Bounds on the retry policy a scheduler sends: at most max_attempts
+  /// attempts per task (0: as the scheduler says, gasched::infinity
+  /// included), and at least min_retry_pause between them. Defaults: 0 and
+  /// 0 s, the scheduler's word. Set them on a node that serves schedulers it
+  /// does not trust to be sensible; retry log lines are rate-limited anyway.
+  uint32_t max_attempts = 0;
+  caf::timespan min_retry_pause{0};
+
+  /// Join the scheduler published at join_host:join_port, and join again
+  /// whenever the connection is lost: its process died, or the link was cut
+  /// or went silent (see heartbeat_options). Default: empty, no joining (the
+  /// node waits to be handed to a scheduler).
+  std::string join_host;
+  uint16_t join_port = 0;
+
+  /// Bounds of the pause between join attempts; it doubles from the first
+  /// to the second, each pause drawn from [pause/2, pause]. Default: 100 ms
+  /// to 1 s, so a node is back within about a second of its network healing.
+  /// A longer maximum means fewer connection attempts against a scheduler
+  /// that is down for long, and a slower return once it is back.
+  caf::timespan join_retry_min = std::chrono::milliseconds(100);
+  caf::timespan join_retry_max = std::chrono::seconds(1);
+};
+
+} // namespace gasched
