@@ -305,6 +305,7 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
   try {
     app.parse(argc, argv);
     take_caf_args(app, o);
+    check_caf_args(o);
     check_client_and_server(g);
     o.check = !g.no_check;
     o.log_given = g.log->count() > 0;

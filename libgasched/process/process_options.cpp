@@ -84,8 +84,10 @@ void take_caf_args(const CLI::App& app, process_settings& s) {
     (extra.rfind("--caf#", 0) == 0 ? s.caf_args : unexpected).push_back(extra);
   if (!unexpected.empty())
     throw CLI::ExtrasError(unexpected);
-  // A misspelled key must not surface after minutes of work. Without TLS:
-  // its files are a runtime error (exit 1), checked by the program.
+}
+
+void check_caf_args(const process_settings& s) {
+  // Without TLS: its files are a runtime error (exit 1), checked by the program.
   auto plain = s;
   plain.tls_dir.clear();
   caf::actor_system_config probe;

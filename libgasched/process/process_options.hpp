@@ -31,9 +31,15 @@ CLI::Option* add_log_option(CLI::App& app, process_settings& s, const std::strin
 void check_heartbeats(const process_settings& s);
 
 /// After parsing an app with allow_extras(): keeps the --caf#key=value
-/// arguments in s.caf_args and checks them with CAF now, before any work;
-/// any other extra argument is a usage error. Throws CLI::ParseError.
+/// arguments in s.caf_args; any other extra argument is a usage error.
+/// Throws CLI::ExtrasError.
 void take_caf_args(const CLI::App& app, process_settings& s);
+
+/// Checks s.caf_args with CAF now, before any work (a misspelled key must
+/// not surface after minutes of it). Not for a program whose own setup
+/// declares CAF options (a node program's `configure`): CAF would not know
+/// them yet. Throws CLI::ValidationError.
+void check_caf_args(const process_settings& s);
 
 /// Refuses (CLI::ValidationError naming `option`) to listen on `host`
 /// beyond loopback in plain text unless --insecure; `can` says what anyone

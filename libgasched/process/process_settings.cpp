@@ -58,12 +58,4 @@ void apply_log_level(const process_settings& s) {
   set_log_level(level);
 }
 
-std::vector<std::string> node_arguments(const process_settings& s, const std::string& tls_dir) {
-  std::vector<std::string> args{"--heartbeat", std::to_string(s.heartbeat_ms),
-                                "--heartbeat-timeout", std::to_string(s.heartbeat_timeout_ms)};
-  if (!tls_dir.empty())
-    args.insert(args.end(), {"--tls", tls_dir});
-  return args;
-}
-
 } // namespace gasched

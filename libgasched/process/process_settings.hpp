@@ -70,9 +70,4 @@ caf::error check_tls(const process_settings& s);
 /// Sets gasched's log level from `s.log` (a name parse_log_level accepts).
 void apply_log_level(const process_settings& s);
 
-/// The arguments that give a node program started by this one the settings
-/// a cluster must agree on: heartbeats, and TLS (`tls_dir` made absolute by
-/// the caller, as the node may run elsewhere).
-std::vector<std::string> node_arguments(const process_settings& s, const std::string& tls_dir);
-
 } // namespace gasched
