@@ -80,3 +80,43 @@ TEST_CASE("every program maps usage errors to exit 2 and runtime failures to exi
   CHECK(exit_status({run, "--help"}, err, dir) == 0);
   CHECK(exit_status({run, "--tls", dir.file("no-certs")}, err, dir) == 1);
 }
+
+namespace {
+
+// The help of `option` in `program --help`: its description, without the
+// column it starts in or its default (the programs' defaults may differ).
+std::string help_of(const std::string& program, const std::string& option) {
+  auto help = gasched::tools::child_process::start({program, "--help"});
+  std::vector<std::string> lines;
+  while (auto line = help.read_line(20s))
+    lines.push_back(*line);
+  CHECK(help.wait_exit(10s));
+  std::regex alone{"^ *" + option + "( [^ ]+)?$"};  // the description on the next line
+  std::regex declared{"^ *" + option + "( [^ ]+)? +(.+)$"};
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::smatch m;
+    if (std::regex_search(lines[i], alone) && i + 1 < lines.size())
+      return std::regex_replace(lines[i + 1], std::regex{"^ +"}, "");
+    if (std::regex_search(lines[i], m, declared))
+      return m[2].str();
+  }
+  FAIL(program << " --help has no " << option);
+  return {};
+}
+
+} // namespace
+
+TEST_CASE("every program declares the process settings once: the same help in gasched-node, "
+          "gasched-run and gasched-ctl",
+          "[run][options]") {
+  auto run = std::string{GASCHED_RUN_PROGRAM};
+  auto ctl = (fs::path{run}.parent_path() / "gasched-ctl").string();
+  for (auto option : {"--heartbeat", "--heartbeat-timeout", "--tls", "--insecure", "--threads"}) {
+    INFO(option);
+    auto node_help = help_of(stock_node_program(), option);
+    CHECK_FALSE(node_help.empty());
+    CHECK(help_of(run, option) == node_help);
+  }
+  CHECK(help_of(ctl, "--tls") == help_of(run, "--tls"));
+  CHECK(help_of(stock_node_program(), "--log") == "gasched's log level, on stderr");
+}

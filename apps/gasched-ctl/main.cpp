@@ -22,6 +22,7 @@
 #include "gasched/init.hpp"
 #include "gasched/log.hpp"
 #include "gasched/scheduler.hpp"
+#include "process_options.hpp"
 #include "status_table.hpp"
 
 namespace {
@@ -36,7 +37,9 @@ struct command_line {
   double interval = 1.0;  // seconds between refreshes of --watch
   uint64_t count = 0;     // refreshes of --watch; 0: until interrupted
   double timeout = 5.0;   // seconds to wait for an answer
-  std::string tls_dir;    // --tls: ca.pem, cert.pem, key.pem
+  // --tls; one thread that sleeps when idle (--watch mostly waits); no log
+  // lines: errors are reported once, by main.
+  gasched::process_settings process;
 };
 
 // -1 to go on, else the exit code (0 after --help, 2 after a usage error).
@@ -58,10 +61,7 @@ int parse(int argc, char** argv, command_line& cl) {
   app.add_option("--timeout", cl.timeout, "seconds to wait for the scheduler's answer")
     ->check(CLI::Range(0.1, 600.0))
     ->capture_default_str();
-  app.add_option("--tls", cl.tls_dir,
-                 "mutual TLS with the certificates in DIR (ca.pem, cert.pem, key.pem; "
-                 "gasched-certs makes them), for a cluster that uses --tls")
-    ->type_name("DIR");
+  gasched::add_tls_option(app, cl.process);
   try {
     app.parse(argc, argv);
     auto address = gasched::parse_address(cl.connect);
@@ -136,15 +136,13 @@ int main(int argc, char** argv) {
   command_line cl;
   if (auto code = parse(argc, argv, cl); code >= 0)
     return code;
-  gasched::set_log_level(gasched::log_level::off);  // errors are reported below, once
+  cl.process.log = "off";
+  gasched::apply_log_level(cl.process);
   caf::actor_system_config cfg;
-  if (auto err = gasched::init(cfg, {}, gasched::tls_options::from_dir(cl.tls_dir))) {
+  if (auto err = gasched::configure(cfg, cl.process)) {
     std::cerr << "gasched-ctl: " << gasched::describe(err) << "\n";
     return 1;
   }
-  // One thread that blocks when idle: --watch mostly waits.
-  cfg.set("scheduler.max-threads", 1);
-  cfg.set("scheduler.policy", caf::atom("sharing"));
   caf::actor_system sys{cfg};
   auto sched = gasched::connect_scheduler(sys, cl.host, cl.port);
   if (!sched) {

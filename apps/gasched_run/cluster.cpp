@@ -123,8 +123,7 @@ void cluster::impl::start() {
   if (opts.connecting()) {
     auto remote = gasched::connect_scheduler(*sys, opts.connect_host, opts.connect_port);
     if (!remote)
-      throw std::runtime_error(describe(remote.error())
-                               + " (is gasched-run --listen running there?)");
+      throw std::runtime_error(describe(remote.error()));
     sched = *remote;
     forwarder = sys->spawn(run::forwarder, sched, caf::actor{*self});
     (*self)->monitor(sched);

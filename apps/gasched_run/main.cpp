@@ -10,6 +10,7 @@
 #include "event_job/event_job.hpp"
 #include "gasched/errc.hpp"
 #include "gasched/log.hpp"
+#include "process_settings.hpp"
 #include "gasched_run/actor_config.hpp"
 #include "gasched_run/options.hpp"
 #include "gasched_run/progress.hpp"
@@ -32,12 +33,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (opts->exposed_in_plain_text())  // and --insecure, or parsing would have refused
-    display.error("warning: the scheduler listens on " + opts->listen_host
-                  + " in plain text (--insecure): anyone who reaches the port can submit "
-                    "tasks");
-  gasched::log_level level = gasched::log_level::error;
-  gasched::parse_log_level(opts->log, level);
-  gasched::set_log_level(level);
+    display.error(gasched::plain_text_warning(opts->listen_host, strangers_can));
+  gasched::apply_log_level(*opts);
   // gasched's own lines go through the display, so they do not tear the bar.
   gasched::set_log_sink([&display](gasched::log_level, const std::string& line) {
     display.error("gasched: " + line);

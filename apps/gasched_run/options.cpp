@@ -6,8 +6,8 @@
 #include <CLI/CLI.hpp>
 
 #include "gasched/scheduler.hpp"
-#include "gasched_run/actor_config.hpp"
 #include "gasched_run/options_groups.hpp"
+#include "process_options.hpp"
 
 namespace gasched::run {
 
@@ -47,51 +47,8 @@ cluster_opts add_failure_options(CLI::App& app, options& o, uint32_t& no_nodes_t
       ->type_name("SECONDS")
       ->check(CLI::Range(0u, 604800u).description(""))
       ->group(group);
-  app.add_option("--heartbeat", o.heartbeat_ms,
-                 "a heartbeat on every connection this often, here and on the local "
-                 "nodes; shorter finds a hung node sooner, at a small message per "
-                 "connection per beat (10..60000)")
-    ->type_name("MS")
-    ->check(CLI::Range(10u, 60000u).description(""))
-    ->capture_default_str()
-    ->group(group);
-  app.add_option("--heartbeat-timeout", o.heartbeat_timeout_ms,
-                 "a node (or scheduler) silent this long is declared down and its tasks "
-                 "requeued, here and on the local nodes; shorter finds a hung node sooner "
-                 "but raises false alarms on a slow network; 0: never (0..3600000)")
-    ->type_name("MS")
-    ->check(CLI::Range(0u, 3600000u).description(""))
-    ->capture_default_str()
-    ->group(group);
+  add_heartbeat_options(app, o, group);
   return result;
-}
-
-// Refuses to expose the scheduler in plain text unless asked to.
-void check_exposure(const options& o) {
-  if (o.exposed_in_plain_text() && !o.insecure)
-    throw CLI::ValidationError(
-      "--listen", o.listen_host + " is reachable beyond this machine, and without --tls "
-                  "anyone who reaches the port can submit tasks to your nodes. Use --tls DIR "
-                  "(make the certificates with gasched-certs), listen on 127.0.0.1, or "
-                  "add --insecure if you mean it");
-}
-
-// --caf#key=value options are kept for the actor system; any other extra
-// argument is a usage error, as without allow_extras().
-void take_caf_args(const CLI::App& app, options& o) {
-  std::vector<std::string> unexpected;
-  for (auto& extra : app.remaining())
-    (extra.rfind("--caf#", 0) == 0 ? o.caf_args : unexpected).push_back(extra);
-  if (!unexpected.empty())
-    throw CLI::ExtrasError(unexpected);
-  // Checked now, before any work: a misspelled key must not surface at the
-  // end of a data generation. Without TLS: its files are a runtime error
-  // (exit 1), checked first thing in main.
-  auto plain = o;
-  plain.tls_dir.clear();
-  caf::actor_system_config probe;
-  if (auto err = configure_actor_system(probe, plain))
-    throw CLI::ValidationError("--caf#", "CAF does not accept it: " + probe.render(err));
 }
 
 // The options whose text or presence the checks after parsing need.
@@ -272,7 +229,8 @@ void take_addresses(options& o, const given_options& g) {
       && !split_address(g.listen, "127.0.0.1", 0, o.listen_host, o.listen_port))
     throw CLI::ValidationError("--listen", "wants [HOST:]PORT with PORT 0..65535, got "
                                              + g.listen);
-  check_exposure(o);
+  if (o.listening())
+    check_exposure(o, "--listen", o.listen_host, strangers_can);
   take_http(o, g.http_opt, g.http);
   if (!g.connect.empty()) {
     int port = 0;
@@ -288,10 +246,7 @@ void check_combinations(const CLI::App& app, options& o, const given_options& g)
   if (o.nodes == 0 && !o.listening() && !o.connecting())
     throw CLI::ValidationError("--nodes", "0 starts no node: give --listen too, so that "
                                           "nodes can join");
-  if (o.heartbeat_timeout_ms != 0 && o.heartbeat_timeout_ms <= o.heartbeat_ms)
-    throw CLI::ValidationError("--heartbeat-timeout",
-                               "must be longer than --heartbeat (or 0: never), else every "
-                               "peer is declared down between two heartbeats");
+  check_heartbeats(o);
   o.no_nodes_timeout = g.failure.no_nodes_timeout->count() > 0 ? g.no_nodes_timeout
                        : o.nodes > 0 && !o.connecting()  ? 60
                                                          : 0;
@@ -313,12 +268,8 @@ void check_combinations(const CLI::App& app, options& o, const given_options& g)
 
 } // namespace
 
-bool is_loopback(const std::string& host) noexcept {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 bool options::exposed_in_plain_text() const noexcept {
-  return listening() && !is_loopback(listen_host) && tls_dir.empty();
+  return listening() && gasched::exposed_in_plain_text(*this, listen_host);
 }
 
 bool split_address(const std::string& text, const std::string& default_host,
@@ -342,6 +293,7 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
   add_task_run_options(app, o, g, cluster);
   g.failure = add_failure_options(app, o, g.no_nodes_timeout, "When things fail");
   add_trust_options(app, o, "Trust");
+  add_threads_option(app, o, "Operations");
   g.http_opt = add_http_option(app, g.http, "Operations");
   add_http_names(app, o, "Operations");
   app.allow_extras();
@@ -353,6 +305,7 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
   try {
     app.parse(argc, argv);
     take_caf_args(app, o);
+    check_caf_args(o);
     check_client_and_server(g);
     o.check = !g.no_check;
     o.log_given = g.log->count() > 0;

@@ -9,14 +9,22 @@
 
 #include "event_job/event_generator.hpp"
 #include "gasched/options.hpp"
+#include "process_settings.hpp"
 
 namespace gasched::run {
 
-/// gasched::heartbeat_options' defaults, in milliseconds (actor_config.cpp checks).
-inline constexpr uint32_t default_heartbeat_ms = 200;
-inline constexpr uint32_t default_heartbeat_timeout_ms = 1000;
+/// What the command line asks for. The process settings every gasched
+/// program shares (heartbeat_ms, heartbeat_timeout_ms, tls_dir, insecure,
+/// threads, log, caf_args) come from process_settings, with gasched-run's
+/// log level: error.
+/// What anyone who reaches the port of a scheduler in plain text can do.
+inline constexpr const char* strangers_can = "submit tasks to your nodes";
 
-struct options {
+struct options : process_settings {
+  options() {
+    log = "error";
+  }
+
   // -- the job -------------------------------------------------------------------
   std::string tasks_file;  ///< empty: the default job; "-": stdin; a file, FIFO or /dev/fd/N
   bool serve = false;      ///< no job: serve remote clients until stopped
@@ -48,13 +56,6 @@ struct options {
   /// Seconds to wait with tasks pending and no node up; 0: forever.
   /// Default 60 with local nodes, 0 otherwise (set by parse_options).
   uint32_t no_nodes_timeout = 60;
-  uint32_t heartbeat_ms = default_heartbeat_ms;
-  uint32_t heartbeat_timeout_ms = default_heartbeat_timeout_ms;  ///< 0: never declare down
-  std::vector<std::string> caf_args;     ///< --caf#key=value, for our actor system
-
-  // -- trust ---------------------------------------------------------------------
-  std::string tls_dir;    ///< --tls: ca.pem, cert.pem, key.pem; here, the local nodes, --connect
-  bool insecure = false;  ///< --insecure: listen beyond loopback in plain text, on purpose
 
   // -- operations ----------------------------------------------------------------
   std::string http_host;  ///< with http_port >= 0; 127.0.0.1 unless given
@@ -70,7 +71,6 @@ struct options {
   bool json = false;
   std::string progress = "auto";
   double progress_every = 2.0;  ///< seconds between plain progress lines
-  std::string log = "error";
   bool log_given = false;  ///< --log was on the command line: show the nodes' logs too
 
   bool listening() const noexcept {
@@ -84,9 +84,6 @@ struct options {
   /// Listening where strangers may reach the scheduler, without TLS.
   bool exposed_in_plain_text() const noexcept;
 };
-
-/// 127.0.0.0/8, ::1 or localhost: reachable from this machine only.
-bool is_loopback(const std::string& host) noexcept;
 
 /// Parses the command line. Returns nullopt when the program should exit at
 /// once with `exit_code`: 0 after --help, 2 after a usage error (already

@@ -3,21 +3,9 @@
 #include <cstdint>
 #include <filesystem>
 
-namespace gasched::run {
+#include "process_options.hpp"
 
-// Who may reach this run's scheduler, and how.
-void add_trust_options(CLI::App& app, options& o, const std::string& group) {
-  app.add_option("--tls", o.tls_dir,
-                 "mutual TLS with the certificates in DIR (ca.pem, cert.pem, key.pem; "
-                 "gasched-certs makes them): here, on the local nodes it starts, and "
-                 "towards --connect; only peers of the same CA may connect")
-    ->type_name("DIR")
-    ->group(group);
-  app.add_flag("--insecure", o.insecure,
-               "allow --listen beyond loopback without --tls: anyone who reaches the port "
-               "can submit tasks to your nodes")
-    ->group(group);
-}
+namespace gasched::run {
 
 // A task file is anything readable as a stream: a file, a FIFO, a pipe
 // (/dev/fd/N of a shell's <(...)), a device; not a folder.
@@ -145,12 +133,8 @@ CLI::Option* add_output_options(CLI::App& app, options& o, const std::string& gr
     ->check(CLI::Range(0.1, 3600.0).description(""))
     ->capture_default_str()
     ->group(group);
-  return app.add_option("--log", o.log,
-                        "gasched log level; given, the local nodes log at it too")
-    ->type_name("off|error|warning|info|debug")
-    ->check(CLI::IsMember({"off", "error", "warning", "info", "debug"}).description(""))
-    ->capture_default_str()
-    ->group(group);
+  auto* log = add_log_option(app, o, group);
+  return log->description(log->get_description() + "; given, the local nodes log at it too");
 }
 
 } // namespace gasched::run

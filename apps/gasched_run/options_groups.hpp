@@ -10,9 +10,6 @@
 
 namespace gasched::run {
 
-/// --tls and --insecure: who may reach this run's scheduler, and how.
-void add_trust_options(CLI::App& app, options& o, const std::string& group);
-
 /// --tasks' validator: anything readable as a stream, not a folder.
 std::string check_task_file(std::string& path);
 

@@ -42,6 +42,11 @@ void cut_back(const std::string& path, const written_output& done, const std::st
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT && done.bytes == 0)
     return;  // nothing was written yet: made anew
+  if (fd < 0 && errno == ENOENT)
+    throw std::runtime_error(path + " (--out) does not exist, and the run recorded in "
+                             + journal + " wrote " + std::to_string(done.bytes)
+                             + " bytes of results to its --out: give --out the file of that "
+                               "run, or another --journal for a new run");
   if (fd < 0)
     throw os_error("open", path);
   struct stat st {};
@@ -60,7 +65,8 @@ void cut_back(const std::string& path, const written_output& done, const std::st
       + (!S_ISREG(st.st_mode)                ? std::string{"is not a regular file"}
          : h.bytes() < done.bytes ? "holds only " + std::to_string(h.bytes())
                                   : std::string{"differs from them"})
-      + "; nothing was changed");
+      + "; nothing was changed. Give --out the file of that run, or another --journal for a "
+        "new run");
 }
 
 } // namespace

@@ -142,7 +142,8 @@ bool skip_done(task_reader& reader, const std::string& journal, progress& displa
   if (!resumed)
     display.error("interrupted before the first task");
   else if (auto error = reader.resume_error(); !error.empty())
-    display.error(error + " (recorded in " + journal + "); nothing was changed");
+    display.error(error + " (recorded in " + journal + "); nothing was changed. Give --tasks "
+                  "the file of that run, or another --journal for a new run");
   return resumed && reader.resume_error().empty();
 }
 

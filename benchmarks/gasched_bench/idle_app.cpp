@@ -7,14 +7,13 @@
 //   gasched-idle-app [--caf#key=value ...]   (e.g. --caf#scheduler.policy=stealing)
 //
 // Prints "ready" once the scheduler is up; stops on SIGTERM or SIGINT.
-#include <signal.h>
-
 #include <iostream>
 
 #include <caf/all.hpp>
 
 #include "example_tasks.hpp"
 #include "gasched/gasched.hpp"
+#include "stop_signal.hpp"
 
 int main(int argc, char** argv) {
   caf::actor_system_config cfg;
@@ -26,12 +25,7 @@ int main(int argc, char** argv) {
     std::cerr << "gasched-idle-app: " << cfg.render(err) << "\n";
     return 2;
   }
-  // Awaited below; every thread started from here on inherits the mask.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  auto stop = gasched::block_stop_signals();  // awaited below
   caf::actor_system sys{cfg};
   gasched::registry reg;
   gasched::examples::add_to(reg);
@@ -48,8 +42,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cout << "ready" << std::endl;
-  int sig = 0;
-  sigwait(&stop, &sig);
+  gasched::await_stop_signal(stop);
   self->request(*sched, std::chrono::seconds(5), gasched::stop_atom::value)
     .receive([](caf::ok_atom) {}, [](caf::error&) {});
   self->send_exit(node, caf::exit_reason::user_shutdown);

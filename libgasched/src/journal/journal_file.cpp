@@ -37,7 +37,9 @@ INSERT INTO meta VALUES(1, 0, 1, -1, 0, 0, 0, 0, 0, 0);
 
 caf::error refuse(const std::string& path, const std::string& why) {
   return make_error(errc::journal_error, "journal " + path + ": " + why
-                                           + "; the file was left as it is");
+                                           + "; the file was left as it is (give the "
+                                             "scheduler another journal: gasched-run "
+                                             "--journal FILE)");
 }
 
 // One integer from a statement that returns one row, e.g. a PRAGMA.

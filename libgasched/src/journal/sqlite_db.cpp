@@ -17,9 +17,11 @@ std::string explain(int rc, sqlite3* db) {
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return "it is in use by another scheduler (the file is locked)";
+      return "it is in use by another scheduler (the file is locked): stop that one, or give "
+             "this one a journal of its own (gasched-run --journal FILE)";
     case SQLITE_NOTADB:
-      return "it is not a gasched journal (not an SQLite database)";
+      return "it is not a gasched journal (not an SQLite database): give the path of a "
+             "journal, or of a file to make (gasched-run --journal FILE)";
     case SQLITE_CORRUPT:
       return "the file is corrupt or truncated";
     case SQLITE_FULL:

@@ -8,6 +8,7 @@
 
 #include "gasched/errc.hpp"
 #include "gasched/net.hpp"
+#include "net/network_failure.hpp"
 #include "net/tls.hpp"
 
 namespace gasched {
@@ -36,8 +37,8 @@ caf::expected<uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
                   : sys.middleman().publish(whom, port, host.c_str(), true);
   if (!result) {
     auto what = result.error() == caf::sec::cannot_open_port
-                  ? "cannot listen on " + host + ":" + std::to_string(port)
-                      + " (port in use or address not local)"
+                  ? "cannot listen on " + host + ":" + std::to_string(port) + ": "
+                      + detail::listen_failure(host, port)
                   : "cannot publish on " + host + ":" + std::to_string(port) + ": "
                       + sys.render(result.error());
     return make_error(errc::network_error, what);
@@ -61,9 +62,9 @@ caf::expected<caf::actor> connect(caf::actor_system& sys, const std::string& hos
        ++retry)
     result = attempt();
   if (!result)
-    return make_error(errc::network_error, "cannot connect to " + host + ":"
-                                             + std::to_string(port) + ": "
-                                             + sys.render(result.error()));
+    return make_error(errc::network_error,
+                      "cannot connect to " + host + ":" + std::to_string(port) + ": "
+                        + detail::connect_failure(sys, result.error(), host, port));
   return result;
 }
 

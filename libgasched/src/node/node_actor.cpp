@@ -37,6 +37,7 @@
 #include "gasched/node.hpp"
 #include "guarded_actor.hpp"
 #include "logging.hpp"
+#include "net/network_failure.hpp"
 #include "net/reconnect_episode.hpp"
 #include "net/tls.hpp"
 #include "node/task_pool.hpp"
@@ -137,7 +138,15 @@ void try_join(node_self* self) {
                   join_failed(self, "join refused: " + describe(err));
                 });
       },
-      [self](caf::error& err) { join_failed(self, self->system().render(err)); });
+      [self](caf::error& err) {
+        // The cause, for the warning; the retries log at debug level only,
+        // and connect_failure may probe the peer for half a second.
+        auto& st = self->state;
+        join_failed(self, st.warned ? self->system().render(err)
+                                    : detail::connect_failure(self->system(), err,
+                                                              st.opts.join_host,
+                                                              st.opts.join_port));
+      });
 }
 
 void start_joining(node_self* self) {

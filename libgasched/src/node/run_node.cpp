@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -24,6 +23,8 @@
 #include "gasched/node.hpp"
 #include "gasched/run_node.hpp"
 #include "gasched/scheduler.hpp"
+#include "process_options.hpp"
+#include "stop_signal.hpp"
 #include "wire.hpp"
 
 namespace gasched {
@@ -45,14 +46,8 @@ struct command_line {
   uint16_t join_port = 0;
   std::string name;
   uint32_t slots = 0;
-  size_t threads = 2;
-  std::string level = "warning";
   std::vector<std::string> excluded;
-  uint32_t heartbeat_ms = 0;          // set from heartbeat_options' defaults
-  uint32_t heartbeat_timeout_ms = 0;
-  std::vector<std::string> caf_args;  // --caf#key=value
-  std::string tls_dir;                // --tls: ca.pem, cert.pem, key.pem
-  bool insecure = false;              // plain text beyond loopback, on purpose
+  process_settings process;  // heartbeats, --tls, --insecure, --threads, --log, --caf#
   uint32_t max_attempts = 0;
   uint32_t min_retry_pause_ms = 0;
   std::string data_dir;               // --data-dir, made canonical
@@ -63,12 +58,11 @@ struct command_line {
 // the task functions that touch files): a key of the config's content.
 constexpr const char* data_dir_key = "gasched.data-dir";
 
-bool loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
+// What anyone who reaches a node's port in plain text can do.
+constexpr const char* strangers_can = "run tasks on this node";
 
-uint32_t to_ms(caf::timespan t) {
-  return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(t).count());
+bool exposed(const command_line& cl) {
+  return cl.port >= 0 && exposed_in_plain_text(cl.process, cl.host);
 }
 
 void add_options(CLI::App& app, command_line& cl) {
@@ -83,35 +77,15 @@ void add_options(CLI::App& app, command_line& cl) {
                                     "HOST:PORT, or HOST:PID when only joining");
   app.add_option("--slots", cl.slots, "tasks run at once; 0: the scheduler's max_workers")
     ->capture_default_str();
-  app.add_option("--threads", cl.threads, "CAF scheduler threads (tasks run on their own)")
-    ->check(CLI::Range(1, 64))
-    ->capture_default_str();
-  app.add_option("--log", cl.level, "off, error, warning, info or debug")
-    ->check(CLI::IsMember({"off", "error", "warning", "info", "debug"}))
-    ->capture_default_str();
+  add_threads_option(app, cl.process);
+  add_log_option(app, cl.process);
   app.add_option("--exclude", cl.excluded, "do not offer this function (repeatable)");
-  app.add_option("--heartbeat", cl.heartbeat_ms,
-                 "milliseconds between heartbeats on each connection; shorter finds a hung "
-                 "peer sooner, at a small message per connection per beat (10..60000)")
-    ->check(CLI::Range(10u, 60000u))
-    ->capture_default_str();
-  app.add_option("--heartbeat-timeout", cl.heartbeat_timeout_ms,
-                 "milliseconds of silence after which a peer is declared down (a joined "
-                 "node then joins again); shorter finds a hung peer sooner but raises "
-                 "false alarms on a slow network; 0: never. Use the scheduler's values "
-                 "(0..3600000)")
-    ->check(CLI::Range(0u, 3600000u))
-    ->capture_default_str();
+  add_heartbeat_options(app, cl.process);
 }
 
 // Who may use the node, and what it lets them do.
-void add_trust_options(CLI::App& app, command_line& cl) {
-  app.add_option("--tls", cl.tls_dir,
-                 "mutual TLS with the certificates in DIR (ca.pem, cert.pem, key.pem; "
-                 "gasched-certs makes them): only peers of the same CA may connect");
-  app.add_flag("--insecure", cl.insecure,
-               "allow --host beyond loopback without --tls (anyone who reaches the port "
-               "can use the node)");
+void add_node_trust_options(CLI::App& app, command_line& cl) {
+  add_trust_options(app, cl.process);
   app.add_option("--max-attempts", cl.max_attempts,
                  "attempts per task at most, whatever a scheduler asks; 0: as it asks")
     ->capture_default_str();
@@ -136,27 +110,23 @@ int parse_command_line(int argc, char** argv, command_line& cl,
                "CAF options pass through as --caf#key=value.\n"
                "Exit status: 0 when stopped by SIGINT or SIGTERM; 1 when it cannot start "
                "(port in use, TLS files refused); 2 on a usage error."};
-  const heartbeat_options defaults;
-  cl.heartbeat_ms = to_ms(defaults.interval);
-  cl.heartbeat_timeout_ms = to_ms(defaults.timeout);
+  // Few CAF threads: ten nodes share a machine's cores, and tasks run on
+  // the node's own threads.
+  cl.process.threads = 2;
   add_options(app, cl);
-  add_trust_options(app, cl);
+  add_node_trust_options(app, cl);
   app.allow_extras();
   app.footer("Functions offered: " + offered_names + " (see --list-functions).");
   try {
     app.parse(argc, argv);
-    if (cl.heartbeat_timeout_ms != 0 && cl.heartbeat_timeout_ms <= cl.heartbeat_ms)
-      throw CLI::ValidationError("--heartbeat-timeout",
-                                 "must be longer than --heartbeat (or 0: never)");
+    check_heartbeats(cl.process);
+    take_caf_args(app, cl.process);
+    if (cl.port < 0 && cl.join.empty())
+      cl.port = 0;
+    if (cl.port >= 0)
+      check_exposure(cl.process, "--host", cl.host, strangers_can);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
-  }
-  for (auto& extra : app.remaining()) {
-    if (extra.rfind("--caf#", 0) != 0) {
-      std::cerr << argv[0] << ": unknown argument " << extra << " (see --help)\n";
-      return 2;
-    }
-    cl.caf_args.push_back(extra);
   }
   if (!cl.join.empty()) {
     auto joined = parse_address(cl.join);
@@ -166,14 +136,6 @@ int parse_command_line(int argc, char** argv, command_line& cl,
     }
     cl.join_host = joined->host;
     cl.join_port = joined->port;
-  }
-  if (cl.port < 0 && cl.join.empty())
-    cl.port = 0;
-  if (cl.port >= 0 && !loopback(cl.host) && cl.tls_dir.empty() && !cl.insecure) {
-    std::cerr << argv[0] << ": --host " << cl.host
-              << " without --tls lets anyone who reaches the port run tasks; use --tls DIR "
-                 "(see gasched-certs), or --insecure if you mean it\n";
-    return 2;
   }
   if (!cl.data_dir.empty()) {
     std::error_code ec;
@@ -189,11 +151,10 @@ int parse_command_line(int argc, char** argv, command_line& cl,
 
 caf::error configure_system(caf::actor_system_config& cfg, const command_line& cl,
                             const std::function<void(caf::actor_system_config&)>& configure) {
-  heartbeat_options heartbeats;
-  heartbeats.interval = std::chrono::milliseconds(cl.heartbeat_ms);
-  heartbeats.timeout = std::chrono::milliseconds(cl.heartbeat_timeout_ms);
-  // --caf#middleman.* options, parsed below, still win.
-  if (auto err = init(cfg, heartbeats, tls_options::from_dir(cl.tls_dir)))
+  // The program's setup runs between init and the --caf# options, which win.
+  auto without_caf = cl.process;
+  without_caf.caf_args.clear();
+  if (auto err = gasched::configure(cfg, without_caf))
     return err;
   if (!cl.data_dir.empty())
     caf::put(cfg.content, data_dir_key, cl.data_dir);
@@ -205,10 +166,7 @@ caf::error configure_system(caf::actor_system_config& cfg, const command_line& c
       return make_error(errc::invalid_argument, e.what());
     }
   }
-  // Few CAF threads: ten nodes share a machine's cores, and tasks run on
-  // the node's own threads. (init chose the policy whose idle threads sleep.)
-  cfg.set("scheduler.max-threads", cl.threads);
-  return cfg.parse(cl.caf_args);
+  return cfg.parse(cl.process.caf_args);
 }
 
 // Spawns the node, publishes and/or joins; the node, or nothing after an
@@ -287,9 +245,7 @@ int run_node(int argc, char** argv, const registry& reg,
     list_functions(offered);
     return 0;
   }
-  log_level parsed = log_level::warning;
-  parse_log_level(cl.level, parsed);
-  set_log_level(parsed);
+  apply_log_level(cl.process);
   caf::actor_system_config cfg;
   if (auto err = configure_system(cfg, cl, configure)) {
     // Ours (TLS files, the program's setup) are runtime failures; CAF's are
@@ -298,23 +254,15 @@ int run_node(int argc, char** argv, const registry& reg,
     std::cerr << argv[0] << ": " << (ours ? describe(err) : cfg.render(err)) << "\n";
     return ours ? 1 : 2;
   }
-  if (cl.port >= 0 && !loopback(cl.host) && cl.tls_dir.empty())
-    std::cerr << argv[0] << ": warning: listening on " << cl.host
-              << " in plain text (--insecure)\n";
-  // SIGINT / SIGTERM are awaited below; every thread started from here on
-  // inherits the blocked mask, so only sigwait sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  if (exposed(cl))
+    std::cerr << argv[0] << ": " << plain_text_warning(cl.host, strangers_can) << "\n";
+  auto stop_signals = block_stop_signals();  // before the actor system's threads
 
   caf::actor_system sys{cfg};
   auto node = start_node(sys, offered, cl, argv[0]);
   if (!node)
     return 1;
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  await_stop_signal(stop_signals);
   caf::scoped_actor self{sys};
   self->send_exit(node, caf::exit_reason::user_shutdown);
   return 0;
