@@ -1,12 +1,18 @@
+// The cluster's setup and teardown on the main thread: local nodes, the
+// actor system, the scheduler (spawned and published, or connected to) and
+// the dashboard; then each call hands the cluster actor (cluster_actor.cpp)
+// a job and waits for its answer.
 #include "gasched_run/cluster.hpp"
 
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include "gasched/gasched.hpp"
 #include "gasched_run/actor_config.hpp"
 #include "gasched_run/cluster_impl.hpp"
 
@@ -15,26 +21,6 @@ namespace gasched::run {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A client of a remote scheduler: one await request per task, each result
-// (or error) handed to `collector` with the task's key. A request/response
-// pair per task is what keeps two clients of one scheduler apart: a
-// response goes to whoever asked.
-caf::behavior forwarder(caf::event_based_actor* self, gasched::scheduler_actor sched,
-                        caf::actor collector) {
-  return {
-    [=](submit_atom, uint64_t key, task& t) {
-      self->request(sched, caf::infinite, await_atom::value, std::move(t))
-        .then(
-          [=](task_result& r) {
-            self->send(collector, result_atom::value, key, std::move(r));
-          },
-          [=](caf::error& e) {
-            self->send(collector, result_atom::value, key, std::move(e));
-          });
-    },
-  };
-}
 
 std::string absolute_path(const std::string& path) {
   return std::filesystem::absolute(path).lexically_normal().string();
@@ -113,8 +99,16 @@ void cluster::impl::start_actor_system() {
     throw std::runtime_error(err.category() == error_category ? describe(err)
                                                               : "--caf#: " + cfg->render(err));
   sys.emplace(*cfg);
-  self.emplace(*sys);
-  woken = signals.on_signal([me = caf::actor{*self}] { caf::anon_send(me, wake_atom::value); });
+  actor = spawn_cluster_actor(*sys, ctx);
+  auto exited = std::make_shared<std::promise<void>>();
+  actor_exited = exited->get_future();
+  actor->attach_functor([exited](const caf::error&) { exited->set_value(); });
+  woken = signals.on_signal([this, me = actor] {
+    if (signals.requested())
+      caf::anon_send(me, signal_atom::value);
+    else
+      caf::anon_send(me, child_atom::value);
+  });
 }
 
 void cluster::impl::start() {
@@ -124,9 +118,10 @@ void cluster::impl::start() {
     auto remote = gasched::connect_scheduler(*sys, opts.connect_host, opts.connect_port);
     if (!remote)
       throw std::runtime_error(describe(remote.error()));
-    sched = *remote;
-    forwarder = sys->spawn(run::forwarder, sched, caf::actor{*self});
-    (*self)->monitor(sched);
+    ctx.sched = *remote;
+    // Where nodes join, for the messages that say none is up.
+    ctx.join_address = opts.connect_host + ":" + std::to_string(opts.connect_port);
+    caf::anon_send(actor, watch_atom::value);
     display.notice("connected to the scheduler at " + opts.connect_host + ":"
                    + std::to_string(opts.connect_port));
     serve_dashboard();
@@ -150,7 +145,7 @@ void cluster::impl::connect_nodes_and_spawn() {
   scheduler_options so;
   so.name = "gasched-run";
   so.nodes = std::move(handles);
-  so.client = caf::actor{*self};
+  so.client = caf::actor_cast<caf::actor>(actor);
   // Publishing, others change it: the scheduler says so (changed_atom).
   so.notify_client_of_changes = opts.listening();
   so.max_workers = opts.slots;
@@ -161,11 +156,9 @@ void cluster::impl::connect_nodes_and_spawn() {
   auto spawned = spawn_scheduler(*sys, so);
   if (!spawned)
     throw std::runtime_error("cannot start the scheduler: " + describe(spawned.error()));
-  sched = *spawned;
-  own_scheduler = true;
-  (*self)->monitor(sched);
-  if (!opts.journal.empty())
-    agent = sys->spawn(journal_agent, sched, caf::actor{*self});
+  ctx.sched = *spawned;
+  ctx.own_scheduler = true;
+  caf::anon_send(actor, watch_atom::value);
   if (!nodes.all().empty()) {
     std::string pids;
     for (auto& n : nodes.all())
@@ -177,12 +170,12 @@ void cluster::impl::connect_nodes_and_spawn() {
 }
 
 void cluster::impl::publish_scheduler() {
-  auto port = gasched::publish(*sys, sched, static_cast<uint16_t>(opts.listen_port),
+  auto port = gasched::publish(*sys, ctx.sched, static_cast<uint16_t>(opts.listen_port),
                                opts.listen_host);
   if (!port)
     throw std::runtime_error(describe(port.error()));
   auto shown = opts.listen_host == "0.0.0.0" ? host_name() : opts.listen_host;
-  join_address = shown + ":" + std::to_string(*port);
+  ctx.join_address = shown + ":" + std::to_string(*port);
   auto line = fmt::format("scheduler listening on {}:{}", opts.listen_host, *port);
   if (opts.serve) {
     // stdout carries nothing else when serving: scripts read the port here.
@@ -193,7 +186,7 @@ void cluster::impl::publish_scheduler() {
   }
   display.notice(fmt::format("nodes join with: gasched-node --join {0}; clients run: "
                              "gasched-run --connect {0} --tasks FILE",
-                             join_address));
+                             ctx.join_address));
 }
 
 // --http: the dashboard of the scheduler this run uses, until shutdown().
@@ -204,11 +197,28 @@ void cluster::impl::serve_dashboard() {
   ho.host = opts.http_host;
   ho.port = static_cast<uint16_t>(opts.http_port);
   ho.allowed_hosts = opts.http_names;
-  auto served = serve_http(*sys, sched, ho);
+  auto served = serve_http(*sys, ctx.sched, ho);
   if (!served)
     throw std::runtime_error(describe(served.error()));
   http.emplace(std::move(*served));
   display.error("dashboard at " + http->url());  // even with --quiet: port 0 picks one
+}
+
+// -- jobs for the actor ------------------------------------------------------------
+
+void cluster::impl::check_actor() const {
+  if (!actor || actor_exited.wait_for(std::chrono::seconds(0)) == std::future_status::ready)
+    throw std::runtime_error("gasched-run's cluster is not running");
+}
+
+std::string cluster::impl::note(const std::string& key, std::optional<std::string> value) {
+  check_actor();
+  note_job job;
+  job.key = key;
+  job.value = std::move(value);
+  auto answer = job.answer.get_future();
+  caf::anon_send(actor, note_atom::value, job_ref<note_job>{&job});
+  return answer.get();
 }
 
 // -- the end ---------------------------------------------------------------------
@@ -220,26 +230,15 @@ void cluster::impl::shutdown() {
   if (http)
     http->stop();  // before the scheduler stops: a request would wait for its timeout
   http.reset();
-  if (self && sched && own_scheduler) {
-    // stop answers an error when tasks were left (an interrupted run):
-    // that is known already, so either answer will do.
-    (*self)->request(sched, 5s, stop_atom::value).receive([](caf::ok_atom) {}, [](caf::error&) {});
+  if (actor) {
+    // The actor stops our scheduler (which commits its journal) and the
+    // local nodes, then exits; waited for: the remote side may know it, so
+    // CAF's network broker watches it and must see it go while it still runs.
+    caf::anon_send(actor, shutdown_atom::value);
+    actor_exited.wait();
+    actor = nullptr;
   }
-  if (self && agent) {  // as the forwarder below
-    (*self)->send_exit(agent, caf::exit_reason::user_shutdown);
-    (*self)->wait_for(agent);
-    agent = nullptr;
-  }
-  if (self && forwarder) {
-    // Waited for: the remote side knows the forwarder, so CAF's network
-    // broker watches it and must see it go while it still runs. (With
-    // the broker already stopping, CAF 0.17 leaks the notice and a cycle
-    // of its own objects.)
-    (*self)->send_exit(forwarder, caf::exit_reason::user_shutdown);
-    (*self)->wait_for(forwarder);
-    forwarder = nullptr;
-  }
-  auto stopped_nodes = nodes.stop_all();
+  auto stopped_nodes = ctx.stopped_nodes + nodes.stop_all();  // if the actor could not
   woken = {};  // its handle on our actor must not outlive the actor system
   show_node_logs(true);
   if (stopped_nodes > 0 && signals.requested())
@@ -269,25 +268,47 @@ void cluster::start() {
 
 run_report cluster::run(std::vector<task> tasks, const result_handler& on_result) {
   vector_feed feed{std::move(tasks)};
-  return impl_->run(feed, on_result, {}, std::nullopt);
+  return run(feed, on_result);
 }
 
 run_report cluster::run(task_feed& feed, const result_handler& on_result,
                         std::vector<std::pair<uint64_t, task_id>> resumed,
                         std::optional<task_id> known_ids) {
-  return impl_->run(feed, on_result, std::move(resumed), known_ids);
+  impl_->check_actor();
+  run_job job;
+  job.feed = &feed;
+  job.on_result = &on_result;
+  job.resumed = std::move(resumed);
+  job.known_ids = known_ids;
+  auto report = job.report.get_future();
+  caf::anon_send(impl_->actor, run_atom::value, job_ref<run_job>{&job});
+  return report.get();
 }
 
 std::string cluster::read_note(const std::string& key) {
-  return impl_->read_note(key);
+  try {
+    return impl_->note(key, std::nullopt);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("cannot read gasched-run's record in " + impl_->opts.journal
+                             + ": " + e.what());
+  }
 }
 
 void cluster::write_note(const std::string& key, const std::string& value) {
-  impl_->write_note(key, value);
+  try {
+    impl_->note(key, value);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("cannot record the run in " + impl_->opts.journal + ": "
+                             + e.what());
+  }
 }
 
 run_report cluster::serve() {
-  return impl_->serve();
+  impl_->check_actor();
+  serve_job job;
+  auto report = job.report.get_future();
+  caf::anon_send(impl_->actor, serve_atom::value, job_ref<serve_job>{&job});
+  return report.get();
 }
 
 void cluster::shutdown() {

@@ -1,118 +1,162 @@
-// --journal: the run loop's side of checkpoints (journal_checkpoint.hpp).
-// Notes go to the scheduler through one agent, in order, so that an older
-// note can never land after a newer one; the loop goes on while the
+// --journal in the cluster actor: the checkpoints of a run
+// (journal_checkpoint.hpp holds what they record), an earlier run's tasks
+// awaited again, and the notes the main thread reads and writes. Notes go
+// to the scheduler from this one actor, one at a time, so that an older
+// note can never land after a newer one; results keep coming while the
 // scheduler commits them.
-#include <fmt/format.h>
-
-#include "gasched_run/cluster_impl.hpp"
+#include "gasched/errc.hpp"
+#include "gasched_run/cluster_state.hpp"
 #include "gasched_run/journal_checkpoint.hpp"
 
 namespace gasched::run {
 
 using namespace std::chrono_literals;
 
-caf::behavior journal_agent(caf::event_based_actor* self, gasched::scheduler_actor sched,
-                            caf::actor loop) {
-  return {
-    [=](await_atom, task_id id) {
-      self->request(sched, caf::infinite, await_atom::value, id)
-        .then([=](task_result& r) { self->send(loop, await_atom::value, id, std::move(r)); },
-              [=](caf::error& e) { self->send(loop, await_atom::value, id, std::move(e)); });
-    },
-    [=](note_atom, std::string& key, std::string& value) {
-      self->request(sched, caf::infinite, note_atom::value, std::move(key), std::move(value))
-        .then([=](caf::ok_atom) { self->send(loop, note_atom::value, caf::ok_atom::value); },
-              [=](caf::error& e) { self->send(loop, note_atom::value, std::move(e)); });
-    },
-    [=](cancel_atom, task_id id) {
-      // unknown_task: it ended meanwhile; its result is dropped either way.
-      self->request(sched, caf::infinite, cancel_atom::value, id)
-        .then([](caf::ok_atom) {}, [](caf::error&) {});
-    },
+namespace {
+
+// How long a note may take to be committed.
+constexpr auto note_timeout = 30s;
+
+std::string note_error(const caf::error& e) {
+  if (e == caf::sec::request_timeout)
+    return "no answer from the scheduler in 30 s";
+  return describe(e);
+}
+
+// Sends the feed's note; its answer goes to the feed, and moves the
+// checkpoint on (to none, or to last_recorded after the last note).
+void send_note(cluster_self self, std::string note, checkpoint_step in_flight) {
+  auto& run = *self->state.run;
+  run.checkpoint = in_flight;
+  auto number = run.number;
+  auto answered = [self, number](const std::string& error) {
+    if (!current(self, number))
+      return;
+    auto& run = *self->state.run;
+    run.feed->checkpointed(error);
+    switch (run.checkpoint) {
+      case checkpoint_step::note_in_flight:
+        run.checkpoint = checkpoint_step::none;
+        break;
+      case checkpoint_step::last_in_flight:
+        run.checkpoint = checkpoint_step::last_recorded;
+        break;
+      default:
+        return;  // closing did without it: the checkpoint before stands
+    }
+    if (self->state.stage != cluster_stage::closing)
+      step(self);
+    else if (last_checkpoint(self))
+      finish_job(self);
   };
+  self->request(self->state.ctx->sched, note_timeout, note_atom::value,
+                std::string{note_key}, std::move(note))
+    .then([answered](caf::ok_atom) { answered({}); },
+          [answered](caf::error& e) { answered(note_error(e)); });
 }
 
-std::string cluster::impl::read_note(const std::string& key) {
-  std::string value, error;
-  (*self)
-    ->request(sched, 30s, note_atom::value, key)
-    .receive([&](std::string& v) { value = std::move(v); },
-             [&](caf::error& e) { error = describe(e); });
-  if (!error.empty())
-    throw std::runtime_error("cannot read gasched-run's record in " + opts.journal + ": "
-                             + error);
-  return value;
+} // namespace
+
+bool journaled(cluster_self self) {
+  auto& ctx = *self->state.ctx;
+  return ctx.own_scheduler && !ctx.opts.journal.empty();
 }
 
-void cluster::impl::write_note(const std::string& key, const std::string& value) {
-  std::string error;
-  (*self)
-    ->request(sched, 30s, note_atom::value, key, value)
-    .receive([](caf::ok_atom) {}, [&](caf::error& e) { error = describe(e); });
-  if (!error.empty())
-    throw std::runtime_error("cannot record the run in " + opts.journal + ": " + error);
+void answer_note(cluster_self self, note_job* job) {
+  auto& st = self->state;
+  st.note_to = job;
+  auto done = [self, job](std::string value, const std::string& error) {
+    self->state.note_to = nullptr;
+    if (error.empty())
+      job->answer.set_value(std::move(value));
+    else
+      job->answer.set_exception(std::make_exception_ptr(std::runtime_error(error)));
+  };
+  if (!job->value) {
+    self->request(st.ctx->sched, note_timeout, note_atom::value, job->key)
+      .then([done](std::string& v) { done(std::move(v), {}); },
+            [done](caf::error& e) { done({}, note_error(e)); });
+    return;
+  }
+  self->request(st.ctx->sched, note_timeout, note_atom::value, job->key, *job->value)
+    .then([done](caf::ok_atom) { done({}, {}); },
+          [done](caf::error& e) { done({}, note_error(e)); });
 }
 
 // An earlier run's tasks: awaited by id, their results keyed as before.
-void cluster::impl::await_resumed(run_state& st,
-                                  std::vector<std::pair<uint64_t, task_id>>& resumed) {
+void await_resumed(cluster_self self, std::vector<std::pair<uint64_t, task_id>>& resumed) {
+  auto& run = *self->state.run;
+  auto number = run.number;
   for (auto& [key, id] : resumed) {
-    st.key_of.emplace(id, key);
-    st.max_id = std::max(st.max_id, id);
-    caf::anon_send(agent, await_atom::value, id);
+    run.key_of.emplace(id, key);
+    run.max_id = std::max(run.max_id, id);
+    self->request(self->state.ctx->sched, caf::infinite, await_atom::value, id)
+      .then([self, id = id](task_result& r) { take_result(self, id, r); },
+            [self, id = id, number](caf::error& e) {
+              // An earlier run's task the journal does not know (any more).
+              if (!current(self, number))
+                return;
+              task_result r;
+              r.id = id;
+              r.error = std::move(e);
+              take_result(self, id, r);
+            });
   }
-  st.rep.total += resumed.size();
+  run.rep.total += resumed.size();
 }
 
 // The earlier run's tasks accepted after its last checkpoint run again
 // under new ids: the old ones are cancelled instead of run twice.
-void cluster::impl::cancel_stragglers(run_state& st, task_id first_new) {
-  if (!st.cancel_after)
+void cancel_stragglers(cluster_self self, task_id first_new) {
+  auto& run = *self->state.run;
+  if (!run.cancel_after)
     return;
-  for (auto id = *st.cancel_after + 1; id < first_new; ++id)
-    caf::anon_send(agent, cancel_atom::value, id);
-  st.cancel_after.reset();
+  for (auto id = *run.cancel_after + 1; id < first_new; ++id)
+    // unknown_task: it ended meanwhile; its result is dropped either way.
+    self->request(self->state.ctx->sched, caf::infinite, cancel_atom::value, id)
+      .then([](caf::ok_atom) {}, [](caf::error&) {});
+  run.cancel_after.reset();
 }
 
-void cluster::impl::journal_step(run_state& st, task_feed& feed) {
-  if (!st.checkpoint_wanted && !st.note_in_flight && feed.checkpoint_due())
-    st.checkpoint_wanted = true;
-  if (!st.checkpoint_wanted || !st.unanswered.empty())
+// While the run goes on: when the feed wants a checkpoint, nothing more is
+// submitted until every task sent has its id; then the note goes out.
+void checkpoint_step_in_run(cluster_self self) {
+  auto& run = *self->state.run;
+  if (run.checkpoint == checkpoint_step::none && run.feed->checkpoint_due())
+    run.checkpoint = checkpoint_step::awaiting_ids;
+  if (run.checkpoint != checkpoint_step::awaiting_ids || run.batches_unanswered > 0)
     return;
-  st.checkpoint_wanted = false;
-  if (auto note = feed.checkpoint(st.key_of, st.max_id, false)) {
-    caf::anon_send(agent, note_atom::value, std::string{note_key}, std::move(*note));
-    st.note_in_flight = true;
-  }
-}
-
-void cluster::impl::note_answered(run_state& st, task_feed& feed, const std::string& error) {
-  st.note_in_flight = false;
-  feed.checkpointed(error);
+  run.checkpoint = checkpoint_step::none;
+  if (auto note = run.feed->checkpoint(run.key_of, run.max_id, false))
+    send_note(self, std::move(*note), checkpoint_step::note_in_flight);
 }
 
 // As the run ends, however it ends: what is written and what is left, so
 // that the same command goes on from here. Not possible with tasks sent
-// whose ids never came: the last checkpoint stands.
-void cluster::impl::last_checkpoint(run_state& st, task_feed& feed) {
-  if (st.sched_down || !st.unanswered.empty())
-    return;
-  auto wait_for_answer = [&] {
-    auto deadline = clock::now() + 30s;
-    while (st.note_in_flight && clock::now() < deadline) {
-      (*self)->receive(
-        [&](note_atom, caf::ok_atom) { note_answered(st, feed, {}); },
-        [&](note_atom, caf::error& e) { note_answered(st, feed, describe(e)); },
-        caf::after(caf::duration{std::max<clock::duration>(deadline - clock::now(), 1ms)}) >>
-          [&] { note_answered(st, feed, "no answer from the scheduler in 30 s"); });
-    }
-  };
-  wait_for_answer();  // notes land in order: the last one last
-  if (auto note = feed.checkpoint(st.key_of, st.max_id, true)) {
-    caf::anon_send(agent, note_atom::value, std::string{note_key}, std::move(*note));
-    st.note_in_flight = true;
-    wait_for_answer();
+// whose ids never came, or without the scheduler: the last checkpoint
+// stands. Notes land in order: the last one after the one in flight.
+bool last_checkpoint(cluster_self self) {
+  auto& run = *self->state.run;
+  if (self->state.scheduler_exit || run.batches_unanswered > 0) {
+    run.checkpoint = checkpoint_step::last_recorded;
+    return true;
   }
+  switch (run.checkpoint) {
+    case checkpoint_step::note_in_flight:
+    case checkpoint_step::last_in_flight:
+      return false;  // its answer comes back here
+    case checkpoint_step::last_recorded:
+      return true;
+    default:
+      break;
+  }
+  auto note = run.feed->checkpoint(run.key_of, run.max_id, true);
+  if (!note) {
+    run.checkpoint = checkpoint_step::last_recorded;
+    return true;
+  }
+  send_note(self, std::move(*note), checkpoint_step::last_in_flight);
+  return false;
 }
 
 } // namespace gasched::run

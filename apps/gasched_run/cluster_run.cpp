@@ -1,0 +1,250 @@
+// A run in the cluster actor: it submits what the feed has, collects one
+// result per task (keyed as the feed gave them), and ends (closing, then
+// the report) when every result is in, a signal came, or it cannot go on.
+#include <algorithm>
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+
+#include "gasched/errc.hpp"
+#include "gasched_run/cluster_state.hpp"
+
+namespace gasched::run {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// After results, a moment without more: the feed flushes their output.
+constexpr auto quiet_after = 20ms;
+
+void record(cluster_self self, uint64_t key, const task_result& r) {
+  auto& run = *self->state.run;
+  ++run.done;
+  run.rep.count(r);
+  (*run.on_result)(key, r);
+  if (run.done == run.done_when_quiet + 1)
+    self->delayed_send(self, quiet_after, quiet_atom::value, run.number);
+  kill_when_due(self);
+  look_soon(self);  // results came: ticks again while tasks run
+}
+
+// The scheduler did not run it (queue full, stopped, an earlier run's task
+// the journal does not know any more): the same shape as a failed result.
+task_result failed(task_id id, caf::error e) {
+  task_result r;
+  r.id = id;
+  r.error = std::move(e);
+  return r;
+}
+
+void take_ids(cluster_self self, const std::vector<uint64_t>& keys,
+              const std::vector<task_id>& ids) {
+  auto& run = *self->state.run;
+  --run.batches_unanswered;
+  for (size_t i = 0; i < ids.size() && i < keys.size(); ++i)
+    run.key_of.emplace(ids[i], keys[i]);
+  if (!ids.empty()) {
+    cancel_stragglers(self, ids.front());
+    run.max_id = std::max(run.max_id, *std::max_element(ids.begin(), ids.end()));
+  }
+}
+
+// A remote scheduler: one await request per task. A request/response pair
+// per task is what keeps two clients of one scheduler apart: a response
+// goes to whoever asked.
+void await_remote(cluster_self self, uint64_t key, task& t) {
+  auto number = self->state.run->number;
+  self->request(self->state.ctx->sched, caf::infinite, await_atom::value, std::move(t))
+    .then(
+      [self, number, key](task_result& r) {
+        if (collecting(self, number)) {
+          record(self, key, r);
+          step(self);
+        }
+      },
+      [self, number, key](caf::error& e) {
+        if (collecting(self, number)) {
+          record(self, key, failed(0, std::move(e)));
+          step(self);
+        }
+      });
+}
+
+void submit(cluster_self self, std::vector<std::pair<uint64_t, task>>& batch) {
+  auto& run = *self->state.run;
+  run.rep.total += batch.size();
+  look_soon(self);  // tasks went in: ticks again while they run
+  if (!self->state.ctx->own_scheduler) {
+    for (auto& [key, t] : batch)
+      await_remote(self, key, t);
+    return;
+  }
+  std::vector<task> tasks;
+  std::vector<uint64_t> keys;
+  tasks.reserve(batch.size());
+  keys.reserve(batch.size());
+  for (auto& entry : batch) {
+    keys.push_back(entry.first);
+    tasks.push_back(std::move(entry.second));
+  }
+  // The ids come back before any result of the batch: a scheduler's
+  // messages to us arrive in the order it sent them.
+  ++run.batches_unanswered;
+  auto number = run.number;
+  self->request(self->state.ctx->sched, caf::infinite, execute_atom::value, std::move(tasks))
+    .then(
+      [self, number, keys](std::vector<task_id>& ids) {
+        if (current(self, number)) {
+          take_ids(self, keys, ids);
+          step(self);
+        }
+      },
+      [self, number](caf::error& e) {
+        if (current(self, number)) {
+          --self->state.run->batches_unanswered;
+          self->state.run->rep.fatal = "the scheduler refused the tasks: " + describe(e);
+          step(self);
+        }
+      });
+}
+
+// Submits what the feed has now; drains once it has ended.
+void feed_some(cluster_self self) {
+  auto& run = *self->state.run;
+  auto ended = run.feed->ended();  // asked first: whatever came before the end is taken now
+  std::vector<std::pair<uint64_t, task>> batch;
+  run.feed->take(batch);
+  if (!batch.empty())
+    submit(self, batch);
+  if (ended) {
+    run.fed_total = run.rep.total;
+    enter(self, cluster_stage::draining);
+    kill_too_late(self);
+  }
+}
+
+} // namespace
+
+bool current(cluster_self self, uint64_t run_number) {
+  return self->state.run && self->state.run->number == run_number;
+}
+
+bool collecting(cluster_self self, uint64_t run_number) {
+  auto stage = self->state.stage;
+  return current(self, run_number)
+         && (stage == cluster_stage::feeding || stage == cluster_stage::draining);
+}
+
+void start_run(cluster_self self, run_job* job) {
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  auto& run = st.run.emplace();
+  run.number = ++st.runs;
+  run.rep.started_unix_ms = ctx.started_unix_ms;
+  run.report_to = &job->report;
+  run.feed = job->feed;
+  run.on_result = job->on_result;
+  run.max_id = job->known_ids.value_or(0);
+  if (job->known_ids && journaled(self) && !ctx.opts.listening())
+    run.cancel_after = job->known_ids;  // listening, the ids between may be remote clients'
+  run.watch = no_nodes_watch{std::chrono::seconds(ctx.opts.no_nodes_timeout)};
+  await_resumed(self, job->resumed);
+  run.started = clock::now();
+  ctx.display.start();
+  run.feed->start([me = caf::actor_cast<cluster_actor>(self)] {
+    caf::anon_send(me, feed_atom::value);
+  });
+  arm_kill(self);
+  enter(self, cluster_stage::feeding);
+  look_now(self);
+  step(self);
+}
+
+// What the run does next, after anything happened.
+void step(cluster_self self) {
+  auto& st = self->state;
+  if (st.stage != cluster_stage::feeding && st.stage != cluster_stage::draining)
+    return;
+  auto& run = *st.run;
+  if (!run.rep.fatal.empty())
+    return close_run(self);
+  if (st.ctx->signals.requested()) {
+    run.rep.interrupted_by = st.ctx->signals.signal();
+    return close_run(self);
+  }
+  if (st.stage == cluster_stage::feeding && run.checkpoint != checkpoint_step::awaiting_ids)
+    feed_some(self);
+  if (run.fed_total && run.done >= run.rep.total)
+    return close_run(self);
+  if (journaled(self))
+    checkpoint_step_in_run(self);
+}
+
+void take_result(cluster_self self, task_id id, const task_result& r) {
+  if (!self->state.run || !collecting(self, self->state.run->number))
+    return;  // closing: the last checkpoint holds it as unfinished
+  auto& run = *self->state.run;
+  auto it = run.key_of.find(id);
+  if (it == run.key_of.end())
+    return;  // a remote client's task, or one already answered (awaited too)
+  auto key = it->second;
+  run.key_of.erase(it);
+  record(self, key, r);
+  step(self);
+}
+
+void on_quiet(cluster_self self, uint64_t run_number) {
+  if (!current(self, run_number))
+    return;
+  auto& run = *self->state.run;
+  if (run.done == run.done_when_quiet)
+    return;
+  run.done_when_quiet = run.done;
+  run.feed->idle();
+}
+
+// The run's last figures: its time, the last checkpoint, the counts of our
+// scheduler (a remote one's are not ours, and one that went away would
+// hold the run up for the request's timeout).
+void close_run(cluster_self self) {
+  auto& run = *self->state.run;
+  run.rep.seconds = std::chrono::duration<double>(clock::now() - run.started).count();
+  enter(self, cluster_stage::closing);
+  if (!journaled(self) || last_checkpoint(self))
+    finish_job(self);
+}
+
+void finish_job(cluster_self self) {
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  auto number = st.run->number;
+  auto report = [self, number](const std::optional<stats>& s) {
+    if (!current(self, number))
+      return;
+    auto& st = self->state;
+    auto& run = *st.run;
+    if (s) {
+      take_counts(run.rep, *s);
+      if (run.feed)
+        st.ctx->display.update(run_counts(self, s));
+      else  // serving: what the scheduler still holds is unfinished
+        run.rep.total = run.rep.succeeded + run.rep.failed + s->pending + s->running;
+    }
+    run.rep.restarts = st.ctx->supervision.restarts();
+    st.ctx->display.finish();
+    auto* to = run.report_to;
+    auto rep = std::move(run.rep);
+    st.run.reset();
+    st.look_at.reset();
+    enter(self, cluster_stage::idle);
+    to->set_value(std::move(rep));
+  };
+  auto serving_fatal = !st.run->feed && !st.run->rep.fatal.empty();
+  if (!ctx.own_scheduler || st.scheduler_exit || serving_fatal)
+    return report(std::nullopt);
+  self->request(ctx.sched, std::chrono::seconds(5), stats_atom::value)
+    .then([report](stats& s) { report(s); }, [report](caf::error&) { report(std::nullopt); });
+}
+
+} // namespace gasched::run
