@@ -71,8 +71,12 @@ def check_packages(root):
         row = re.match(r"^\| `([^`]+)` \| (build|test) \|", line)
         if row:
             table.setdefault(row.group(2), set()).add(row.group(1))
-    if table != stages:
-        problems.append(f"docs/building.md's table {table} differs from build-deps.txt {stages}")
+    for stage in sorted(set(table) | set(stages)):
+        listed, shown = stages.get(stage, set()), table.get(stage, set())
+        problems += [f"docs/building.md: the table lacks {n} ({stage})"
+                     for n in sorted(listed - shown)]
+        problems += [f"docs/building.md: the table shows {n} as {stage}, which "
+                     "build-deps.txt does not" for n in sorted(shown - listed)]
     ci = (root / ".ci/run").read_text()
     if "packaging/build-deps.txt" not in ci or "--no-install-recommends" not in ci:
         problems.append(".ci/run does not install packaging/build-deps.txt without recommends")
