@@ -44,7 +44,8 @@ class Failure(Exception):
 def with_shims(cmake_text):
     """The snippet, with stand-ins for targets the installed package lacks."""
     shims = "".join(
-        f"if(NOT TARGET {t})\n  add_library({t} INTERFACE IMPORTED)\n"
+        f"if(NOT TARGET {t})\n  message(WARNING \"no {t} installed: {base} stands in\")\n"
+        f"  add_library({t} INTERFACE IMPORTED)\n"
         f"  target_link_libraries({t} INTERFACE {base})\nendif()\n"
         for t, base in TRANSITIONAL.items() if t in cmake_text)
     return re.sub(r"(find_package\(gasched[^)]*\)\n)", lambda m: m.group(1) + shims,
