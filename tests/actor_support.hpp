@@ -157,7 +157,9 @@ public:
     while (std::chrono::steady_clock::now() < deadline) {
       if (pred(get_stats(sched)))
         return true;
-      std::this_thread::yield();
+      // Stats change by messages this client cannot see; asking again at
+      // once would keep a core busy that the scheduler and nodes need.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return false;
   }

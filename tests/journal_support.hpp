@@ -182,6 +182,20 @@ inline pid_t start_child(const std::string& mode, const std::string& path, int f
   return pid;
 }
 
+// Kills and reaps a child when the test leaves early (a failed REQUIRE), so that
+// a child waiting in pause() is not left behind.
+struct child_guard {
+  pid_t pid;
+  void kill_now() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      pid = -1;
+    }
+  }
+  ~child_guard() { kill_now(); }
+};
+
 // The child's exit status, or -1 when it did not end within `timeout`.
 inline int wait_child(pid_t pid, std::chrono::seconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -112,15 +112,14 @@ TEST_CASE("journal: what was committed survives a kill -9 of the process", "[jou
   auto path = dir.file("j.db");
   int ready[2];
   REQUIRE(::pipe(ready) == 0);
-  auto pid = start_child("commit", path, ready[1]);
-  REQUIRE(pid > 0);
+  child_guard child{start_child("commit", path, ready[1])};
+  REQUIRE(child.pid > 0);
   ::close(ready[1]);
   pollfd p{ready[0], POLLIN, 0};
   REQUIRE(::poll(&p, 1, 30000) == 1);
   char c = 0;
   REQUIRE(::read(ready[0], &c, 1) == 1);
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
+  child.kill_now();
   ::close(ready[0]);
   journaled_core jc{ts.sys, path};
   CHECK(pending_ids(jc.core) == ids{2, 1, 3});  // 2 was running: to the front

@@ -27,10 +27,39 @@ std::vector<figure> core_micro(const options& opts) {
   return result;
 }
 
+// gasched-core-scale-bench's figures: the core from 2 to 10,000 nodes of 8
+// slots with 10,000,000 pending (100,000 with --quick), one run of each.
+std::vector<figure> core_scale(const options& opts) {
+  auto program = opts.core_bench.substr(0, opts.core_bench.rfind('/') + 1)
+                 + "gasched-core-scale-bench";
+  auto cmd = program + " --json" + (opts.quick ? " --pending 100000" : "");
+  auto json = nlohmann::json::parse(run_command(cmd), nullptr, false);
+  if (json.is_discarded() || !json.is_array())
+    throw std::runtime_error("gasched-core-scale-bench gave no JSON: " + cmd);
+  std::vector<figure> result;
+  for (auto& row : json) {
+    auto at = " at " + std::to_string(row["nodes"].get<int>()) + " nodes";
+    auto add = [&](const char* key, const std::string& name, const char* unit, double scale) {
+      result.push_back(figure{"core", name + at, unit, {row[key].get<double>() * scale}, "",
+                              cmd + ", one run"});
+    };
+    add("enqueue_ns", "scale: enqueue", "ns per task", 1);
+    add("dispatch_ns", "scale: dispatch", "ns per task", 1);
+    add("complete_ns", "scale: complete", "ns per task", 1);
+    add("cycle_ns", "scale: result and refill", "ns per task", 1);
+    add("pending_bytes", "scale: memory", "bytes per pending task", 1);
+    add("rss_peak", "scale: peak memory", "MB", 1e-6);
+    add("death_ms_max", "scale: a node's death (max of 20)", "ms", 1);
+  }
+  return result;
+}
+
 } // namespace
 
 void core(context& c) {
   for (auto& f : core_micro(c.opts))
+    c.add(f);
+  for (auto& f : core_scale(c.opts))
     c.add(f);
 }
 

@@ -1,5 +1,6 @@
-# Installs gasched into a fresh prefix, then configures, builds and runs a
-# consumer project that finds it with find_package(gasched CONFIG REQUIRED).
+# Installs gasched into a fresh prefix, runs each installed program from there
+# (no LD_LIBRARY_PATH), then configures, builds and runs a consumer project
+# that finds it with find_package(gasched CONFIG REQUIRED).
 file(REMOVE_RECURSE "${WORK_DIR}")
 set(prefix "${WORK_DIR}/prefix")
 
@@ -11,11 +12,43 @@ function(run)
   set(last_output "${out}" PARENT_SCOPE)
 endfunction()
 
+# Where this build installs to, relative to the prefix (lib/<triplet> on Debian).
+load_cache("${BINARY_DIR}" READ_WITH_PREFIX build_ CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_BINDIR)
+set(libdir "${build_CMAKE_INSTALL_LIBDIR}")
+set(bindir "${build_CMAKE_INSTALL_BINDIR}")
+
 run(${CMAKE_COMMAND} --install "${BINARY_DIR}" --prefix "${prefix}")
-foreach(installed include/gasched/gasched.hpp lib/cmake/gasched/gaschedConfig.cmake
-                  lib/cmake/gasched/FindCAF.cmake bin/gasched-node bin/gasched-run)
+foreach(installed include/gasched/gasched.hpp ${libdir}/cmake/gasched/gaschedConfig.cmake
+                  ${libdir}/cmake/gasched/FindCAF.cmake ${bindir}/gasched-node ${bindir}/gasched-run
+                  ${bindir}/gasched-ctl ${bindir}/gasched-certs)
   if(NOT EXISTS "${prefix}/${installed}")
     message(FATAL_ERROR "not installed: ${installed}")
+  endif()
+endforeach()
+
+# Each installed program starts from the prefix with no LD_LIBRARY_PATH: its
+# runtime path ($ORIGIN-relative) finds the prefix's libgasched, not the
+# build tree's.
+file(REAL_PATH "${prefix}/${libdir}/libgasched.so" installed_lib)
+set(program_env --unset=LD_LIBRARY_PATH)
+if(SANITIZE)
+  # As for every program the tests start (lsan_caf.supp says why).
+  list(APPEND program_env
+       "LSAN_OPTIONS=suppressions=${SOURCE_DIR}/tests/lsan_caf.supp:print_suppressions=0")
+endif()
+foreach(program gasched-node gasched-run gasched-ctl)
+  set(path "${prefix}/${bindir}/${program}")
+  run(${CMAKE_COMMAND} -E env --unset=LD_LIBRARY_PATH ldd "${path}")
+  if(NOT last_output MATCHES "libgasched\\.so\\.[0-9.]+ => (/[^ ]+)")
+    message(FATAL_ERROR "${program} finds no libgasched:\n${last_output}")
+  endif()
+  file(REAL_PATH "${CMAKE_MATCH_1}" loaded_lib)
+  if(NOT loaded_lib STREQUAL installed_lib)
+    message(FATAL_ERROR "installed ${program} loads ${loaded_lib}, not ${installed_lib}")
+  endif()
+  run(${CMAKE_COMMAND} -E env ${program_env} "${path}" --help)
+  if(NOT last_output MATCHES "Usage|usage")
+    message(FATAL_ERROR "installed ${program} --help printed:\n${last_output}")
   endif()
 endforeach()
 
