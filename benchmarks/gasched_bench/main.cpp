@@ -1,4 +1,4 @@
-// gasched-bench: every figure of the README's results table, with its spread,
+// gasched-bench: every figure of docs/benchmarks.md's results table, with its spread,
 // printed as a table and written as JSON with the machine and the commit.
 //
 // Each scenario has the shape of the reference measurements of gascheduler:
@@ -130,7 +130,7 @@ nlohmann::json figures_json(const std::string& command, const options& opts,
   return out;
 }
 
-// The README's results table, in Markdown.
+// The figures as a Markdown table on stdout (docs/benchmarks.md's comes from the JSON).
 void print_table(const nlohmann::json& out, const std::string& command,
                  const std::vector<figure>& figures) {
   std::cout << "gasched-bench, commit " << out["commit"].get<std::string>() << ", "
