@@ -52,6 +52,11 @@ public:
     return attempts_;
   }
 
+  /// Whether a failure of this episode was logged as a warning already.
+  bool warned() const noexcept {
+    return warned_;
+  }
+
   /// Seconds since the episode started.
   double seconds() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count();

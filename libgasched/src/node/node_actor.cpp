@@ -142,7 +142,8 @@ void try_join(node_self* self) {
         // The cause, for the warning; the retries log at debug level only,
         // and connect_failure may probe the peer for half a second.
         auto& st = self->state;
-        join_failed(self, st.warned ? self->system().render(err)
+        auto warned = st.rejoin && st.rejoin->warned();
+        join_failed(self, warned ? self->system().render(err)
                                     : detail::connect_failure(self->system(), err,
                                                               st.opts.join_host,
                                                               st.opts.join_port));
