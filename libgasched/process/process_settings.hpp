@@ -32,7 +32,8 @@ struct process_settings {
   bool insecure = false;
 
   /// --threads: CAF's scheduler.max-threads. Default 1 (gasched::init's: its
-  /// actors never block); gasched-node takes 2.
+  /// actors never block); gasched-node takes 2. The policy stays init's
+  /// (sharing: idle threads sleep); --caf#scheduler.policy changes it.
   size_t threads = 1;
 
   /// --log: off, error, warning, info or debug. Default warning; gasched-run
