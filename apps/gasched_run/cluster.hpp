@@ -2,10 +2,11 @@
 // (gasched::init), local gasched-node processes connected and handed to a
 // scheduler (gasched::spawn_scheduler), the scheduler optionally published
 // (gasched::publish) -- or, with --connect, only a handle to a scheduler
-// published elsewhere (gasched::connect). Then the loop that submits tasks,
-// collects one result per task, kills a node on request, supervises the
-// local nodes (supervisor.hpp), ends a run that no node can finish
-// (no_nodes_watch.hpp), and keeps the progress display up to date.
+// published elsewhere (gasched::connect). Then the cluster actor
+// (cluster_actor.cpp) submits tasks, collects one result per task, kills a
+// node on request, supervises the local nodes (supervisor.hpp), ends a run
+// that no node can finish (no_nodes_watch.hpp), and keeps the progress
+// display up to date, while the calling thread waits for its answer.
 #pragma once
 
 #include <cstdint>
@@ -88,12 +89,14 @@ struct run_report {
   }
 };
 
-/// Called on the main thread for each result, in the order they arrive;
-/// `key` is the one the task came with (its position in a vector).
+/// Called for each result, in the order they arrive, on the cluster actor's
+/// thread while the caller of cluster::run waits; `key` is the one the task
+/// came with (its position in a vector).
 using result_handler = std::function<void(uint64_t key, const task_result&)>;
 
 /// Where a run's tasks come from: all at once, or as a file is read. Called
-/// on the main thread, except `wake`.
+/// on the cluster actor's thread while the caller of cluster::run waits,
+/// except `wake`.
 class task_feed {
 public:
   virtual ~task_feed() = default;
@@ -108,8 +111,8 @@ public:
   /// No task will come any more.
   virtual bool ended() = 0;
 
-  /// The loop has had nothing to do for a moment after results came: a
-  /// good time to flush what they wrote.
+  /// A moment (20 ms) after results came: a good time to flush what they
+  /// wrote.
   virtual void idle() {
   }
 
@@ -119,9 +122,9 @@ public:
     return {0, 0};
   }
 
-  /// --journal: whether the feed wants its progress recorded now. The loop
-  /// then submits nothing more until every task sent has its id, and asks
-  /// checkpoint() for the note.
+  /// --journal: whether the feed wants its progress recorded now. The
+  /// cluster then submits nothing more until every task sent has its id, and
+  /// asks checkpoint() for the note.
   virtual bool checkpoint_due() {
     return false;
   }

@@ -185,7 +185,7 @@ void enter(cluster_self self, cluster_stage stage) {
 }
 
 cluster_actor spawn_cluster_actor(caf::actor_system& sys, cluster_context& ctx) {
-  return sys.spawn<caf::detached>(cluster_behavior, &ctx);
+  return sys.spawn(cluster_behavior, &ctx);
 }
 
 } // namespace gasched::run

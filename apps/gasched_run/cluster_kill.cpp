@@ -73,8 +73,10 @@ void kill_when_due(cluster_self self) {
       step(self);
     }
   };
+  // Awaited: no other result is counted before the kill, which the report
+  // places after exactly N results.
   self->request(self->state.ctx->sched, std::chrono::seconds(5), stats_atom::value)
-    .then([killed](stats& s) { killed(s); }, [killed](caf::error&) { killed(std::nullopt); });
+    .await([killed](stats& s) { killed(s); }, [killed](caf::error&) { killed(std::nullopt); });
 }
 
 // The feed ended: a run of no more than N tasks has no N-th result with

@@ -114,8 +114,10 @@ struct cluster_state {
 
 using cluster_self = cluster_actor::stateful_pointer<cluster_state>;
 
-/// Spawns the cluster actor on a thread of its own (it may block briefly in
-/// gasched::connect when handing a restarted node over).
+/// Spawns the cluster actor. It is not detached (CAF 0.17's private threads
+/// can miss a wake-up): the local nodes that supervision restarts are
+/// children of a CAF worker thread, which lives until the actor system
+/// stops, after the nodes (local_nodes.hpp).
 cluster_actor spawn_cluster_actor(caf::actor_system& sys, cluster_context& ctx);
 
 // -- behaviours (cluster_actor.cpp) ----------------------------------------------------

@@ -3,7 +3,7 @@
 // is left behind. A second signal exits at once (the nodes still die with
 // gasched-run: they are started with PR_SET_PDEATHSIG).
 //
-// SIGCHLD is watched too: a local node process that died wakes the loop
+// SIGCHLD is watched too: a local node process that died wakes the cluster
 // that supervises it, so nothing has to look for dead children on a timer.
 // The watcher thread sleeps until a signal comes (signalfd), and calls the
 // wake-ups registered with on_signal(): an idle gasched-run never wakes up
