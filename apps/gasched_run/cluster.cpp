@@ -12,8 +12,8 @@
 
 #include <fmt/format.h>
 
-#include "gasched_run/actor_config.hpp"
 #include "gasched/gasched.hpp"
+#include "gasched_run/actor_config.hpp"
 #include "gasched_run/cluster_impl.hpp"
 
 namespace gasched::run {
@@ -232,14 +232,14 @@ void cluster::impl::shutdown() {
     http->stop();  // before the scheduler stops: a request would wait for its timeout
   http.reset();
   if (actor) {
-    // The actor stops our scheduler (which commits its journal), then
-    // exits; waited for: the remote side may know it, so CAF's network
-    // broker watches it and must see it go while it still runs.
+    // The actor stops our scheduler (which commits its journal) and the
+    // local nodes, then exits; waited for: the remote side may know it, so
+    // CAF's network broker watches it and must see it go while it still runs.
     caf::anon_send(actor, shutdown_atom::value);
     actor_exited.wait();
     actor = nullptr;
   }
-  auto stopped_nodes = nodes.stop_all();
+  auto stopped_nodes = ctx.stopped_nodes + nodes.stop_all();  // if the actor could not
   woken = {};  // its handle on our actor must not outlive the actor system
   show_node_logs(true);
   if (stopped_nodes > 0 && signals.requested())

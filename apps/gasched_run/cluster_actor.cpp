@@ -46,6 +46,13 @@ namespace {
 
 using behavior_type = cluster_actor::behavior_type;
 
+// What a state does not name is dropped without an answer: CAF's own drop
+// answers the sender with an error, which would end this actor (a timer of
+// its own that fires late) or bother the scheduler (a result while closing).
+caf::result<caf::message> drop_quietly(caf::scheduled_actor*, caf::message_view&) {
+  return caf::delegated<caf::message>{};
+}
+
 behavior_type partial(caf::behavior bhvr) {
   // A state names only what it handles; the rest is dropped.
   return {behavior_type::unsafe_init{}, std::move(bhvr)};
@@ -102,16 +109,22 @@ behavior_type waiting_behavior() {
   });
 }
 
+// The local nodes stop here, on the thread that restarted some of them:
+// they are bound to it (PR_SET_PDEATHSIG), and would otherwise die with it.
+void stop_nodes_and_quit(cluster_self self) {
+  self->state.ctx->stopped_nodes = self->state.ctx->nodes.stop_all();
+  self->quit();
+}
+
 // Our scheduler stops with its tasks left (an interrupted run answers an
-// error: known already), so that it commits its journal; then the actor exits.
+// error: known already), so that it commits its journal; then the nodes.
 void stop(cluster_self self) {
   auto& ctx = *self->state.ctx;
-  if (!ctx.own_scheduler || !ctx.sched || self->state.scheduler_exit) {
-    self->quit();
-    return;
-  }
+  if (!ctx.own_scheduler || !ctx.sched || self->state.scheduler_exit)
+    return stop_nodes_and_quit(self);
   self->request(ctx.sched, std::chrono::seconds(5), stop_atom::value)
-    .then([self](caf::ok_atom) { self->quit(); }, [self](caf::error&) { self->quit(); });
+    .then([self](caf::ok_atom) { stop_nodes_and_quit(self); },
+          [self](caf::error&) { stop_nodes_and_quit(self); });
 }
 
 void on_down(cluster_self self, caf::down_msg& msg) {
@@ -150,7 +163,8 @@ caf::error on_exception(cluster_self self, std::exception_ptr& e) {
 
 behavior_type cluster_behavior(cluster_self self, cluster_context* ctx) {
   self->state.ctx = ctx;
-  self->set_default_handler(caf::drop);
+  self->set_default_handler(drop_quietly);
+  self->set_error_handler([](caf::error&) {});  // a stray error must not end the actor
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   self->set_exception_handler(
     [self](caf::scheduled_actor*, std::exception_ptr& e) { return on_exception(self, e); });
@@ -185,7 +199,7 @@ void enter(cluster_self self, cluster_stage stage) {
 }
 
 cluster_actor spawn_cluster_actor(caf::actor_system& sys, cluster_context& ctx) {
-  return sys.spawn(cluster_behavior, &ctx);
+  return sys.spawn<caf::detached>(cluster_behavior, &ctx);
 }
 
 } // namespace gasched::run

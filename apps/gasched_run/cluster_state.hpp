@@ -42,6 +42,7 @@ struct cluster_context {
   bool own_scheduler = false;   ///< spawned here (not --connect): its counts are ours
   std::string join_address;     ///< what nodes pass to --join, when listening
   int64_t started_unix_ms = 0;  ///< when gasched-run started
+  size_t stopped_nodes = 0;     ///< node processes the actor stopped as it exited
 };
 
 /// The actor's state, one per behaviour (see the diagram).
@@ -114,10 +115,11 @@ struct cluster_state {
 
 using cluster_self = cluster_actor::stateful_pointer<cluster_state>;
 
-/// Spawns the cluster actor. It is not detached (CAF 0.17's private threads
-/// can miss a wake-up): the local nodes that supervision restarts are
-/// children of a CAF worker thread, which lives until the actor system
-/// stops, after the nodes (local_nodes.hpp).
+/// Spawns the cluster actor on a thread of its own: what it does that may
+/// block (writing results, restarting a node, gasched::connect to it) never
+/// holds up the scheduler on gasched's one CAF thread (gasched::init). The
+/// nodes that supervision restarts are children of that thread
+/// (PR_SET_PDEATHSIG, local_nodes.hpp): the actor stops the nodes as it exits.
 cluster_actor spawn_cluster_actor(caf::actor_system& sys, cluster_context& ctx);
 
 // -- behaviours (cluster_actor.cpp) ----------------------------------------------------

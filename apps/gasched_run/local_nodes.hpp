@@ -2,8 +2,8 @@
 // to gasched-run, started from the main thread (PR_SET_PDEATHSIG belongs to
 // the thread that forks: a child of a short-lived thread would die with it),
 // watched, started again on request (supervisor.hpp decides when, from the
-// cluster actor, on a CAF worker thread: those live until the actor system
-// stops, after the nodes), and killed on request or at the end. Each node's stderr goes to a file of its
+// cluster actor's own thread, which stops them before it ends), and killed
+// on request or at the end. Each node's stderr goes to a file of its
 // own, so that the last lines of a node that died can be shown.
 #pragma once
 
