@@ -52,7 +52,7 @@ enum class cluster_stage {
   draining,  ///< a run: all of the feed was submitted, results come in
   closing,   ///< a run or serve ended: the last checkpoint, the last counts
   serving,   ///< --serve: remote clients and nodes until a signal
-  stopping,  ///< shutdown: our scheduler is asked to stop, then the actor exits
+  stopping,  ///< shutdown: our scheduler stops, then the local nodes; the actor exits
 };
 
 /// --journal: where the current checkpoint is.
