@@ -133,6 +133,8 @@ void take_result(cluster_self self, task_id id, const task_result& r);
 /// it is the one under way (current), and it still takes results (collecting).
 bool current(cluster_self self, uint64_t run_number);
 bool collecting(cluster_self self, uint64_t run_number);
+/// A task the scheduler did not run, as a failed result (callers see one kind).
+task_result failed_result(task_id id, caf::error e);
 /// A moment after results came: the feed flushes what they wrote.
 void on_quiet(cluster_self self, uint64_t run_number);
 
