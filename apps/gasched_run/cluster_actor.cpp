@@ -6,7 +6,7 @@
 // thread, which only sends it jobs (cluster_protocol.hpp) and waits.
 //
 //                               note (read or write): answered here
-//   spawn ──> (  idle  ) ──shutdown──> ( stopping ) ──our scheduler stopped──> exit
+//   spawn ──> (  idle  ) ──shutdown──> ( stopping ) ──scheduler, then nodes stopped──> exit
 //             |   ^    |
 //         run |   |    | serve
 //             v   |    v

@@ -91,16 +91,16 @@ void await_resumed(cluster_self self, std::vector<std::pair<uint64_t, task_id>>&
     run.key_of.emplace(id, key);
     run.max_id = std::max(run.max_id, id);
     self->request(self->state.ctx->sched, caf::infinite, await_atom::value, id)
-      .then([self, id = id](task_result& r) { take_result(self, id, r); },
-            [self, id = id, number](caf::error& e) {
-              // An earlier run's task the journal does not know (any more).
-              if (!current(self, number))
-                return;
-              task_result r;
-              r.id = id;
-              r.error = std::move(e);
-              take_result(self, id, r);
-            });
+      .then(
+        [self, id = id, number](task_result& r) {
+          if (current(self, number))
+            take_result(self, id, r);
+        },
+        [self, id = id, number](caf::error& e) {
+          // An earlier run's task the journal does not know (any more).
+          if (current(self, number))
+            take_result(self, id, failed_result(id, std::move(e)));
+        });
   }
   run.rep.total += resumed.size();
 }

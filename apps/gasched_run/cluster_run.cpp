@@ -29,15 +29,6 @@ void record(cluster_self self, uint64_t key, const task_result& r) {
   look_soon(self);  // results came: ticks again while tasks run
 }
 
-// The scheduler did not run it (queue full, stopped, an earlier run's task
-// the journal does not know any more): the same shape as a failed result.
-task_result failed(task_id id, caf::error e) {
-  task_result r;
-  r.id = id;
-  r.error = std::move(e);
-  return r;
-}
-
 void take_ids(cluster_self self, const std::vector<uint64_t>& keys,
               const std::vector<task_id>& ids) {
   auto& run = *self->state.run;
@@ -65,7 +56,7 @@ void await_remote(cluster_self self, uint64_t key, task& t) {
       },
       [self, number, key](caf::error& e) {
         if (collecting(self, number)) {
-          record(self, key, failed(0, std::move(e)));
+          record(self, key, failed_result(0, std::move(e)));
           step(self);
         }
       });
@@ -125,6 +116,15 @@ void feed_some(cluster_self self) {
 }
 
 } // namespace
+
+// The scheduler did not run it (queue full, stopped, an earlier run's task
+// the journal does not know any more): the same shape as a failed result.
+task_result failed_result(task_id id, caf::error e) {
+  task_result r;
+  r.id = id;
+  r.error = std::move(e);
+  return r;
+}
 
 bool current(cluster_self self, uint64_t run_number) {
   return self->state.run && self->state.run->number == run_number;

@@ -52,7 +52,7 @@ enum class cluster_stage {
   draining,  ///< a run: all of the feed was submitted, results come in
   closing,   ///< a run or serve ended: the last checkpoint, the last counts
   serving,   ///< --serve: remote clients and nodes until a signal
-  stopping,  ///< shutdown: our scheduler is asked to stop, then the actor exits
+  stopping,  ///< shutdown: our scheduler stops, then the local nodes; the actor exits
 };
 
 /// --journal: where the current checkpoint is.
@@ -133,6 +133,8 @@ void take_result(cluster_self self, task_id id, const task_result& r);
 /// it is the one under way (current), and it still takes results (collecting).
 bool current(cluster_self self, uint64_t run_number);
 bool collecting(cluster_self self, uint64_t run_number);
+/// A task the scheduler did not run, as a failed result (callers see one kind).
+task_result failed_result(task_id id, caf::error e);
 /// A moment after results came: the feed flushes what they wrote.
 void on_quiet(cluster_self self, uint64_t run_number);
 
