@@ -214,3 +214,37 @@ TEST_CASE("pending_queue: for_each visits in pop order", "[core][pending_queue]"
   auto order = visit_all(q);
   CHECK(pop_all(q) == order);
 }
+
+TEST_CASE("pending_queue: accepted times come back exact, however long a task waits",
+          "[core][pending_queue]") {
+  pending_queue q;
+  constexpr uint64_t hour = 3'600'000'000;
+  const uint64_t t0 = 1'700'000'000'000'000;  // a clock far from 0
+  // Task 1 waits 3 days: far longer than its entry's 32-bit offset spans.
+  q.push_back(1, 0, 0, caf::message{}, 0, t0);
+  q.push_back(2, 0, 0, caf::message{}, 0, t0 + 40);
+  q.push_back(3, 0, 0, caf::message{}, 0, t0 + 30 * hour + 5);   // a new mark
+  q.push_back(4, 2, 0, caf::message{}, 0, t0 + 72 * hour + 17);  // another level
+  q.push_back(5, 0, 0, caf::message{}, 3, t0 + 72 * hour + 33);  // restored with failures
+  q.push_back(6, 0, 0, caf::message{}, 0, t0 + 7);               // the clock went back
+  q.push_front(queued_task{9, 0, 0, 1, caf::message{}, 4, t0 + 123});
+  auto a = q.pop();  // the highest priority first
+  CHECK(a.id == 4);
+  CHECK(a.accepted_us == t0 + 72 * hour + 17);
+  auto b = q.pop();  // requeued: exact, with its failures and lease
+  CHECK(b.id == 9);
+  CHECK(b.accepted_us == t0 + 123);
+  CHECK(b.node_failures == 1);
+  CHECK(b.lease == 4);
+  CHECK(q.pop().accepted_us == t0);
+  CHECK(q.remove(3)->accepted_us == t0 + 30 * hour + 5);
+  CHECK(q.pop().accepted_us == t0 + 40);
+  auto e = q.pop();
+  CHECK(e.id == 5);
+  CHECK(e.accepted_us == t0 + 72 * hour + 33);
+  CHECK(e.node_failures == 3);
+  auto f = q.pop();
+  CHECK(f.id == 6);
+  CHECK(f.accepted_us == t0 + 7);
+  CHECK(q.empty());
+}

@@ -67,51 +67,74 @@ public:
     for (auto& [priority, lvl] : levels_)
       for (auto& x : lvl.tasks)
         if (x.fn != tombstone)
-          f(id_of(x), priority, x.fn, x.args.to_message());
+          f(x.seq >= 0 ? static_cast<task_id>(x.seq) : requeued_.at(x.seq).id, priority, x.fn,
+            x.args.to_message());
   }
 
 private:
   static constexpr uint32_t tombstone = UINT32_MAX;
 
-  // 40 bytes: the two counts share what one took. node_failures saturates
-  // (no one sets max_node_failures near 65,535); lease wraps (journal.hpp).
-  // A new task's id is its seq; only requeued ones (seq < 0) need a lookup,
-  // which leaves room for the accepted time at no cost per task.
+  // 32 bytes. What only requeued tasks carry (their id, node failures, lease)
+  // lives beside the queue, in `requeued_`; a new task's id is its seq, and
+  // its accepted time is an offset from its level's last mark at or below
+  // its id (below).
   struct entry {
     int64_t seq;
-    uint64_t accepted_us;
-    uint32_t fn;
-    uint16_t node_failures;
-    uint16_t lease;
     compact_args args;
+    uint32_t fn;
+    uint32_t accepted_offset_us;
   };
-  static_assert(sizeof(entry) == 40, "a pending task's entry must stay 40 bytes");
+  static_assert(sizeof(entry) == 32, "a pending task's entry must stay 32 bytes");
 
-  task_id id_of(const entry& x) const {
-    return x.seq >= 0 ? static_cast<task_id>(x.seq) : requeued_id_.at(x.seq);
-  }
+  // A level takes a mark (an id and its full accepted time) when its newest
+  // mark is an hour old, so a new task's offset from it fits 32 bits (71
+  // minutes). A busy scheduler holds one mark per level and hour.
+  static constexpr uint64_t mark_interval_us = 3'600'000'000;
+
+  struct mark {
+    task_id id;
+    uint64_t accepted_us;
+  };
+
+  // A requeued task's own fields (seq < 0 in its entry).
+  struct requeued_task {
+    task_id id;
+    uint64_t accepted_us;
+    uint32_t node_failures;
+    uint32_t lease;
+  };
+
+  // A new task whose fields the entry and the marks cannot give: restored
+  // with node failures, or accepted on a clock that went back.
+  struct unusual_task {
+    uint64_t accepted_us;
+    uint32_t node_failures;
+  };
 
   struct level {
     std::deque<entry> tasks;  // ascending seq
     size_t live = 0;          // entries that are not tombstones
+    std::deque<mark> marks;   // ascending id and time; the first at or below the front
   };
 
   using level_map = std::map<int32_t, level, std::greater<>>;
 
   level& level_for(int32_t priority);
   int64_t seq_of(task_id id) const;
-  // The live entry of `id` within `lvl`, or nullptr.
+  // The live entry of `seq` within `lvl`, or nullptr.
   static const entry* find_in(const level& lvl, int64_t seq);
   void drop_if_empty(level_map::iterator it);
-  void forget_requeued(task_id id, int64_t seq);
+  // The task of `x` as it leaves the queue; forgets what it kept beside it.
+  queued_task take(level& lvl, int32_t priority, const entry& x);
 
   level_map levels_;
   // The level of the last push_back: most users only ever use priority 0.
   level* last_level_ = nullptr;
   int32_t last_priority_ = 0;
   int64_t next_front_seq_ = -1;
-  std::unordered_map<task_id, int64_t> requeued_seq_;  // seq of requeued tasks
-  std::unordered_map<int64_t, task_id> requeued_id_;   // and back
+  std::unordered_map<task_id, int64_t> requeued_seq_;          // seq of requeued tasks
+  std::unordered_map<int64_t, requeued_task> requeued_;        // and their fields, by seq
+  std::unordered_map<task_id, unusual_task> unusual_;
   size_t size_ = 0;
 };
 
