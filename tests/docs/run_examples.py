@@ -134,21 +134,24 @@ def run_shell(block, work, programs, env):
     for p in programs:
         shutil.copy(p, scratch)
     (scratch / "example.sh").write_text(block.text)
-    proc = subprocess.Popen(["bash", "-e", "-o", "pipefail", "example.sh"], cwd=scratch,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        out = "(killed after 120 s)"
-    finally:
+    # Output to a file, not a pipe: what the block leaves running in the background
+    # would hold a pipe open. Its whole process group is killed once bash ends.
+    with open(scratch / "output.txt", "w") as log:
+        proc = subprocess.Popen(["bash", "-e", "-o", "pipefail", "example.sh"], cwd=scratch,
+                                env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         try:
-            os.killpg(proc.pid, signal.SIGKILL)  # what it left running in the background
+            rc = proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            rc = "killed after 120 s"
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         proc.wait()
-    if proc.returncode != 0:
-        return [f"{block.where()}: exited {proc.returncode}:\n{out}"]
+    out = (scratch / "output.txt").read_text(errors="replace")
+    if rc != 0:
+        return [f"{block.where()}: exited {rc}:\n{out}"]
     return expect(block, out)
 
 

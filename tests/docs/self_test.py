@@ -2,6 +2,7 @@
 """The docs' checkers catch what they promise to: each fault below, made in a copy of the
 pages, must be reported by check_docs.py, and results_table.py --check must notice a
 changed figure. Usage: self_test.py ROOT"""
+import os
 import shutil
 import subprocess
 import sys
@@ -51,6 +52,23 @@ def report(copy, what):
     return done.returncode, done.stdout
 
 
+def shell_faults():
+    """run_examples.py fails a shell block that fails, or whose output lacks its text."""
+    from doc_blocks import Block
+    from run_examples import run_shell
+    failures = []
+    cases = [("false\n", {"run": []}, "exited 1"),
+             ("echo hello\n", {"run": [], "expect": ["goodbye"]}, "lacks 'goodbye'"),
+             ("sleep 300 &\necho ok\n", {"run": []}, None)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, (text, check, words) in enumerate(cases):
+            block = Block(Path("docs/x.md"), n + 1, "sh", text, "", check)
+            out = run_shell(block, Path(tmp), [], dict(os.environ))
+            if (words is None and out) or (words and not any(words in x for x in out)):
+                failures.append(f"run_examples.py on {text!r}: {out}")
+    return failures
+
+
 def main():
     root, failures = Path(sys.argv[1]).resolve(), []
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,6 +103,7 @@ def main():
                                "--check"], capture_output=True)
         if done.returncode == 0:
             failures.append("results_table.py --check passed a page that differs")
+    failures += shell_faults()
     for f in failures:
         print(f)
     return 1 if failures else 0
