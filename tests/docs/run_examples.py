@@ -24,9 +24,6 @@ from doc_blocks import all_blocks
 from check_docs import sources_of
 
 HERE = Path(__file__).resolve().parent
-# Targets the layout of the sources will export; until it does, they stand for
-# gasched::gasched in the snippets' projects, so that the docs can name them already.
-TRANSITIONAL = {"gasched::http": "gasched::gasched"}
 
 
 def run(cmd, timeout=900, **kw):
@@ -39,17 +36,6 @@ def run(cmd, timeout=900, **kw):
 
 class Failure(Exception):
     pass
-
-
-def with_shims(cmake_text):
-    """The snippet, with stand-ins for targets the installed package lacks."""
-    shims = "".join(
-        f"if(NOT TARGET {t})\n  message(WARNING \"no {t} installed: {base} stands in\")\n"
-        f"  add_library({t} INTERFACE IMPORTED)\n"
-        f"  target_link_libraries({t} INTERFACE {base})\nendif()\n"
-        for t, base in TRANSITIONAL.items() if t in cmake_text)
-    return re.sub(r"(find_package\(gasched[^)]*\)\n)", lambda m: m.group(1) + shims,
-                  cmake_text, count=1)
 
 
 def configure_and_build(source, build, prefix):
@@ -115,8 +101,8 @@ def build_fragments(found, prefix, work):
                    f'#line {b.line + 1} "{b.page}"\n', b.text, "}\n"]
     (project / "fragments.cpp").write_text("".join(source))
     shutil.copy(HERE / "fragment_prelude.hpp", project)
-    targets = " ".join(["gasched::gasched", "gasched::node_main"] + list(TRANSITIONAL))
-    (project / "CMakeLists.txt").write_text(with_shims(
+    targets = "gasched::gasched gasched::node_main gasched::http"
+    (project / "CMakeLists.txt").write_text((
         "cmake_minimum_required(VERSION 3.25)\nproject(fragments CXX)\n"
         "set(CMAKE_CXX_STANDARD 17)\nfind_package(gasched CONFIG REQUIRED)\n"
         "add_library(fragments OBJECT fragments.cpp)\n"
