@@ -51,7 +51,7 @@ def build_projects(found, prefix, work):
     for n, b in enumerate(x for x in found if x.lang == "cmake"):
         project = work / f"project-{n}"
         project.mkdir(parents=True)
-        (project / "CMakeLists.txt").write_text(with_shims(b.text))
+        (project / "CMakeLists.txt").write_text(b.text)
         names = sources_of(b.text)
         for name in names:
             (project / name).write_text(files[(b.page, name)].text)
