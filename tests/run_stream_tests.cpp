@@ -270,7 +270,7 @@ TEST_CASE("gasched-run --http: the dashboard's /api/stats shows the run's tasks"
   CHECK(run.out.size() == 6);
 }
 
-TEST_CASE("gasched-run --http on a port in use: exit 1 with the library's message",
+TEST_CASE("gasched-run --http on a port in use: exit 1, saying the port is in use and naming --http",
           "[run][http]") {
   stream_dir dir;
   auto file = dir.path + "/one.jsonl";
@@ -291,6 +291,9 @@ TEST_CASE("gasched-run --http on a port in use: exit 1 with the library's messag
   ::close(holder);
   auto err = slurp(run.err_path);
   INFO(err);
-  CHECK(err.find(port) != std::string::npos);
+  CHECK(err.find("cannot serve HTTP on 127.0.0.1:" + port + ": port " + port
+                 + " is in use by another process")
+        != std::string::npos);
+  CHECK(err.find("gasched-run --http [HOST:]PORT") != std::string::npos);
   CHECK(run.out.empty());
 }

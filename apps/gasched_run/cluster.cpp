@@ -26,12 +26,6 @@ std::string absolute_path(const std::string& path) {
   return std::filesystem::absolute(path).lexically_normal().string();
 }
 
-std::string host_name() {
-  char name[256] = "localhost";
-  gethostname(name, sizeof(name) - 1);
-  return name;
-}
-
 // All tasks at once (the default job): keys are their positions.
 class vector_feed : public task_feed {
 public:

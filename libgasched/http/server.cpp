@@ -18,6 +18,7 @@
 #include "http/host_check.hpp"
 #include "http/query.hpp"
 #include "http/render.hpp"
+#include "src/net/network_failure.hpp"
 
 namespace gasched {
 
@@ -188,9 +189,9 @@ caf::error bind(httplib::Server& svr, http_options& o) {
     ok = svr.bind_to_port(o.host, o.port);
   }
   if (!ok)
-    return make_error(errc::network_error, "cannot serve HTTP on " + o.host + ":"
-                                             + std::to_string(o.port)
-                                             + " (port in use or address not local)");
+    return make_error(errc::network_error,
+                      "cannot serve HTTP on " + o.host + ":" + std::to_string(o.port) + ": "
+                        + detail::listen_failure(o.host, o.port, "gasched-run --http [HOST:]PORT"));
   return caf::none;
 }
 

@@ -4,6 +4,7 @@
 
 #include "gasched/init.hpp"
 #include "gasched/log.hpp"
+#include "net/host_name.hpp"
 
 namespace gasched {
 
@@ -18,6 +19,10 @@ uint32_t to_ms(caf::timespan t) {
 process_settings::process_settings()
   : heartbeat_ms(to_ms(heartbeat_options{}.interval)),
     heartbeat_timeout_ms(to_ms(heartbeat_options{}.timeout)) {
+}
+
+std::string host_name() {
+  return detail::host_name();
 }
 
 bool is_loopback(const std::string& host) noexcept {

@@ -50,6 +50,9 @@ struct process_settings {
 /// 127.0.0.0/8, ::1 or localhost: reachable from this machine only.
 bool is_loopback(const std::string& host) noexcept;
 
+/// This machine's name (gethostname), for names and addresses a program shows.
+std::string host_name();
+
 /// Listening on `host` would be reachable beyond this machine without TLS.
 bool exposed_in_plain_text(const process_settings& s, const std::string& host) noexcept;
 

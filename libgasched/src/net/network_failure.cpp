@@ -80,7 +80,7 @@ std::string tls_handshake_failure(const std::string& host, uint16_t port) {
 
 } // namespace
 
-std::string listen_failure(const std::string& host, uint16_t port) {
+std::string listen_failure(const std::string& host, uint16_t port, const std::string& options) {
   auto found = resolve(host, port, true);
   if (!found)
     return no_such_host(host);
@@ -89,14 +89,14 @@ std::string listen_failure(const std::string& host, uint16_t port) {
   switch (err) {
     case EADDRINUSE:
       return "port " + p + " is in use by another process: choose another port, or 0 for "
-             "any free one (gasched-run --listen HOST:PORT, gasched-node --port PORT)";
+             "any free one (" + options + ")";
     case EADDRNOTAVAIL:
       return host + " is not an address of this machine: listen on one of its addresses, "
                     "or on 0.0.0.0 for all of them";
     case EACCES:
       return "port " + p + " is privileged: choose one of 1024 or above";
     case 0:
-      return "the port was taken meanwhile, or refused by CAF: try again";
+      return "the port was taken meanwhile, or refused: try again";
     default:
       return std::strerror(err);
   }

@@ -20,7 +20,10 @@ std::string connect_failure(caf::actor_system& sys, const caf::error& err,
 
 /// Why listening on host:port failed: the port in use, an address that is
 /// not this machine's, no such host, a privileged port. Probes with a socket
-/// of its own, since CAF says only cannot_open_port.
-std::string listen_failure(const std::string& host, uint16_t port);
+/// of its own, since CAF says only cannot_open_port. `options` names where
+/// the port is chosen.
+std::string listen_failure(const std::string& host, uint16_t port,
+                           const std::string& options
+                           = "gasched-run --listen HOST:PORT, gasched-node --port PORT");
 
 } // namespace gasched::detail

@@ -37,6 +37,7 @@
 #include "gasched/node.hpp"
 #include "guarded_actor.hpp"
 #include "logging.hpp"
+#include "net/host_name.hpp"
 #include "net/network_failure.hpp"
 #include "net/reconnect_episode.hpp"
 #include "net/tls.hpp"
@@ -327,9 +328,7 @@ detail::node_impl::behavior_type node_behavior(node_self* self,
 }
 
 std::string default_name(caf::actor_id id) {
-  char host[256] = "localhost";
-  gethostname(host, sizeof(host) - 1);
-  return std::string{host} + ":" + std::to_string(getpid()) + "/" + std::to_string(id);
+  return detail::host_name() + ":" + std::to_string(getpid()) + "/" + std::to_string(id);
 }
 
 } // namespace

@@ -25,17 +25,12 @@
 #include "gasched/scheduler.hpp"
 #include "process_options.hpp"
 #include "stop_signal.hpp"
+#include "net/host_name.hpp"
 #include "wire.hpp"
 
 namespace gasched {
 
 namespace {
-
-std::string hostname() {
-  char host[256] = "localhost";
-  gethostname(host, sizeof(host) - 1);
-  return host;
-}
 
 // What the command line asks for.
 struct command_line {
@@ -197,14 +192,15 @@ caf::actor start_node(caf::actor_system& sys, const registry& offered, const com
     }
     if (!named) {
       // Queued before anyone can know the port, so before any scheduler's hello.
-      opts.name = (cl.host == "0.0.0.0" ? hostname() : cl.host) + ":" + std::to_string(*actual);
+      auto shown = cl.host == "0.0.0.0" ? detail::host_name() : cl.host;
+      opts.name = shown + ":" + std::to_string(*actual);
       caf::scoped_actor{sys}->send(node, rename_atom::value, opts.name);
     }
     std::cout << "gasched-node " << opts.name << " listening on " << cl.host << ":"
               << *actual << std::endl;
   } else {
     if (opts.name.empty())
-      opts.name = hostname() + ":" + std::to_string(getpid());
+      opts.name = detail::host_name() + ":" + std::to_string(getpid());
     node = spawn_node(sys, offered, opts);
   }
   if (!cl.join.empty())
