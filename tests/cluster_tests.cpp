@@ -103,7 +103,7 @@ TEST_CASE("cluster all_nodes_down: 10 nodes killed with 100 tasks, 10 new nodes 
   }
   CHECK(ids.size() == 100);
   CHECK(c.get_stats(sched).requeued == 100);
-  CHECK(c.no_more_results(200ms));
+  CHECK(c.no_more_results(sched));
 }
 
 TEST_CASE("cluster node_down: a task that kills node1, then 100 successes, none from node1",
@@ -219,7 +219,7 @@ TEST_CASE("cluster: a joined node rejoins a scheduler that comes back on its por
   auto first = c.scheduler(c.options({}));
   auto port = c.publish_with_joined_nodes(first, {"j1"});
   REQUIRE(c.ask<caf::ok_atom>(first, stop_atom::value));
-  c.wait_down(first);
+  REQUIRE(c.wait_down(first) == caf::error{});  // a normal end, in time
   c.sys().middleman().close(port);
   auto opts = c.options({});
   opts.name = "second";
