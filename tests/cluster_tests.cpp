@@ -194,8 +194,8 @@ TEST_CASE("cluster: a stopped node (kill -STOP) is declared down by heartbeats, 
     CHECK(r.node == "node2");
   }
   c.signal("node1", SIGCONT);
-  // node1 comes back and runs tasks again: what it reports from then on
-  // comes after whatever it sent of its old tasks, on the same connection.
+  // node1 comes back and runs tasks again: whatever it still had to say of
+  // its old tasks it said before the results of these.
   REQUIRE(c.wait_for_stats(sched, [](const stats& s) {
     return s.node_rejoins == 1 && s.worker_node_count == 2;
   }, 15s));

@@ -46,8 +46,9 @@ TEST_CASE("journal: a scheduler process killed with kill -9 again and again lose
     sched = start(port).first;
   }
   // Each start after a kill took its unfinished tasks from the journal: the
-  // first kill came at most 500 ms into 5,000 tasks of 5 ms on 2 nodes,
-  // when most of them were still to run. Fewer after each kill, never more.
+  // first kill came at most 500 ms into 5,000 tasks of 5 ms run 10 at a
+  // time on each of 2 nodes, with half of them still to run at least.
+  // Fewer after each kill, never more.
   std::string starts;
   for (auto r : resumed)
     starts += " " + std::to_string(r);
