@@ -15,6 +15,16 @@
 #include "example_tasks.hpp"
 #include "gasched/gasched.hpp"
 
+// Catch prints an exit reason or error in CAF's words.
+namespace Catch {
+template <>
+struct StringMaker<caf::error> {
+  static std::string convert(const caf::error& e) {
+    return caf::to_string(e);
+  }
+};
+} // namespace Catch
+
 namespace gasched::testing {
 
 using namespace std::chrono_literals;
@@ -142,11 +152,38 @@ public:
     return result;
   }
 
-  /// Whether no further result arrives within `quiet`.
-  bool no_more_results(caf::timespan quiet) {
-    bool got = false;
-    self_->receive([&](task_result&) { got = true; }, caf::after(quiet) >> [] {});
-    return !got;
+  /// Whether no result reaches `client` (this one by default) before a
+  /// marker task's, submitted last to `sched`: the marker's result comes
+  /// the way the others came (node, scheduler, client), so a result the
+  /// scheduler sent before it is in the mailbox by then, however late it
+  /// was; a quiet spell could miss it. The marker is hello.world(-1) on any
+  /// node: one of them must be up. Results that did arrive are reported.
+  bool no_more_results(const gasched::scheduler_actor& sched, caf::blocking_actor* client = nullptr,
+                       caf::timespan timeout = 30s) {
+    auto& to = client != nullptr ? *client : *self_;
+    auto marker = execute(sched, task{"hello.world", caf::make_message(int32_t{-1}), 0});
+    std::vector<task_id> others;
+    bool seen = false;
+    bool timed_out = false;
+    auto collect = [&](task_result& r) {
+      if (r.id == marker)
+        seen = true;
+      else
+        others.push_back(r.id);
+    };
+    to.receive_while([&] { return !seen && !timed_out; })(
+      collect, caf::after(timeout) >> [&] { timed_out = true; });
+    if (!seen)
+      FAIL("the marker task's result did not arrive within the timeout");
+    for (bool more = true; more;)  // and none is queued behind it
+      to.receive(collect, caf::after(caf::timespan{0}) >> [&] { more = false; });
+    if (others.empty())
+      return true;
+    std::string ids;
+    for (auto id : others)
+      ids += " " + std::to_string(id);
+    UNSCOPED_INFO("results besides the marker's, of tasks:" << ids);
+    return false;
   }
 
   /// Waits until `pred(stats)` holds, asking again after each answer; false
@@ -164,7 +201,8 @@ public:
     return false;
   }
 
-  /// Waits for `whom` to terminate; its exit reason.
+  /// Waits for `whom` to terminate; its exit reason (sec::request_timeout
+  /// when it did not end within `timeout`; none for a normal end).
   template <class Handle>
   caf::error wait_down(const Handle& whom, caf::timespan timeout = 10s) {
     self_->monitor(whom);

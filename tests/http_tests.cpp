@@ -212,7 +212,7 @@ TEST_CASE("without a scheduler the endpoints answer 503", "[http]") {
   auto sched = c.scheduler(c.options(c.nodes(1)));
   auto srv = serve(c, sched);
   CHECK(c.ask<caf::ok_atom>(sched, stop_atom::value));
-  c.wait_down(sched);
+  REQUIRE(c.wait_down(sched) == caf::error{});  // a normal end, in time
   auto s = get_json(srv, "/api/stats", 503);
   CHECK_THAT(s["error"].get<std::string>(), Catch::Contains("scheduler unavailable"));
   CHECK(http_get(srv, "/metrics").status == 503);

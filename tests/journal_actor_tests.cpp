@@ -1,6 +1,8 @@
-// A scheduler with a journal, ended abruptly and started again on the same
-// file: nothing it acknowledged is lost, results that finished stay
-// awaitable, ids go on.
+// A scheduler actor with a journal, killed (exit_reason::kill: no exit
+// handler runs) and spawned again on the same file in the same process:
+// nothing it acknowledged is lost, results that finished stay awaitable, ids
+// go on. The same with the process killed by kill -9: journal_process_tests
+// (tasks and results) and run_journal_tests (gasched-run's notes).
 #include "actor_support.hpp"
 
 #include <cstdlib>
@@ -38,7 +40,8 @@ scheduler_options journaled(cluster& c, std::vector<caf::actor> nodes, const std
 
 } // namespace
 
-TEST_CASE("journal: a scheduler killed and started again resumes its tasks and keeps results",
+TEST_CASE("journal: a scheduler actor killed and spawned again resumes its tasks and keeps "
+          "results",
           "[journal]") {
   journal_dir dir;
   auto file = dir.file("sched.db");
@@ -51,9 +54,10 @@ TEST_CASE("journal: a scheduler killed and started again resumes its tasks and k
   std::vector<task_id> waiting;
   for (int32_t i = 1; i <= 3; ++i)
     waiting.push_back(c.execute(first, make_task("test.identity", caf::make_message(i))));
-  // Ended as a crash ends it: no exit handler runs, nothing more is written.
+  // Ended as a crash ends it, but only the actor: no exit handler runs,
+  // nothing more is written.
   c.self()->send_exit(first, caf::exit_reason::kill);
-  c.wait_down(first);
+  REQUIRE(c.wait_down(first) == caf::make_error(caf::exit_reason::kill));
   auto second = c.scheduler(journaled(c, c.nodes(1, "b"), "second", file));
   auto resumed = c.results(3);
   std::set<task_id> ids;
@@ -127,7 +131,8 @@ TEST_CASE("blocking_client: execute, await, stats, cancel and stop from plain co
   CHECK_FALSE(client.stop());
 }
 
-TEST_CASE("journal: a client's notes are on disk when answered and outlive a crash",
+TEST_CASE("journal: a client's notes are on disk when answered and outlive the scheduler "
+          "actor's kill",
           "[journal]") {
   journal_dir dir;
   auto file = dir.file("sched.db");
@@ -141,7 +146,7 @@ TEST_CASE("journal: a client's notes are on disk when answered and outlive a cra
   CHECK(c.ask<std::string>(first, note_atom::value, std::string{"run"})
         == std::string{"out=42\0x", 8});
   c.self()->send_exit(first, caf::exit_reason::kill);  // no exit handler, no last commit
-  c.wait_down(first);
+  REQUIRE(c.wait_down(first) == caf::make_error(caf::exit_reason::kill));
   auto second = c.scheduler(journaled(c, {}, "second", file));
   CHECK(c.ask<std::string>(second, note_atom::value, std::string{"run"})
         == std::string{"out=42\0x", 8});

@@ -138,7 +138,7 @@ void check_identity_workload(process_cluster& c, const gasched::scheduler_actor&
     CHECK(r.value.get_as<int32_t>(0) == static_cast<int32_t>(i));
     CHECK(nodes.count(r.node) == 1);
   }
-  CHECK(c.no_more_results(std::chrono::milliseconds(200)));
+  CHECK(c.no_more_results(sched));
 }
 
 // Each of `results` is test.sleep(i, ms) that returned i, from one of `nodes`.

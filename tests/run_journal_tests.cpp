@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <map>
 #include <random>
+#include <regex>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -28,14 +29,14 @@ uint64_t base_seed() {
   return (uint64_t{rd()} << 32) | rd();
 }
 
-// Every `bad_every`th line is not JSON; the others sleep 1..5 ms and
-// return their line number.
+// Every `bad_every`th line is not JSON; the others sleep 2..9 ms and
+// return their line number (a batch of 2,000 takes about 2 s on 8 slots).
 std::string task_lines(size_t lines, size_t bad_every, std::mt19937_64& rng) {
   std::string text;
   for (size_t i = 1; i <= lines; ++i)
     text += i % bad_every == 0 ? std::string{"not a task\n"}
                                : "{\"fn\": \"test.sleep\", \"args\": [" + std::to_string(i)
-                                   + ", " + std::to_string(1 + rng() % 5) + "]}\n";
+                                   + ", " + std::to_string(2 + rng() % 8) + "]}\n";
   return text;
 }
 
@@ -93,30 +94,56 @@ std::vector<std::string> journaled(const std::string& tasks, const std::string& 
               more);
 }
 
-// One run of `args`, killed with kill -9 after `delay` unless it ended
-// first: its exit status then, or nullopt when it was killed. Its node
-// processes must not outlive it.
-std::optional<int> run_or_kill(const scratch& dir, const std::vector<std::string>& args,
-                               std::chrono::milliseconds delay) {
+// How a run of gasched-run ended: its exit status, or nullopt when it was
+// killed; its stderr.
+struct run_end {
+  std::optional<int> status;
+  std::string err;
+};
+
+// One run of `args`, killed with kill -9 `delay` after it started unless it
+// ended first; when `output` is given, `delay` after that file first holds
+// a line. Its node processes must not outlive it.
+run_end run_or_kill(const scratch& dir, const std::vector<std::string>& args,
+                    std::chrono::milliseconds delay, const std::string& output = {}) {
   suppress_caf_leaks_in_children();
   static int runs = 0;
   std::vector<std::string> argv{GASCHED_RUN_PROGRAM};
   argv.insert(argv.end(), args.begin(), args.end());
   auto err = dir.file("killed-" + std::to_string(++runs) + ".txt");
   auto p = gasched::tools::child_process::start_logged(argv, err);
+  if (!output.empty()) {
+    // A file that grows: no event to wait on but its size.
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    std::error_code none;
+    while (!(fs::file_size(output, none) > 0 && !none) && !gone(p.pid())
+           && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+  }
   // With --out, stdout stays empty: this waits for the exit or the delay.
   while (p.read_line(delay)) {
   }
   if (auto status = p.wait_exit(50ms)) {
     INFO("stderr:\n" << read_all(err));
     REQUIRE(WIFEXITED(*status));
-    return WEXITSTATUS(*status);
+    return {WEXITSTATUS(*status), read_all(err)};
   }
   auto nodes = children_of(p.pid());
   p.kill();
   INFO("node processes of the killed gasched-run: " << nodes.size());
   CHECK(all_gone(nodes));
-  return std::nullopt;
+  return {std::nullopt, read_all(err)};
+}
+
+// The result lines a run said it found written by the runs before it, from
+// its notice "resuming the run recorded in J: K result lines written, ...";
+// nullopt when it resumed nothing.
+std::optional<uint64_t> resumed_lines(const std::string& err) {
+  std::smatch m;
+  if (!std::regex_search(err, m, std::regex{"resuming the run recorded in .*: ([0-9]+) result "
+                                            "lines written"}))
+    return std::nullopt;
+  return std::stoull(m[1].str());
 }
 
 // Every line 1..lines exactly once: malformed ones as malformed, tasks with
@@ -174,21 +201,35 @@ TEST_CASE("gasched-run --journal --out: killed by kill -9 at random moments, the
     auto args = journaled(tasks, dir.file("run.db"), out,
                           run == 2 ? std::vector<std::string>{"--ordered"}
                                    : std::vector<std::string>{});
-    std::optional<int> status;
-    int kills = 0;
-    for (; kills < 6 && !status; ++kills)
-      status = run_or_kill(dir, args, std::chrono::milliseconds(50 + rng() % 1000));
-    if (!status)
-      status = run_or_kill(dir, args, 120s);
-    WARN("seed " << seed << ": " << lines << " lines, " << kills << " runs killed");
-    CHECK(status == 1);  // the malformed lines
+    args.erase(std::find(args.begin(), args.end(), "--quiet"));  // the notices on stderr
+    // The first run once it writes results, then at random moments from
+    // their start, up to 6 kills; then one that may finish.
+    int killed = 0;
+    uint64_t kept = 0;  // result lines a run found written by killed ones, at most
+    run_end end;
+    for (int attempt = 0; attempt <= 6 && !end.status; ++attempt) {
+      using ms = std::chrono::milliseconds;
+      end = attempt == 0  ? run_or_kill(dir, args, ms(150 + rng() % 350), out)
+            : attempt < 6 ? run_or_kill(dir, args, ms(50 + rng() % 1000))
+                          : run_or_kill(dir, args, 120s);
+      if (killed > 0)
+        kept = std::max(kept, resumed_lines(end.err).value_or(0));
+      if (!end.status)
+        ++killed;
+    }
+    WARN("seed " << seed << ": " << lines << " lines, " << killed << " runs killed, up to "
+                 << kept << " result lines kept by a run after a kill");
+    INFO("the last run's stderr:\n" << end.err);
+    REQUIRE(end.status);  // the last run finished
+    CHECK(killed >= 1);   // the first one was killed: its batch takes seconds
+    CHECK(kept > 0);      // and a run after a kill went on from what was written
+    CHECK(*end.status == 1);  // the malformed lines
+    CHECK_THAT(end.err, Catch::Contains("malformed"));
     check_exactly_once(out, lines, bad_every);
     // Once more: the batch is done, nothing runs, the output stays.
     auto before = read_all(out);
     std::string err;
-    auto argv = with({GASCHED_RUN_PROGRAM}, args);
-    argv.erase(std::find(argv.begin(), argv.end(), "--quiet"));
-    CHECK(exit_status(argv, err, dir) == 1);
+    CHECK(exit_status(with({GASCHED_RUN_PROGRAM}, args), err, dir) == 1);
     CHECK_THAT(err, Catch::Contains("is done"));
     CHECK(read_all(out) == before);
   }

@@ -25,6 +25,8 @@ TEST_CASE("gasched-run: usage errors exit 2 with a clear message", "[run]") {
   SECTION("--connect with --kill-node-after") {
     run_process run{dir, {"--connect", "127.0.0.1:1", "--kill-node-after", "3"}};
     CHECK(run.finish() == 2);
+    CHECK(run.err().find("--kill-node-after") != std::string::npos);
+    CHECK(run.err().find("--connect") != std::string::npos);
   }
   SECTION("a node program that does not exist") {
     run_process run{dir, with(small_job, {"--node-program", dir.file("no-such-node")})};
@@ -42,6 +44,28 @@ TEST_CASE("gasched-run --caf#: CAF options reach the actor system, a bad key exi
     INFO("stdout:\n" << run.all_out() << "stderr:\n" << run.err());
     CHECK(status == 0);
     CHECK(run.all_out().find("check: OK") != std::string::npos);
+  }
+  SECTION("a key with an effect: the process runs as many CAF threads as asked") {
+    // gasched-run runs one CAF worker thread and 7 threads in all unless
+    // told otherwise: 24 workers are seen in /proc, or the option was lost.
+    auto slow = dir.file("slow.jsonl", "{\"fn\": \"test.sleep\", \"args\": [1, 60000]}\n");
+    run_process run{dir, on_test_nodes({"--tasks", slow, "--quiet",
+                                        "--caf#scheduler.max-threads=24"})};
+    auto threads = [&] {
+      std::error_code gone;  // it ended: no threads
+      fs::directory_iterator task{"/proc/" + std::to_string(run.pid()) + "/task", gone};
+      return gone ? 0 : std::distance(task, fs::directory_iterator{});
+    };
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    auto seen = threads();
+    while (seen < 24 + 2 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(20ms);  // threads start without a word: no event to wait on
+      seen = threads();
+    }
+    INFO("stderr:\n" << run.err());
+    CHECK(seen >= 24 + 2);  // the workers, main and CAF's clock at least
+    run.signal(SIGTERM);
+    run.finish();
   }
   SECTION("an unknown key") {
     run_process run{dir, with(small_job, {"--caf#no.such-key=1"})};
@@ -61,24 +85,37 @@ TEST_CASE("every program maps usage errors to exit 2 and runtime failures to exi
   std::string err;
   for (auto program : {stock_node_program(), std::string{GASCHED_NODE_PROGRAM}}) {
     INFO(program);
+    // Each refusal names what it refused.
     CHECK(exit_status({program, "--no-such-option"}, err, dir) == 2);
+    CHECK(err.find("--no-such-option") != std::string::npos);
     CHECK(exit_status({program, "--port", "abc"}, err, dir) == 2);
+    CHECK(err.find("--port") != std::string::npos);
+    CHECK(err.find("abc") != std::string::npos);
     CHECK(exit_status({program, "--data-dir", dir.file("missing")}, err, dir) == 2);
     CHECK(err.find("missing") != std::string::npos);
     CHECK(exit_status({program, "--join", "nohostport"}, err, dir) == 2);
+    CHECK(err.find("nohostport") != std::string::npos);
     CHECK(exit_status({program, "--host", "0.0.0.0"}, err, dir) == 2);
+    CHECK(err.find("0.0.0.0") != std::string::npos);
+    CHECK(err.find("--tls") != std::string::npos);  // what would make it safe
     CHECK(exit_status({program, "--help"}, err, dir) == 0);
     CHECK(exit_status({program, "--tls", dir.file("no-certs")}, err, dir) == 1);
     CHECK(err.find("ca.pem") != std::string::npos);
   }
   auto run = std::string{GASCHED_RUN_PROGRAM};
   CHECK(exit_status({run, "--no-such-option"}, err, dir) == 2);
+  CHECK(err.find("--no-such-option") != std::string::npos);
   CHECK(exit_status({run, "--nodes", "abc"}, err, dir) == 2);
+  CHECK(err.find("--nodes") != std::string::npos);
+  CHECK(err.find("abc") != std::string::npos);
   CHECK(exit_status({run, "--listen", "1.2.3.4:99999"}, err, dir) == 2);
+  CHECK(err.find("--listen") != std::string::npos);
+  CHECK(err.find("1.2.3.4:99999") != std::string::npos);
   CHECK(exit_status({run, "--tasks", dir.file("")}, err, dir) == 2);
   CHECK(err.find("is a folder") != std::string::npos);
   CHECK(exit_status({run, "--help"}, err, dir) == 0);
   CHECK(exit_status({run, "--tls", dir.file("no-certs")}, err, dir) == 1);
+  CHECK(err.find(dir.file("no-certs")) != std::string::npos);
 }
 
 namespace {

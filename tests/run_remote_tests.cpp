@@ -126,6 +126,8 @@ TEST_CASE("gasched-run --tls: local nodes, --serve and --connect all use the cer
   // Without a certificate there is no session at all.
   run_process stranger{dir, {"--connect", address, "--tasks", tasks, "--quiet"}};
   CHECK(stranger.finish() == 1);
+  INFO("the stranger's stderr:\n" << stranger.err());
+  CHECK(stranger.err().find(address) != std::string::npos);  // where it was refused
   server.signal(SIGTERM);
   CHECK(server.finish() == 0);
 }

@@ -244,6 +244,7 @@ TEST_CASE("gasched-run --tasks --ordered: results in input order", "[run][stream
   }
   streamed_run run{dir, {"--tasks", file, "--ordered", "--quiet", "--slots", "4"}};
   CHECK(run.finish() == 1);
+  CHECK(slurp(run.err_path).find(":9: not JSON") != std::string::npos);  // why
   REQUIRE(run.out.size() == 9);
   for (size_t i = 0; i < run.out.size(); ++i)
     CHECK(json::parse(run.out[i])["line"] == i + 1);
