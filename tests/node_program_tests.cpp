@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "held_port.hpp"
 #include "run_support.hpp"
 
 using namespace std::chrono_literals;
@@ -140,45 +141,13 @@ TEST_CASE("events.aggregate reads and writes only inside the node's data folder"
   }
 }
 
-namespace {
-
-// A loopback port and, with `listening`, a socket that listens there but
-// never accepts: the kernel completes connections that no CAF ever answers.
-struct probe_port {
-  int fd = -1;
-  uint16_t port = 0;
-
-  explicit probe_port(bool listening) {
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    socklen_t len = sizeof(addr);
-    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port = ntohs(addr.sin_port);
-    if (listening) {
-      REQUIRE(listen(fd, 16) == 0);
-    } else {
-      close(fd);  // free a moment ago: nothing listens there now
-      fd = -1;
-    }
-  }
-
-  ~probe_port() {
-    if (fd >= 0)
-      close(fd);
-  }
-};
-
-} // namespace
 
 TEST_CASE("gasched-node --join to a closed port or a silent service says so at the default "
           "log level",
           "[run][node]") {
   scratch dir;
   auto listening = GENERATE(false, true);
-  probe_port probe{listening};
+  held_port probe{listening};  // without listening: connections refused
   auto target = "127.0.0.1:" + std::to_string(probe.port);
   auto err_path = dir.file("node-stderr.txt");
   auto node = gasched::tools::child_process::start_logged(

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "held_port.hpp"
 #include "run_support.hpp"
 
 using namespace std::chrono_literals;
@@ -71,30 +72,6 @@ struct served {
   ~served() {
     process.signal(SIGTERM);
     process.finish();
-  }
-};
-
-// A loopback socket bound to a port; listening there with `listen`.
-struct held_port {
-  int fd = -1;
-  uint16_t port = 0;
-
-  explicit held_port(bool listening) {
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    socklen_t len = sizeof(addr);
-    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port = ntohs(addr.sin_port);
-    if (listening)
-      REQUIRE(listen(fd, 16) == 0);
-  }
-
-  ~held_port() {
-    close(fd);
   }
 };
 

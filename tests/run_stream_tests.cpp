@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "child_process.hpp"
+#include "held_port.hpp"
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -276,20 +277,11 @@ TEST_CASE("gasched-run --http on a port in use: exit 1, saying the port is in us
   stream_dir dir;
   auto file = dir.path + "/one.jsonl";
   std::ofstream{file} << identity_line(1);
-  auto holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(holder >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  REQUIRE(::listen(holder, 1) == 0);
-  socklen_t len = sizeof(addr);
-  REQUIRE(getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  auto port = std::to_string(ntohs(addr.sin_port));
+  held_port holder{true};
+  auto port = std::to_string(holder.port);
   streamed_run run{dir, {"--tasks", file, "--nodes", "1", "--quiet", "--http",
                          "127.0.0.1:" + port}};
   CHECK(run.finish() == 1);
-  ::close(holder);
   auto err = slurp(run.err_path);
   INFO(err);
   CHECK(err.find("cannot serve HTTP on 127.0.0.1:" + port + ": port " + port
