@@ -24,7 +24,6 @@ INSERT OR REPLACE INTO tasks(id, fn, args, priority, state, seq, node_failures, 
   SELECT id, fn, args, priority, 2, id, 0, node, outcome, value, error, error_text,
   finished_at FROM results;
 DROP TABLE results;
-CREATE INDEX tasks_finished ON tasks(finished_at) WHERE state = 2;
 PRAGMA user_version=2;
 )";
 

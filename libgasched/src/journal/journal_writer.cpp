@@ -34,8 +34,9 @@ caf::error journal_writer::prepare(sqlite_db& db) {
     {&insert_node_, "INSERT INTO nodes(node, name) VALUES(?1, ?2)"},
     {&write_note_, "INSERT OR REPLACE INTO notes(key, value) VALUES(?1, ?2)"},
     {&write_meta_, write_meta_sql},
+    // In id order (no index on finished_at): the oldest results come first.
     {&prune_, "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks "
-              "WHERE state=2 AND finished_at < ?1 ORDER BY finished_at LIMIT ?2)"},
+              "WHERE state=2 AND finished_at < ?1 LIMIT ?2)"},
   };
   for (auto& [stmt, sql] : all)
     if (auto err = stmt->prepare(db, sql))
