@@ -128,8 +128,15 @@ TEST_CASE_METHOD(bad_journal,
 TEST_CASE_METHOD(bad_journal, "journal: a journal of a newer format is refused and left as it is",
                  "[journal][bad_input]") {
   make_journal(ts.sys, path, 3);
-  sql(path, "PRAGMA user_version=2");
-  refused("newer gasched (journal format 2; this one reads up to 1)");
+  sql(path, "PRAGMA user_version=3");
+  refused("newer gasched (journal format 3; this one reads up to 2)");
+}
+
+TEST_CASE_METHOD(bad_journal, "journal: a journal of a format gasched never wrote is refused "
+                              "and left as it is", "[journal][bad_input]") {
+  make_journal(ts.sys, path, 3);
+  sql(path, "PRAGMA user_version=-4");
+  refused("journal format -4 is no format gasched ever wrote");
 }
 
 TEST_CASE_METHOD(bad_journal, "journal: a journal in use by another scheduler is refused at once",

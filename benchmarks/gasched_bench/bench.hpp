@@ -88,7 +88,7 @@ public:
   }
 
   gasched::scheduler_actor scheduler(uint32_t max_workers, caf::actor client, uint32_t prefetch = 0,
-                       const std::string& journal = {});
+                       const std::string& journal = {}, bool journal_sync = true);
   gasched::stats stats(const gasched::scheduler_actor& sched);
   // Receives `n` task results, or throws after `timeout` without one.
   std::vector<task_result> results(size_t n, caf::timespan timeout = 60s);
@@ -117,13 +117,14 @@ private:
 };
 
 // Identity tasks in one batch or one execute each, until the client holds
-// every result: tasks/s. With `journal`, the scheduler journals to that file.
+// every result: tasks/s. With `journal`, the scheduler journals to that file
+// (with an fsync per commit unless `journal_sync` is false).
 // `watch`, if given, is called with the scheduler before the tasks go out;
 // what it returns lives until the last result is in (e.g. an HTTP client).
 using watch_fn = std::function<std::shared_ptr<void>(const gasched::scheduler_actor& scheduler)>;
 double throughput_run(caf::actor_system& sys, const options& opts, size_t n,
                       uint32_t prefetch, bool batch, const std::string& journal = {},
-                      const watch_fn& watch = {});
+                      const watch_fn& watch = {}, bool journal_sync = true);
 
 // Sequential round trips of one awaited task (or, with caf_floor, of a bare
 // request to a node: CAF's own remote round trip), after 100 for warm-up: µs.

@@ -124,9 +124,11 @@ bench_cluster::~bench_cluster() {
 }
 
 gasched::scheduler_actor bench_cluster::scheduler(uint32_t max_workers, caf::actor client,
-                                    uint32_t prefetch, const std::string& journal) {
+                                    uint32_t prefetch, const std::string& journal,
+                                    bool journal_sync) {
   scheduler_options o;
   o.journal = journal;
+  o.journal_sync = journal_sync;
   o.nodes = nodes_;
   o.client = std::move(client);
   o.max_workers = max_workers;

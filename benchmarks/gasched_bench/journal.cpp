@@ -44,26 +44,40 @@ figure journal_resume(caf::actor_system& sys, size_t n) {
                   + " journal bytes per pending task"};
 }
 
+// One setting: journal off and on in turns (a shared machine's load falls on
+// both alike), and on / off of each pair.
+void journal_pairs(context& c, size_t n, uint32_t prefetch, bool sync) {
+  auto p = prefetch == adaptive_prefetch ? std::string{"default (adaptive)"}
+                                         : std::to_string(prefetch);
+  auto label = std::to_string(n) + " identity tasks, one batch, prefetch " + p;
+  auto on = sync ? std::string{"journal on (fsync)"} : std::string{"journal on (no fsync)"};
+  figure off_f{"journal", label + ", journal off", "tasks/s", {}, "", "in turns with the next"};
+  figure on_f{"journal", label + ", " + on, "tasks/s", {}, "",
+              "one transaction per commit on the journal's thread"};
+  figure share{"journal", label + ", " + on + " / off", "%", {}, "",
+               sync ? "target >= 80 %" : "target >= 90 %"};
+  for (int i = 0; i < c.runs; ++i) {
+    off_f.runs.push_back(throughput_run(c.sys, c.opts, n, prefetch, true));
+    auto file = temp_journal();
+    on_f.runs.push_back(throughput_run(c.sys, c.opts, n, prefetch, true, file, {}, sync));
+    std::remove(file.c_str());
+    share.runs.push_back(100.0 * on_f.runs.back() / off_f.runs.back());
+  }
+  c.add(off_f);
+  c.add(on_f);
+  c.add(share);
+}
+
 } // namespace
 
 void journal(context& c) {
-  auto q = c.opts.quick;
-  size_t n = q ? 2000 : 100000;
-  auto label = std::to_string(n) + " identity tasks, one batch";
-  for (uint32_t prefetch : {0u, 10u}) {
-    auto p = std::to_string(prefetch);
-    c.repeat({"journal", label + ", prefetch " + p + ", journal off", "tasks/s", {}, "", ""},
-             [&] { return throughput_run(c.sys, c.opts, n, prefetch, true); });
-    c.repeat({"journal", label + ", prefetch " + p + ", journal on (fsync)", "tasks/s", {}, "",
-              "one transaction per drained mailbox"},
-             [&] {
-               auto file = temp_journal();
-             auto rate = throughput_run(c.sys, c.opts, n, prefetch, true, file);
-             std::remove(file.c_str());
-             return rate;
-           });
-  }
-  c.add(journal_resume(c.sys, q ? 20000 : 1000000));
+  size_t n = c.opts.quick ? 2000 : 100000;
+  journal_pairs(c, n, 0, true);
+  journal_pairs(c, n, 10, true);
+  journal_pairs(c, n, adaptive_prefetch, true);
+  journal_pairs(c, n, 10, false);
+  journal_pairs(c, n, adaptive_prefetch, false);
+  c.add(journal_resume(c.sys, c.opts.quick ? 20000 : 1000000));
 }
 
 } // namespace gasched::bench

@@ -8,10 +8,10 @@ namespace gasched::bench {
 
 double throughput_run(caf::actor_system& sys, const options& opts, size_t n,
                       uint32_t prefetch, bool batch, const std::string& journal,
-                      const watch_fn& watch) {
+                      const watch_fn& watch, bool journal_sync) {
   bench_cluster c{sys, opts, 2};
   counting_client client{sys, n};
-  auto sched = c.scheduler(10, client.actor(), prefetch, journal);
+  auto sched = c.scheduler(10, client.actor(), prefetch, journal, journal_sync);
   auto watching = watch ? watch(sched) : nullptr;
   auto tasks = identity_tasks(n);
   auto t0 = clock_type::now();

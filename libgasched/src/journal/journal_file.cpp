@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gasched/errc.hpp"
+#include "journal/journal_upgrade.hpp"
 
 namespace gasched::detail {
 
@@ -26,11 +27,8 @@ CREATE TABLE functions(fn INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE nodes(node INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE tasks(id INTEGER PRIMARY KEY, fn INTEGER NOT NULL, args BLOB NOT NULL,
   priority INTEGER NOT NULL, state INTEGER NOT NULL, seq INTEGER NOT NULL,
-  node_failures INTEGER NOT NULL);
-CREATE TABLE results(id INTEGER PRIMARY KEY, fn INTEGER NOT NULL, args BLOB NOT NULL,
-  priority INTEGER NOT NULL, node INTEGER, outcome INTEGER NOT NULL, value BLOB,
-  error BLOB, error_text TEXT, finished_at INTEGER NOT NULL);
-CREATE INDEX results_by_time ON results(finished_at);
+  node_failures INTEGER NOT NULL, node INTEGER, outcome INTEGER, value BLOB, error BLOB,
+  error_text TEXT, finished_at INTEGER);
 CREATE TABLE notes(key TEXT PRIMARY KEY, value BLOB NOT NULL);
 INSERT INTO meta VALUES(1, 0, 1, -1, 0, 0, 0, 0, 0, 0);
 )";
@@ -66,8 +64,8 @@ caf::error query_int(sqlite_db& db, const char* sql, int64_t& out) {
 
 // An existing file must be a gasched journal of a format we read, or an
 // empty database (one whose creation stopped before its first commit).
-caf::error check_identity(sqlite_db& db, bool& fresh) {
-  int64_t app = 0, version = 0, objects = 0;
+caf::error check_identity(sqlite_db& db, bool& fresh, int64_t& version) {
+  int64_t app = 0, objects = 0;
   if (auto err = query_int(db, "PRAGMA application_id", app))
     return err;
   if (auto err = query_int(db, "PRAGMA user_version", version))
@@ -86,7 +84,8 @@ caf::error check_identity(sqlite_db& db, bool& fresh) {
                                + std::to_string(version) + "; this one reads up to "
                                + std::to_string(journal_format) + ")");
   if (version < 1)
-    return refuse(db.path(), "not a gasched journal (no format version)");
+    return refuse(db.path(), "not a gasched journal (journal format " + std::to_string(version)
+                               + " is no format gasched ever wrote)");
   return caf::none;
 }
 
@@ -218,8 +217,9 @@ caf::error open_journal_file(const std::string& path, const journal_options& opt
   // fails at once with SQLITE_BUSY (no busy timeout is set).
   if (auto err = db.exec("PRAGMA locking_mode=EXCLUSIVE", "cannot lock it"))
     return err;
+  int64_t version = journal_format;
   if (!fresh)
-    if (auto err = check_identity(db, fresh))
+    if (auto err = check_identity(db, fresh, version))
       return err;
   if (auto err = set_mode(db, opts))
     return err;
@@ -227,8 +227,9 @@ caf::error open_journal_file(const std::string& path, const journal_options& opt
     if (fresh)
       return create_schema(db);
     if (opts.check_on_open)
-      return quick_check(db);
-    return caf::none;
+      if (auto err = quick_check(db))
+        return err;
+    return upgrade_journal(db, version);
   });
 }
 

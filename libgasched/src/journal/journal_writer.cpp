@@ -6,9 +6,6 @@ namespace gasched::detail {
 
 namespace {
 
-constexpr const char* result_columns =
-  "(id, fn, args, priority, node, outcome, value, error, error_text, finished_at)";
-
 void bind_bytes(sqlite_stmt& stmt, int i, const change_buffer& buf, arena_ref r) {
   if (r.size == 0)
     stmt.bind_null(i);
@@ -20,26 +17,26 @@ void bind_bytes(sqlite_stmt& stmt, int i, const change_buffer& buf, arena_ref r)
 
 caf::error journal_writer::prepare(sqlite_db& db) {
   db_ = &db;
-  std::string insert_result = std::string{"INSERT OR REPLACE INTO results"} + result_columns
-                              + " VALUES(?1, ?8, ?9, ?10, ?2, ?3, ?4, ?5, ?6, ?7)";
-  // A task that was in the file moves to results with what it had there.
-  std::string move_result = std::string{"INSERT OR REPLACE INTO results"} + result_columns
-                            + " SELECT id, fn, args, priority, ?2, ?3, ?4, ?5, ?6, ?7 "
-                              "FROM tasks WHERE id=?1";
   const std::pair<sqlite_stmt*, const char*> all[] = {
     {&insert_task_, "INSERT OR REPLACE INTO tasks(id, fn, args, priority, state, seq, "
                     "node_failures) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
     {&update_task_, "UPDATE tasks SET state=?2, seq=COALESCE(?3, seq), "
                     "node_failures=COALESCE(?4, node_failures) WHERE id=?1"},
-    {&insert_result_, insert_result.c_str()},
-    {&move_result_, move_result.c_str()},
-    {&delete_task_, "DELETE FROM tasks WHERE id=?1"},
+    // A task that comes and ends within one commit: its one row, finished.
+    {&insert_result_, "INSERT OR REPLACE INTO tasks(id, node, outcome, value, error, "
+                      "error_text, finished_at, fn, args, priority, state, seq, "
+                      "node_failures) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 2, "
+                      "?1, 0)"},
+    // A task already in the file ends in place.
+    {&finish_task_, "UPDATE tasks SET state=2, node=?2, outcome=?3, value=?4, error=?5, "
+                    "error_text=?6, finished_at=?7 WHERE id=?1"},
     {&insert_function_, "INSERT INTO functions(fn, name) VALUES(?1, ?2)"},
     {&insert_node_, "INSERT INTO nodes(node, name) VALUES(?1, ?2)"},
     {&write_note_, "INSERT OR REPLACE INTO notes(key, value) VALUES(?1, ?2)"},
     {&write_meta_, write_meta_sql},
-    {&prune_, "DELETE FROM results WHERE id IN (SELECT id FROM results "
-              "WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2)"},
+    // In id order (no index on finished_at): the oldest results come first.
+    {&prune_, "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks "
+              "WHERE state=2 AND finished_at < ?1 LIMIT ?2)"},
   };
   for (auto& [stmt, sql] : all)
     if (auto err = stmt->prepare(db, sql))
@@ -104,7 +101,7 @@ caf::error journal_writer::write_task(const change_buffer& buf, const task_chang
 }
 
 void journal_writer::bind_outcome(const change_buffer& buf, const task_change& c) {
-  auto& stmt = c.is_new ? insert_result_ : move_result_;
+  auto& stmt = c.is_new ? insert_result_ : finish_task_;
   stmt.bind(1, static_cast<int64_t>(c.id));
   if (c.node >= 0)
     stmt.bind(2, c.node);
@@ -124,10 +121,7 @@ caf::error journal_writer::write_result(const change_buffer& buf, const task_cha
     insert_result_.bind(10, int64_t{c.priority});
     return insert_result_.run(*db_, "cannot write it");
   }
-  if (auto err = move_result_.run(*db_, "cannot write it"))
-    return err;
-  delete_task_.bind(1, static_cast<int64_t>(c.id));
-  return delete_task_.run(*db_, "cannot write it");
+  return finish_task_.run(*db_, "cannot write it");
 }
 
 } // namespace gasched::detail

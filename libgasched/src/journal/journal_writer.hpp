@@ -56,7 +56,7 @@ private:
   void bind_outcome(const change_buffer& buf, const task_change& c);
 
   sqlite_db* db_ = nullptr;
-  sqlite_stmt insert_task_, update_task_, insert_result_, move_result_, delete_task_;
+  sqlite_stmt insert_task_, update_task_, insert_result_, finish_task_;
   sqlite_stmt insert_function_, insert_node_, write_note_, write_meta_, prune_;
 };
 

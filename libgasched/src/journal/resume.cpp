@@ -48,13 +48,13 @@ caf::error read_notes(sqlite_db& db, journal_notes& notes) {
   return rc == SQLITE_DONE ? caf::none : db.fail(rc, "cannot read it");
 }
 
-// Every unfinished task; `seqs` gets each one's place, `running` which ran.
+// Every unfinished task (the finished ones are kept results); `seqs` gets each one's place, `running` which ran.
 caf::error read_tasks(sqlite_db& db, caf::actor_system& sys, size_t functions,
                       std::vector<restored_task>& tasks, std::vector<int64_t>& seqs,
                       std::vector<size_t>& running) {
   sqlite_stmt stmt;
   if (auto err = stmt.prepare(db, "SELECT id, fn, args, priority, state, seq, node_failures "
-                                  "FROM tasks"))
+                                  "FROM tasks WHERE state < 2"))
     return err;
   int rc;
   while ((rc = stmt.step()) == SQLITE_ROW) {

@@ -42,8 +42,8 @@ sqlite_journal::open(caf::actor_system& sys, const std::string& path, journal_op
   if (auto err = j->writer_.prepare(j->db_))
     return err;
   if (auto err = j->select_result_.prepare(j->db_, "SELECT fn, args, priority, node, outcome, "
-                                                   "value, error, finished_at FROM results "
-                                                   "WHERE id=?1"))
+                                                   "value, error, finished_at FROM tasks "
+                                                   "WHERE id=?1 AND state=2"))
     return err;
   if (auto err = j->select_task_.prepare(j->db_, "SELECT fn, args, priority FROM tasks "
                                                  "WHERE id=?1"))

@@ -1,0 +1,39 @@
+#include "journal/journal_upgrade.hpp"
+
+#include <string>
+
+#include "journal/journal_file.hpp"
+
+namespace gasched::detail {
+
+namespace {
+
+// Format 1 kept a task in `tasks` while unfinished and moved it into
+// `results` when it ended; format 2 keeps one row per task and updates it in
+// place. Results become finished rows (state 2); their seq and node_failures
+// no longer count for anything.
+constexpr const char* format_1_to_2 = R"(
+ALTER TABLE tasks ADD COLUMN node INTEGER;
+ALTER TABLE tasks ADD COLUMN outcome INTEGER;
+ALTER TABLE tasks ADD COLUMN value BLOB;
+ALTER TABLE tasks ADD COLUMN error BLOB;
+ALTER TABLE tasks ADD COLUMN error_text TEXT;
+ALTER TABLE tasks ADD COLUMN finished_at INTEGER;
+INSERT OR REPLACE INTO tasks(id, fn, args, priority, state, seq, node_failures, node,
+  outcome, value, error, error_text, finished_at)
+  SELECT id, fn, args, priority, 2, id, 0, node, outcome, value, error, error_text,
+  finished_at FROM results;
+DROP TABLE results;
+PRAGMA user_version=2;
+)";
+
+} // namespace
+
+caf::error upgrade_journal(sqlite_db& db, int64_t from) {
+  static_assert(journal_format == 2, "add the upgrade to the new format here");
+  if (from == 1)
+    return db.exec(format_1_to_2, "cannot upgrade it from journal format 1 to 2");
+  return caf::none;
+}
+
+} // namespace gasched::detail

@@ -1,0 +1,139 @@
+// The journal's file layout: one row per task, and a journal of the earlier
+// format (a table of tasks and a table of results) upgraded on opening.
+#include <sqlite3.h>
+
+#include "journal_support.hpp"
+
+using namespace gasched;
+using namespace gasched::journal_test;
+
+namespace {
+
+// The first column of the first row of `query` on the closed journal `path`.
+int64_t sql_int(const std::string& path, const char* query) {
+  sqlite_db db;
+  REQUIRE_FALSE(sqlite_db::open(path, SQLITE_OPEN_READWRITE, db));
+  sqlite_stmt stmt;
+  REQUIRE_FALSE(stmt.prepare(db, query));
+  REQUIRE(stmt.step() == SQLITE_ROW);
+  return stmt.int64(0);
+}
+
+void sql(const std::string& path, const char* statements) {
+  sqlite_db db;
+  REQUIRE_FALSE(sqlite_db::open(path, SQLITE_OPEN_READWRITE, db));
+  REQUIRE_FALSE(db.exec(statements, "test"));
+}
+
+bool has_table(const std::string& path, const std::string& name) {
+  auto query = "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='" + name + "'";
+  return sql_int(path, query.c_str()) == 1;
+}
+
+// Rewrites a closed journal of this format into format 1, as a gasched of
+// that format would have left it: unfinished tasks in `tasks`, finished ones
+// in `results`.
+constexpr const char* to_format_1 = R"(
+CREATE TABLE results(id INTEGER PRIMARY KEY, fn INTEGER NOT NULL, args BLOB NOT NULL,
+  priority INTEGER NOT NULL, node INTEGER, outcome INTEGER NOT NULL, value BLOB,
+  error BLOB, error_text TEXT, finished_at INTEGER NOT NULL);
+CREATE INDEX results_by_time ON results(finished_at);
+INSERT INTO results SELECT id, fn, args, priority, node, outcome, value, error, error_text,
+  finished_at FROM tasks WHERE state = 2;
+CREATE TABLE old_tasks(id INTEGER PRIMARY KEY, fn INTEGER NOT NULL, args BLOB NOT NULL,
+  priority INTEGER NOT NULL, state INTEGER NOT NULL, seq INTEGER NOT NULL,
+  node_failures INTEGER NOT NULL);
+INSERT INTO old_tasks SELECT id, fn, args, priority, state, seq, node_failures FROM tasks
+  WHERE state < 2;
+DROP TABLE tasks;
+ALTER TABLE old_tasks RENAME TO tasks;
+PRAGMA user_version=1;
+)";
+
+} // namespace
+
+TEST_CASE("journal: a task is one row, updated in place from accepted to finished",
+          "[journal]") {
+  temp_dir dir;
+  test_system ts;
+  auto path = dir.file("j.db");
+  auto row = [&](const char* what) {
+    auto q = std::string{"SELECT "} + what + " FROM tasks WHERE id=1";
+    return sql_int(path, q.c_str());
+  };
+  {
+    journaled_core jc{ts.sys, path};
+    jc.add_node("n");
+    jc.enqueue(int_args(7));
+    jc.commit();
+  }
+  CHECK(sql_int(path, "SELECT count(*) FROM tasks") == 1);
+  CHECK(row("state") == 0);
+  {
+    journaled_core jc{ts.sys, path};
+    jc.add_node("n");
+    REQUIRE(jc.dispatch().size() == 1);
+    jc.commit();
+    jc.journal.reset();  // closed while it runs: state 1 in the file
+    CHECK(row("state") == 1);
+  }
+  {
+    journaled_core jc{ts.sys, path};  // resumed: pending again
+    jc.add_node("n");
+    auto d = jc.dispatch();
+    REQUIRE(d.size() == 1);
+    REQUIRE(jc.core.complete(1, d[0].second, no_node, int_args(70), {}));
+    jc.commit();
+  }
+  CHECK(sql_int(path, "SELECT count(*) FROM tasks") == 1);
+  CHECK(row("state") == 2);
+  CHECK(row("outcome") == static_cast<int64_t>(outcome_kind::succeeded));
+  CHECK_FALSE(has_table(path, "results"));
+  auto j = open_ok(ts.sys, path);
+  auto r = j->result_of(1);
+  REQUIRE(r);
+  CHECK((r->value.get_as<int32_t>(0) == 70 && r->args.get_as<int32_t>(0) == 7));
+}
+
+TEST_CASE("journal: a journal of format 1 is upgraded on opening, its tasks and results kept",
+          "[journal]") {
+  temp_dir dir;
+  test_system ts;
+  auto path = dir.file("j.db");
+  {
+    journaled_core jc{ts.sys, path};
+    jc.add_node("a", 1);
+    jc.enqueue(int_args(1));
+    jc.enqueue(caf::make_message(std::string{"two"}), 0, "g");
+    jc.enqueue(int_args(3));
+    REQUIRE(jc.dispatch().size() == 1);  // 1
+    REQUIRE(jc.core.complete(1, 0, no_node, int_args(10), {}));
+    REQUIRE(jc.dispatch().size() == 1);  // 2 runs when the scheduler stops
+    jc.commit();
+  }
+  sql(path, to_format_1);
+  REQUIRE(sql_int(path, "PRAGMA user_version") == 1);
+  REQUIRE(has_table(path, "results"));
+  {
+    journaled_core jc{ts.sys, path};
+    CHECK(pending_ids(jc.core) == ids{2, 3});  // the running one in front
+    auto r = jc.journal->result_of(1);
+    REQUIRE(r);
+    CHECK((r->value.get_as<int32_t>(0) == 10 && r->node == "a" && r->function == "f"));
+    CHECK(is(jc.journal->result_of(2).error(), errc::unknown_task));
+    jc.add_node("b", 1);
+    auto d = jc.dispatch();
+    REQUIRE(d.size() == 1);
+    REQUIRE(jc.core.complete(2, d[0].second, no_node, int_args(20), {}));
+    jc.commit();
+  }
+  CHECK(sql_int(path, "PRAGMA user_version") == journal_format);
+  CHECK_FALSE(has_table(path, "results"));
+  CHECK(sql_int(path, "SELECT count(*) FROM tasks WHERE state = 2") == 2);
+  journaled_core jc{ts.sys, path};
+  CHECK(pending_ids(jc.core) == ids{3});
+  REQUIRE(jc.journal->result_of(1));
+  auto r2 = jc.journal->result_of(2);
+  REQUIRE(r2);
+  CHECK((r2->value.get_as<int32_t>(0) == 20 && r2->args.get_as<std::string>(0) == "two"));
+}
