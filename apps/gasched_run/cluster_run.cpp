@@ -23,10 +23,10 @@ constexpr auto quiet_after = 20ms;
 // task submitted may become a result message waiting in our mailbox, the
 // costliest form a line takes (about 400 bytes: the task, its value, names),
 // and it does whenever this actor falls behind the nodes for a moment (its
-// thread not scheduled, the output blocked). Submitting the whole window made
-// the peak a matter of luck that a longer file was likelier to meet: 38 MB
-// for 200,000 lines, 78 MB for 2,000,000. Enough ahead that the nodes never
-// wait, for a large cluster too: eight times its slots.
+// thread not scheduled, the output blocked): with the whole window submitted,
+// the peak would be a matter of luck that a longer file is likelier to meet.
+// Enough ahead that the nodes never wait, for a large cluster too: eight
+// times its slots.
 uint64_t submit_ahead(const run_state& run) {
   constexpr uint64_t at_least = 16384;
   return std::max(at_least, 8 * run.slots);
