@@ -1,5 +1,6 @@
-// gasched-run --tasks as a stream: memory that does not grow with the file,
-// work that starts before a FIFO ends, --ordered, and --http.
+// gasched-run --tasks as a stream: memory that does not grow with the file
+// nor with an output nobody reads, work that starts before a FIFO ends,
+// --ordered, and --http.
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
@@ -203,6 +204,42 @@ TEST_CASE("gasched-run --tasks: memory does not grow with the file", "[run][stre
   // nothing about what the program holds. Both runs still had to succeed.
   WARN("peak memory is not compared under AddressSanitizer");
 #endif
+}
+
+TEST_CASE("gasched-run --tasks: an output nobody reads holds up a few thousand results, not "
+          "the --max-pending window",
+          "[run][stream]") {
+  // Results the run cannot write wait in its mailbox, the costliest form a
+  // line takes: the scheduler must be given only so many more than it wrote.
+  stream_dir dir;
+  auto file = dir.path + "/many.jsonl";
+  constexpr size_t lines = 200000;
+  {
+    std::ofstream out{file};
+    for (size_t i = 1; i <= lines; ++i)
+      out << identity_line(i);
+  }
+  streamed_run run{dir, {"--tasks", file, "--quiet", "--max-pending", "100000", "--http",
+                         "127.0.0.1:0"}};
+  auto port = dashboard_port(run);
+  // Nobody reads stdout yet: its pipe holds about a thousand result lines,
+  // then the run stops writing. Waits until the scheduler ran out of tasks.
+  json stats;
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  for (;;) {
+    auto body = http_get(port, "/api/stats");
+    REQUIRE(body);
+    stats = json::parse(*body);
+    if (stats["succeeded"].get<uint64_t>() >= 5000
+        && stats["pending"].get<uint64_t>() + stats["running"].get<uint64_t>() == 0)
+      break;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(50ms);  // polled: the endpoint has no push
+  }
+  INFO(stats.dump());
+  CHECK(stats["succeeded"].get<uint64_t>() < 30000);  // 16384 ahead, and a piece of 4096
+  CHECK(run.finish() == 0);
+  CHECK(run.out.size() == lines);
 }
 
 TEST_CASE("gasched-run --tasks FIFO: work starts before the stream ends, a bad line in the "

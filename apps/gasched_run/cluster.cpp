@@ -35,20 +35,18 @@ public:
   void start(std::function<void()>) override {
   }
 
-  void take(std::vector<std::pair<uint64_t, task>>& out) override {
-    for (size_t i = 0; i < tasks_.size(); ++i)
-      out.emplace_back(i, std::move(tasks_[i]));
-    tasks_.clear();
-    taken_ = true;
+  void take(std::vector<std::pair<uint64_t, task>>& out, size_t max) override {
+    for (size_t n = 0; next_ < tasks_.size() && n < max; ++n, ++next_)
+      out.emplace_back(next_, std::move(tasks_[next_]));
   }
 
   bool ended() override {
-    return taken_;
+    return next_ == tasks_.size();
   }
 
 private:
   std::vector<task> tasks_;
-  bool taken_ = false;
+  size_t next_ = 0;
 };
 
 } // namespace

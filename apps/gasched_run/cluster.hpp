@@ -105,8 +105,10 @@ public:
   /// is to be called whenever take() has more or ended() became true.
   virtual void start(std::function<void()> wake) = 0;
 
-  /// Appends the tasks available now, each with its key.
-  virtual void take(std::vector<std::pair<uint64_t, task>>& out) = 0;
+  /// Appends tasks available now, each with its key: while fewer than
+  /// `max` were appended (a feed may hand out a few thousand more, whole
+  /// pieces of what it read).
+  virtual void take(std::vector<std::pair<uint64_t, task>>& out, size_t max) = 0;
 
   /// No task will come any more.
   virtual bool ended() = 0;

@@ -130,6 +130,11 @@ bool run_look(cluster_self self, const std::optional<stats>& s) {
       st.ctx->display.error(v.notice);  // even with --quiet: a run that waits must say why
     run.rep.fatal = v.fatal;
   }
+  if (s) {
+    run.slots = 0;
+    for (auto& n : s->worker_nodes)
+      run.slots += n.slots;
+  }
   auto c = run_counts(self, s);
   st.ctx->display.update(c);
   auto changed = !run.last_look || !(*run.last_look == c);

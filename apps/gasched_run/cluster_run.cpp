@@ -18,6 +18,20 @@ namespace {
 // After results, a moment without more: the feed flushes their output.
 constexpr auto quiet_after = 20ms;
 
+// Tasks submitted and without a result yet, at most (give or take a piece of
+// the feed's): the rest of --max-pending's window waits in the feed. Every
+// task submitted may become a result message waiting in our mailbox, the
+// costliest form a line takes (about 400 bytes: the task, its value, names),
+// and it does whenever this actor falls behind the nodes for a moment (its
+// thread not scheduled, the output blocked): with the whole window submitted,
+// the peak would be a matter of luck that a longer file is likelier to meet.
+// Enough ahead that the nodes never wait, for a large cluster too: eight
+// times its slots.
+uint64_t submit_ahead(const run_state& run) {
+  constexpr uint64_t at_least = 16384;
+  return std::max(at_least, 8 * run.slots);
+}
+
 void record(cluster_self self, uint64_t key, const task_result& r) {
   auto& run = *self->state.run;
   ++run.done;
@@ -104,10 +118,15 @@ void submit(cluster_self self, std::vector<std::pair<uint64_t, task>>& batch) {
 void feed_some(cluster_self self) {
   auto& run = *self->state.run;
   auto ended = run.feed->ended();  // asked first: whatever came before the end is taken now
-  std::vector<std::pair<uint64_t, task>> batch;
-  run.feed->take(batch);
-  if (!batch.empty())
-    submit(self, batch);
+  auto in_flight = run.rep.total - run.done;
+  auto ahead = submit_ahead(run);
+  // Refilled a quarter at a time, not a small batch (a message) per result.
+  if (!ended && in_flight + ahead / 4 <= ahead) {
+    std::vector<std::pair<uint64_t, task>> batch;
+    run.feed->take(batch, ahead - in_flight);
+    if (!batch.empty())
+      submit(self, batch);
+  }
   if (ended) {
     run.fed_total = run.rep.total;
     enter(self, cluster_stage::draining);

@@ -86,6 +86,7 @@ struct run_state {
   uint64_t done = 0;
   uint64_t done_when_quiet = 0;  ///< results the feed heard of at its last idle()
   std::optional<progress_counts> last_look;  ///< what the last look showed
+  uint64_t slots = 0;  ///< the nodes' slots at the last look: how far ahead to submit
   no_nodes_watch watch{std::chrono::seconds(0)};
   checkpoint_step checkpoint = checkpoint_step::none;
   kill_demo kill = kill_demo::off;

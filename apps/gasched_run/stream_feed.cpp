@@ -14,19 +14,23 @@ bool stream_feed::prime(const std::function<bool()>& stop) {
   while (carry_.empty() && !reader_.ended()) {
     if (!reader_.wait_for_lines(stop))
       return false;
-    take(carry_);
+    take(carry_, 1);
   }
   return true;
 }
 
-void stream_feed::take(std::vector<std::pair<uint64_t, task>>& out) {
+void stream_feed::take(std::vector<std::pair<uint64_t, task>>& out, size_t max) {
+  size_t carried = 0;
   if (!carry_.empty() && &out != &carry_) {
+    carried = carry_.size();
     out.insert(out.end(), std::make_move_iterator(carry_.begin()),
                std::make_move_iterator(carry_.end()));
     carry_.clear();
   }
+  if (carried >= max)
+    return;
   task_file batch;
-  reader_.take(batch);
+  reader_.take(batch, max - carried);
   // Both lists are in line order: merged, so that --ordered sees input order.
   size_t b = 0;
   for (auto& t : batch.tasks) {

@@ -45,7 +45,7 @@ public:
     return !carry_.empty();
   }
 
-  void take(std::vector<std::pair<uint64_t, task>>& out) override;
+  void take(std::vector<std::pair<uint64_t, task>>& out, size_t max) override;
 
   bool ended() override {
     return carry_.empty() && reader_.ended();

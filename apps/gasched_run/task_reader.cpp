@@ -15,10 +15,6 @@ namespace gasched::run {
 
 namespace {
 
-// Lines handed over at once: few enough that the run starts early, enough
-// that the hand-overs (a lock and a wake-up each) cost nothing per line.
-constexpr size_t batch_lines = 4096;
-
 template <class T>
 void append(std::vector<T>& to, std::vector<T>& from) {
   if (to.empty())
@@ -34,7 +30,7 @@ void append(std::vector<T>& to, std::vector<T>& from) {
 task_reader::task_reader(const std::string& path, uint64_t window)
   : path_(path == "-" ? "stdin" : path),
     credits_(window),
-    refill_(std::clamp<uint64_t>(window / 8, 1, batch_lines)) {
+    refill_(std::clamp<uint64_t>(window / 8, 1, piece_lines)) {
   if (path == "-") {
     fd_ = STDIN_FILENO;
   } else {
@@ -60,7 +56,7 @@ task_reader::~task_reader() {
 
 void task_reader::resume_after(const input_position& pos, uint64_t held) {
   skip_to_ = pos;
-  taken_ = ready_end_ = last_ = pos;
+  taken_ = last_ = pos;
   skipping_ = pos.line > 0;
   resumed_ = !skipping_;
   credits_ -= std::min(held, credits_ - 1);  // the window holds them too
@@ -157,12 +153,12 @@ void task_reader::publish(task_file& batch, bool eof) {
   std::function<void()> wake;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    append(ready_.tasks, batch.tasks);
-    append(ready_.bad, batch.bad);
+    if (!batch.tasks.empty() || !batch.bad.empty())
+      ready_.push_back(piece{std::move(batch), last_});
     eof_ = eof_ || eof;
-    ready_end_ = last_;
     wake = wake_;
   }
+  batch = task_file{};  // moved from: valid, but not known to be empty
   lines_read_ = splitter_.lines();
   cv_.notify_all();
   if (wake)
@@ -179,7 +175,7 @@ bool task_reader::wait_for_credit() {
 
 bool task_reader::parse_some(const char* buf, size_t size, size_t& at, task_file& batch) {
   while (at < size) {
-    if (batch.tasks.size() + batch.bad.size() >= batch_lines)
+    if (batch.tasks.size() + batch.bad.size() >= piece_lines)
       publish(batch, false);
     bool have_credit;
     {
@@ -250,21 +246,26 @@ void task_reader::finish(task_file& batch) {
   publish(batch, true);
 }
 
-void task_reader::take(task_file& out) {
+void task_reader::take(task_file& out, size_t max) {
   std::lock_guard<std::mutex> guard{mtx_};
-  append(out.tasks, ready_.tasks);
-  append(out.bad, ready_.bad);
-  taken_ = ready_end_;
+  for (size_t taken = 0; !ready_.empty() && taken < max;) {
+    auto& p = ready_.front();
+    taken += p.lines.tasks.size() + p.lines.bad.size();
+    append(out.tasks, p.lines.tasks);
+    append(out.bad, p.lines.bad);
+    taken_ = p.end;
+    ready_.pop_front();
+  }
 }
 
 bool task_reader::ended() {
   std::lock_guard<std::mutex> guard{mtx_};
-  return eof_ && ready_.tasks.empty() && ready_.bad.empty();
+  return eof_ && ready_.empty();
 }
 
 bool task_reader::wait_for_lines(const std::function<bool()>& stop) {
   std::unique_lock<std::mutex> lock{mtx_};
-  while (!eof_ && ready_.tasks.empty() && ready_.bad.empty()) {
+  while (!eof_ && ready_.empty()) {
     if (stop())
       return false;
     cv_.wait(lock);

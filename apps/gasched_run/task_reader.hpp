@@ -14,6 +14,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -26,6 +27,11 @@ namespace gasched::run {
 
 class task_reader {
 public:
+  /// Lines handed over at once at most: few enough that the run starts
+  /// early, enough that the hand-overs (a lock and a wake-up each) cost
+  /// nothing per line.
+  static constexpr size_t piece_lines = 4096;
+
   /// Opens `path` ("-": stdin); opening a FIFO waits for its writer, as
   /// reading it would. Throws std::runtime_error when it cannot be read.
   task_reader(const std::string& path, uint64_t window);
@@ -62,8 +68,9 @@ public:
     return lines_read_;
   }
 
-  /// Moves every line read so far into `out` (appended).
-  void take(task_file& out);
+  /// Moves the lines read so far into `out` (appended), whole pieces as they
+  /// were read (up to piece_lines each), while fewer than `max` are taken.
+  void take(task_file& out, size_t max);
 
   /// Whether the input ended and take() handed out everything.
   bool ended();
@@ -129,8 +136,13 @@ private:
   uint64_t refill_;  // room the reader waits for once the window is full
   bool stopping_ = false;
   bool eof_ = false;
-  task_file ready_;  // read, not yet taken
-  input_position ready_end_;  // after the last line in ready_
+  // Read, not yet taken: whole pieces, each with where its last line ends,
+  // so that taking some of them knows where the lines taken end.
+  struct piece {
+    task_file lines;
+    input_position end;
+  };
+  std::deque<piece> ready_;
   bool resumed_ = true;
   std::string resume_error_;
 };
