@@ -32,7 +32,8 @@ std::vector<figure> core_micro(const options& opts) {
 std::vector<figure> core_scale(const options& opts) {
   auto program = opts.core_bench.substr(0, opts.core_bench.rfind('/') + 1)
                  + "gasched-core-scale-bench";
-  auto cmd = program + " --json" + (opts.quick ? " --pending 100000" : "");
+  auto args = std::string{" --json"} + (opts.quick ? " --pending 100000" : "");
+  auto cmd = program + args;
   auto json = nlohmann::json::parse(run_command(cmd), nullptr, false);
   if (json.is_discarded() || !json.is_array())
     throw std::runtime_error("gasched-core-scale-bench gave no JSON: " + cmd);
@@ -40,8 +41,9 @@ std::vector<figure> core_scale(const options& opts) {
   for (auto& row : json) {
     auto at = " at " + std::to_string(row["nodes"].get<int>()) + " nodes";
     auto add = [&](const char* key, const std::string& name, const char* unit, double scale) {
+      // The program by its name: the note goes into the docs, the path is this machine's.
       result.push_back(figure{"core", name + at, unit, {row[key].get<double>() * scale}, "",
-                              cmd + ", one run"});
+                              "gasched-core-scale-bench" + args + ", one run"});
     };
     add("enqueue_ns", "scale: enqueue", "ns per task", 1);
     add("dispatch_ns", "scale: dispatch", "ns per task", 1);
