@@ -24,6 +24,7 @@ const char* to_string(errc x) noexcept {
     case errc::tls_error: return "tls_error";
     case errc::not_allowed: return "not_allowed";
     case errc::journal_error: return "journal_error";
+    case errc::standby: return "standby";
   }
   return "unknown_error";
 }

@@ -50,6 +50,11 @@ enum class errc : uint8_t {
   /// journal, corrupt, of a newer format, in use by another scheduler, disk
   /// full, read-only (context: the file and what went wrong).
   journal_error,
+  /// The scheduler is a standby on a shared journal (or stepped down from
+  /// being the active one): it takes no work. Context: a sentence naming it,
+  /// then the active scheduler's address "HOST:PORT" (empty when none is
+  /// known), which nodes and clients that follow the active go to.
+  standby,
 };
 
 /// The category under which gasched's codes travel in a caf::error.
