@@ -94,6 +94,14 @@ struct stats {
   /// The latest node joins, losses and rejoins, oldest first (at most 64).
   std::vector<node_event> node_events;
 
+  // -- schedulers sharing a journal (scheduler_options::journal on PostgreSQL) ---
+  /// "alone" (no shared journal: the only scheduler), "active" or "standby".
+  std::string role = "alone";
+  uint32_t generation = 0;  ///< the journal's generation: one more at every start or takeover
+  uint64_t takeovers = 0;   ///< times a scheduler took over this journal from another
+  std::string active;       ///< the active scheduler's address (HOST:PORT); empty if unknown
+  std::vector<std::string> standbys;  ///< the standbys' addresses, as the journal lists them
+
   // -- timing of the tasks that ended with a result (succeeded + failed) ----------
   // Since this scheduler started: a resumed one keeps its counters, not these.
   duration_histogram queue_wait;  ///< accepted to sent to the node that gave the result
@@ -123,7 +131,8 @@ typename Inspector::result_type inspect(Inspector& f, stats& x) {
            x.worker_node_count, x.max_workers, x.max_retries, x.worker_nodes,
            x.max_pending, x.prefetch, x.succeeded, x.failed, x.cancelled, x.requeued,
            x.reclaimed, x.quarantined, x.late_results, x.node_joins, x.node_losses, x.node_rejoins,
-           x.node_events, x.queue_wait, x.run_time, x.end_to_end);
+           x.node_events, x.role, x.generation, x.takeovers, x.active, x.standbys,
+           x.queue_wait, x.run_time, x.end_to_end);
 }
 
 } // namespace gasched
