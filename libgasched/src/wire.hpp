@@ -53,6 +53,9 @@ using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 /// self-addressed: are there still tasks pending and no node?
 using no_nodes_atom = caf::atom_constant<caf::atom("no_nodes")>;
+/// A scheduler to its nodes: it is a standby now (it stepped down, its lease
+/// lost); the active scheduler is at the address given ("HOST:PORT", or empty).
+using standby_atom = caf::atom_constant<caf::atom("standby")>;
 
 } // namespace gasched
 
@@ -142,7 +145,8 @@ typename Inspector::result_type inspect(Inspector& f, done_batch& x) {
 using node_actor = caf::typed_actor<
   caf::replies_to<hello_atom>::with<node_info>,
   caf::reacts_to<run_atom, run_batch>,
-  caf::reacts_to<cancel_atom, task_id, uint32_t>>;  // the lease (id, epoch)
+  caf::reacts_to<cancel_atom, task_id, uint32_t>,  // the lease (id, epoch)
+  caf::reacts_to<standby_atom, std::string>>;     // the active's address
 
 /// The node actor itself: also what its own process and timers send it.
 using node_impl = node_actor::extend<

@@ -242,17 +242,23 @@ void take_orders(node_self* self, detail::run_batch& batch) {
   st.pool->submit(scheduler, limit, std::move(jobs));
 }
 
-void on_scheduler_down(node_self* self, caf::down_msg& msg) {
+// A scheduler this node served is gone, or stepped down to standby: its
+// work here is cancelled (fenced at the scheduler by the lease).
+void leave_scheduler(node_self* self, const caf::actor_addr& scheduler, const std::string& why) {
   auto& st = self->state;
-  if (st.schedulers.erase(msg.source) == 0)
+  if (st.schedulers.erase(scheduler) == 0)
     return;
-  st.pool->cancel_all(msg.source);
-  if (st.joined && st.joined.address() == msg.source) {
+  st.pool->cancel_all(scheduler);
+  if (st.joined && st.joined.address() == scheduler) {
     detail::log(log_level::warning, "node {}: lost the scheduler at {} ({}); rejoining",
-                st.opts.name, join_address(st), self->system().render(msg.reason));
+                st.opts.name, join_address(st), why);
     st.joined = nullptr;
     start_joining(self);
   }
+}
+
+void on_scheduler_down(node_self* self, caf::down_msg& msg) {
+  leave_scheduler(self, msg.source, self->system().render(msg.reason));
 }
 
 // A scheduler handed this node greets it first; from then on it may send
@@ -317,6 +323,13 @@ detail::node_impl::behavior_type node_behavior(node_self* self,
     [self](hello_atom) { return greet(self); },
     [self](run_atom, detail::run_batch& batch) { take_orders(self, batch); },
     [self](cancel_atom, task_id id, uint32_t epoch) { cancel_order(self, id, epoch); },
+    [self](standby_atom, const std::string& active) {
+      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      if (sender)
+        leave_scheduler(self, sender, "it is a standby now; the active scheduler is at "
+                                        + (active.empty() ? std::string{"an unknown address"}
+                                                          : active));
+    },
     [self](rename_atom, std::string& name) { rename(self, name); },
     [self](flush_atom) { self->state.pool->flush(); },
     [self](rejoin_atom) {
