@@ -31,11 +31,11 @@ TEST_CASE("scheduler_core: restore takes over order, ids, counters and generatio
   s.count.requeued = 2;
   s.functions = {"f", "g"};
   // Dispatch order: priority 5 (a requeued task, then a new one), then 0.
-  s.pending.push_back(restored_task{12, 1, 5, 2, true, int_args(12)});
-  s.pending.push_back(restored_task{30, 0, 5, 0, false, int_args(30)});
-  s.pending.push_back(restored_task{9, 0, 0, 1, true, int_args(9)});
-  s.pending.push_back(restored_task{5, 1, 0, 0, true, int_args(5)});
-  s.pending.push_back(restored_task{31, 0, 0, 0, false, int_args(31)});
+  s.pending.push_back(restored_task{12, 1, 5, 2, true, int_args(12), {}, 0});
+  s.pending.push_back(restored_task{30, 0, 5, 0, false, int_args(30), {}, 0});
+  s.pending.push_back(restored_task{9, 0, 0, 1, true, int_args(9), {}, 0});
+  s.pending.push_back(restored_task{5, 1, 0, 0, true, int_args(5), {}, 0});
+  s.pending.push_back(restored_task{31, 0, 0, 0, false, int_args(31), {}, 0});
   scheduler_core core{core_limits{1, 0, 3}};
   REQUIRE_FALSE(core.restore(std::move(s)));
   CHECK(pending_ids(core) == ids{12, 30, 9, 5, 31});

@@ -148,8 +148,8 @@ TEST_CASE("scheduler_core: restored tasks wait from the restart", "[core][timing
   journal_snapshot snap;
   snap.next_id = 8;
   snap.functions = {"f"};
-  snap.pending.push_back(restored_task{6, 0, 0, 0, true, caf::make_message(int32_t{6})});
-  snap.pending.push_back(restored_task{7, 0, 0, 0, false, caf::make_message(int32_t{7})});
+  snap.pending.push_back(restored_task{6, 0, 0, 0, true, caf::make_message(int32_t{6}), {}, 0});
+  snap.pending.push_back(restored_task{7, 0, 0, 0, false, caf::make_message(int32_t{7}), {}, 0});
   fake_now_us = 5'000;
   REQUIRE(!core.restore(std::move(snap)));
   core.add_node(0);

@@ -48,6 +48,12 @@ struct restored_task {
   uint32_t node_failures = 0;
   bool front = false;  ///< requeued: ahead of the new tasks of its priority
   caf::message args;
+  /// Dispatched and not ended when the journal was last written: the name of
+  /// the node it went to and its lease's epoch (empty: it was pending). Such
+  /// a task waits for that node to claim it (scheduler_core::adopt) rather
+  /// than run a second time.
+  std::string node;
+  uint32_t epoch = 0;
 };
 
 /// What a restarted scheduler resumes from (scheduler_core::restore).
@@ -58,7 +64,8 @@ struct journal_snapshot {
   std::vector<std::string> functions;
   /// Every unfinished task, pending, in dispatch order: the tasks that were
   /// running when the scheduler stopped are at the front, as after a node's
-  /// death (counted in requeued and ticks, but not as a node failure).
+  /// death (counted in requeued and ticks, but not as a node failure); those
+  /// with restored_task::node set wait for adoption first.
   std::vector<restored_task> pending;
 };
 

@@ -160,7 +160,9 @@ std::vector<ended_task> scheduler_core::remove_node(node_index node) {
     ++count_.requeued;
     if (journal_)
       journal_->requeued(id, failures);
-    auto lease = t.epoch - epoch_base(generation_) + 1;
+    // An adopted task's lease is of an earlier generation: its next is the first.
+    auto base = epoch_base(generation_);
+    auto lease = t.epoch >= base ? t.epoch - base + 1 : 0;
     pending_.push_front(
       queued_task{id, t.priority, t.fn, failures, std::move(t.args), lease, accepted_us});
   }
@@ -181,6 +183,16 @@ std::optional<ended_task> scheduler_core::cancel(task_id id) {
       journal_->finished(id, outcome_kind::cancelled, it->second.node, {},
                          make_error(errc::cancelled));
     return stop(it);
+  }
+  if (auto it = unadopted_.find(id); it != unadopted_.end()) {
+    auto t = std::move(it->second.task);
+    unadopted_.erase(it);
+    ++count_.cancelled;
+    if (journal_)
+      journal_->finished(id, outcome_kind::cancelled, no_node, {},
+                         make_error(errc::cancelled));
+    return ended_task{id,      t.fn, t.priority, std::move(t.args),
+                      no_node, 0,    false,      t.node_failures};
   }
   if (auto t = pending_.remove(id)) {
     ++count_.cancelled;
@@ -211,15 +223,77 @@ caf::error scheduler_core::restore(journal_snapshot&& s) {
     fn.push_back(intern(name));
   // Requeued tasks go in from the back of the order: each push_front goes
   // ahead of those before it. New tasks follow in order.
+  for (auto& t : s.pending)
+    if (!t.node.empty())
+      unadopted_.emplace(t.id, waiting_task{queued_task{t.id, t.priority, fn[t.fn],
+                                                        t.node_failures, std::move(t.args), 0,
+                                                        now},
+                                            std::move(t.node), t.epoch});
   for (auto t = s.pending.rbegin(); t != s.pending.rend(); ++t)
-    if (t->front)
+    if (t->front && !unadopted_.count(t->id))
       pending_.push_front(queued_task{t->id, t->priority, fn[t->fn], t->node_failures,
                                       std::move(t->args), 0, now});
   for (auto& t : s.pending)
-    if (!t.front)
+    if (!t.front && !unadopted_.count(t.id))
       pending_.push_back(t.id, t.priority, fn[t.fn], std::move(t.args), t.node_failures, now);
   s.pending.clear();
   return caf::none;
+}
+
+// -- adoption ---------------------------------------------------------------------
+
+std::vector<task_id> scheduler_core::adopt(node_index n,
+                                           const std::string& name,
+                                           const std::vector<std::pair<task_id, uint32_t>>& held) {
+  std::vector<task_id> adopted;
+  if (unadopted_.empty())
+    return adopted;
+  for (auto& [id, epoch] : held) {
+    auto it = unadopted_.find(id);
+    if (it == unadopted_.end() || it->second.node != name || it->second.epoch != epoch)
+      continue;  // not what the journal says that node ran: its result will be late
+    auto& t = it->second.task;
+    nodes_.started(n);
+    auto [r, added] = running_.emplace(
+      id, running_task{n, t.fn, epoch, t.node_failures, t.priority, std::move(t.args),
+                       t.accepted_us});
+    static_cast<void>(added);
+    note_start(n, id, r->second);
+    if (journal_)
+      journal_->dispatched(id, epoch, n);
+    unadopted_.erase(it);
+    adopted.push_back(id);
+  }
+  // The node is back without the rest of what it ran: lost with the old run.
+  std::vector<task_id> lost;
+  for (auto& [id, w] : unadopted_)
+    if (w.node == name)
+      lost.push_back(id);
+  requeue_unadopted(std::move(lost));
+  return adopted;
+}
+
+size_t scheduler_core::release_unadopted() {
+  std::vector<task_id> all;
+  all.reserve(unadopted_.size());
+  for (auto& [id, w] : unadopted_)
+    all.push_back(id);
+  auto n = all.size();
+  requeue_unadopted(std::move(all));
+  return n;
+}
+
+void scheduler_core::requeue_unadopted(std::vector<task_id> ids) {
+  // In id order at the front, as remove_node does: the newest pushed first.
+  std::sort(ids.begin(), ids.end(), std::greater<>{});
+  for (auto id : ids) {
+    auto it = unadopted_.find(id);
+    auto t = std::move(it->second.task);
+    unadopted_.erase(it);
+    if (journal_)
+      journal_->requeued(id, t.node_failures);
+    pending_.push_front(std::move(t));
+  }
 }
 
 // -- adaptive prefetch -------------------------------------------------------------

@@ -238,11 +238,11 @@ public:
 
   /// Whether the task is pending or running.
   bool unfinished(task_id id) const {
-    return running_.count(id) > 0 || pending_.contains(id);
+    return running_.count(id) > 0 || pending_.contains(id) || unadopted_.count(id) > 0;
   }
 
   bool idle() const noexcept {
-    return pending_.empty() && running_.empty();
+    return pending_.empty() && running_.empty() && unadopted_.empty();
   }
 
   /// Visits pending tasks in dispatch order, then running tasks by id:
@@ -256,6 +256,8 @@ public:
       auto& r = running_.at(id);
       f(id, functions_[r.fn], r.args, r.priority);
     }
+    for (auto& [id, w] : unadopted_)
+      f(id, functions_[w.task.fn], w.task.args, w.task.priority);
   }
 
   /// Visits running tasks: f(task_id, node_index, uint32_t epoch).
@@ -287,6 +289,29 @@ public:
   /// Error invalid_argument unless the core is new (no task accepted yet).
   caf::error restore(journal_snapshot&& snapshot);
 
+  // -- adoption after a restart or a takeover ---------------------------------------
+  //
+  // A task the journal shows dispatched to a node may still be running there:
+  // the scheduler died, not the node. Restored, it waits for that node (by
+  // name) to come back and claim it with the lease it holds; claimed, it runs
+  // on under that lease and its result counts, so it is not started twice.
+  // What no node claims goes to the front of pending after all.
+
+  /// Node `n`, named `name`, holds these leases (task id, epoch) from before
+  /// the restore. Those the journal vouches for (dispatched to a node of that
+  /// name under that epoch) run on `n` under their old lease; returns their
+  /// ids. Every other task waiting for `name` goes to the front of pending:
+  /// the node has come back without it.
+  std::vector<task_id> adopt(node_index n, const std::string& name,
+                             const std::vector<std::pair<task_id, uint32_t>>& held);
+  /// Every task still waiting for its node goes to the front of pending (its
+  /// node did not come back in time); returns how many.
+  size_t release_unadopted();
+  /// Tasks waiting for their node to claim them.
+  uint64_t unadopted() const noexcept {
+    return unadopted_.size();
+  }
+
   /// This run's generation (0 without a journal); see journal.hpp.
   uint32_t generation() const noexcept {
     return generation_;
@@ -317,6 +342,14 @@ private:
 
   using running_map = std::unordered_map<task_id, running_task>;
 
+  // A restored task waiting for its node to claim it.
+  struct waiting_task {
+    queued_task task;
+    std::string node;
+    uint32_t epoch;
+  };
+  void requeue_unadopted(std::vector<task_id> ids);
+
   running_map::value_type& start(node_index node, queued_task&& t);
   ended_task stop(running_map::iterator it);
   uint32_t intern(const std::string& function);
@@ -335,6 +368,7 @@ private:
   core_limits limits_;
   pending_queue pending_;
   running_map running_;
+  std::unordered_map<task_id, waiting_task> unadopted_;
   node_table nodes_;
   std::vector<std::string> functions_;
   std::unordered_map<std::string, uint32_t> function_index_;

@@ -1,0 +1,101 @@
+// scheduler_core after a restart or a takeover: a task the journal shows
+// running on a node waits for that node to claim it, and runs on under its
+// old lease rather than a second time; what no node claims runs again.
+#include "core_support.hpp"
+
+using namespace gasched;
+using namespace gasched::core_test;
+
+namespace {
+
+constexpr uint32_t old_epoch = 0x10000;  // a lease of generation 1
+constexpr uint32_t generation = 2;
+
+// A snapshot with tasks 1..3 running (1 and 2 on "a", 3 on "b") and 4 pending.
+journal_snapshot snapshot() {
+  journal_snapshot s;
+  s.generation = generation;
+  s.next_id = 5;
+  s.functions = {"f"};
+  for (task_id id = 1; id <= 4; ++id) {
+    restored_task t;
+    t.id = id;
+    t.front = id <= 3;
+    if (id <= 3) {
+      t.node = id <= 2 ? "a" : "b";
+      t.epoch = old_epoch + static_cast<uint32_t>(id);
+    }
+    s.pending.push_back(std::move(t));
+  }
+  return s;
+}
+
+} // namespace
+
+TEST_CASE("scheduler_core: a node that claims its tasks after a takeover keeps them",
+          "[core][adopt]") {
+  scheduler_core core{core_limits{4, 0, 3}};
+  REQUIRE_FALSE(core.restore(snapshot()));
+  CHECK(core.unadopted() == 3);
+  CHECK(pending_ids(core) == ids{4});
+  CHECK(core.unfinished(1));
+  CHECK_FALSE(core.idle());
+
+  auto a = core.add_node(0);
+  // "a" holds task 1 under its lease, task 2 under another epoch (not what
+  // the journal vouches for), and task 3, which was "b"'s.
+  auto adopted = core.adopt(a, "a", {{1, old_epoch + 1}, {2, old_epoch + 7}, {3, old_epoch + 3}});
+  CHECK(adopted == ids{1});
+  CHECK(core.running() == 1);
+  CHECK(core.nodes().running(a) == 1);
+  // Task 2 went back with the node's return; task 3 still waits for "b".
+  CHECK(pending_ids(core) == ids{2, 4});
+  CHECK(core.unadopted() == 1);
+
+  // The adopted task's result counts under its old lease, once.
+  auto done = core.complete(1, old_epoch + 1, a, caf::make_message(1), caf::error{});
+  REQUIRE(done);
+  CHECK(done->id == 1);
+  CHECK_FALSE(core.complete(1, old_epoch + 1, a, caf::make_message(1), caf::error{}));
+  CHECK(core.count().succeeded == 1);
+
+  // "b" never comes back: its task runs again, under this generation.
+  CHECK(core.release_unadopted() == 1);
+  CHECK(core.unadopted() == 0);
+  auto orders = dispatch(core);
+  CHECK(ids_of(orders) == ids{3, 2, 4});
+  for (auto& o : orders)
+    CHECK(o.epoch >> 16 == generation);
+  // A late result of the old run of task 3 does not count.
+  CHECK_FALSE(core.complete(3, old_epoch + 3, true));
+}
+
+TEST_CASE("scheduler_core: an adopted task whose node dies runs again under a new lease",
+          "[core][adopt]") {
+  scheduler_core core{core_limits{4, 0, 3}};
+  REQUIRE_FALSE(core.restore(snapshot()));
+  auto a = core.add_node(0);
+  REQUIRE(core.adopt(a, "a", {{1, old_epoch + 1}, {2, old_epoch + 2}}) == ids{1, 2});
+  core.remove_node(a);
+  CHECK(pending_ids(core) == ids{1, 2, 4});
+  auto b = core.add_node(0);
+  auto orders = dispatch(core);
+  REQUIRE(ids_of(orders).size() == 3);
+  for (auto& o : orders) {
+    CHECK(o.node == b);
+    CHECK(o.epoch == epoch_base(generation));  // the first lease of this run
+  }
+}
+
+TEST_CASE("scheduler_core: a task waiting for its node can be cancelled",
+          "[core][adopt]") {
+  scheduler_core core{core_limits{4, 0, 3}};
+  REQUIRE_FALSE(core.restore(snapshot()));
+  auto t = core.cancel(3);
+  REQUIRE(t);
+  CHECK_FALSE(t->was_running);
+  CHECK(core.count().cancelled == 1);
+  auto b = core.add_node(0);
+  CHECK(core.adopt(b, "b", {{3, old_epoch + 3}}).empty());  // gone: the node drops it
+  CHECK(core.unadopted() == 2);
+}
