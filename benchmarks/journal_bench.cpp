@@ -1,5 +1,5 @@
 // What the journal costs at the core level: scheduler_core alone, and with
-// journal/sqlite_journal, in the same run; the journal's bytes per task; and
+// journal/durable_journal, in the same run; the journal's bytes per task; and
 // how long a restart takes to resume a million pending tasks. Prints a table
 // and the command that made it.
 //
@@ -24,7 +24,7 @@
 
 #include "core/scheduler_core.hpp"
 #include "gasched/errc.hpp"
-#include "journal/sqlite_journal.hpp"
+#include "journal/durable_journal.hpp"
 
 using namespace gasched;
 using namespace gasched::detail;
@@ -56,7 +56,7 @@ double seconds_since(clock_type::time_point start) {
 
 // A core as the scheduler actor runs it, on a new journal unless `m` is off.
 struct bench_core {
-  std::unique_ptr<sqlite_journal> journal;
+  std::unique_ptr<durable_journal> journal;
   scheduler_core core{core_limits{10, 0, 3}};
   size_t changes = 0;
   size_t batch;
@@ -68,7 +68,7 @@ struct bench_core {
     std::filesystem::remove(path);
     journal_options opts;
     opts.sync_every_commit = m == mode::sync;
-    auto j = sqlite_journal::open(sys, path, opts);
+    auto j = durable_journal::open(sys, path, opts);
     if (!j)
       die(j.error());
     journal = std::move(*j);
@@ -165,7 +165,7 @@ double resume_seconds(caf::actor_system& sys, const std::string& path, bool chec
   auto start = clock_type::now();
   journal_options opts;
   opts.check_on_open = check;
-  auto j = sqlite_journal::open(sys, path, opts);
+  auto j = durable_journal::open(sys, path, opts);
   if (!j)
     die(j.error());
   scheduler_core core{core_limits{10, 0, 3}};

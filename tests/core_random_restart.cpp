@@ -53,7 +53,7 @@ void random_run::restart(bool clean) {
 void random_run::open_core(core_limits limits) {
   journal_options opts;
   opts.sync_every_commit = false;
-  auto j = sqlite_journal::open(sys_, path_, opts);
+  auto j = durable_journal::open(sys_, path_, opts);
   EXPECT(j, "the journal opens: " << describe(j.error()));
   store_ = std::move(*j);
   core_ = std::make_unique<scheduler_core>(limits);

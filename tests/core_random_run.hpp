@@ -23,7 +23,7 @@
 #include "core/scheduler_core.hpp"
 #include "core_random_journals.hpp"
 #include "core_random_support.hpp"
-#include "journal/sqlite_journal.hpp"
+#include "journal/durable_journal.hpp"
 
 namespace gasched::core_random {
 
@@ -121,7 +121,7 @@ private:
   std::string path_;
   lifecycle_journal journal_;
   tee_journal tee_;
-  std::unique_ptr<sqlite_journal> store_;
+  std::unique_ptr<durable_journal> store_;
   std::unique_ptr<scheduler_core> core_;
   saved_model saved_;
   uint32_t generation_ = 0;

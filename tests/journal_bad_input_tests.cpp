@@ -99,7 +99,7 @@ TEST_CASE_METHOD(bad_journal,
 }
 
 TEST_CASE_METHOD(bad_journal, "journal: a folder is refused", "[journal][bad_input]") {
-  auto j = sqlite_journal::open(ts.sys, dir.path, fast());
+  auto j = durable_journal::open(ts.sys, dir.path, fast());
   REQUIRE_FALSE(j);
   CHECK(describe(j.error()).find("not a regular file") != std::string::npos);
 }
@@ -195,7 +195,7 @@ TEST_CASE_METHOD(bad_journal, "journal: a read-only folder or file is a clear er
   SECTION("a new journal in a read-only folder") {
     ::chmod(dir.path.c_str(), 0555);
     without_root_override guard;
-    auto j = sqlite_journal::open(ts.sys, dir.file("new.db"), fast());
+    auto j = durable_journal::open(ts.sys, dir.file("new.db"), fast());
     REQUIRE_FALSE(j);
     auto text = describe(j.error());
     INFO(text);

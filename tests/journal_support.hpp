@@ -26,7 +26,8 @@
 #include "core/scheduler_core.hpp"
 #include "gasched/errc.hpp"
 #include "journal/sqlite_db.hpp"
-#include "journal/sqlite_journal.hpp"
+#include "journal/durable_journal.hpp"
+#include "journal/journal_file.hpp"
 
 namespace gasched::journal_test {
 
@@ -90,9 +91,9 @@ inline journal_options fast() {
   return opts;
 }
 
-inline std::unique_ptr<sqlite_journal> open_ok(caf::actor_system& sys, const std::string& path,
+inline std::unique_ptr<durable_journal> open_ok(caf::actor_system& sys, const std::string& path,
                                         journal_options opts = fast()) {
-  auto j = sqlite_journal::open(sys, path, opts);
+  auto j = durable_journal::open(sys, path, opts);
   if (!j)
     FAIL(describe(j.error()));
   return std::move(*j);
@@ -103,7 +104,7 @@ inline std::unique_ptr<sqlite_journal> open_ok(caf::actor_system& sys, const std
 inline void check_refused(caf::actor_system& sys, const std::string& path, const std::string& what) {
   auto before = contents(path);
   auto start = std::chrono::steady_clock::now();
-  auto j = sqlite_journal::open(sys, path, fast());
+  auto j = durable_journal::open(sys, path, fast());
   REQUIRE_FALSE(j);
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
   auto text = describe(j.error());
@@ -116,7 +117,7 @@ inline void check_refused(caf::actor_system& sys, const std::string& path, const
 
 // A core on a journal, as the scheduler actor runs it.
 struct journaled_core {
-  std::unique_ptr<sqlite_journal> journal;
+  std::unique_ptr<durable_journal> journal;
   scheduler_core core;
 
   journaled_core(caf::actor_system& sys, const std::string& path,

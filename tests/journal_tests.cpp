@@ -1,4 +1,4 @@
-// The scheduler's journal (journal/sqlite_journal.hpp) with the core: what a
+// The scheduler's journal (journal/durable_journal.hpp) with the core: what a
 // restarted scheduler resumes from and the results it keeps. Bad files are in
 // journal_bad_input_tests.cpp.
 #include <algorithm>
@@ -90,7 +90,7 @@ TEST_CASE("journal child process", "[.journal_child]") {
   int fd = -1;
   spec >> mode >> path >> fd;
   test_system ts;
-  auto j = sqlite_journal::open(ts.sys, path, fast());
+  auto j = durable_journal::open(ts.sys, path, fast());
   if (mode == "in_use")
     ::_exit(!j && describe(j.error()).find("in use") != std::string::npos ? 0 : 1);
   if (!j)
@@ -422,9 +422,9 @@ TEST_CASE("journal: a commit is written on its own thread, and what comes meanwh
   for (int32_t i = 0; i < 3; ++i)
     jc.enqueue(int_args(i));
   jc.journal->set_note("k", "1");
-  REQUIRE(jc.journal->start_commit() == sqlite_journal::started::fresh);
+  REQUIRE(jc.journal->start_commit() == durable_journal::started::fresh);
   CHECK(jc.journal->writing());
-  CHECK(jc.journal->start_commit() == sqlite_journal::started::nothing);  // one at a time
+  CHECK(jc.journal->start_commit() == durable_journal::started::nothing);  // one at a time
   jc.enqueue(int_args(3));  // goes on while the commit is written
   jc.journal->set_note("k", "2");
   CHECK(jc.journal->note("k") == "2");
@@ -434,12 +434,12 @@ TEST_CASE("journal: a commit is written on its own thread, and what comes meanwh
   CHECK_FALSE(*outcome);
   CHECK(jc.journal->durable_id() == 3);  // not task 4: it came after the commit started
   CHECK(jc.journal->dirty());
-  REQUIRE(jc.journal->start_commit() == sqlite_journal::started::fresh);
+  REQUIRE(jc.journal->start_commit() == durable_journal::started::fresh);
   REQUIRE(wait_wakes(2));
   REQUIRE(jc.journal->finish_commit() == std::optional<caf::error>{caf::error{}});
   CHECK(jc.journal->durable_id() == 4);
   CHECK_FALSE(jc.journal->dirty());
-  CHECK(jc.journal->start_commit() == sqlite_journal::started::nothing);
+  CHECK(jc.journal->start_commit() == durable_journal::started::nothing);
   jc.journal.reset();
   journaled_core again{ts.sys, dir.file("j.db")};
   CHECK(pending_ids(again.core) == ids{1, 2, 3, 4});
@@ -458,7 +458,7 @@ TEST_CASE("journal: a result is found while its commit is being written", "[jour
   REQUIRE(leases.size() == 1);
   REQUIRE(jc.core.complete(id, leases[0].second, no_node, int_args(6), caf::error{}));
   jc.journal->on_written([] {});
-  REQUIRE(jc.journal->start_commit() == sqlite_journal::started::fresh);
+  REQUIRE(jc.journal->start_commit() == durable_journal::started::fresh);
   auto r = jc.journal->result_of(id);  // in the batch, or in the file once written
   INFO((r ? std::string{} : describe(r.error())));
   REQUIRE(r);

@@ -1,6 +1,6 @@
 // What scheduler_core tells a journal, and what a journal hands back when a
 // scheduler restarts: the seam between the core and the SQLite store
-// (journal/sqlite_journal.hpp), free of SQLite and of actors. Epochs across
+// (journal/durable_journal.hpp), free of SQLite and of actors. Epochs across
 // restarts: core/epoch.hpp.
 #pragma once
 

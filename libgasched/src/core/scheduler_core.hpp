@@ -283,7 +283,7 @@ public:
 
   // -- restart -------------------------------------------------------------------
 
-  /// Takes over what a journal kept (sqlite_journal::open): ids, counters,
+  /// Takes over what a journal kept (durable_journal::open): ids, counters,
   /// the pending tasks in their order, and the generation of this run, so
   /// that no lease of an earlier run counts. Nothing of it is journaled again.
   /// Error invalid_argument unless the core is new (no task accepted yet).

@@ -33,38 +33,13 @@
 #include <caf/error.hpp>
 
 #include "core/journal.hpp"
+#include "journal/journal_store.hpp"
 #include "journal/sqlite_db.hpp"
 
 namespace gasched::detail {
 
-struct journal_options {
-  /// How long a finished task's result stays awaitable (at least; pruning
-  /// runs every prune_interval). Default 24 h.
-  std::chrono::seconds keep_results = std::chrono::hours(24);
-  /// How often commit() deletes results older than keep_results.
-  std::chrono::seconds prune_interval = std::chrono::minutes(1);
-  /// true (default): every commit reaches the disk (fsync) before it
-  /// returns, so an accepted task survives a power loss or an OS crash.
-  /// false: commits survive the scheduler's own crash, not the machine's.
-  bool sync_every_commit = true;
-  /// Largest size of the file in bytes; 0: no limit. A commit beyond it
-  /// fails as on a full disk.
-  uint64_t max_bytes = 0;
-  /// Check the file's structure when opening it (PRAGMA quick_check): a
-  /// damaged journal is refused at once rather than failing later.
-  bool check_on_open = true;
-};
-
 constexpr int32_t journal_application_id = 0x47534a4e;  // "GSJN"
 constexpr int32_t journal_format = 2;
-
-/// The meta row: the scheduler's state besides its tasks.
-struct journal_meta {
-  uint32_t generation = 0;
-  task_id next_id = 1;
-  int64_t front_seq = -1;  ///< seq of the next task requeued to the front
-  core_counters count;
-};
 
 /// Reads the meta row (within a transaction).
 caf::error read_meta(sqlite_db& db, journal_meta& meta);

@@ -1,7 +1,5 @@
-// sqlite_journal: the results it keeps, for await across a restart.
-#include "journal/sqlite_journal.hpp"
-
-#include <sqlite3.h>
+// durable_journal: the results it keeps, for await across a restart.
+#include "journal/durable_journal.hpp"
 
 #include "gasched/errc.hpp"
 #include "journal/blob.hpp"
@@ -19,7 +17,7 @@ task_result stored_result::to_result(std::string name) && {
   return r;
 }
 
-caf::expected<stored_result> sqlite_journal::result_of(task_id id) {
+caf::expected<stored_result> durable_journal::result_of(task_id id) {
   if (auto c = buffer_.find(id); c != nullptr && c->state == task_state::finished)
     return buffered_result(buffer_, *c);
   // The file is the writer's while it writes; after that, a result of the
@@ -33,41 +31,26 @@ caf::expected<stored_result> sqlite_journal::result_of(task_id id) {
   return kept;
 }
 
-caf::expected<stored_result> sqlite_journal::kept_result(task_id id) {
-  auto& s = select_result_;
-  s.bind(1, static_cast<int64_t>(id));
-  auto rc = s.step();
-  if (rc != SQLITE_ROW) {
-    auto err = rc == SQLITE_DONE
-                 ? make_error(errc::unknown_task, "no result of task " + std::to_string(id)
-                                                    + " is kept: unfinished, never "
-                                                      "accepted, or pruned")
-                 : db_.fail(rc, "cannot read a result");
-    s.reset();
+caf::expected<stored_result> durable_journal::kept_result(task_id id) {
+  kept_task k;
+  if (auto err = store_->read(id, true, k))
     return err;
-  }
   stored_result r;
   r.id = id;
-  auto fn = static_cast<size_t>(s.int64(0));
-  r.function = fn < names_.functions.size() ? names_.functions[fn] : std::string{};
-  r.priority = static_cast<int32_t>(s.int64(2));
-  auto node = s.is_null(3) ? size_t{SIZE_MAX} : static_cast<size_t>(s.int64(3));
+  r.function = k.fn < names_.functions.size() ? names_.functions[k.fn] : std::string{};
+  r.priority = k.priority;
+  auto node = k.node < 0 ? size_t{SIZE_MAX} : static_cast<size_t>(k.node);
   r.node = node < names_.nodes.size() ? names_.nodes[node] : std::string{};
-  r.how = static_cast<outcome_kind>(s.int64(4));
-  r.finished_at = s.int64(7);
-  auto [args, args_size] = s.blob(1);
-  auto [value, value_size] = s.blob(5);
-  auto [error, error_size] = s.blob(6);
-  auto result = read_result(args, args_size, std::move(r), value, value_size, error,
-                            error_size);
-  s.reset();
-  return result;
+  r.how = k.how;
+  r.finished_at = k.finished_at;
+  return read_result(k.args.data(), k.args.size(), std::move(r), k.value.data(),
+                     k.value.size(), k.error.data(), k.error.size());
 }
 
 // A result not committed yet: its outcome is in `buf`, and so is the task if
 // it came in with the same change; else in the commit being written, or in
 // the file.
-caf::expected<stored_result> sqlite_journal::buffered_result(const change_buffer& buf,
+caf::expected<stored_result> durable_journal::buffered_result(const change_buffer& buf,
                                                              const task_change& c) {
   stored_result r;
   r.id = c.id;
@@ -91,28 +74,19 @@ caf::expected<stored_result> sqlite_journal::buffered_result(const change_buffer
     return read_result(batch_.changes.bytes(t->args), t->args.size, std::move(r), value,
                        c.value.size, error, c.error.size);
   }
-  thread_.wait_ended();  // the file is the writer's while it writes
-  auto& s = select_task_;
-  s.bind(1, static_cast<int64_t>(c.id));
-  auto rc = s.step();
-  if (rc != SQLITE_ROW) {
-    auto err = db_.fail(rc, "cannot read task " + std::to_string(c.id));
-    s.reset();
+  thread_.wait_ended();  // the store is the writer's while it writes
+  kept_task k;
+  if (auto err = store_->read(c.id, false, k))
     return err;
-  }
-  auto fn = static_cast<size_t>(s.int64(0));
-  r.function = fn < names_.functions.size() ? names_.functions[fn] : std::string{};
-  r.priority = static_cast<int32_t>(s.int64(2));
-  auto [args, args_size] = s.blob(1);
-  auto result = read_result(args, args_size, std::move(r), value, c.value.size, error,
-                            c.error.size);
-  s.reset();
-  return result;
+  r.function = k.fn < names_.functions.size() ? names_.functions[k.fn] : std::string{};
+  r.priority = k.priority;
+  return read_result(k.args.data(), k.args.size(), std::move(r), value, c.value.size, error,
+                     c.error.size);
 }
 
 caf::expected<stored_result>
-sqlite_journal::read_result(const void* args, size_t args_size, stored_result&& r,
-                            const void* value, size_t value_size, const void* error,
+durable_journal::read_result(const char* args, size_t args_size, stored_result&& r,
+                            const char* value, size_t value_size, const char* error,
                             size_t error_size) {
   auto fail = [&](const char* what, const caf::error& err) {
     auto& ctx = err.context();

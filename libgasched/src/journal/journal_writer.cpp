@@ -78,7 +78,7 @@ caf::error journal_writer::write_all(const commit_batch& batch, size_t& pruned) 
     return err;
   if (batch.prune_before == 0)
     return caf::none;
-  prune_.bind(1, batch.prune_before).bind(2, prune_limit);
+  prune_.bind(1, batch.prune_before).bind(2, journal_store::prune_limit);
   if (auto err = prune_.run(*db_, "cannot prune old results"))
     return err;
   pruned = static_cast<size_t>(sqlite3_changes(db_->get()));

@@ -12,37 +12,14 @@
 
 #include "journal/change_buffer.hpp"
 #include "journal/journal_file.hpp"
+#include "journal/journal_store.hpp"
 #include "journal/resume.hpp"
 #include "journal/sqlite_db.hpp"
 
 namespace gasched::detail {
 
-/// What one commit writes: its own copy of everything, for the writer's
-/// thread reads it while the scheduler goes on.
-struct commit_batch {
-  change_buffer changes;
-  std::vector<std::string> functions;  ///< names new since the last commit,
-  size_t first_function = 0;           ///< numbered from here
-  std::vector<std::string> nodes;
-  size_t first_node = 0;
-  std::vector<std::pair<std::string, std::string>> notes;  ///< key, value
-  journal_meta meta;
-  int64_t prune_before = 0;  ///< delete results that finished before (ms); 0: none
-  task_id durable_id = 0;    ///< every task up to it is accepted once this is written
-
-  void clear() {
-    changes.clear();
-    functions.clear();
-    nodes.clear();
-    notes.clear();
-  }
-};
-
 class journal_writer {
 public:
-  /// Most results one commit deletes: pruning never stalls a commit long.
-  static constexpr int64_t prune_limit = 10000;
-
   caf::error prepare(sqlite_db& db);
 
   /// Writes `batch` atomically; `pruned` counts the results deleted. On

@@ -1,7 +1,6 @@
 // Reading a journal back when a scheduler starts on it.
 #pragma once
 
-#include <map>
 #include <string>
 #include <vector>
 
@@ -13,15 +12,6 @@
 #include "journal/sqlite_db.hpp"
 
 namespace gasched::detail {
-
-/// What the store keeps in memory besides the changes of the next commit.
-struct journal_names {
-  std::vector<std::string> functions;  ///< by fn
-  std::vector<std::string> nodes;      ///< by node
-};
-
-/// Clients' notes (note_atom), by key.
-using journal_notes = std::map<std::string, std::string>;
 
 /// Reads the journal opened in `db` and resumes it, in one transaction: the
 /// tasks that were running go back to the front of pending (in id order, as

@@ -132,7 +132,7 @@ void commit(scheduler_self self) {
   }
   if (st.commit_failing && st.commit_scheduled)
     return;  // a retry waits for its time
-  if (j.start_commit() == sqlite_journal::started::fresh)
+  if (j.start_commit() == durable_journal::started::fresh)
     hand_over(st.next_commit, st.in_commit);
 }
 

@@ -190,7 +190,7 @@ void on_exit(scheduler_self self, caf::exit_msg& msg) {
 }
 
 scheduler_impl::behavior_type scheduler(scheduler_self self, scheduler_options opts,
-                                        std::shared_ptr<sqlite_journal> journal) {
+                                        std::shared_ptr<durable_journal> journal) {
   auto& st = self->state;
   st.opts = std::move(opts);
   st.label = st.opts.name.empty() ? "scheduler-" + std::to_string(self->id()) : st.opts.name;
@@ -251,12 +251,12 @@ caf::expected<scheduler_actor> spawn_scheduler(caf::actor_system& sys, scheduler
   if (!opts.name.empty() && !detail::claim_name(sys, opts.name))
     return make_error(errc::name_in_use, "a scheduler named " + opts.name
                                            + " is already running");
-  std::shared_ptr<detail::sqlite_journal> journal;
+  std::shared_ptr<detail::durable_journal> journal;
   if (!opts.journal.empty()) {
     detail::journal_options jo;
     jo.keep_results = opts.keep_results;
     jo.sync_every_commit = opts.journal_sync;
-    auto opened = detail::sqlite_journal::open(sys, opts.journal, jo);
+    auto opened = detail::durable_journal::open(sys, opts.journal, jo);
     if (!opened) {
       if (!opts.name.empty())
         detail::release_name(sys, opts.name, caf::actor_addr{});

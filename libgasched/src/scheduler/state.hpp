@@ -22,7 +22,7 @@
 
 #include "guarded_actor.hpp"
 #include "core/scheduler_core.hpp"
-#include "journal/sqlite_journal.hpp"
+#include "journal/durable_journal.hpp"
 #include "net/reconnect_episode.hpp"
 #include "gasched/scheduler_options.hpp"
 #include "gasched/stats.hpp"
@@ -75,7 +75,7 @@ struct scheduler_state {
   /// cancel or list them.
   std::unordered_map<task_id, caf::node_id> remote_owner;
   // -- the journal (opts.journal) ------------------------------------------------
-  std::shared_ptr<sqlite_journal> journal;  ///< null: no journal
+  std::shared_ptr<durable_journal> journal;  ///< null: no journal
   /// Answers and results held until the commit that makes them true: a task
   /// id is promised only once the task is on disk, a result sent only once
   /// its end is (else a restart would run it again and send a second one).

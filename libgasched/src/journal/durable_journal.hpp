@@ -1,10 +1,12 @@
-// The scheduler's journal in an SQLite file: every change of a task's state,
-// so that a scheduler that died resumes where it was, and every result for
-// a while (keep_results), so that await(task_id) answers across a restart.
+// The scheduler's journal: every change of a task's state, so that a
+// scheduler that died resumes where it was, and every result for a while
+// (keep_results), so that await(task_id) answers across a restart. Where it
+// is kept is its store's business (journal_store.hpp: an SQLite file, or a
+// PostgreSQL database); this class buffers and group-commits for both.
 //
 // Use, from the scheduler actor (one thread at a time):
 //
-//   auto j = sqlite_journal::open(sys, path, opts);  // locks, resumes
+//   auto j = durable_journal::open(sys, where, opts);  // locks, resumes
 //   core.restore(j->take_snapshot());    // first thing on a new core
 //   core.set_journal(j.get());
 //   j->name_node(n, name);               // at every core.add_node
@@ -38,10 +40,7 @@
 #include "core/journal.hpp"
 #include "gasched/task.hpp"
 #include "journal/change_buffer.hpp"
-#include "journal/journal_file.hpp"
-#include "journal/journal_writer.hpp"
-#include "journal/resume.hpp"
-#include "journal/sqlite_db.hpp"
+#include "journal/journal_store.hpp"
 #include "journal/writer_thread.hpp"
 
 namespace gasched::detail {
@@ -62,19 +61,23 @@ struct stored_result {
   task_result to_result(std::string name) &&;
 };
 
-class sqlite_journal final : public journal {
+class durable_journal final : public journal {
 public:
-  /// Opens the journal at `path`, or creates it, and resumes it (see
-  /// resume_journal). `sys` must know every type of the tasks' arguments
-  /// and results (cfg.add_message_type). Error errc::journal_error, naming
-  /// the file: not a gasched journal, corrupt, of a newer format, in use by
-  /// another scheduler, unreadable or unwritable. A refused file is never
-  /// altered.
-  static caf::expected<std::unique_ptr<sqlite_journal>>
+  /// Opens the journal at `path`, an SQLite file, or creates it, and
+  /// resumes it (see journal_store::resume). `sys` must know every type of
+  /// the tasks' arguments and results (cfg.add_message_type). Error
+  /// errc::journal_error, naming the file: not a gasched journal, corrupt,
+  /// of a newer format, in use by another scheduler, unreadable or
+  /// unwritable. A refused file is never altered.
+  static caf::expected<std::unique_ptr<durable_journal>>
   open(caf::actor_system& sys, const std::string& path, journal_options opts = {});
 
+  /// Resumes the journal kept in `store`.
+  static caf::expected<std::unique_ptr<durable_journal>>
+  open(caf::actor_system& sys, std::unique_ptr<journal_store> store, journal_options opts = {});
+
   /// Closes the file. What was not committed is lost, as in a crash.
-  ~sqlite_journal() override;
+  ~durable_journal() override;
 
   /// What the core restores (once; later calls give an empty snapshot).
   journal_snapshot take_snapshot();
@@ -138,8 +141,9 @@ public:
   /// the file could not be read.
   caf::expected<stored_result> result_of(task_id id);
 
+  /// Where it is kept (a path, or a URL without its password), for messages.
   const std::string& path() const noexcept {
-    return db_.path();
+    return store_->where();
   }
 
   // -- journal ---------------------------------------------------------------------
@@ -152,7 +156,7 @@ public:
                 const caf::error& error) override;
 
 private:
-  sqlite_journal(caf::actor_system& sys, journal_options opts);
+  durable_journal(caf::actor_system& sys, journal_options opts);
 
   uint32_t function_number(const std::string& name);
   int64_t node_number(node_index n);
@@ -162,17 +166,15 @@ private:
   caf::expected<stored_result> kept_result(task_id id);
   caf::expected<stored_result> buffered_result(const change_buffer& buf,
                                                const task_change& c);
-  caf::expected<stored_result> read_result(const void* args, size_t args_size,
-                                           stored_result&& r, const void* value,
-                                           size_t value_size, const void* error,
+  caf::expected<stored_result> read_result(const char* args, size_t args_size,
+                                           stored_result&& r, const char* value,
+                                           size_t value_size, const char* error,
                                            size_t error_size);
   int64_t prune_before();
 
   caf::actor_system& sys_;
   journal_options opts_;
-  sqlite_db db_;
-  journal_writer writer_;
-  sqlite_stmt select_result_, select_task_;
+  std::unique_ptr<journal_store> store_;
   journal_meta meta_;
   journal_names names_;
   journal_notes notes_;  // every note, as the scheduler last set it

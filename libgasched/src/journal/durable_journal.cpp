@@ -1,9 +1,10 @@
-#include "journal/sqlite_journal.hpp"
+#include "journal/durable_journal.hpp"
 
 #include <algorithm>
 
 #include "gasched/errc.hpp"
 #include "journal/blob.hpp"
+#include "journal/sqlite_store.hpp"
 
 namespace gasched::detail {
 
@@ -24,29 +25,26 @@ std::string text_of(const caf::error& err) {
 
 } // namespace
 
-sqlite_journal::sqlite_journal(caf::actor_system& sys, journal_options opts)
+durable_journal::durable_journal(caf::actor_system& sys, journal_options opts)
   : sys_(sys), opts_(opts) {
 }
 
-sqlite_journal::~sqlite_journal() = default;
+durable_journal::~durable_journal() = default;
 
-caf::expected<std::unique_ptr<sqlite_journal>>
-sqlite_journal::open(caf::actor_system& sys, const std::string& path, journal_options opts) {
-  std::unique_ptr<sqlite_journal> j{new sqlite_journal(sys, opts)};
-  bool fresh = false;
-  if (auto err = open_journal_file(path, opts, j->db_, fresh))
-    return err;
-  if (auto err = resume_journal(j->db_, sys, fresh, j->meta_, j->names_, j->notes_,
-                                j->snapshot_))
-    return err;
-  if (auto err = j->writer_.prepare(j->db_))
-    return err;
-  if (auto err = j->select_result_.prepare(j->db_, "SELECT fn, args, priority, node, outcome, "
-                                                   "value, error, finished_at FROM tasks "
-                                                   "WHERE id=?1 AND state=2"))
-    return err;
-  if (auto err = j->select_task_.prepare(j->db_, "SELECT fn, args, priority FROM tasks "
-                                                 "WHERE id=?1"))
+caf::expected<std::unique_ptr<durable_journal>>
+durable_journal::open(caf::actor_system& sys, const std::string& path, journal_options opts) {
+  auto store = sqlite_store::open(path, opts);
+  if (!store)
+    return std::move(store.error());
+  return open(sys, std::move(*store), opts);
+}
+
+caf::expected<std::unique_ptr<durable_journal>>
+durable_journal::open(caf::actor_system& sys, std::unique_ptr<journal_store> store,
+                      journal_options opts) {
+  std::unique_ptr<durable_journal> j{new durable_journal(sys, opts)};
+  j->store_ = std::move(store);
+  if (auto err = j->store_->resume(sys, j->meta_, j->names_, j->notes_, j->snapshot_))
     return err;
   auto& names = j->names_;
   for (uint32_t i = 0; i < names.functions.size(); ++i)
@@ -59,28 +57,28 @@ sqlite_journal::open(caf::actor_system& sys, const std::string& path, journal_op
   return j;
 }
 
-journal_snapshot sqlite_journal::take_snapshot() {
+journal_snapshot durable_journal::take_snapshot() {
   return std::exchange(snapshot_, journal_snapshot{});
 }
 
-std::vector<std::pair<task_id, caf::error>> sqlite_journal::take_refused() {
+std::vector<std::pair<task_id, caf::error>> durable_journal::take_refused() {
   return std::exchange(refused_, {});
 }
 
-void sqlite_journal::name_node(node_index n, const std::string& name) {
+void durable_journal::name_node(node_index n, const std::string& name) {
   if (n >= core_node_names_.size())
     core_node_names_.resize(n + 1);
   core_node_names_[n] = name;
 }
 
-uint32_t sqlite_journal::function_number(const std::string& name) {
+uint32_t durable_journal::function_number(const std::string& name) {
   auto [it, added] = function_numbers_.emplace(name, names_.functions.size());
   if (added)
     names_.functions.push_back(name);
   return it->second;
 }
 
-int64_t sqlite_journal::node_number(node_index n) {
+int64_t durable_journal::node_number(node_index n) {
   if (n >= core_node_names_.size() || core_node_names_[n].empty())
     return -1;
   auto& name = core_node_names_[n];
@@ -104,15 +102,15 @@ arena_ref keep_blob(caf::actor_system& sys, std::vector<char>& arena, const T& x
 
 } // namespace
 
-arena_ref sqlite_journal::keep(const caf::message& x) {
+arena_ref durable_journal::keep(const caf::message& x) {
   return keep_blob(sys_, buffer_.arena(), x);
 }
 
-arena_ref sqlite_journal::keep(const caf::error& x) {
+arena_ref durable_journal::keep(const caf::error& x) {
   return keep_blob(sys_, buffer_.arena(), x);
 }
 
-arena_ref sqlite_journal::keep(const std::string& x) {
+arena_ref durable_journal::keep(const std::string& x) {
   auto& arena = buffer_.arena();
   auto at = arena.size();
   arena.insert(arena.end(), x.begin(), x.end());
@@ -121,7 +119,7 @@ arena_ref sqlite_journal::keep(const std::string& x) {
 
 // -- journal ---------------------------------------------------------------------
 
-void sqlite_journal::enqueued(task_id id, const std::string& function,
+void durable_journal::enqueued(task_id id, const std::string& function,
                               const caf::message& args, int32_t priority) {
   meta_.next_id = std::max(meta_.next_id, id + 1);
   auto& arena = buffer_.arena();
@@ -140,12 +138,12 @@ void sqlite_journal::enqueued(task_id id, const std::string& function,
   c.seq = static_cast<int64_t>(id);
 }
 
-void sqlite_journal::dispatched(task_id id, uint32_t, node_index) {
+void durable_journal::dispatched(task_id id, uint32_t, node_index) {
   if (refused_ids_.count(id) == 0)
     buffer_.touch(id).state = task_state::running;
 }
 
-void sqlite_journal::requeued(task_id id, uint32_t node_failures) {
+void durable_journal::requeued(task_id id, uint32_t node_failures) {
   ++meta_.count.ticks;
   ++meta_.count.requeued;
   if (refused_ids_.count(id) > 0)
@@ -157,7 +155,7 @@ void sqlite_journal::requeued(task_id id, uint32_t node_failures) {
   c.node_failures = node_failures;
 }
 
-void sqlite_journal::finished(task_id id, outcome_kind how, node_index node,
+void durable_journal::finished(task_id id, outcome_kind how, node_index node,
                               const caf::message& value, const caf::error& error) {
   auto& count = meta_.count;
   switch (how) {
@@ -190,7 +188,7 @@ void sqlite_journal::finished(task_id id, outcome_kind how, node_index node,
 
 // -- commit ----------------------------------------------------------------------
 
-int64_t sqlite_journal::prune_before() {
+int64_t durable_journal::prune_before() {
   auto now = std::chrono::steady_clock::now();
   if (!prune_more_ && now - last_prune_ < opts_.prune_interval)
     return 0;
@@ -198,11 +196,11 @@ int64_t sqlite_journal::prune_before() {
   return std::max<int64_t>(now_ms() - keep_ms.count(), 1);
 }
 
-void sqlite_journal::on_written(std::function<void()> wake) {
+void durable_journal::on_written(std::function<void()> wake) {
   thread_.on_done(std::move(wake));
 }
 
-sqlite_journal::started sqlite_journal::start_commit() {
+durable_journal::started durable_journal::start_commit() {
   if (thread_.in_hand())
     return started::nothing;
   auto how = again_ ? started::again : started::fresh;
@@ -228,15 +226,15 @@ sqlite_journal::started sqlite_journal::start_commit() {
   again_ = false;
   thread_.start([this] {
     size_t pruned = 0;
-    auto err = writer_.write(batch_, pruned);
+    auto err = store_->write(batch_, pruned);
     if (!err && batch_.prune_before != 0)
-      prune_more_ = pruned >= static_cast<size_t>(journal_writer::prune_limit);
+      prune_more_ = pruned >= static_cast<size_t>(journal_store::prune_limit);
     return err;
   });
   return how;
 }
 
-std::optional<caf::error> sqlite_journal::finish_commit() {
+std::optional<caf::error> durable_journal::finish_commit() {
   auto outcome = thread_.poll();
   if (!outcome)
     return outcome;
@@ -251,7 +249,7 @@ std::optional<caf::error> sqlite_journal::finish_commit() {
   return outcome;
 }
 
-caf::error sqlite_journal::commit() {
+caf::error durable_journal::commit() {
   // The commit in hand, one written again, then the rest.
   for (int round = 0; round < 3; ++round) {
     if (!thread_.in_hand() && start_commit() == started::nothing)
@@ -263,12 +261,12 @@ caf::error sqlite_journal::commit() {
   return caf::none;
 }
 
-void sqlite_journal::set_note(std::string key, std::string value) {
+void durable_journal::set_note(std::string key, std::string value) {
   notes_[key] = value;
   notes_changed_.emplace_back(std::move(key), std::move(value));
 }
 
-std::string sqlite_journal::note(const std::string& key) const {
+std::string durable_journal::note(const std::string& key) const {
   auto it = notes_.find(key);
   return it == notes_.end() ? std::string{} : it->second;
 }
