@@ -4,6 +4,7 @@
 
 #include "gasched/errc.hpp"
 #include "journal/blob.hpp"
+#include "journal/pg_store.hpp"
 #include "journal/sqlite_store.hpp"
 
 namespace gasched::detail {
@@ -33,6 +34,12 @@ durable_journal::~durable_journal() = default;
 
 caf::expected<std::unique_ptr<durable_journal>>
 durable_journal::open(caf::actor_system& sys, const std::string& path, journal_options opts) {
+  if (is_pg_url(path)) {
+    auto store = pg_store::open(path, opts.cluster, opts);
+    if (!store)
+      return std::move(store.error());
+    return open(sys, std::move(*store), opts);
+  }
   auto store = sqlite_store::open(path, opts);
   if (!store)
     return std::move(store.error());

@@ -63,7 +63,8 @@ struct stored_result {
 
 class durable_journal final : public journal {
 public:
-  /// Opens the journal at `path`, an SQLite file, or creates it, and
+  /// Opens the journal at `path`, an SQLite file or a PostgreSQL URL
+  /// (postgresql://..., used alone: see pg_store), or creates it, and
   /// resumes it (see journal_store::resume). `sys` must know every type of
   /// the tasks' arguments and results (cfg.add_message_type). Error
   /// errc::journal_error, naming the file: not a gasched journal, corrupt,

@@ -38,6 +38,9 @@ struct journal_options {
   /// Check the file's structure when opening it (PRAGMA quick_check): a
   /// damaged journal is refused at once rather than failing later. (SQLite only.)
   bool check_on_open = true;
+  /// The cluster a PostgreSQL journal belongs to: a database created for
+  /// another is refused. (PostgreSQL only.)
+  std::string cluster = "gasched";
 };
 
 /// The meta row: the scheduler's state besides its tasks.

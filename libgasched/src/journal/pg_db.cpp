@@ -1,0 +1,203 @@
+#include "journal/pg_db.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+#include <libpq-fe.h>
+
+#include "gasched/errc.hpp"
+
+namespace gasched::detail {
+
+bool is_pg_url(const std::string& spec) {
+  return spec.rfind("postgresql://", 0) == 0 || spec.rfind("postgres://", 0) == 0;
+}
+
+std::string redact_pg_url(const std::string& url) {
+  auto out = url;
+  // scheme://user:secret@host
+  auto scheme = out.find("://");
+  if (scheme != std::string::npos) {
+    auto start = scheme + 3;
+    auto at = out.find('@', start);
+    auto slash = out.find('/', start);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      auto colon = out.find(':', start);
+      if (colon != std::string::npos && colon < at)
+        out.erase(colon, at - colon);
+    }
+  }
+  // ?password=secret&...
+  for (auto p = out.find("password="); p != std::string::npos; p = out.find("password=", p)) {
+    auto end = out.find('&', p);
+    out.erase(p + 9, (end == std::string::npos ? out.size() : end) - (p + 9));
+    out.insert(p + 9, "***");
+    p += 12;
+  }
+  return out;
+}
+
+// -- pg_rows -----------------------------------------------------------------------
+
+void pg_rows::clear(void* res) {
+  PQclear(static_cast<PGresult*>(res));
+}
+
+int pg_rows::rows() const {
+  return res_ ? PQntuples(static_cast<PGresult*>(res_.get())) : 0;
+}
+
+bool pg_rows::null(int row, int col) const {
+  return PQgetisnull(static_cast<PGresult*>(res_.get()), row, col) != 0;
+}
+
+std::string pg_rows::text(int row, int col) const {
+  auto res = static_cast<PGresult*>(res_.get());
+  return std::string{PQgetvalue(res, row, col),
+                     static_cast<size_t>(PQgetlength(res, row, col))};
+}
+
+int64_t pg_rows::int64(int row, int col) const {
+  return std::strtoll(PQgetvalue(static_cast<PGresult*>(res_.get()), row, col), nullptr, 10);
+}
+
+std::vector<char> pg_rows::bytes(int row, int col) const {
+  std::vector<char> out;
+  if (null(row, col))
+    return out;
+  // Text results show bytea as \x and hex digits (bytea_output = hex).
+  auto v = PQgetvalue(static_cast<PGresult*>(res_.get()), row, col);
+  auto n = std::strlen(v);
+  if (n < 2 || v[0] != '\\' || v[1] != 'x')
+    return out;
+  auto hex = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+  out.resize((n - 2) / 2);
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = static_cast<char>(hex(v[2 + 2 * i]) << 4 | hex(v[3 + 2 * i]));
+  return out;
+}
+
+// -- pg_db -------------------------------------------------------------------------
+
+pg_db::~pg_db() {
+  if (conn_ != nullptr)
+    PQfinish(conn_);
+}
+
+caf::error pg_db::connect(const std::string& url, int timeout_s) {
+  where_ = redact_pg_url(url);
+  const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
+  auto timeout = std::to_string(timeout_s);
+  const char* values[] = {url.c_str(), timeout.c_str(), "gasched", nullptr};
+  conn_ = PQconnectdbParams(keys, values, 1);
+  if (conn_ == nullptr)
+    return make_error(errc::journal_error, "journal " + where_ + ": out of memory");
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    std::string why = PQerrorMessage(conn_);
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' '))
+      why.pop_back();
+    return make_error(errc::journal_error,
+                      "journal " + where_ + ": cannot connect to the database: " + why);
+  }
+  // Results of bytea in hex; no notices on stderr.
+  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+  return exec("SET bytea_output = hex; SET client_min_messages = warning", "cannot set up "
+                                                                          "the session");
+}
+
+int pg_db::backend_pid() const {
+  return conn_ != nullptr ? PQbackendPID(conn_) : 0;
+}
+
+bool pg_db::ok() const {
+  return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK;
+}
+
+caf::error pg_db::fail(const char* what, void* res) {
+  std::string why;
+  sqlstate_.clear();
+  if (res != nullptr) {
+    auto r = static_cast<PGresult*>(res);
+    why = PQresultErrorMessage(r);
+    if (auto s = PQresultErrorField(r, PG_DIAG_SQLSTATE))
+      sqlstate_ = s;
+  }
+  if (why.empty() && conn_ != nullptr)
+    why = PQerrorMessage(conn_);
+  while (!why.empty() && (why.back() == '\n' || why.back() == ' '))
+    why.pop_back();
+  return make_error(errc::journal_error, "journal " + where_ + ": " + what + ": " + why);
+}
+
+namespace {
+
+bool good(PGresult* res) {
+  auto s = PQresultStatus(res);
+  return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+} // namespace
+
+caf::error pg_db::exec(const std::string& sql, const char* what, pg_rows* out) {
+  auto res = PQexec(conn_, sql.c_str());
+  if (!good(res)) {
+    auto err = fail(what, res);
+    PQclear(res);
+    return err;
+  }
+  if (out != nullptr)
+    *out = pg_rows{res};
+  else
+    PQclear(res);
+  return caf::none;
+}
+
+caf::error pg_db::exec(const std::string& sql, const std::vector<const char*>& params,
+                       const char* what, pg_rows* out) {
+  auto res = PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                          params.data(), nullptr, nullptr, 0);
+  if (!good(res)) {
+    auto err = fail(what, res);
+    PQclear(res);
+    return err;
+  }
+  if (out != nullptr)
+    *out = pg_rows{res};
+  else
+    PQclear(res);
+  return caf::none;
+}
+
+caf::error pg_db::copy_in(const std::string& into, const std::string& data, const char* what) {
+  auto res = PQexec(conn_, ("COPY " + into + " FROM STDIN").c_str());
+  if (PQresultStatus(res) != PGRES_COPY_IN) {
+    auto err = fail(what, res);
+    PQclear(res);
+    return err;
+  }
+  PQclear(res);
+  if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1
+      || PQputCopyEnd(conn_, nullptr) != 1)
+    return fail(what);
+  caf::error err;
+  while ((res = PQgetResult(conn_)) != nullptr) {
+    if (!err && !good(res))
+      err = fail(what, res);
+    PQclear(res);
+  }
+  return err;
+}
+
+void append_copy_bytea(std::string& out, const char* data, size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  out += "\\\\x";
+  auto at = out.size();
+  out.resize(at + 2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    auto b = static_cast<unsigned char>(data[i]);
+    out[at + 2 * i] = digits[b >> 4];
+    out[at + 2 * i + 1] = digits[b & 15];
+  }
+}
+
+} // namespace gasched::detail

@@ -1,0 +1,92 @@
+// A libpq connection with gasched's errors: every failure names the
+// database by its URL without the password, and the server's own words.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+
+struct pg_conn;
+struct pg_result;
+
+namespace gasched::detail {
+
+/// Whether `spec` is a PostgreSQL URL (postgresql:// or postgres://).
+bool is_pg_url(const std::string& spec);
+
+/// `url` with any password removed (user:secret@ and password=...).
+std::string redact_pg_url(const std::string& url);
+
+/// One result of a query; empty on failure.
+class pg_rows {
+public:
+  pg_rows() = default;
+  explicit pg_rows(void* res) : res_(res, &clear) {
+  }
+  int rows() const;
+  bool null(int row, int col) const;
+  /// A column of a text result.
+  std::string text(int row, int col) const;
+  int64_t int64(int row, int col) const;
+  /// A bytea column of a text result, unescaped.
+  std::vector<char> bytes(int row, int col) const;
+
+private:
+  static void clear(void* res);
+  std::shared_ptr<void> res_;
+};
+
+class pg_db {
+public:
+  pg_db() = default;
+  ~pg_db();
+  pg_db(const pg_db&) = delete;
+  pg_db& operator=(const pg_db&) = delete;
+
+  /// Connects to `url` (within `timeout_s` seconds). Error journal_error:
+  /// unreachable, wrong URL, refused (a wrong password), in the server's words.
+  caf::error connect(const std::string& url, int timeout_s = 5);
+
+  /// The URL without its password, for messages.
+  const std::string& where() const noexcept {
+    return where_;
+  }
+
+  /// The server process of this session (for pg_terminate_backend).
+  int backend_pid() const;
+
+  /// Runs `sql` (one or more statements, no parameters); `out` gets the last result.
+  caf::error exec(const std::string& sql, const char* what, pg_rows* out = nullptr);
+
+  /// Runs one statement with text parameters (nullptr: NULL).
+  caf::error exec(const std::string& sql, const std::vector<const char*>& params,
+                  const char* what, pg_rows* out = nullptr);
+
+  /// COPY `into` FROM STDIN (text format) with `data` as its rows.
+  caf::error copy_in(const std::string& into, const std::string& data, const char* what);
+
+  /// Whether the connection is usable.
+  bool ok() const;
+
+  /// The error of a failed call: journal_error naming the database, `what`
+  /// failed, and the server's message; `sqlstate` gets its SQLSTATE.
+  caf::error fail(const char* what, void* res = nullptr);
+
+  /// The SQLSTATE of the last failure ("" if none).
+  const std::string& last_sqlstate() const noexcept {
+    return sqlstate_;
+  }
+
+private:
+  pg_conn* conn_ = nullptr;
+  std::string where_;
+  std::string sqlstate_;
+};
+
+/// Appends `n` bytes as a bytea field of COPY's text format.
+void append_copy_bytea(std::string& out, const char* data, size_t n);
+
+} // namespace gasched::detail

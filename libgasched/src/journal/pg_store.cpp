@@ -1,0 +1,468 @@
+#include "journal/pg_store.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "gasched/errc.hpp"
+#include "journal/blob.hpp"
+
+#ifndef GASCHED_VERSION
+#  define GASCHED_VERSION "unknown"
+#endif
+
+namespace gasched::detail {
+
+const char* gasched_version() {
+  return GASCHED_VERSION;
+}
+
+namespace {
+
+constexpr const char* schema = R"(
+CREATE TABLE gasched_meta(one int PRIMARY KEY CHECK (one = 1), layout int NOT NULL,
+  cluster text NOT NULL, version text NOT NULL, generation bigint NOT NULL,
+  next_id bigint NOT NULL, front_seq bigint NOT NULL, ticks bigint NOT NULL,
+  succeeded bigint NOT NULL, failed bigint NOT NULL, cancelled bigint NOT NULL,
+  requeued bigint NOT NULL, quarantined bigint NOT NULL);
+CREATE TABLE gasched_fence(one int PRIMARY KEY CHECK (one = 1), generation bigint NOT NULL);
+CREATE TABLE gasched_lease(one int PRIMARY KEY CHECK (one = 1), generation bigint NOT NULL,
+  holder text NOT NULL, address text NOT NULL, version text NOT NULL,
+  expires_at timestamptz NOT NULL, pids int[] NOT NULL);
+CREATE TABLE gasched_functions(fn int PRIMARY KEY, name text NOT NULL UNIQUE);
+CREATE TABLE gasched_nodes(node int PRIMARY KEY, name text NOT NULL UNIQUE);
+CREATE TABLE gasched_tasks(id bigint PRIMARY KEY, fn int NOT NULL, args bytea NOT NULL,
+  priority int NOT NULL, state smallint NOT NULL, seq bigint NOT NULL,
+  node_failures int NOT NULL, node int, outcome smallint, value bytea, error bytea,
+  error_text text, finished_at bigint);
+CREATE TABLE gasched_notes(key text PRIMARY KEY, value bytea NOT NULL);
+INSERT INTO gasched_fence VALUES(1, 0);
+CREATE FUNCTION gasched_fence_check(g bigint) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE now_g bigint;
+BEGIN
+  SELECT generation INTO now_g FROM gasched_fence WHERE one = 1 FOR KEY SHARE;
+  IF now_g IS DISTINCT FROM g THEN
+    RAISE EXCEPTION 'generation % is fenced: the journal is at generation %', g, now_g
+      USING ERRCODE = 'GS001';
+  END IF;
+END $$;
+)";
+
+// The session's changes of one commit, joined into gasched_tasks by one UPDATE.
+constexpr const char* session_setup =
+  "CREATE TEMP TABLE IF NOT EXISTS gasched_changes(id bigint, state smallint, seq bigint, "
+  "node_failures int, node int, outcome smallint, value bytea, error bytea, "
+  "error_text text, finished_at bigint) ON COMMIT DELETE ROWS";
+
+constexpr const char* apply_changes =
+  "UPDATE gasched_tasks t SET state=c.state, seq=COALESCE(c.seq, t.seq), "
+  "node_failures=COALESCE(c.node_failures, t.node_failures), node=COALESCE(c.node, t.node), "
+  "outcome=COALESCE(c.outcome, t.outcome), value=COALESCE(c.value, t.value), "
+  "error=COALESCE(c.error, t.error), error_text=COALESCE(c.error_text, t.error_text), "
+  "finished_at=COALESCE(c.finished_at, t.finished_at) FROM gasched_changes c "
+  "WHERE t.id = c.id;";
+
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (auto c : s) {
+    if (c == '\'')
+      out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+std::string bytea_literal(const char* data, size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out = "'\\x";
+  for (size_t i = 0; i < n; ++i) {
+    auto b = static_cast<unsigned char>(data[i]);
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out + "'::bytea";
+}
+
+// COPY text format.
+struct copy_row {
+  std::string& out;
+  bool first = true;
+  void sep() {
+    if (!first)
+      out += '\t';
+    first = false;
+  }
+  copy_row& num(int64_t x) {
+    sep();
+    out += std::to_string(x);
+    return *this;
+  }
+  copy_row& null() {
+    sep();
+    out += "\\N";
+    return *this;
+  }
+  copy_row& bytes(const change_buffer& buf, arena_ref r) {
+    sep();
+    if (r.size == 0)
+      out += "\\N";
+    else
+      append_copy_bytea(out, buf.bytes(r), r.size);
+    return *this;
+  }
+  copy_row& text(const change_buffer& buf, arena_ref r) {
+    sep();
+    if (r.size == 0) {
+      out += "\\N";
+      return *this;
+    }
+    auto p = buf.bytes(r);
+    for (size_t i = 0; i < r.size; ++i)
+      switch (p[i]) {
+        case '\\': out += "\\\\"; break;
+        case '\t': out += "\\t"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\0': break;
+        default: out += p[i];
+      }
+    return *this;
+  }
+  void end() {
+    out += '\n';
+  }
+};
+
+caf::error refuse(const std::string& where, const std::string& why) {
+  return make_error(errc::journal_error, "journal " + where + ": " + why
+                                           + "; the database was left as it is");
+}
+
+} // namespace
+
+caf::expected<std::unique_ptr<pg_store>>
+pg_store::open(const std::string& url, const std::string& cluster,
+               const journal_options& opts) {
+  std::unique_ptr<pg_store> s{new pg_store};
+  s->sync_ = opts.sync_every_commit;
+  if (auto err = s->db_.connect(url))
+    return err;
+  if (auto err = s->check_schema(cluster))
+    return err;
+  return s;
+}
+
+caf::error pg_store::check_schema(const std::string& cluster) {
+  auto setup = std::string{session_setup}
+               + (sync_ ? "; SET synchronous_commit = on" : "; SET synchronous_commit = off");
+  if (auto err = db_.exec(setup, "cannot set up the session"))
+    return err;
+  if (auto err = db_.exec("BEGIN; SELECT pg_advisory_xact_lock(1196640846)", "cannot lock it"))
+    return err;
+  auto done = [&](caf::error err) {
+    db_.exec(err ? "ROLLBACK" : "COMMIT", "cannot create it");
+    return err;
+  };
+  pg_rows r;
+  if (auto err = db_.exec("SELECT to_regclass('gasched_meta') IS NOT NULL", "cannot read it", &r))
+    return done(err);
+  if (r.text(0, 0) != "t") {
+    if (auto err = db_.exec(schema, "cannot create its tables"))
+      return done(err);
+    auto meta = "INSERT INTO gasched_meta VALUES(1, " + std::to_string(pg_layout) + ", "
+                + quote(cluster) + ", " + quote(gasched_version())
+                + ", 0, 1, -1, 0, 0, 0, 0, 0, 0)";
+    return done(db_.exec(meta, "cannot create its tables"));
+  }
+  if (auto err = db_.exec("SELECT layout, cluster, version FROM gasched_meta", "cannot read it",
+                          &r))
+    return done(err);
+  if (r.rows() != 1)
+    return done(refuse(where(), "gasched_meta has no row: not a gasched journal"));
+  auto layout = r.int64(0, 0);
+  if (layout != pg_layout)
+    return done(refuse(where(), "a gasched journal of " + std::string{layout < pg_layout ? "an older" : "a newer"}
+                                  + " layout (" + std::to_string(layout) + ", written by gasched "
+                                  + r.text(0, 2) + "); this gasched reads layout "
+                                  + std::to_string(pg_layout) + " only"));
+  if (r.text(0, 1) != cluster)
+    return done(refuse(where(), "the journal of cluster '" + r.text(0, 1)
+                                  + "', not of this scheduler's cluster '" + cluster
+                                  + "' (scheduler_options::journal_cluster)"));
+  return done(caf::none);
+}
+
+caf::error pg_store::fenced_or(caf::error err) {
+  if (db_.last_sqlstate() == "GS001")
+    return make_error(errc::standby, "journal " + where() + ": this scheduler lost its lease "
+                                       "(another took over): " + describe(err));
+  return err;
+}
+
+// -- resume ------------------------------------------------------------------------
+
+caf::error pg_store::resume(caf::actor_system& sys, journal_meta& meta, journal_names& names,
+                            journal_notes& notes, journal_snapshot& snapshot) {
+  if (auto err = db_.exec("BEGIN", "cannot read it"))
+    return err;
+  auto err = resume_in_transaction(sys, meta, names, notes, snapshot);
+  if (!err)
+    err = db_.exec("COMMIT", "cannot write it");
+  if (err) {
+    err = fenced_or(std::move(err));
+    db_.exec("ROLLBACK", "cannot read it");
+  }
+  return err;
+}
+
+caf::error pg_store::resume_in_transaction(caf::actor_system& sys, journal_meta& meta,
+                                           journal_names& names, journal_notes& notes,
+                                           journal_snapshot& snapshot) {
+  pg_rows r;
+  if (auto err = db_.exec("SELECT generation, next_id, front_seq, ticks, succeeded, failed, "
+                          "cancelled, requeued, quarantined FROM gasched_meta FOR UPDATE",
+                          "cannot read it", &r))
+    return err;
+  if (r.rows() != 1)
+    return refuse(where(), "gasched_meta has no row");
+  auto u64 = [&](int col) { return static_cast<uint64_t>(r.int64(0, col)); };
+  meta.generation = static_cast<uint32_t>(r.int64(0, 0));
+  meta.next_id = u64(1);
+  meta.front_seq = r.int64(0, 2);
+  meta.count = core_counters{u64(3), u64(4), u64(5), u64(6), u64(7), u64(8), 0};
+  if (generation_ == 0) {
+    // Alone: fence whoever wrote before.
+    if (auto err = db_.exec("SELECT generation FROM gasched_fence WHERE one = 1 FOR UPDATE",
+                            "cannot read it", &r))
+      return err;
+    auto g = std::max<int64_t>(r.int64(0, 0), meta.generation) + 1;
+    if (auto err = db_.exec("UPDATE gasched_fence SET generation = " + std::to_string(g),
+                            "cannot write it"))
+      return err;
+    generation_ = static_cast<uint32_t>(g);
+  } else if (auto err = db_.exec("SELECT gasched_fence_check(" + std::to_string(generation_)
+                                   + ")",
+                                 "cannot resume it")) {
+    return err;
+  }
+  meta.generation = generation_;
+  for (auto [sql, out] : {std::pair{"SELECT fn, name FROM gasched_functions ORDER BY fn",
+                                    &names.functions},
+                          std::pair{"SELECT node, name FROM gasched_nodes ORDER BY node",
+                                    &names.nodes}}) {
+    if (auto err = db_.exec(sql, "cannot read it", &r))
+      return err;
+    for (int i = 0; i < r.rows(); ++i) {
+      if (r.int64(i, 0) != static_cast<int64_t>(out->size()))
+        return refuse(where(), std::string{"names out of sequence: "} + sql);
+      out->push_back(r.text(i, 1));
+    }
+  }
+  if (auto err = db_.exec("SELECT key, value FROM gasched_notes", "cannot read it", &r))
+    return err;
+  for (int i = 0; i < r.rows(); ++i) {
+    auto v = r.bytes(i, 1);
+    notes[r.text(i, 0)].assign(v.begin(), v.end());
+  }
+  // Every unfinished task, a slice at a time.
+  std::vector<restored_task> tasks;
+  std::vector<int64_t> seqs;
+  std::vector<size_t> running;
+  if (auto err = db_.exec("DECLARE gasched_resume NO SCROLL CURSOR FOR SELECT id, fn, args, "
+                          "priority, state, seq, node_failures FROM gasched_tasks "
+                          "WHERE state < 2",
+                          "cannot read it"))
+    return err;
+  for (;;) {
+    if (auto err = db_.exec("FETCH 50000 FROM gasched_resume", "cannot read it", &r))
+      return err;
+    if (r.rows() == 0)
+      break;
+    for (int i = 0; i < r.rows(); ++i) {
+      restored_task t;
+      t.id = static_cast<task_id>(r.int64(i, 0));
+      t.fn = static_cast<uint32_t>(r.int64(i, 1));
+      if (t.fn >= names.functions.size())
+        return refuse(where(), "task " + std::to_string(t.id) + " has no function name");
+      auto args = r.bytes(i, 2);
+      if (auto err = load_blob(sys, args.data(), args.size(), t.args))
+        return make_error(errc::journal_error, "journal " + where() + ": task "
+                                                 + std::to_string(t.id)
+                                                 + "'s arguments: " + describe(err));
+      t.priority = static_cast<int32_t>(r.int64(i, 3));
+      if (r.int64(i, 4) == 1)
+        running.push_back(tasks.size());
+      seqs.push_back(r.int64(i, 5));
+      t.node_failures = static_cast<uint32_t>(r.int64(i, 6));
+      tasks.push_back(std::move(t));
+    }
+  }
+  db_.exec("CLOSE gasched_resume", "cannot read it");
+  // The running ones back to the front, newest first (scheduler_core::remove_node's order).
+  std::sort(running.begin(), running.end(),
+            [&](size_t a, size_t b) { return tasks[a].id > tasks[b].id; });
+  std::string rows;
+  for (auto i : running) {
+    seqs[i] = meta.front_seq--;
+    rows += std::to_string(tasks[i].id) + "\t0\t" + std::to_string(seqs[i]) + "\n";
+    ++meta.count.ticks;
+    ++meta.count.requeued;
+  }
+  if (!rows.empty()) {
+    if (auto err = db_.copy_in("gasched_changes(id, state, seq)", rows, "cannot write it"))
+      return err;
+    if (auto err = db_.exec(apply_changes, "cannot write it"))
+      return err;
+  }
+  auto& c = meta.count;
+  auto s = [](uint64_t x) { return std::to_string(x); };
+  if (auto err = db_.exec("UPDATE gasched_meta SET version=" + quote(gasched_version())
+                            + ", generation=" + s(meta.generation) + ", next_id="
+                            + s(meta.next_id) + ", front_seq=" + std::to_string(meta.front_seq)
+                            + ", ticks=" + s(c.ticks) + ", requeued=" + s(c.requeued),
+                          "cannot write it"))
+    return err;
+  // Pending order: priority (highest first), then seq.
+  std::vector<uint32_t> order(tasks.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    if (tasks[a].priority != tasks[b].priority)
+      return tasks[a].priority > tasks[b].priority;
+    return seqs[a] < seqs[b];
+  });
+  snapshot.pending.clear();
+  snapshot.pending.reserve(tasks.size());
+  for (auto i : order) {
+    tasks[i].front = seqs[i] < 0;
+    snapshot.pending.push_back(std::move(tasks[i]));
+  }
+  snapshot.generation = meta.generation;
+  snapshot.next_id = meta.next_id;
+  snapshot.count = meta.count;
+  snapshot.functions = names.functions;
+  return caf::none;
+}
+
+// -- write -------------------------------------------------------------------------
+
+caf::error pg_store::write(const commit_batch& batch, size_t& pruned) {
+  pruned = 0;
+  if (!db_.ok())
+    return db_.fail("cannot write it (the connection is lost)");
+  if (auto err = db_.exec("BEGIN", "cannot write it"))
+    return err;
+  auto err = write_in_transaction(batch, pruned);
+  if (err) {
+    err = fenced_or(std::move(err));
+    db_.exec("ROLLBACK", "cannot write it");
+  }
+  return err;
+}
+
+caf::error pg_store::write_in_transaction(const commit_batch& batch, size_t& pruned) {
+  auto& buf = batch.changes;
+  std::string fresh, changed;
+  for (auto& c : buf.changes()) {
+    auto finished = c.state == task_state::finished;
+    if (c.is_new) {
+      copy_row row{fresh};
+      row.num(static_cast<int64_t>(c.id)).num(c.fn).bytes(buf, c.args).num(c.priority);
+      row.num(static_cast<int64_t>(c.state));
+      if (finished) {
+        row.num(static_cast<int64_t>(c.id)).num(0);
+        c.node >= 0 ? row.num(c.node) : row.null();
+        row.num(static_cast<int64_t>(c.how)).bytes(buf, c.value).bytes(buf, c.error);
+        row.text(buf, c.error_text).num(c.finished_at);
+      } else {
+        row.num(c.seq).num(c.node_failures);
+        row.null().null().null().null().null().null();
+      }
+      row.end();
+      continue;
+    }
+    copy_row row{changed};
+    row.num(static_cast<int64_t>(c.id)).num(static_cast<int64_t>(c.state));
+    c.requeued ? row.num(c.seq).num(c.node_failures) : row.null().null();
+    if (finished) {
+      c.node >= 0 ? row.num(c.node) : row.null();
+      row.num(static_cast<int64_t>(c.how)).bytes(buf, c.value).bytes(buf, c.error);
+      row.text(buf, c.error_text).num(c.finished_at);
+    } else {
+      row.null().null().null().null().null().null();
+    }
+    row.end();
+  }
+  if (!fresh.empty())
+    if (auto err = db_.copy_in("gasched_tasks(id, fn, args, priority, state, seq, "
+                               "node_failures, node, outcome, value, error, error_text, "
+                               "finished_at)",
+                               fresh, "cannot write it"))
+      return err;
+  if (!changed.empty())
+    if (auto err = db_.copy_in("gasched_changes", changed, "cannot write it"))
+      return err;
+  // The rest and the commit in one message; the fence first.
+  std::string sql = "SELECT gasched_fence_check(" + std::to_string(generation_) + ");";
+  if (!changed.empty())
+    sql += apply_changes;
+  for (size_t i = 0; i < batch.functions.size(); ++i)
+    sql += "INSERT INTO gasched_functions VALUES(" + std::to_string(batch.first_function + i)
+           + ", " + quote(batch.functions[i]) + ");";
+  for (size_t i = 0; i < batch.nodes.size(); ++i)
+    sql += "INSERT INTO gasched_nodes VALUES(" + std::to_string(batch.first_node + i) + ", "
+           + quote(batch.nodes[i]) + ");";
+  for (auto& [key, value] : batch.notes)
+    sql += "INSERT INTO gasched_notes VALUES(" + quote(key) + ", "
+           + bytea_literal(value.data(), value.size())
+           + ") ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;";
+  auto& m = batch.meta;
+  auto& c = m.count;
+  auto s = [](uint64_t x) { return std::to_string(x); };
+  sql += "UPDATE gasched_meta SET generation=" + s(m.generation) + ", next_id=" + s(m.next_id)
+         + ", front_seq=" + std::to_string(m.front_seq) + ", ticks=" + s(c.ticks)
+         + ", succeeded=" + s(c.succeeded) + ", failed=" + s(c.failed) + ", cancelled="
+         + s(c.cancelled) + ", requeued=" + s(c.requeued) + ", quarantined="
+         + s(c.quarantined) + ";";
+  if (batch.prune_before != 0) {
+    // In id order (no index on finished_at): the oldest results come first.
+    sql += "WITH d AS (DELETE FROM gasched_tasks WHERE id IN (SELECT id FROM gasched_tasks "
+           "WHERE state = 2 AND finished_at < "
+           + std::to_string(batch.prune_before) + " ORDER BY id LIMIT "
+           + std::to_string(prune_limit) + ") RETURNING 1) SELECT count(*) FROM d";
+    pg_rows r;
+    if (auto err = db_.exec(sql, "cannot write it", &r))
+      return err;
+    pruned = static_cast<size_t>(r.int64(0, 0));
+    return db_.exec("COMMIT", "cannot write it");
+  }
+  return db_.exec(sql + "COMMIT", "cannot write it");
+}
+
+// -- read --------------------------------------------------------------------------
+
+caf::error pg_store::read(task_id id, bool finished_only, kept_task& out) {
+  auto key = std::to_string(id);
+  pg_rows r;
+  auto sql = finished_only ? "SELECT fn, args, priority, node, outcome, value, error, "
+                             "finished_at FROM gasched_tasks WHERE id = $1 AND state = 2"
+                           : "SELECT fn, args, priority FROM gasched_tasks WHERE id = $1";
+  if (auto err = db_.exec(sql, {key.c_str()}, "cannot read a result", &r))
+    return err;
+  if (r.rows() == 0)
+    return make_error(errc::unknown_task,
+                      finished_only ? "no result of task " + key
+                                        + " is kept: unfinished, never accepted, or pruned"
+                                    : "task " + key + " is not in the journal");
+  out.fn = static_cast<uint32_t>(r.int64(0, 0));
+  out.args = r.bytes(0, 1);
+  out.priority = static_cast<int32_t>(r.int64(0, 2));
+  if (finished_only) {
+    out.node = r.null(0, 3) ? -1 : r.int64(0, 3);
+    out.how = static_cast<outcome_kind>(r.int64(0, 4));
+    out.value = r.bytes(0, 5);
+    out.error = r.bytes(0, 6);
+    out.finished_at = r.int64(0, 7);
+  }
+  return caf::none;
+}
+
+} // namespace gasched::detail

@@ -1,0 +1,82 @@
+// The journal in a PostgreSQL database, shared by schedulers of which one is
+// active at a time (pg_leader.hpp). The tables, beside whatever else the
+// database holds (layout 1; gasched_meta names the layout and the cluster):
+//
+//   gasched_meta(one = 1, layout, cluster, version,  the scheduler's state,
+//     generation, next_id, front_seq, counters)     as journal_file.hpp's meta
+//   gasched_fence(one = 1, generation)               the generation that may commit
+//   gasched_lease(one = 1, generation, holder,       who is active, until when
+//     address, version, expires_at, pids)            (the database's clock)
+//   gasched_functions, gasched_nodes, gasched_notes, as in the SQLite file
+//   gasched_tasks(id, fn, args, ...)                 one row per task, as there
+//
+// Fencing: every commit locks the fence row FOR KEY SHARE in its own
+// transaction and fails unless it holds this scheduler's generation; a
+// takeover locks it FOR UPDATE (waiting for a commit in flight) and raises
+// the generation, so once it is done no commit of an older generation can
+// ever succeed. A commit is a few round trips: new tasks by COPY, changed
+// ones by COPY into a temporary table and one UPDATE, the rest and COMMIT in
+// one message.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "journal/journal_store.hpp"
+#include "journal/pg_db.hpp"
+
+namespace gasched::detail {
+
+/// The tables' layout this version writes.
+constexpr int pg_layout = 1;
+
+/// This build's version, as leases and meta record it.
+const char* gasched_version();
+
+class pg_store final : public journal_store {
+public:
+  /// Connects to `url` and checks (or, in an empty database, creates) the
+  /// tables. Error journal_error naming the URL without its password:
+  /// unreachable, refused, a journal of another cluster than `cluster`, or
+  /// of another layout.
+  static caf::expected<std::unique_ptr<pg_store>>
+  open(const std::string& url, const std::string& cluster, const journal_options& opts);
+
+  /// The generation this store's commits carry (a lease's, pg_leader). 0,
+  /// the default: resume() raises the fence itself, so a scheduler alone on
+  /// the database fences whoever wrote before.
+  void set_generation(uint32_t generation) noexcept {
+    generation_ = generation;
+  }
+
+  uint32_t generation() const noexcept {
+    return generation_;
+  }
+
+  const std::string& where() const override {
+    return db_.where();
+  }
+  caf::error resume(caf::actor_system& sys, journal_meta& meta, journal_names& names,
+                    journal_notes& notes, journal_snapshot& snapshot) override;
+  /// Error errc::standby when the fence holds a newer generation: this
+  /// scheduler lost its lease and must never commit again.
+  caf::error write(const commit_batch& batch, size_t& pruned) override;
+  caf::error read(task_id id, bool finished_only, kept_task& out) override;
+
+private:
+  pg_store() = default;
+  caf::error check_schema(const std::string& cluster);
+  caf::error resume_in_transaction(caf::actor_system& sys, journal_meta& meta,
+                                   journal_names& names, journal_notes& notes,
+                                   journal_snapshot& snapshot);
+  caf::error write_in_transaction(const commit_batch& batch, size_t& pruned);
+  caf::error fenced_or(caf::error err);
+
+  pg_db db_;
+  uint32_t generation_ = 0;
+  bool sync_ = true;
+};
+
+} // namespace gasched::detail

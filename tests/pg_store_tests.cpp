@@ -1,0 +1,197 @@
+// The journal on PostgreSQL (journal/pg_store.hpp) against a real server
+// started for the run (pg_support.hpp): the store's contract as the SQLite
+// file keeps it, fencing of a scheduler whose generation is over, and the
+// errors of bad input.
+#include "journal_support.hpp"
+#include "pg_support.hpp"
+
+#include "journal/pg_store.hpp"
+
+using namespace gasched;
+using namespace gasched::detail;
+using namespace gasched::journal_test;
+
+TEST_CASE("pg journal: every record kind round-trips, as in an SQLite file", "[pg]") {
+  test_system ts;
+  auto path = pg_server::get().fresh_db();
+  {
+    journaled_core jc{ts.sys, path, core_limits{1, 0, 2}};
+    auto a = jc.add_node("a");
+    auto b = jc.add_node("b");
+    jc.enqueue(int_args(1));                                        // 1: fails
+    jc.enqueue(caf::make_message(std::string{"two"}), 5, "g");     // 2: succeeds
+    jc.enqueue(caf::make_message(point{3, 4, "p"}));               // 3: quarantined
+    jc.enqueue(caf::make_message(int64_t{4}, int32_t{-4}));        // 4: cancelled running
+    jc.enqueue({}, 0, "h");                                        // 5: cancelled pending
+    jc.enqueue(int_args(6));                                       // 6: running at the end
+    // (Epochs start at the generation's base: a PostgreSQL journal fences
+    // from its first run on, so its generation is never 0.)
+    auto first = jc.dispatch();
+    REQUIRE(first.size() == 2);
+    REQUIRE((first[0].first == 2 && first[1].first == 1));
+    auto e = first[0].second;
+    REQUIRE(jc.core.complete(2, e, no_node, caf::make_message(std::string{"done"}), caf::error{}));
+    auto stored = jc.journal->result_of(2);  // not committed yet: from the buffer
+    REQUIRE(stored);
+    CHECK(stored->value.get_as<std::string>(0) == "done");
+    REQUIRE(jc.dispatch().size() == 1);  // 3 on a
+    REQUIRE(jc.core.complete(1, e, no_node, {}, make_error(errc::max_retries, "boom")));
+    REQUIRE(jc.dispatch().size() == 1);  // 4 on b
+    REQUIRE(jc.core.cancel(5));
+    CHECK(jc.core.remove_node(a).empty());  // 3 back, 1 node lost
+    auto c = jc.add_node("c");
+    REQUIRE(jc.dispatch() == std::vector<std::pair<task_id, uint32_t>>{{3, e + 1}});
+    CHECK(jc.core.remove_node(c).size() == 1);  // 3 quarantined: 2 nodes lost
+    REQUIRE(jc.core.cancel(4));
+    REQUIRE(jc.dispatch() == std::vector<std::pair<task_id, uint32_t>>{{6, e}});
+    static_cast<void>(b);
+    jc.commit();
+  }
+  journaled_core jc{ts.sys, path};
+  auto& count = jc.core.count();
+  CHECK(count.succeeded == 1);
+  CHECK(count.failed == 1);
+  CHECK(count.cancelled == 2);
+  CHECK(count.quarantined == 1);
+  CHECK(count.requeued == 2);  // 3 by a node's death, 6 by the restart
+  CHECK(count.ticks == 6);
+  CHECK(pending_ids(jc.core) == ids{6});
+  auto result = [&](task_id id) {
+    auto r = jc.journal->result_of(id);
+    INFO("task " << id);
+    REQUIRE(r);
+    return std::move(*r);
+  };
+  auto r2 = result(2);
+  CHECK((r2.how == outcome_kind::succeeded && r2.function == "g" && r2.priority == 5));
+  CHECK((r2.node == "a" && r2.args.get_as<std::string>(0) == "two" && !r2.error));
+  CHECK(r2.value.get_as<std::string>(0) == "done");
+  auto r1 = result(1);
+  CHECK((r1.how == outcome_kind::failed && r1.node == "b"));
+  CHECK(describe(r1.error) == "gasched::max_retries: boom");
+  auto r3 = result(3);
+  CHECK((r3.how == outcome_kind::quarantined && r3.node == "c"));
+  CHECK(r3.args.get_as<point>(0) == point{3, 4, "p"});
+  CHECK(describe(r3.error) == "gasched::node_failures: 2 nodes died while running it");
+  auto r4 = result(4);
+  CHECK((r4.how == outcome_kind::cancelled && r4.node == "b" && is(r4.error, errc::cancelled)));
+  CHECK((r4.args.get_as<int64_t>(0) == 4 && r4.args.get_as<int32_t>(1) == -4));
+  auto r5 = result(5);
+  CHECK((r5.how == outcome_kind::cancelled && r5.node.empty() && r5.function == "h"));
+  auto t = result(2).to_result("sched");
+  CHECK((t.ok() && t.scheduler == "sched" && t.id == 2 && t.task.function == "g"));
+  CHECK(is(jc.journal->result_of(6).error(), errc::unknown_task));   // unfinished
+  CHECK(is(jc.journal->result_of(99).error(), errc::unknown_task));  // never accepted
+}
+
+TEST_CASE("pg journal: results are kept, pruned after keep_results, notes kept", "[pg]") {
+  test_system ts;
+  auto url = pg_server::get().fresh_db();
+  {
+    journaled_core jc{ts.sys, url};
+    jc.add_node("n");
+    jc.enqueue(int_args(1));
+    jc.enqueue(int_args(2));
+    auto d = jc.dispatch();
+    REQUIRE(d.size() == 2);
+    REQUIRE(jc.core.complete(1, d[0].second, no_node, int_args(10), {}));
+    jc.journal->set_note("k", std::string{"v\0w'\\", 5});
+    jc.commit();
+  }
+  {
+    auto j = open_ok(ts.sys, url);
+    REQUIRE(j->result_of(1));
+    CHECK(j->result_of(1)->value.get_as<int32_t>(0) == 10);
+    CHECK(j->note("k") == std::string{"v\0w'\\", 5});
+    auto snap = j->take_snapshot();
+    REQUIRE(snap.pending.size() == 1);  // 2 ran: back in front
+    CHECK((snap.pending[0].id == 2 && snap.pending[0].front));
+    CHECK(snap.next_id == 3);
+  }
+  auto opts = fast();
+  opts.keep_results = std::chrono::seconds(0);
+  auto j = open_ok(ts.sys, url, opts);
+  REQUIRE(j->result_of(1));  // not pruned before a commit
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE_FALSE(j->commit());
+  CHECK(is(j->result_of(1).error(), errc::unknown_task));
+}
+
+TEST_CASE("pg journal: once another scheduler resumed the journal, the first can never "
+          "commit again",
+          "[pg]") {
+  test_system ts;
+  auto url = pg_server::get().fresh_db();
+  journaled_core first{ts.sys, url};
+  first.enqueue(int_args(1));
+  first.commit();
+  auto second = open_ok(ts.sys, url);  // raises the fence
+  CHECK(second->take_snapshot().pending.size() == 1);
+  first.enqueue(int_args(2));
+  auto err = first.journal->commit();
+  INFO(describe(err));
+  CHECK(is(err, errc::standby));
+  CHECK(describe(err).find("lost its lease") != std::string::npos);
+  CHECK(first.journal->durable_id() == 1);  // task 2 never acknowledged
+  // Again and again: still fenced, never written.
+  CHECK(is(first.journal->commit(), errc::standby));
+  auto third = open_ok(ts.sys, url);
+  auto snap = third->take_snapshot();
+  REQUIRE(snap.pending.size() == 1);
+  CHECK(snap.pending[0].id == 1);
+  CHECK(snap.generation > 1);
+}
+
+namespace {
+
+// Opening fails at once with journal_error saying `what`, never the password.
+void check_pg_refused(caf::actor_system& sys, const std::string& url, const std::string& what) {
+  auto j = durable_journal::open(sys, url, fast());
+  REQUIRE_FALSE(j);
+  auto text = describe(j.error());
+  INFO(text);
+  CHECK(is(j.error(), errc::journal_error));
+  CHECK(text.find(what) != std::string::npos);
+  CHECK(text.find("secret") == std::string::npos);
+  CHECK(text.find("wrong-pw") == std::string::npos);
+}
+
+} // namespace
+
+TEST_CASE("pg journal: bad input gets an error naming it, never the password", "[pg]") {
+  test_system ts;
+  auto& pg = pg_server::get();
+  auto url = pg.fresh_db();
+  SECTION("unreachable") {
+    held_port closed{false};
+    check_pg_refused(ts.sys, "postgresql://gasched:secret@127.0.0.1:"
+                               + std::to_string(closed.port) + "/x",
+                     "cannot connect to the database");
+  }
+  SECTION("no such database") {
+    check_pg_refused(ts.sys, pg.url("nosuchdb"), "nosuchdb");
+  }
+  SECTION("wrong URL") {
+    check_pg_refused(ts.sys, "postgresql://gasched:secret@127.0.0.1:notaport/x",
+                     "cannot connect to the database");
+  }
+  SECTION("wrong password") {
+    check_pg_refused(ts.sys, pg.url("postgres", "wrong-pw"), "password authentication failed");
+  }
+  SECTION("a journal of another cluster") {
+    open_ok(ts.sys, url);
+    auto opts = fast();
+    opts.cluster = "other";
+    auto j = durable_journal::open(ts.sys, url, opts);
+    REQUIRE_FALSE(j);
+    INFO(describe(j.error()));
+    CHECK(describe(j.error()).find("the journal of cluster 'gasched', not of this "
+                                   "scheduler's cluster 'other'")
+          != std::string::npos);
+  }
+  SECTION("a journal of an older layout") {
+    open_ok(ts.sys, url);
+    pg.sql(url.substr(url.rfind('/') + 1), "UPDATE gasched_meta SET layout = 0");
+    check_pg_refused(ts.sys, url, "of an older layout (0");
+  }
+}
