@@ -4,10 +4,13 @@
 // and the command that made it.
 //
 //   build/benchmarks/gasched-journal-bench [--tasks N] [--batch N] [--dir DIR]
+//                                          [--pg-url URL]
 //
 // --tasks: tasks per scenario and pending tasks to resume (1,000,000);
 // --batch: changes per commit, as a scheduler commits once per drained
-// mailbox (1,000); --dir: where the journal files go (/tmp).
+// mailbox (1,000); --dir: where the journal files go (/tmp); --pg-url: also
+// the same on a PostgreSQL journal (its gasched tables are dropped before each
+// scenario and at the end: give it a database of its own).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +28,7 @@
 #include "core/scheduler_core.hpp"
 #include "gasched/errc.hpp"
 #include "journal/durable_journal.hpp"
+#include "journal/pg_db.hpp"
 
 using namespace gasched;
 using namespace gasched::detail;
@@ -37,6 +41,7 @@ struct settings {
   size_t tasks = 1000000;
   size_t batch = 1000;
   std::string dir = "/tmp";
+  std::string pg_url;
 };
 
 enum class mode { off, sync, no_sync };
@@ -54,6 +59,25 @@ double seconds_since(clock_type::time_point start) {
   std::exit(1);
 }
 
+// An empty PostgreSQL database again (gasched's tables only).
+void reset_pg(const std::string& url) {
+  pg_db db;
+  if (auto err = db.connect(url))
+    die(err);
+  if (auto err = db.exec("DROP TABLE IF EXISTS gasched_meta, gasched_fence, gasched_lease, "
+                         "gasched_functions, gasched_nodes, gasched_tasks, gasched_notes; "
+                         "DROP FUNCTION IF EXISTS gasched_fence_check",
+                         "cannot drop the tables"))
+    die(err);
+}
+
+void remove_journal(const std::string& path) {
+  if (is_pg_url(path))
+    reset_pg(path);
+  else
+    std::filesystem::remove(path);
+}
+
 // A core as the scheduler actor runs it, on a new journal unless `m` is off.
 struct bench_core {
   std::unique_ptr<durable_journal> journal;
@@ -65,7 +89,7 @@ struct bench_core {
     : batch(batch_size) {
     if (m == mode::off)
       return;
-    std::filesystem::remove(path);
+    remove_journal(path);
     journal_options opts;
     opts.sync_every_commit = m == mode::sync;
     auto j = durable_journal::open(sys, path, opts);
@@ -92,6 +116,8 @@ struct bench_core {
 };
 
 double bytes_per_task(const std::string& path, size_t tasks) {
+  if (is_pg_url(path))
+    return 0;
   return static_cast<double>(std::filesystem::file_size(path)) / static_cast<double>(tasks);
 }
 
@@ -190,11 +216,14 @@ settings parse(int argc, char** argv) {
       s.batch = std::stoul(argv[i + 1]);
     else if (flag == "--dir")
       s.dir = argv[i + 1];
+    else if (flag == "--pg-url")
+      s.pg_url = argv[i + 1];
     else
       argc = 0;
   }
   if (argc % 2 == 0 || s.tasks == 0 || s.batch == 0) {
-    std::fprintf(stderr, "usage: gasched-journal-bench [--tasks N] [--batch N] [--dir DIR]\n");
+    std::fprintf(stderr, "usage: gasched-journal-bench [--tasks N] [--batch N] [--dir DIR] "
+                         "[--pg-url URL]\n");
     std::exit(2);
   }
   return s;
@@ -202,8 +231,10 @@ settings parse(int argc, char** argv) {
 
 std::string command_line(int argc, char** argv) {
   std::string cmd = "build/benchmarks/gasched-journal-bench";
-  for (int i = 1; i < argc; ++i)
-    cmd += std::string{" "} + argv[i];
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    cmd += " " + (is_pg_url(arg) ? redact_pg_url(arg) : arg);
+  }
   return cmd;
 }
 
@@ -223,29 +254,51 @@ int main(int argc, char** argv) {
   std::printf("%-16s %18s %22s %20s %14s %14s\n", "", "enqueue (tasks/s)",
               "enqueue+run+done (t/s)", "batch, then run", "B/task pending", "B/task done");
   double off_enqueue = 0, off_cycle = 0, off_batch = 0;
-  for (auto m : {mode::off, mode::sync, mode::no_sync}) {
-    auto enqueue = enqueue_rate(sys, m, s, pending_path);
-    auto cycle = cycle_rate(sys, m, s, cycle_path);
-    auto batch = batch_rate(sys, m, s, batch_path);
+  struct store {
+    const char* name;
+    std::string pending, cycle, batch;
+  };
+  std::vector<store> stores{{"SQLite", pending_path, cycle_path, batch_path}};
+  if (!s.pg_url.empty())
+    stores.push_back({"PostgreSQL", s.pg_url, s.pg_url, s.pg_url});
+  auto row = [&](const char* name, mode m, const store& st) {
+    auto enqueue = enqueue_rate(sys, m, s, st.pending);
+    auto pending_bytes = m == mode::off ? 0 : bytes_per_task(st.pending, s.tasks);
+    auto cycle = cycle_rate(sys, m, s, st.cycle);
+    auto cycle_bytes = m == mode::off ? 0 : bytes_per_task(st.cycle, s.tasks);
+    // (On PostgreSQL the last scenario leaves the database to resume from: pending tasks.)
+    auto batch = batch_rate(sys, m, s, st.batch);
     if (m == mode::off) {
       off_enqueue = enqueue;
       off_cycle = cycle;
       off_batch = batch;
-      std::printf("%-16s %18.0f %22.0f %20.0f %14s %14s\n", label(m), enqueue, cycle, batch, "-",
+      std::printf("%-24s %18.0f %22.0f %20.0f %14s %14s\n", name, enqueue, cycle, batch, "-",
                   "-");
-      continue;
+      return;
     }
-    std::printf("%-16s %11.0f (%3.0f%%) %15.0f (%3.0f%%) %13.0f (%3.0f%%) %14.1f %14.1f\n",
-                label(m), enqueue, 100 * enqueue / off_enqueue, cycle, 100 * cycle / off_cycle,
-                batch, 100 * batch / off_batch, bytes_per_task(pending_path, s.tasks),
-                bytes_per_task(cycle_path, s.tasks));
-  }
+    auto bytes = [](double b) { return b > 0 ? std::to_string(static_cast<int>(b)) : "-"; };
+    std::printf("%-24s %11.0f (%3.0f%%) %15.0f (%3.0f%%) %13.0f (%3.0f%%) %14s %14s\n", name,
+                enqueue, 100 * enqueue / off_enqueue, cycle, 100 * cycle / off_cycle, batch,
+                100 * batch / off_batch, bytes(pending_bytes).c_str(),
+                bytes(cycle_bytes).c_str());
+  };
+  row(label(mode::off), mode::off, stores[0]);
+  for (auto& st : stores)
+    for (auto m : {mode::sync, mode::no_sync})
+      row((std::string{st.name} + " " + label(m)).c_str(), m, st);
   // The last journal of pending tasks is resumed: with the structure check
   // opening does by default, and without it.
   auto checked = resume_seconds(sys, pending_path, true, s.tasks);
   auto unchecked = resume_seconds(sys, pending_path, false, s.tasks);
   std::printf("\nresume %zu pending tasks: %.2f s (%.2f s without check_on_open)\n", s.tasks,
               checked, unchecked);
+  if (!s.pg_url.empty()) {
+    // A database of pending tasks only, as enqueue_rate leaves it.
+    enqueue_rate(sys, mode::no_sync, s, s.pg_url);
+    std::printf("resume %zu pending tasks from PostgreSQL: %.2f s\n", s.tasks,
+                resume_seconds(sys, s.pg_url, false, s.tasks));
+    reset_pg(s.pg_url);
+  }
   std::filesystem::remove(pending_path);
   std::filesystem::remove(cycle_path);
   std::filesystem::remove(batch_path);
