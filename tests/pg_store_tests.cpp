@@ -7,6 +7,10 @@
 
 #include "journal/pg_store.hpp"
 
+#include <caf/all.hpp>
+
+#include "gasched/gasched.hpp"
+
 using namespace gasched;
 using namespace gasched::detail;
 using namespace gasched::journal_test;
@@ -194,4 +198,54 @@ TEST_CASE("pg journal: bad input gets an error naming it, never the password", "
     pg.sql(url.substr(url.rfind('/') + 1), "UPDATE gasched_meta SET layout = 0");
     check_pg_refused(ts.sys, url, "of an older layout (0");
   }
+}
+
+TEST_CASE("pg journal: a scheduler whose journal another resumed steps down: it exits with "
+          "errc::standby and acknowledges nothing more",
+          "[pg]") {
+  auto url = pg_server::get().fresh_db();
+  caf::actor_system_config cfg;
+  gasched::init(cfg);
+  caf::actor_system sys{cfg};
+  scheduler_options opts;
+  opts.journal = url;
+  opts.journal_sync = false;
+  auto sched = spawn_scheduler(sys, opts);
+  if (!sched)
+    FAIL(describe(sched.error()));
+  caf::scoped_actor self{sys};
+  // A scheduler that failed to step down must not hold the system's end up.
+  struct killer {
+    caf::scoped_actor& self;
+    caf::actor target;
+    ~killer() {
+      self->send_exit(target, caf::exit_reason::kill);
+    }
+  } guard{self, caf::actor_cast<caf::actor>(*sched)};
+  auto submit = [&](int32_t i) -> caf::expected<task_id> {
+    caf::expected<task_id> out = caf::error{};
+    self->request(*sched, std::chrono::seconds(10), execute_atom::value,
+                  task{"f", caf::make_message(i)})
+      .receive([&](task_id id) { out = id; }, [&](caf::error& e) { out = std::move(e); });
+    return out;
+  };
+  auto first = submit(1);
+  REQUIRE(first);
+  CHECK(*first == 1);
+  self->monitor(*sched);
+  {
+    test_system ts;
+    auto other = open_ok(ts.sys, url);  // raises the fence
+  }
+  CHECK_FALSE(submit(2));  // never acknowledged: its commit is fenced
+  caf::error reason;
+  self->receive([&](caf::down_msg& m) { reason = m.reason; },
+                caf::after(std::chrono::seconds(10)) >> [] { FAIL("it did not step down"); });
+  INFO(describe(reason));
+  CHECK(is(reason, errc::standby));
+  // The journal has task 1 only.
+  test_system ts;
+  auto snap = open_ok(ts.sys, url)->take_snapshot();
+  REQUIRE(snap.pending.size() == 1);
+  CHECK(snap.pending[0].id == 1);
 }

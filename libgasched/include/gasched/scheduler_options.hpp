@@ -130,7 +130,15 @@ struct scheduler_options {
   /// cost: a task is one row, written when accepted and updated when it
   /// ends; identity tasks on 2 cores ran at 45-60 % of their throughput
   /// without a journal (gasched-bench --only journal), one more thread;
-  /// tasks of a millisecond or more hardly notice.
+  /// tasks of a millisecond or more hardly notice. A PostgreSQL URL
+  /// (postgresql://USER:PASSWORD@HOST:PORT/DB, or postgres://) keeps the
+  /// same journal in that database (Debian's libpq): the scheduler that
+  /// opens it fences every earlier one, which can then never commit,
+  /// answer or deliver again and exits with errc::standby, saying so in its
+  /// log. Its cost: a commit is a few round trips to the server; measured
+  /// at the core with the server on the same 2 cores (gasched-journal-bench
+  /// --pg-url), a batch accepted then run went at 42,000-49,000 tasks/s
+  /// (SQLite: 198,000-284,000), and 1,000,000 pending tasks resumed in 4.3 s.
   std::string journal;
 
   /// How long finished results stay in the journal for await(task_id).

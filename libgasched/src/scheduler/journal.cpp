@@ -70,6 +70,14 @@ void release(scheduler_self self, held_for_commit& held) {
 // the same commit is written again soon.
 void retry_later(scheduler_self self, const caf::error& err) {
   auto& st = self->state;
+  if (is(err, errc::standby)) {
+    // Another scheduler resumed the shared journal: this one may never
+    // commit, answer or deliver again. What it holds is the other's now.
+    log(log_level::error, "scheduler {}: stepping down: {}", st.label, describe(err));
+    fail_awaiters(self, "the scheduler stepped down: another took over its journal");
+    self->quit(err);
+    return;
+  }
   if (!st.commit_failing)
     log(log_level::error, "scheduler {}: journal {}: {}; retrying", st.label,
         st.journal->path(), describe(err));
