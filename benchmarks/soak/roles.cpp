@@ -300,13 +300,18 @@ void await_one(client_actor* self, task_id id) {
     st.reawait.push_back(id);
     return;
   }
-  self->request(st.sched, std::chrono::seconds(60), await_atom::value, id)
+  self->request(st.sched, std::chrono::seconds(20), await_atom::value, id)
     .then(
       [self, id](const task_result& r) {
+        // An await that outlived a reconnection may answer after the new one.
+        if (self->state.outstanding.count(id) == 0)
+          return;
         append_line(self->state.del_fd, "D " + std::to_string(id) + " " + outcome(r) + "\n");
         self->state.outstanding.erase(id);
       },
       [self, id](caf::error& e) {
+        if (self->state.outstanding.count(id) == 0)
+          return;
         if (e == errc::not_allowed || e == errc::unknown_task) {
           append_line(self->state.del_fd, "E " + std::to_string(id) + " " + code_name(e) + "\n");
           self->state.outstanding.erase(id);
@@ -401,8 +406,10 @@ caf::behavior client(client_actor* self, client_setup setup,
       st.sched = s;
       st.connected = true;
       self->monitor(s);
-      auto again = std::move(st.reawait);
+      // Requests to the scheduler that was lost may never be answered: await
+      // everything again from the one found now.
       st.reawait.clear();
+      std::vector<task_id> again(st.outstanding.begin(), st.outstanding.end());
       for (auto id : again)
         await_one(self, id);
     },
