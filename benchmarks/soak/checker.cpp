@@ -317,8 +317,8 @@ verdict check_dir(const std::string& dir, bool growth) {
       r << " " << k;
   }
   r << "\n\n## Processes\n\nSampled from /proc every 10 s; per process, over all its lives "
-       "(RSS in MiB).\n\n| process | lives | samples | RSS first / last / max | fds first / "
-       "last / max | threads first / last / max | CPU s |\n|---|---|---|---|---|---|---|\n";
+       "(first / last / max).\n\n| process | lives | samples | RSS MiB | fds | threads | CPU s "
+       "|\n|---|---|---|---|---|---|---|\n";
   for (auto& [name, by_life] : lives) {
     std::vector<sample> all;
     double cpu = 0;
@@ -342,9 +342,9 @@ verdict check_dir(const std::string& dir, bool growth) {
                   mx(&sample::threads), cpu);
     r << buf;
   }
-  r << "\n## Growth\n\nRule: each life of the scheduler and of every node that lasts past its "
-       "minute 5 keeps RSS within 110 % of its minute-5 sample, and fds and threads equal to "
-       "it.\n\n";
+  r << "\n## Growth\n\nRule: each life of the scheduler and of every node that lasts past\n"
+       "its minute 5 keeps RSS within 110 % of its minute-5 sample, and fds and\n"
+       "threads equal to it.\n\n";
   if (lives_checked == 0)
     r << "Not measured: no process life reached minute 5 with a sample after it.\n";
   else
