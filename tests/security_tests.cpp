@@ -251,3 +251,32 @@ TEST_CASE("privileges: a node takes orders only from a scheduler it serves, with
   c.self()->send_exit(node, caf::exit_reason::user_shutdown);
   c.self()->send_exit(handed, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE("privileges: a remote client awaits its own task by id after it ended (journal)",
+          "[security]") {
+  scratch_dir dir;
+  process_cluster c;
+  auto opts = c.options({});  // no node: a task ends only when cancelled
+  opts.journal = dir / "journal.db";
+  auto sched = c.scheduler(opts);
+  auto port = publish(c.sys(), sched, 0);
+  REQUIRE(port);
+  auto mine = c.execute(sched, make_task("test.sleep", caf::make_message(int32_t{1},
+                                                                         int32_t{10})));
+  auto theirs = std::to_string(mine + 1);
+  std::vector<std::string> args;
+  if (!test_tls_dir().empty())
+    args = {"--tls", test_tls_dir() + "/node"};
+  for (std::string a : {std::string{"127.0.0.1"}, std::to_string(*port), std::string{"execute"},
+                        "cancel:" + theirs, "await:" + theirs, "await:" + theirs,
+                        "await:" + std::to_string(mine)})
+    args.push_back(a);
+  auto lines = peer(args);
+  REQUIRE(lines.size() == 5);
+  CHECK(lines[0] == "execute ok " + theirs);
+  CHECK(lines[1] == "cancel:" + theirs + " ok ");
+  // Ended and delivered to the scheduler's client: its owner may still ask.
+  CHECK(lines[2] == "await:" + theirs + " ok ");
+  CHECK(lines[3] == "await:" + theirs + " ok ");
+  CHECK(starts_with(lines[4], "await:" + std::to_string(mine) + " error gasched::not_allowed"));
+}

@@ -99,10 +99,11 @@ void tcp_proxy::pass() { set_mode(mode::pass, {}); }
 void tcp_proxy::blackhole() { set_mode(mode::blackhole, {}); }
 void tcp_proxy::delay(std::chrono::milliseconds d) { set_mode(mode::delay, d); }
 
-void tcp_proxy::lossy(double share, std::chrono::milliseconds stall) {
+void tcp_proxy::lossy(double share, std::chrono::milliseconds stall, direction way) {
   {
     std::lock_guard<std::mutex> guard(mtx_);
     loss_ = share;
+    loss_way_ = way;
   }
   set_mode(mode::lossy, stall);
 }
@@ -174,6 +175,7 @@ bool tcp_proxy::sync() {
   cur_mode_ = mode_;
   cur_delay_ = delay_;
   cur_loss_ = loss_;
+  cur_loss_way_ = loss_way_;
   if (close_requested_) {
     close_requested_ = false;
     for (auto& l : links_)
@@ -247,7 +249,9 @@ void tcp_proxy::receive(link& l, int i, time_point now) {
   ssize_t n = recv(l.fd[i], buffer_.data(), buffer_.size(), 0);
   if (n > 0) {
     auto due = cur_mode_ == mode::delay ? now + cur_delay_ : now;
-    if (cur_mode_ == mode::lossy) {
+    // Side 0 is the client: what it sends goes upstream.
+    auto way = i == 0 ? direction::to_upstream : direction::to_client;
+    if (cur_mode_ == mode::lossy && (cur_loss_way_ == direction::both || cur_loss_way_ == way)) {
       rng_ ^= rng_ << 13, rng_ ^= rng_ >> 7, rng_ ^= rng_ << 17;
       if (static_cast<double>(rng_ % 1000000) / 1e6 < cur_loss_)
         due = now + cur_delay_;

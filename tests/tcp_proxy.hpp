@@ -38,9 +38,12 @@ public:
   /// Forwards both ways, each chunk written `d` after it was read, in order.
   /// Chunks keep their due time when the mode changes.
   void delay(std::chrono::milliseconds d);
-  /// A lossy link as TCP sees it: each chunk is held back `stall` (a
-  /// retransmission) with probability `share`, order kept; the rest pass.
-  void lossy(double share, std::chrono::milliseconds stall);
+  /// Which way a lossy link loses: both, or only one (a one-way loss:
+  /// requests get through and answers stall, or the other way round).
+  enum class direction { both, to_upstream, to_client };
+  /// A lossy link as TCP sees it: each chunk going `way` is held back `stall`
+  /// (a retransmission) with probability `share`, order kept; the rest pass.
+  void lossy(double share, std::chrono::milliseconds stall, direction way = direction::both);
   /// Closes both sides of every current connection; new ones are forwarded in
   /// the current mode.
   void close_all();
@@ -80,6 +83,7 @@ private:
   mode mode_ = mode::pass;
   std::chrono::milliseconds delay_{0};
   double loss_ = 0;
+  direction loss_way_ = direction::both;
   bool close_requested_ = false;
   bool stop_ = false;
   uint64_t requested_ = 0;
@@ -89,6 +93,7 @@ private:
   mode cur_mode_ = mode::pass;
   std::chrono::milliseconds cur_delay_{0};
   double cur_loss_ = 0;
+  direction cur_loss_way_ = direction::both;
   uint64_t rng_ = 0x9e3779b97f4a7c15;  // xorshift: lossy's coin
   std::vector<link> links_;
   std::vector<char> buffer_;

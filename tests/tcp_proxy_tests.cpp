@@ -338,3 +338,25 @@ TEST_CASE("tcp_proxy backpressure: a stalled upstream stops the client, nothing 
     same = got.data[i] == data[i % data.size()];
   CHECK(same);
 }
+
+TEST_CASE("tcp_proxy one-way loss: only chunks going one way stall", "[proxy]") {
+  echo_server echo;
+  tcp_proxy proxy(echo.port());
+  fd_guard client{connect_client(proxy.port())};
+  REQUIRE(round_trip(client.fd, "connected") == "connected");
+  // Every chunk going the lossy way is held 1.5 s: a round trip stalls once,
+  // where a loss both ways would stall it twice (3 s or more).
+  for (auto way : {tcp_proxy::direction::to_upstream, tcp_proxy::direction::to_client}) {
+    proxy.lossy(1.0, 1500ms, way);
+    auto t0 = steady_clock::now();
+    CHECK(round_trip(client.fd, "lossy") == "lossy");
+    auto took = steady_clock::now() - t0;
+    CHECK(took >= 1500ms);
+    CHECK(took < 3000ms);
+  }
+  proxy.lossy(1.0, 1500ms);
+  auto t0 = steady_clock::now();
+  CHECK(round_trip(client.fd, "both") == "both");
+  CHECK(steady_clock::now() - t0 >= 3000ms);
+  proxy.pass();
+}

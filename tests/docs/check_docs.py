@@ -96,6 +96,12 @@ NOT_RUN = {
         results_command(root), "python3 benchmarks/results_table.py", "cmake --build build -j2"),
     "source-tree": lambda root, c: c.split()[0] in ("cmake", "ctest")
     and " build" in c,
+    # A soak runs for minutes to hours: its command, with options the program has
+    # (checked where the source is: self_test.py's copies leave out the .cpp files).
+    "soak": lambda root, c: c.split()[0] == "build/benchmarks/gasched-soak"
+    and (not (root / "benchmarks/soak/driver.cpp").exists()
+         or all(f'"{w.split("=")[0]}"' in (root / "benchmarks/soak/driver.cpp").read_text()
+                for w in c.split()[1:] if w.startswith("--"))),
 }
 
 

@@ -33,8 +33,17 @@ void deliver(scheduler_self self, task_result&& r) {
 
 void deliver_now(scheduler_self self, task_result&& r) {
   auto& st = self->state;
-  if (!st.remote_owner.empty())
-    st.remote_owner.erase(r.id);
+  if (!st.remote_owner.empty()) {
+    if (!journaled(self)) {
+      st.remote_owner.erase(r.id);  // nothing to await once it ended
+    } else if (st.remote_owner.count(r.id) != 0) {
+      st.ended_owned.push_back(r.id);
+      if (st.ended_owned.size() > st.ended_owners_kept) {
+        st.remote_owner.erase(st.ended_owned.front());
+        st.ended_owned.pop_front();
+      }
+    }
+  }
   bool awaited = false;
   if (!st.awaiters.empty()) {
     auto [first, last] = st.awaiters.equal_range(r.id);

@@ -74,6 +74,11 @@ struct scheduler_state {
   /// Tasks submitted by another process, by the process: only it may await,
   /// cancel or list them.
   std::unordered_map<task_id, caf::node_id> remote_owner;
+  /// With a journal, a remote owner may await a task by id after it ended
+  /// (a client that lost its connection asks again): the owners of the last
+  /// ended_owners_kept ended tasks stay in remote_owner, oldest erased first.
+  std::deque<task_id> ended_owned;
+  static constexpr size_t ended_owners_kept = 65536;
   // -- the journal (opts.journal) ------------------------------------------------
   std::shared_ptr<durable_journal> journal;  ///< null: no journal
   /// Answers and results held until the commit that makes them true: a task

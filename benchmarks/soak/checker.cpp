@@ -1,0 +1,389 @@
+// The checker of gasched-soak: accounts for every task from the files the
+// processes wrote (soak.hpp lists them), so that `--check-only DIR` finds the
+// same as the run did. What it trusts: a client writes "S" only after the
+// scheduler acknowledged the task, the scheduler's client writes "R" for
+// each result it was sent, nodes write a line as each attempt starts.
+#include <dirent.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "soak.hpp"
+
+namespace gasched::soak {
+
+namespace {
+
+struct submitted {
+  int64_t tag = 0;
+  char kind = 0;
+  std::string client;
+  bool cancel_acked = false;
+};
+
+struct ending {
+  char source = 0;  // R or A
+  int64_t tag = 0;
+  std::string outcome;
+};
+
+std::vector<std::string> files(const std::string& dir, const std::string& prefix) {
+  std::vector<std::string> out;
+  if (auto* d = ::opendir(dir.c_str())) {
+    while (auto* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name.rfind(prefix, 0) == 0)
+        out.push_back(name);
+    }
+    ::closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string rest_of(std::istringstream& words) {
+  std::string rest;
+  std::getline(words >> std::ws, rest);
+  return rest;
+}
+
+struct sample {
+  long seconds = 0, age = 0, rss = 0, fds = 0, threads = 0;
+  double cpu = 0;
+};
+
+std::string ids_text(const std::vector<uint64_t>& ids) {
+  std::string out;
+  for (size_t i = 0; i < ids.size() && i < 50; ++i)
+    out += (i ? " " : "") + std::to_string(ids[i]);
+  if (ids.size() > 50)
+    out += " ... (" + std::to_string(ids.size()) + ")";
+  return out.empty() ? "none" : out;
+}
+
+bool have_gnuplot() { return std::system("command -v gnuplot > /dev/null 2>&1") == 0; }
+
+} // namespace
+
+verdict check_dir(const std::string& dir, bool growth) {
+  std::ostringstream r;
+  std::map<uint64_t, submitted> subs;
+  for (auto& f : files(dir, "sub-")) {
+    auto client = f.substr(4, f.size() - 8);
+    std::ifstream in{dir + "/" + f};
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream words{line};
+      char k = 0;
+      uint64_t id = 0;
+      words >> k >> id;
+      if (k == 'S') {
+        auto& s = subs[id];
+        words >> s.tag >> s.kind;
+        s.client = client;
+      } else if (k == 'C') {
+        subs[id].cancel_acked = true;
+      }
+    }
+  }
+  std::map<uint64_t, std::vector<ending>> ends;
+  std::set<uint64_t> unfinished, unknown;
+  {
+    std::ifstream in{dir + "/results.txt"};
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream words{line};
+      char k = 0;
+      uint64_t id = 0;
+      words >> k >> id;
+      if (k == 'R' || k == 'A') {
+        ending e{k, 0, {}};
+        words >> e.tag;
+        e.outcome = rest_of(words);
+        ends[id].push_back(e);
+      } else if (k == 'U') {
+        unfinished.insert(id);
+      } else if (k == 'X') {
+        unknown.insert(id);
+      }
+    }
+  }
+  std::map<int64_t, int> executions;
+  long execution_lines = 0;
+  for (auto& f : files(dir, "exec-")) {
+    std::ifstream in{dir + "/" + f};
+    int64_t tag = 0;
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream words{line};
+      if (words >> tag) {
+        ++executions[tag];
+        ++execution_lines;
+      }
+    }
+  }
+
+  // Every acknowledged task: ended exactly once, as its kind must end.
+  std::vector<uint64_t> lost, duplicated, stuck, wrong, unexecuted;
+  std::map<std::string, long> by_outcome;
+  long from_journal = 0;
+  for (auto& [id, s] : subs) {
+    if (s.kind == 0)
+      continue;  // a cancel line without its task: not acknowledged as submitted
+    auto it = ends.find(id);
+    if (it == ends.end()) {
+      (unfinished.count(id) ? stuck : lost).push_back(id);
+      continue;
+    }
+    auto& e = it->second;
+    if (e.size() > 1)
+      duplicated.push_back(id);
+    from_journal += e.front().source == 'A';
+    auto& out = e.front().outcome;
+    auto ok = "ok " + std::to_string(value_of(s.tag));
+    bool right = false;
+    switch (s.kind) {
+      case 'w': case 'l': case 'y': right = out == ok; break;
+      case 'f': right = out == "err max_retries"; break;
+      case 'p': right = out == "err permanent_failure"; break;
+      case 'c': right = out == "err cancelled" || (!s.cancel_acked && out == ok); break;
+    }
+    for (auto& other : e)
+      right = right && other.tag == s.tag && other.outcome == out;
+    if (!right)
+      wrong.push_back(id);
+    by_outcome[std::string(1, s.kind) + " " + (out.rfind("ok", 0) == 0 ? "ok" : out.substr(4))]++;
+    // A result no node could have made: no attempt started (or too few).
+    auto ran = executions.count(s.tag) ? executions[s.tag] : 0;
+    int needed = out.rfind("ok", 0) == 0 ? (s.kind == 'y' ? 2 : 1)
+                 : out == "err max_retries"      ? static_cast<int>(max_retries)
+                 : out == "err permanent_failure" ? 1
+                                                  : 0;
+    if (ran < needed)
+      unexecuted.push_back(id);
+  }
+  long accepted_unacked = 0;
+  for (auto& [id, e] : ends)
+    if (!subs.count(id) || subs[id].kind == 0)
+      ++accepted_unacked;
+
+  // What each client received: never twice, always what the scheduler sent.
+  std::vector<uint64_t> delivered_twice, delivered_wrong;
+  long deliveries = 0;
+  std::map<std::string, long> gave_up;
+  for (auto& f : files(dir, "del-")) {
+    auto client = f.substr(4, f.size() - 8);
+    std::map<uint64_t, int> seen;
+    std::ifstream in{dir + "/" + f};
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream words{line};
+      char k = 0;
+      uint64_t id = 0;
+      words >> k >> id;
+      auto rest = rest_of(words);
+      if (k == 'E') {
+        gave_up[rest]++;
+        continue;
+      }
+      if (k != 'D')
+        continue;
+      ++deliveries;
+      if (++seen[id] == 2)
+        delivered_twice.push_back(id);
+      auto it = ends.find(id);
+      auto sub = subs.find(id);
+      if (it == ends.end() || it->second.front().outcome != rest || sub == subs.end()
+          || sub->second.client != client)
+        delivered_wrong.push_back(id);
+    }
+  }
+
+  // Faults, by kind.
+  std::map<std::string, long> faults;
+  long unexpected_exits = 0;
+  double healed_at = -1;
+  {
+    std::ifstream in{dir + "/faults.txt"};
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream words{line};
+      double t = 0;
+      std::string kind;
+      words >> t >> kind;
+      if (kind == "healed")
+        healed_at = t;
+      else if (kind == "unexpected-exit")
+        ++unexpected_exits;
+      else if (kind != "drained" && !kind.empty())
+        faults[kind]++;
+    }
+  }
+  std::vector<std::string> missing_kinds;
+  for (auto& k : fault_kinds())
+    if (!faults.count(k))
+      missing_kinds.push_back(k);
+
+  // Processes: /proc samples per life.
+  std::map<std::string, std::map<int, std::vector<sample>>> lives;
+  std::map<std::string, std::string> roles;
+  {
+    std::ifstream in{dir + "/samples.tsv"};
+    std::string header;
+    std::getline(in, header);
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream words{line};
+      sample s;
+      std::string role, name;
+      int life = 0;
+      long pid = 0;
+      if (words >> s.seconds >> role >> name >> life >> s.age >> pid >> s.rss >> s.fds >> s.threads
+          >> s.cpu) {
+        lives[name][life].push_back(s);
+        roles[name] = role;
+      }
+    }
+  }
+  std::vector<std::string> growth_failures;
+  long lives_checked = 0;
+  for (auto& [name, by_life] : lives) {
+    if (roles[name] == "client")
+      continue;
+    for (auto& [life, ss] : by_life) {
+      auto base = std::find_if(ss.begin(), ss.end(), [](const sample& s) { return s.age >= 300; });
+      if (base == ss.end() || base + 1 == ss.end())
+        continue;
+      ++lives_checked;
+      for (auto it = base + 1; it != ss.end(); ++it) {
+        std::ostringstream why;
+        if (it->rss > base->rss * 11 / 10)
+          why << "RSS " << it->rss << " KiB > 110 % of " << base->rss;
+        if (it->fds != base->fds)
+          why << (why.tellp() ? ", " : "") << "fds " << it->fds << " != " << base->fds;
+        if (it->threads != base->threads)
+          why << (why.tellp() ? ", " : "") << "threads " << it->threads << " != " << base->threads;
+        if (why.tellp()) {
+          growth_failures.push_back(name + " life " + std::to_string(life) + " at "
+                                    + std::to_string(it->seconds) + " s: " + why.str());
+          break;
+        }
+      }
+    }
+  }
+
+  bool pass = lost.empty() && duplicated.empty() && stuck.empty() && wrong.empty()
+              && unexecuted.empty() && delivered_twice.empty() && delivered_wrong.empty()
+              && missing_kinds.empty() && unexpected_exits == 0 && !subs.empty()
+              && (!growth || growth_failures.empty());
+
+  r << "# gasched-soak report\n\n";
+  r << "Verdict: **" << (pass ? "PASS" : "FAIL") << "**\n\n";
+  r << "## Tasks\n\n";
+  r << "| | count |\n|---|---|\n";
+  r << "| acknowledged | " << subs.size() << " |\n";
+  r << "| ended exactly once | " << subs.size() - lost.size() - stuck.size() - duplicated.size()
+    << " |\n";
+  r << "| of which found in the journal at the end (result line lost to a kill) | "
+    << from_journal << " |\n";
+  r << "| accepted but never acknowledged to a client (not counted above) | " << accepted_unacked
+    << " |\n";
+  r << "| lost | " << lost.size() << " |\n";
+  r << "| duplicated (ended twice) | " << duplicated.size() << " |\n";
+  r << "| stuck (unfinished after the drain) | " << stuck.size() << " |\n";
+  r << "| wrong outcome or value | " << wrong.size() << " |\n";
+  r << "| result without the attempts it needs | " << unexecuted.size() << " |\n";
+  r << "| attempts started on nodes | " << execution_lines << " |\n";
+  r << "| results received by clients | " << deliveries << " |\n";
+  r << "| delivered twice to one client | " << delivered_twice.size() << " |\n";
+  r << "| delivered with another outcome | " << delivered_wrong.size() << " |\n";
+  for (auto& [code, n] : gave_up)
+    r << "| client gave up awaiting (" << code << ") | " << n << " |\n";
+  r << "\nLost: " << ids_text(lost) << "\n\nDuplicated: " << ids_text(duplicated)
+    << "\n\nStuck: " << ids_text(stuck) << "\n\nWrong: " << ids_text(wrong)
+    << "\n\nWithout attempts: " << ids_text(unexecuted)
+    << "\n\nDelivered twice: " << ids_text(delivered_twice)
+    << "\n\nDelivered wrong: " << ids_text(delivered_wrong) << "\n\n";
+  r << "Outcomes by kind (w short, l long, y flaky, f always failing, p permanent failure, "
+       "c cancelled):\n\n| kind outcome | tasks |\n|---|---|\n";
+  for (auto& [k, n] : by_outcome)
+    r << "| " << k << " | " << n << " |\n";
+  r << "\n## Faults\n\n| kind | injected |\n|---|---|\n";
+  for (auto& k : fault_kinds())
+    r << "| " << k << " | " << (faults.count(k) ? faults[k] : 0) << " |\n";
+  r << "\nUnexpected process exits: " << unexpected_exits << ". Every fault healed at "
+    << healed_at << " s.";
+  if (!missing_kinds.empty()) {
+    r << " Kinds never injected:";
+    for (auto& k : missing_kinds)
+      r << " " << k;
+  }
+  r << "\n\n## Processes\n\nSampled from /proc every 10 s; per process, over all its lives "
+       "(first / last / max).\n\n| process | lives | samples | RSS MiB | fds | threads | CPU s "
+       "|\n|---|---|---|---|---|---|---|\n";
+  for (auto& [name, by_life] : lives) {
+    std::vector<sample> all;
+    double cpu = 0;
+    for (auto& [life, ss] : by_life) {
+      all.insert(all.end(), ss.begin(), ss.end());
+      cpu += ss.back().cpu;
+    }
+    auto mx = [&](auto field) {
+      long m = 0;
+      for (auto& s : all)
+        m = std::max(m, s.*field);
+      return m;
+    };
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "| %s | %zu | %zu | %.1f / %.1f / %.1f | %ld / %ld / %ld | %ld / %ld / %ld | "
+                  "%.1f |\n",
+                  name.c_str(), by_life.size(), all.size(), all.front().rss / 1024.0,
+                  all.back().rss / 1024.0, mx(&sample::rss) / 1024.0, all.front().fds,
+                  all.back().fds, mx(&sample::fds), all.front().threads, all.back().threads,
+                  mx(&sample::threads), cpu);
+    r << buf;
+  }
+  r << "\n## Growth\n\nRule: each life of the scheduler and of every node that lasts past\n"
+       "its minute 5 keeps RSS within 110 % of its minute-5 sample, and fds and\n"
+       "threads equal to it.\n\n";
+  if (lives_checked == 0)
+    r << "Not measured: no process life reached minute 5 with a sample after it.\n";
+  else
+    r << "Lives checked: " << lives_checked << "; over the rule: " << growth_failures.size()
+      << "\n";
+  for (auto& g : growth_failures)
+    r << "- " << g << "\n";
+  if (!growth)
+    r << "\n(The growth rule is reported, not part of the verdict.)\n";
+
+  // The plot: RSS, fds and threads of every process over time.
+  if (have_gnuplot() && !lives.empty()) {
+    std::ofstream gp{dir + "/plot.gp"};
+    gp << "set terminal pngcairo size 1200,900 noenhanced\nset output '" << dir
+       << "/growth.png'\nset multiplot layout 3,1\nset key outside right\nset xlabel 'seconds'\n";
+    auto panel = [&](const char* title, int column, const char* scale) {
+      gp << "set title '" << title << "'\nplot ";
+      bool first = true;
+      for (auto& [name, by_life] : lives) {
+        gp << (first ? "" : ", ") << "'< awk -F\"\\t\" \"\\$3==\\\"" << name << "\\\"\" " << dir
+           << "/samples.tsv' using 1:($" << column << scale << ") with linespoints title '"
+           << name << "'";
+        first = false;
+      }
+      gp << "\n";
+    };
+    panel("RSS (MiB)", 7, "/1024.0");
+    panel("open fds", 8, "");
+    panel("threads", 9, "");
+    gp << "unset multiplot\n";
+    gp.close();
+    if (std::system(("gnuplot " + dir + "/plot.gp > " + dir + "/plot.log 2>&1").c_str()) == 0)
+      r << "\nPlot: growth.png (RSS, fds and threads of every process over the run).\n";
+    else
+      r << "\nPlot: gnuplot failed (see plot.log).\n";
+  } else {
+    r << "\nPlot: not drawn (gnuplot is not installed; samples.tsv has the figures).\n";
+  }
+  return {pass, r.str()};
+}
+
+} // namespace gasched::soak

@@ -1,0 +1,536 @@
+// The driver of gasched-soak: starts the scheduler, the nodes and the
+// clients (copies of this program), puts a fault proxy in front of each
+// node's and client's link to the scheduler, injects faults on a seeded
+// schedule, samples every process from /proc, then heals everything, lets
+// the work drain, stops the processes and runs the checker.
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "child_process.hpp"
+#include "soak.hpp"
+#include "tcp_proxy.hpp"
+
+namespace gasched::soak {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+using tools::child_process;
+using testing::tcp_proxy;
+
+struct settings {
+  double minutes = 1;
+  double rate = 50;
+  uint64_t seed = 1;
+  double fault_every = 20;
+  int nodes = 3;
+  int clients = 2;
+  uint32_t slots = 8;
+  bool tls = false;
+  std::string dir = "soak-run";
+  double sample_every = 10;
+  double drain = 60;
+};
+
+struct process {
+  std::string role;  // scheduler, node, client
+  std::string name;
+  std::vector<std::string> argv;
+  child_process child{};
+  int life = 0;
+  clock_type::time_point started{};
+  bool down = false;     // killed by the nemesis, waiting to start again
+  bool stopped = false;  // SIGSTOP
+  bool busy = false;     // a fault holds it
+};
+
+struct fault {
+  std::string kind;
+  process* target = nullptr;
+  tcp_proxy* proxy = nullptr;
+  clock_type::time_point heal_at{};
+};
+
+std::string self_exe() {
+  char buf[4096];
+  auto n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "gasched-soak";
+}
+
+std::string certs_script() {
+  // Installed beside the program, else the source tree's.
+  auto exe = self_exe();
+  auto beside = exe.substr(0, exe.rfind('/') + 1) + "gasched-certs";
+  if (::access(beside.c_str(), X_OK) == 0)
+    return beside;
+  return std::string{GASCHED_SOURCE_DIR} + "/apps/scripts/gasched-certs";
+}
+
+class run {
+public:
+  explicit run(settings s) : s_(std::move(s)), rng_(s_.seed) {}
+
+  int go() {
+    ::mkdir(s_.dir.c_str(), 0755);
+    ::mkdir((s_.dir + "/logs").c_str(), 0755);
+    if (!dir_is_empty()) {
+      std::cerr << "gasched-soak: " << s_.dir << " holds an earlier run; give a new --dir\n";
+      return 2;
+    }
+    faults_fd_ = open_append(s_.dir + "/faults.txt");
+    samples_.open(s_.dir + "/samples.tsv");
+    samples_ << "seconds\trole\tname\tlife\tage\tpid\trss_kib\tfds\tthreads\tcpu_s\n";
+    if (s_.tls && !make_certs())
+      return 1;
+    t0_ = clock_type::now();
+    if (!start_scheduler())
+      return 1;
+    for (int i = 0; i < s_.nodes + s_.clients; ++i)
+      proxies_.push_back(std::make_unique<tcp_proxy>(port_));
+    for (int i = 0; i < s_.nodes; ++i) {
+      auto name = "node" + std::to_string(i);
+      process p{"node", name, {exe_, "node", "--dir", s_.dir, "--join",
+                               "127.0.0.1:" + std::to_string(proxies_[i]->port()), "--name",
+                               name, "--slots", std::to_string(s_.slots)}};
+      if (s_.tls)
+        p.argv.insert(p.argv.end(), {"--tls", s_.dir + "/certs/" + name});
+      nodes_.push_back(std::move(p));
+    }
+    for (int i = 0; i < s_.clients; ++i)
+      clients_.push_back(process{"client", "client" + std::to_string(i), {}});
+    for (auto& n : nodes_)
+      start(n);
+    for (auto& c : clients_)
+      start(c);
+    std::cout << "gasched-soak: " << s_.nodes << " nodes, " << s_.clients << " clients, "
+              << s_.rate << " tasks/s for " << s_.minutes << " min, a fault every "
+              << s_.fault_every << " s on average, seed " << s_.seed
+              << (s_.tls ? ", TLS" : "") << "; files in " << s_.dir << std::endl;
+
+    storm();
+    heal_all();
+    drain();
+    stop_all();
+    auto v = check_dir(s_.dir, true);
+    std::ofstream{s_.dir + "/report.md"} << v.report;
+    std::cout << v.report;
+    return v.pass ? 0 : 1;
+  }
+
+private:
+  bool dir_is_empty() {
+    std::ifstream f{s_.dir + "/faults.txt"};
+    return !f.good();
+  }
+
+  bool make_certs() {
+    std::string cmd = certs_script() + " " + s_.dir + "/certs scheduler";
+    for (int i = 0; i < s_.nodes; ++i)
+      cmd += " node" + std::to_string(i);
+    for (int i = 0; i < s_.clients; ++i)
+      cmd += " client" + std::to_string(i);
+    cmd += " > " + s_.dir + "/logs/certs.log 2>&1";
+    if (std::system(cmd.c_str()) != 0) {
+      std::cerr << "gasched-soak: making certificates failed: " << cmd << "\n";
+      return false;
+    }
+    return true;
+  }
+
+  double seconds() const {
+    return std::chrono::duration<double>(clock_type::now() - t0_).count();
+  }
+
+  std::string log_path(const process& p) const { return s_.dir + "/logs/" + p.name + ".log"; }
+
+  bool start_scheduler() {
+    sched_.role = "scheduler";
+    sched_.name = "scheduler";
+    sched_.argv = {exe_, "scheduler", "--dir", s_.dir, "--port", std::to_string(port_),
+                   "--slots", std::to_string(s_.slots)};
+    if (s_.tls)
+      sched_.argv.insert(sched_.argv.end(), {"--tls", s_.dir + "/certs/scheduler"});
+    start(sched_);
+    auto line = sched_.child.read_line(30s);
+    if (!line || line->rfind("listening on ", 0) != 0) {
+      std::cerr << "gasched-soak: the scheduler did not start (see " << log_path(sched_) << ")\n";
+      return false;
+    }
+    port_ = static_cast<uint16_t>(std::stoi(line->substr(13)));
+    sched_.argv[5] = std::to_string(port_);  // a restart listens where the proxies point
+    return true;
+  }
+
+  void start(process& p) {
+    if (p.role == "client") {
+      // A new life is a new client: its own files and tags.
+      auto index = std::stoi(p.name.substr(6));
+      auto tag_base = (int64_t{index} * 1000 + p.life) * 1000000000LL;
+      p.argv = {exe_, "client", "--dir", s_.dir, "--name", p.name + "." + std::to_string(p.life),
+                "--tag-base", std::to_string(tag_base), "--rate",
+                std::to_string(s_.rate / s_.clients), "--seed",
+                std::to_string(s_.seed * 1000 + static_cast<uint64_t>(tag_base / 1000000000)),
+                "--port", std::to_string(proxies_[s_.nodes + index]->port())};
+      if (s_.tls)
+        p.argv.insert(p.argv.end(), {"--tls", s_.dir + "/certs/" + p.name});
+    }
+    p.child = child_process::start_logged(p.argv, log_path(p));
+    p.started = clock_type::now();
+    p.down = false;
+    p.stopped = false;
+  }
+
+  void restart(process& p) {
+    ++p.life;
+    start(p);
+    if (&p == &sched_) {
+      // The same port as before: every proxy points there.
+      auto line = sched_.child.read_line(30s);
+      if (!line)
+        log_event("scheduler-restart-failed", "scheduler", 0);
+    }
+  }
+
+  void log_event(const std::string& kind, const std::string& target, double secs) {
+    std::ostringstream line;
+    line.precision(1);
+    line << std::fixed << seconds() << " " << kind << " " << target << " " << secs << "\n";
+    append_line(faults_fd_, line.str());
+  }
+
+  double uniform(double lo, double hi) { return std::uniform_real_distribution<>(lo, hi)(rng_); }
+
+  // The kinds come from a shuffled deck, dealt again when empty: every kind
+  // comes once in each round of eight faults.
+  std::string next_kind() {
+    if (deck_.empty()) {
+      deck_ = fault_kinds();
+      std::shuffle(deck_.begin(), deck_.end(), rng_);
+    }
+    auto k = deck_.back();
+    deck_.pop_back();
+    return k;
+  }
+
+  process* free_one(std::vector<process>& ps) {
+    std::vector<process*> free;
+    for (auto& p : ps)
+      if (!p.busy)
+        free.push_back(&p);
+    if (free.empty())
+      return nullptr;
+    return free[std::uniform_int_distribution<size_t>(0, free.size() - 1)(rng_)];
+  }
+
+  tcp_proxy* proxy_of(const process& p) {
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      if (&nodes_[i] == &p)
+        return proxies_[i].get();
+    for (size_t i = 0; i < clients_.size(); ++i)
+      if (&clients_[i] == &p)
+        return proxies_[nodes_.size() + i].get();
+    return nullptr;
+  }
+
+  // Starts one fault; false when its targets are all held by others.
+  bool inject(const std::string& kind) {
+    fault f{kind};
+    auto links = [&]() -> process* {
+      std::vector<process>* group = std::uniform_int_distribution<>(0, 2)(rng_) == 0 ? &clients_
+                                                                                     : &nodes_;
+      return free_one(*group);
+    };
+    double secs = 0;
+    if (kind == "node-kill" || kind == "node-stop") {
+      f.target = free_one(nodes_);
+    } else if (kind == "client-kill") {
+      f.target = free_one(clients_);
+    } else if (kind == "scheduler-stop" || kind == "scheduler-kill") {
+      f.target = sched_.busy ? nullptr : &sched_;
+    } else {
+      f.target = links();
+    }
+    if (!f.target)
+      return false;
+    auto& p = *f.target;
+    if (kind == "node-kill" || kind == "client-kill" || kind == "scheduler-kill") {
+      secs = kind == "client-kill" ? 0.5 : uniform(0.5, 2);
+      p.child.kill();
+      p.down = true;
+    } else if (kind == "node-stop" || kind == "scheduler-stop") {
+      secs = uniform(1.5, 4);
+      p.child.signal(SIGSTOP);
+      p.stopped = true;
+    } else {
+      f.proxy = proxy_of(p);
+      if (kind == "cut") {
+        secs = uniform(2, 5);
+        f.proxy->blackhole();
+      } else if (kind == "delay") {
+        secs = uniform(3, 6);
+        f.proxy->delay(std::chrono::milliseconds(static_cast<int>(uniform(50, 300))));
+      } else {
+        secs = uniform(3, 6);
+        auto way = std::uniform_int_distribution<>(0, 1)(rng_) == 0
+                     ? tcp_proxy::direction::to_upstream
+                     : tcp_proxy::direction::to_client;
+        f.proxy->lossy(0.3, 300ms, way);
+      }
+    }
+    p.busy = true;
+    f.heal_at = clock_type::now() + std::chrono::milliseconds(static_cast<int>(secs * 1000));
+    log_event(kind, p.name, secs);
+    active_.push_back(f);
+    ++injected_;
+    return true;
+  }
+
+  void heal(fault& f) {
+    auto& p = *f.target;
+    if (f.proxy)
+      f.proxy->pass();
+    else if (p.stopped) {
+      p.child.signal(SIGCONT);
+      p.stopped = false;
+    } else if (p.down) {
+      restart(p);
+    }
+    p.busy = false;
+  }
+
+  // A process that died without the nemesis: logged and started again.
+  void watch(process& p) {
+    if (p.down || p.stopped || !p.child.running())
+      return;
+    if (auto status = p.child.wait_exit(0ms)) {
+      log_event("unexpected-exit", p.name, 0);
+      std::cerr << "gasched-soak: " << p.name << " " << tools::describe_exit(*status) << "\n";
+      restart(p);
+    }
+  }
+
+  void sample_all() {
+    sample(sched_);
+    for (auto& n : nodes_)
+      sample(n);
+    for (auto& c : clients_)
+      sample(c);
+    samples_.flush();
+  }
+
+  void sample(process& p) {
+    if (p.down || !p.child.running())
+      return;
+    auto pid = p.child.pid();
+    std::string base = "/proc/" + std::to_string(pid);
+    long rss = -1, threads = -1;
+    std::ifstream status{base + "/status"};
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("VmRSS:", 0) == 0)
+        rss = std::stol(line.substr(6));
+      if (line.rfind("Threads:", 0) == 0)
+        threads = std::stol(line.substr(8));
+    }
+    long fds = 0;
+    if (auto* d = ::opendir((base + "/fd").c_str())) {
+      while (auto* e = ::readdir(d))
+        if (e->d_name[0] != '.')
+          ++fds;
+      ::closedir(d);
+    }
+    double cpu = 0;
+    std::ifstream stat{base + "/stat"};
+    std::string text((std::istreambuf_iterator<char>(stat)), {});
+    auto close = text.rfind(')');
+    if (close != std::string::npos) {
+      std::istringstream rest{text.substr(close + 2)};
+      std::string field;
+      unsigned long utime = 0, stime = 0;
+      for (int i = 3; i <= 15 && rest >> field; ++i) {
+        if (i == 14)
+          utime = std::stoul(field);
+        if (i == 15)
+          stime = std::stoul(field);
+      }
+      cpu = static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    }
+    auto age = std::chrono::duration<double>(clock_type::now() - p.started).count();
+    samples_ << static_cast<long>(seconds()) << "\t" << p.role << "\t" << p.name << "\t" << p.life
+             << "\t" << static_cast<long>(age) << "\t" << pid << "\t" << rss << "\t" << fds << "\t"
+             << threads << "\t" << cpu << "\n";
+  }
+
+  void tick_faults() {
+    auto now = clock_type::now();
+    for (auto it = active_.begin(); it != active_.end();) {
+      if (it->heal_at <= now) {
+        heal(*it);
+        it = active_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    watch(sched_);
+    for (auto& n : nodes_)
+      watch(n);
+    for (auto& c : clients_)
+      watch(c);
+  }
+
+  double next_gap() {
+    // Exponential gaps around the mean, kept within a third and three times it.
+    auto gap = std::exponential_distribution<>(1.0 / s_.fault_every)(rng_);
+    return std::clamp(gap, s_.fault_every / 3, s_.fault_every * 3);
+  }
+
+  void storm() {
+    auto end = s_.minutes * 60;
+    double next_fault = std::min(next_gap(), s_.fault_every);
+    double next_sample = 0;
+    std::string pending_kind;
+    while (seconds() < end) {
+      tick_faults();
+      if (seconds() >= next_sample) {
+        sample_all();
+        next_sample += s_.sample_every;
+      }
+      // The last faults heal before the load stops: none starts in the last 8 s.
+      if (seconds() >= next_fault && seconds() < end - 8) {
+        if (pending_kind.empty())
+          pending_kind = next_kind();
+        if (inject(pending_kind)) {
+          pending_kind.clear();
+          next_fault += next_gap();
+        }
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+
+  void heal_all() {
+    for (auto& f : active_)
+      heal(f);
+    active_.clear();
+    log_event("healed", "all", 0);
+  }
+
+  // Pending and running at the scheduler, from the file it rewrites.
+  std::optional<std::pair<long, long>> sched_load() {
+    std::ifstream in{s_.dir + "/sched-stats.txt"};
+    long pending = 0, running = 0;
+    if (in >> pending >> running)
+      return std::make_pair(pending, running);
+    return std::nullopt;
+  }
+
+  void drain() {
+    for (auto& c : clients_)
+      c.child.signal(SIGTERM);
+    auto until = clock_type::now() + std::chrono::milliseconds(static_cast<int>(s_.drain * 1000));
+    double next_sample = seconds() + s_.sample_every;
+    for (;;) {
+      bool clients_done = true;
+      for (auto& c : clients_)
+        if (c.child.running() && !c.child.wait_exit(0ms))
+          clients_done = false;
+      auto load = sched_load();
+      bool idle = load && load->first == 0 && load->second == 0;
+      if ((clients_done && idle) || clock_type::now() > until)
+        break;
+      if (seconds() >= next_sample) {
+        sample_all();
+        next_sample += s_.sample_every;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    log_event("drained", "all", 0);
+  }
+
+  void stop_all() {
+    sample_all();
+    for (auto& c : clients_)
+      if (c.child.running() && !c.child.wait_exit(0ms))
+        c.child.kill();
+    sched_.child.signal(SIGTERM);
+    if (!sched_.child.wait_exit(60s))
+      sched_.child.kill();
+    for (auto& n : nodes_)
+      n.child.signal(SIGTERM);
+    for (auto& n : nodes_)
+      if (!n.child.wait_exit(10s))
+        n.child.kill();
+  }
+
+  settings s_;
+  std::mt19937_64 rng_;
+  std::string exe_ = self_exe();
+  clock_type::time_point t0_;
+  uint16_t port_ = 0;
+  process sched_;
+  std::vector<process> nodes_;
+  std::vector<process> clients_;
+  std::vector<std::unique_ptr<tcp_proxy>> proxies_;
+  std::vector<fault> active_;
+  std::vector<std::string> deck_;
+  int faults_fd_ = -1;
+  std::ofstream samples_;
+  int injected_ = 0;
+};
+
+} // namespace
+
+int run_driver(int argc, char** argv) {
+  CLI::App app{"gasched-soak: a cluster of real processes on 127.0.0.1 under a seeded storm "
+               "of faults; every task is accounted for at the end (see docs/soak.md)"};
+  settings s;
+  std::string check_only;
+  app.add_option("--minutes", s.minutes, "how long the load and the faults last")
+    ->capture_default_str();
+  app.add_option("--rate", s.rate, "tasks submitted per second, over all clients")
+    ->capture_default_str();
+  app.add_option("--seed", s.seed, "seed of the fault schedule and the task mix")
+    ->capture_default_str();
+  app.add_option("--fault-every", s.fault_every, "mean seconds between faults")
+    ->capture_default_str();
+  app.add_option("--nodes", s.nodes, "node processes")->capture_default_str();
+  app.add_option("--clients", s.clients, "client processes")->capture_default_str();
+  app.add_option("--slots", s.slots, "slots per node")->capture_default_str();
+  app.add_flag("--tls", s.tls, "mutual TLS between every process (certificates made for the run)");
+  app.add_option("--dir", s.dir, "run directory (must not hold an earlier run)")
+    ->capture_default_str();
+  app.add_option("--drain", s.drain,
+                 "seconds the work may take to drain after the last fault healed")
+    ->capture_default_str();
+  app.add_option("--check-only", check_only, "check the run in DIR again, run nothing");
+  CLI11_PARSE(app, argc, argv);
+  if (!check_only.empty()) {
+    auto v = check_dir(check_only, true);
+    std::cout << v.report;
+    return v.pass ? 0 : 1;
+  }
+  if (s.nodes < 1 || s.clients < 1 || s.rate <= 0 || s.fault_every <= 0 || s.minutes <= 0) {
+    std::cerr << "gasched-soak: --nodes, --clients, --rate, --fault-every and --minutes must "
+                 "be positive\n";
+    return 2;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  return run{s}.go();
+}
+
+} // namespace gasched::soak
