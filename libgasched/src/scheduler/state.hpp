@@ -74,6 +74,9 @@ struct scheduler_state {
   /// Tasks submitted by another process, by the process: only it may await,
   /// cancel or list them.
   std::unordered_map<task_id, caf::node_id> remote_owner;
+  /// Ids below this were accepted by an earlier run on the journal: who
+  /// submitted them is not journaled, so any peer may await them (only await).
+  task_id first_own_id = 1;
   // -- the journal (opts.journal) ------------------------------------------------
   std::shared_ptr<sqlite_journal> journal;  ///< null: no journal
   /// Answers and results held until the commit that makes them true: a task
