@@ -1,5 +1,8 @@
 #include "example_tasks.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
 #include <chrono>
@@ -54,6 +57,17 @@ void add_test_functions(registry& reg) {
     this_task::sleep_for(std::chrono::milliseconds(ms));
     --now;
     return seen;
+  });
+  reg.add("test.record", [](int32_t id, int32_t ms, const std::string& file) {
+    // Each start appends "ID" to `file` (one write, O_APPEND: lines from
+    // several nodes never mix), then sleeps: how often a task ran.
+    auto line = std::to_string(id) + "\n";
+    int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || ::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+      throw permanent_failure("cannot append to " + file);
+    ::close(fd);
+    this_task::sleep_for(std::chrono::milliseconds(ms));
+    return id;
   });
   reg.add("test.flaky_once", [](int32_t id) {
     if (this_task::attempt() == 1)

@@ -29,6 +29,8 @@ void add_demo_functions(registry& reg);
 ///   test.concurrent(int32 ms) -> how many tasks this process ran at once
 ///     when it started; it then sleeps ms
 ///   test.flaky_once(int32 id) -> id; fails the first attempt on each node
+///   test.record(int32 id, int32 ms, string file) -> id; appends a line "ID"
+///     to file as it starts (how often a task ran), then sleeps ms
 void add_test_functions(registry& reg);
 
 /// Every example: the demo and test functions, and events.aggregate

@@ -56,7 +56,8 @@ depends_on "$runtime"
 # when grep stops reading early.)
 postinst=$(dpkg-deb --info "$programs" postinst) || fail "no postinst"
 [[ $postinst == *"adduser --system"* ]] || fail "postinst makes no user"
-[ "$(dpkg-deb --info "$programs" conffiles)" = /etc/default/gasched-node ] || fail "conffiles"
+[ "$(dpkg-deb --info "$programs" conffiles)" = "/etc/default/gasched-node
+/etc/default/gasched-scheduler" ] || fail "conffiles: $(dpkg-deb --info "$programs" conffiles)"
 for script in postinst prerm postrm; do
   dpkg-deb --info "$programs" "$script" | sh -n || fail "$script is not valid sh"
 done
@@ -111,7 +112,8 @@ holds libgasched-dev usr/include/gasched/gasched.hpp usr/include/gasched/http.hp
   "$libdir/libgasched_node_main\.so" "$libdir/libgasched-http\.so"
 holds_none libgasched-dev usr/bin "$libdir/[^/]*\.so\."
 holds gasched usr/bin/gasched-node usr/bin/gasched-run usr/bin/gasched-ctl usr/bin/gasched-certs \
-  usr/lib/systemd/system/gasched-node.service etc/default/gasched-node
+  usr/lib/systemd/system/gasched-node.service etc/default/gasched-node \
+  usr/lib/systemd/system/gasched-scheduler.service etc/default/gasched-scheduler
 holds_none gasched usr/include "$libdir"
 # Each library of the runtime package has its link (what -lNAME finds) in -dev.
 libs=$(dpkg-query --admindir="$admin" -L "$lib_package" \
@@ -121,7 +123,9 @@ for lib in $libs; do
   holds libgasched-dev "${name%.so.*}\.so"
 done
 # (A conffile is unpacked as .dpkg-new until configured.)
-mv "$root/etc/default/gasched-node.dpkg-new" "$root/etc/default/gasched-node"
+for conffile in gasched-node gasched-scheduler; do
+  mv "$root/etc/default/$conffile.dpkg-new" "$root/etc/default/$conffile"
+done
 
 # A project finds gasched in the root with the CMake package of -dev, whose
 # targets name files of the runtime package (configuring checks they exist).
@@ -137,20 +141,45 @@ found=$(sed -n 's/^gasched_DIR:PATH=//p' "$consumer/CMakeCache.txt")
 lintian --fail-on error,warning "$runtime" "$dev" "$programs" >"$work/lintian.log" 2>&1 \
   || fail "lintian: $(cat "$work/lintian.log")"
 
-unit=$root/usr/lib/systemd/system/gasched-node.service
-for line in "Restart=on-failure" "User=gasched" "EnvironmentFile=-/etc/default/gasched-node" \
-            'ExecStart=/usr/bin/gasched-node $GASCHED_NODE_OPTS'; do
-  grep -qxF "$line" "$unit" || fail "the unit lacks $line"
+units=$root/usr/lib/systemd/system
+unit_has() {  # unit, then lines it must hold
+  local unit=$1
+  shift
+  for line in "$@"; do
+    grep -qxF "$line" "$units/$unit" || fail "$unit lacks $line"
+  done
+}
+unit_has gasched-node.service "Restart=on-failure" "User=gasched" \
+  "EnvironmentFile=-/etc/default/gasched-node" 'ExecStart=/usr/bin/gasched-node $GASCHED_NODE_OPTS'
+unit_has gasched-scheduler.service "Restart=on-failure" "User=gasched" "StateDirectory=gasched" \
+  "ProtectSystem=strict" "NoNewPrivileges=yes" "EnvironmentFile=-/etc/default/gasched-scheduler" \
+  'ExecStart=/usr/bin/gasched-run --serve --nodes 0 $GASCHED_SCHEDULER_OPTS'
+# The scheduler's default options parse and keep its journal in the state
+# directory; the standby's options are there, commented.
+defaults=$root/etc/default/gasched-scheduler
+sh -n "$defaults" || fail "/etc/default/gasched-scheduler is not valid sh"
+opts=$(sh -c ". \"$defaults\" && echo \"\$GASCHED_SCHEDULER_OPTS\"")
+[[ $opts == *"--journal /var/lib/gasched/"* ]] || fail "the scheduler's defaults: $opts"
+for option in --advertise --lease-time "--journal postgresql://"; do
+  grep -q -- "^#.*$option" "$defaults" || fail "the scheduler's defaults do not mention $option"
 done
 if command -v systemd-analyze >/dev/null; then
-  # A copy whose ExecStart points into the root; any remark (an unknown key
+  # Copies whose ExecStart points into the root; any remark (an unknown key
   # is only a warning) fails.
   mkdir -p "$work/unit"
-  sed "s|/usr/bin/gasched-node|$root/usr/bin/gasched-node|" "$unit" \
-    >"$work/unit/gasched-node.service"
-  remarks=$(systemd-analyze verify --man=no "$work/unit/gasched-node.service" 2>&1) \
-    || fail "systemd-analyze verify: $remarks"
-  [ -z "$remarks" ] || fail "systemd-analyze verify: $remarks"
+  for unit in gasched-node gasched-scheduler; do
+    sed "s|/usr/bin/gasched-|$root/usr/bin/gasched-|" "$units/$unit.service" \
+      >"$work/unit/$unit.service"
+    remarks=$(systemd-analyze verify --man=no "$work/unit/$unit.service" 2>&1) \
+      || fail "systemd-analyze verify $unit: $remarks"
+    [ -z "$remarks" ] || fail "systemd-analyze verify $unit: $remarks"
+  done
+else
+  # No systemd here: each line is a section, a comment or KEY=VALUE.
+  for unit in gasched-node gasched-scheduler; do
+    bad=$(grep -vnE '^(#.*|\[[A-Za-z]+\]|[A-Za-z]+=.*|)$' "$units/$unit.service" || true)
+    [ -z "$bad" ] || fail "$unit.service: lines that are no unit syntax: $bad"
+  done
 fi
 
 # The programs run from the root and find its libraries in the multiarch
@@ -169,6 +198,11 @@ help=$("$bin/gasched-ctl" --help) || fail "gasched-ctl --help"
 [[ $help == *"--watch"* ]] || fail "gasched-ctl --help: $help"
 help=$("$bin/gasched-run" --help) || fail "gasched-run --help"
 [[ $help == *"--tasks"* ]] || fail "gasched-run --help: $help"
+# The scheduler service's command line, as systemd runs it (--help after the
+# options: parsed, then nothing started).
+# shellcheck disable=SC2086  # split into words as systemd splits $VAR
+"$bin/gasched-run" --serve --nodes 0 $opts --help >/dev/null \
+  || fail "gasched-run refuses the scheduler service's options: $opts"
 "$bin/gasched-certs" "$work/certs" pkg-node >"$work/certs.log" 2>&1 \
   || fail "gasched-certs: $(cat "$work/certs.log")"
 [ -s "$work/certs/pkg-node/cert.pem" ] || fail "gasched-certs made no certificate"

@@ -107,6 +107,11 @@ TEST_CASE("metrics parse with the Prometheus parser and match the run", "[http]"
   check("gasched_node_joins_total", "counter", 2);
   check("gasched_node_losses_total", "counter", 0);
   check("gasched_node_rejoins_total", "counter", 0);
+  // A scheduler without a shared journal: alone, so active.
+  check("gasched_scheduler_active", "gauge", 1);
+  check("gasched_generation", "gauge", 0);
+  check("gasched_takeovers_total", "counter", 0);
+  check("gasched_standbys", "gauge", 0);
   check("gasched_tasks_pending", "gauge", 0);
   check("gasched_tasks_running", "gauge", 0);
   check("gasched_nodes", "gauge", 2);
@@ -141,6 +146,36 @@ TEST_CASE("a histogram from the metrics writer parses with the Prometheus parser
   CHECK(m["gasched_task_run_seconds_sum{" + label + "}"].second == 3.25);
   CHECK(m["gasched_task_run_seconds_count{" + label + "}"].first == "histogram");
   CHECK(m["gasched_x_total"].second == 18446744073709551615.0);
+}
+
+TEST_CASE("a standby's role, generation, takeovers and standbys reach the metrics and the "
+          "JSON",
+          "[http]") {
+  stats s;
+  s.role = "standby";
+  s.generation = 7;
+  s.takeovers = 3;
+  s.active = "10.0.0.1:7000";
+  s.standbys = {"10.0.0.2:7000", "10.0.0.3:7000"};
+  auto path = (std::filesystem::temp_directory_path()
+               / ("gasched-role-" + std::to_string(getpid()) + ".txt")).string();
+  std::ofstream{path} << prometheus_text(s);
+  auto m = parse_metrics(path);
+  std::filesystem::remove(path);
+  CHECK(m["gasched_scheduler_active"] == std::make_pair(std::string{"gauge"}, 0.0));
+  CHECK(m["gasched_generation"] == std::make_pair(std::string{"gauge"}, 7.0));
+  CHECK(m["gasched_takeovers_total"] == std::make_pair(std::string{"counter"}, 3.0));
+  CHECK(m["gasched_standbys"] == std::make_pair(std::string{"gauge"}, 2.0));
+  s.role = "active";
+  std::ofstream{path} << prometheus_text(s);
+  CHECK(parse_metrics(path)["gasched_scheduler_active"].second == 1.0);
+  std::filesystem::remove(path);
+  auto j = json::parse(stats_json(s, 0));
+  CHECK(j["role"] == "active");
+  CHECK(j["generation"] == 7);
+  CHECK(j["takeovers"] == 3);
+  CHECK(j["active"] == "10.0.0.1:7000");
+  CHECK(j["standbys"] == json::array({"10.0.0.2:7000", "10.0.0.3:7000"}));
 }
 
 TEST_CASE("api tasks lists pending and running tasks with their totals", "[http]") {
@@ -281,11 +316,13 @@ TEST_CASE("gasched-ctl prints the stats of a published scheduler", "[http][ctl]"
   CHECK(s["worker_node_count"] == 2);
   CHECK(s["worker_nodes"].size() == 2);
   CHECK(s["end_to_end"]["count"] == 6);  // the histograms crossed the network
+  CHECK(s["role"] == "alone");
 
   auto table = run_program({ctl, "--connect", address, "--status"});
   REQUIRE(table.exit_code == 0);
   CHECK_THAT(table.out, Catch::Contains("succeeded") && Catch::Contains("n1")
-                          && Catch::Contains("n2") && Catch::Contains("2 up, 20 slots"));
+                          && Catch::Contains("n2") && Catch::Contains("2 up, 20 slots")
+                          && Catch::Contains("role alone"));
 
   auto watch = run_program({ctl, "--connect", address, "--watch", "--json", "--interval", "0.1",
                             "--count", "3"});

@@ -80,11 +80,28 @@ std::string event_lines(const stats& s) {
   return out;
 }
 
+// Which scheduler of those sharing a journal this is ("role alone" when
+// none shares it).
+std::string role_line(const stats& s) {
+  auto out = "role " + s.role;
+  if (s.role == "alone" && s.generation == 0)
+    return out + "\n";
+  out += fmt::format(", generation {}, {} takeover{}", s.generation, s.takeovers,
+                     s.takeovers == 1 ? "" : "s");
+  if (!s.active.empty())
+    out += "; active at " + s.active;
+  std::string standbys;
+  for (auto& a : s.standbys)
+    standbys += (standbys.empty() ? "" : ", ") + a;
+  return out + "; standbys: " + (standbys.empty() ? "none" : standbys) + "\n";
+}
+
 } // namespace
 
 std::string status_table(const stats& s, const std::string& address, int64_t unix_ms,
                          std::optional<double> rate) {
-  auto out = fmt::format("gasched scheduler at {}, {}\n\n", address, clock_text(unix_ms));
+  auto out = fmt::format("gasched scheduler at {}, {}\n", address, clock_text(unix_ms));
+  out += role_line(s) + "\n";
   out += task_lines(s, rate);
   out += node_lines(s);
   out += event_lines(s);

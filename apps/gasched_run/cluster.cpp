@@ -173,12 +173,33 @@ void cluster::impl::publish_scheduler() {
     // stdout carries nothing else when serving: scripts read the port here.
     std::printf("gasched-run %s\n", line.c_str());
     std::fflush(stdout);
+    display.error(role_line());  // even with --quiet: which scheduler this is matters
   } else {
     display.error(line);  // shown even with --quiet: port 0 picks an unknown port
   }
   display.notice(fmt::format("nodes join with: gasched-node --join {0}; clients run: "
                              "gasched-run --connect {0} --tasks FILE",
                              ctx.join_address));
+}
+
+// A served scheduler's role (alone, active or standby) and what its journal
+// gave it, as its stats say.
+std::string cluster::impl::role_line() {
+  caf::scoped_actor self{*sys};
+  std::optional<stats> s;
+  self->request(ctx.sched, std::chrono::seconds(5), stats_atom::value)
+    .receive([&](stats& x) { s = std::move(x); }, [](caf::error&) {});
+  if (!s)
+    return "role: unknown (the scheduler did not answer)";
+  auto line = "role: " + s->role;
+  if (s->generation > 0)
+    line += fmt::format(", generation {}", s->generation);
+  if (s->role == "standby" && !s->active.empty())
+    line += ", active at " + s->active;
+  if (opts.journal.empty())
+    return line + "; no journal: tasks unfinished when it stops are lost";
+  return line + fmt::format("; journal {}: {} unfinished task{} resumed", opts.journal,
+                            s->pending + s->running, s->pending + s->running == 1 ? "" : "s");
 }
 
 // --http: the dashboard of the scheduler this run uses, until shutdown().

@@ -46,6 +46,7 @@ struct cluster::impl {
   void start();
   void connect_nodes_and_spawn();
   void publish_scheduler();
+  std::string role_line();
   void serve_dashboard();
   /// Throws when the actor is gone (a handler threw): no job would be answered.
   void check_actor() const;

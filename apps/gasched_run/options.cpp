@@ -250,9 +250,13 @@ void check_combinations(const CLI::App& app, options& o, const given_options& g)
   o.no_nodes_timeout = g.failure.no_nodes_timeout->count() > 0 ? g.no_nodes_timeout
                        : o.nodes > 0 && !o.connecting()  ? 60
                                                          : 0;
-  for (auto* name : {"--out", "--journal"})
-    if (app.count(name) > 0 && o.tasks_file.empty())
-      throw CLI::ValidationError(name, "needs --tasks: it is about a file of tasks");
+  if (app.count("--out") > 0 && o.tasks_file.empty())
+    throw CLI::ValidationError("--out", "needs --tasks: it is about a file of tasks");
+  // A served scheduler's journal is the scheduler's own (its tasks, from
+  // every client); a run's is about a task file. The default job has none.
+  if (app.count("--journal") > 0 && o.tasks_file.empty() && !o.serve)
+    throw CLI::ValidationError("--journal", "needs --tasks or --serve: it records a file of "
+                                            "tasks, or a served scheduler's tasks");
   if (!o.journal.empty() && o.connecting())
     throw CLI::ValidationError("--journal", "does not apply with --connect: the scheduler "
                                             "there keeps its own journal, if any");

@@ -44,7 +44,10 @@ void add_stream_options(CLI::App& app, options& o, const std::string& group) {
                  "must be the same; checked) is read on from where it was. With --out, "
                  "FILE then holds every line's result exactly once. On stdout the guarantee "
                  "is at least once: results printed in about the last second before the "
-                 "death may be printed again. A journal in use by another run is refused")
+                 "death may be printed again. A journal in use by another run is refused. "
+                 "With --serve: the served scheduler's own journal: started again on it "
+                 "after any death, it resumes every unfinished task of every client, and "
+                 "clients may await the results of tasks that finished before")
     ->type_name("JOURNAL")
     ->group(group);
   app.add_flag("--ordered", o.ordered,

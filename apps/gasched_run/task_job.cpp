@@ -289,6 +289,15 @@ int run_serve(const options& opts, progress& display, stop_signals& signals) {
     display.error(fmt::format("{}; {} unfinished: {}", served, run.unfinished(), run.fatal));
     return 1;
   }
+  if (run.unfinished() > 0 && !opts.journal.empty()) {
+    // Nothing was dropped: the journal holds them for the next start.
+    display.error(fmt::format("{}; stopped by signal {} with {} task{} unfinished, kept in "
+                              "the journal {}: the scheduler started again on it resumes "
+                              "them",
+                              served, run.interrupted_by, run.unfinished(),
+                              run.unfinished() == 1 ? "" : "s", opts.journal));
+    return 0;
+  }
   if (run.unfinished() > 0) {
     // Even with --quiet: work was dropped, and "N succeeded" alone would hide it.
     display.error(fmt::format("{}; stopped by signal {} with {} task{} unfinished (pending or "

@@ -68,7 +68,12 @@ std::string stats_json(const stats& s, int64_t now_unix_ms) {
          {"node_joins", s.node_joins},
          {"node_losses", s.node_losses},
          {"node_rejoins", s.node_rejoins},
-         {"slots", total_slots(s)}};
+         {"slots", total_slots(s)},
+         {"role", s.role},
+         {"generation", s.generation},
+         {"takeovers", s.takeovers},
+         {"active", s.active},
+         {"standbys", s.standbys}};
   j["worker_nodes"] = nodes_array(s);
   j["node_events"] = events_array(s);
   j["queue_wait"] = histogram_object(s.queue_wait);

@@ -141,6 +141,20 @@ void write_counters(metrics_writer& w, const stats& s) {
             s.node_joins);
   w.counter("gasched_node_losses_total", "Times a node was declared down.", s.node_losses);
   w.counter("gasched_node_rejoins_total", "Times a lost node came back.", s.node_rejoins);
+  w.counter("gasched_takeovers_total",
+            "Times a scheduler took over the shared journal from another.", s.takeovers);
+}
+
+// Schedulers sharing a journal: which one works, and since when.
+void write_role(metrics_writer& w, const stats& s) {
+  w.gauge("gasched_scheduler_active",
+          "1 when this scheduler takes work (alone or active), 0 when it is a standby.",
+          s.role == "standby" ? 0.0 : 1.0);
+  w.gauge("gasched_generation",
+          "The journal's generation: one more at every start or takeover (0: not shared).",
+          double(s.generation));
+  w.gauge("gasched_standbys", "Standby schedulers the shared journal lists.",
+          double(s.standbys.size()));
 }
 
 void write_gauges(metrics_writer& w, const stats& s) {
@@ -194,6 +208,7 @@ std::string prometheus_text(const stats& s) {
   metrics_writer w;
   write_counters(w, s);
   write_gauges(w, s);
+  write_role(w, s);
   write_histograms(w, s);
   return w.text();
 }

@@ -149,6 +149,8 @@ TEST_CASE("the dashboard in chromium shows the nodes and figures and updates its
   CHECK(std::stoi(polls[1]) >= 3);
   CHECK(value_of(dom, "throughput") > 0);
   CHECK(dom.find("joined") != std::string::npos);  // the node events
+  // No shared journal: the scheduler is alone (no generation, no standbys).
+  CHECK(dom.find("data-role=\"alone\">role alone</span>") != std::string::npos);
   c.self()->send_exit(proxy, caf::exit_reason::user_shutdown);
 }
 

@@ -200,7 +200,9 @@ scheduler_impl::behavior_type scheduler(scheduler_self self, scheduler_options o
                            st.opts.retry_backoff_max, st.opts.retry_jitter};
   if (journal) {
     // Resumes what the journal held: pending in order, running back to the front.
-    if (auto err = st.core->restore(journal->take_snapshot())) {
+    auto snapshot = journal->take_snapshot();
+    st.first_own_id = snapshot.next_id;
+    if (auto err = st.core->restore(std::move(snapshot))) {
       log(log_level::error, "scheduler {}: {}", st.label, describe(err));
       self->quit(err);
       return scheduler_impl::behavior_type::make_empty_behavior();

@@ -79,6 +79,9 @@ struct scheduler_state {
   /// ended_owners_kept ended tasks stay in remote_owner, oldest erased first.
   std::deque<task_id> ended_owned;
   static constexpr size_t ended_owners_kept = 65536;
+  /// Ids below this were accepted by an earlier run on the journal: who
+  /// submitted them is not journaled, so any peer may await them (only await).
+  task_id first_own_id = 1;
   // -- the journal (opts.journal) ------------------------------------------------
   std::shared_ptr<durable_journal> journal;  ///< null: no journal
   /// Answers and results held until the commit that makes them true: a task
