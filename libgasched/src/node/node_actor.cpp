@@ -11,6 +11,10 @@
 //        |                                           | or the link was cut or went silent):
 //        └───────────────────────────────────────────┘ cancel its tasks, join it again
 //
+// With several addresses (node_options::join) each attempt takes the next one
+// (active_search), a standby's errc::standby or standby_atom naming the active
+// one goes first, and the pause comes only after a round found none.
+//
 // A scheduler that comes back at the same address after a cut is the same
 // actor: the node joins it again, and whatever it still ran for the lost
 // connection is cancelled here and fenced by the lease at the scheduler.
