@@ -33,8 +33,22 @@ void deliver(scheduler_self self, task_result&& r) {
 
 void deliver_now(scheduler_self self, task_result&& r) {
   auto& st = self->state;
-  if (!st.remote_owner.empty())
-    st.remote_owner.erase(r.id);
+  if (!st.remote_owner.empty()) {
+    auto owner = st.remote_owner.find(r.id);
+    if (owner != st.remote_owner.end()) {
+      auto node = owner->second;
+      st.remote_owner.erase(owner);
+      // A subscriber's task goes in its batch, unless someone awaits it.
+      // (The client sees it too, as it sees awaited results.)
+      if (!st.subscribers.empty() && st.awaiters.count(r.id) == 0
+          && st.subscribers.count(node) > 0) {
+        if (st.opts.client && st.opts.notify_client_of_awaited)
+          send_to_client(self, r);
+        to_subscriber(self, node, r);
+        return;
+      }
+    }
+  }
   bool awaited = false;
   if (!st.awaiters.empty()) {
     auto [first, last] = st.awaiters.equal_range(r.id);
@@ -49,6 +63,7 @@ void deliver_now(scheduler_self self, task_result&& r) {
 
 void fail_awaiters(scheduler_self self, const std::string& why) {
   auto& st = self->state;
+  flush_subscribers(self);  // what ended reaches its subscribers before the end
   for (auto& [id, rp] : st.awaiters)
     rp.deliver(make_error(errc::cancelled, why));
   st.awaiters.clear();
