@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "held_port.hpp"
 #include "run_support.hpp"
 
 using namespace std::chrono_literals;
@@ -156,4 +157,30 @@ TEST_CASE("gasched-run --serve stopped with tasks left reports them unfinished",
   CHECK(summary["unfinished"] == 3);
   CHECK(summary["ok"] == false);
   CHECK(client.finish(60s) == 1);  // it lost the scheduler: its tasks are unfinished too
+}
+
+TEST_CASE("gasched-run --connect A,B: A refuses connections, the run goes to B with every "
+          "result once", "[run][remote][follow]") {
+  scratch dir;
+  run_process server{dir, on_test_nodes({"--listen", "127.0.0.1:0", "--serve", "--quiet"})};
+  auto first = server.line(30s);
+  REQUIRE(first);
+  std::smatch m;
+  REQUIRE(std::regex_search(*first, m, std::regex{"listening on 127\\.0\\.0\\.1:([0-9]+)"}));
+  held_port closed{false};
+  auto addresses = "127.0.0.1:" + std::to_string(closed.port) + ",127.0.0.1:" + m[1].str();
+  std::string tasks;
+  for (int i = 1; i <= 50; ++i)
+    tasks += "{\"fn\": \"test.sleep\", \"args\": [" + std::to_string(i) + ", 1]}\n";
+  run_process client{dir, {"--connect", addresses, "--tasks", dir.file("t.jsonl", tasks), "-q"}};
+  auto status = client.finish();
+  INFO(client.all_out() << client.err());
+  CHECK(status == 0);
+  std::multiset<int> values;
+  for (auto& l : client.out)
+    values.insert(json::parse(l)["value"].get<int>());
+  CHECK(values.size() == 50);
+  CHECK(std::set<int>(values.begin(), values.end()).size() == 50);
+  server.signal(SIGTERM);
+  CHECK(server.finish() == 0);
 }

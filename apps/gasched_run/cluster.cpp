@@ -107,15 +107,23 @@ void cluster::impl::start() {
   launch_nodes({});
   start_actor_system();
   if (opts.connecting()) {
-    auto remote = gasched::connect_scheduler(*sys, opts.connect_host, opts.connect_port);
+    address found{opts.connect_host, opts.connect_port};
+    caf::expected<scheduler_actor> remote{caf::error{}};
+    if (opts.connect_list.empty()) {
+      remote = gasched::connect_scheduler(*sys, opts.connect_host, opts.connect_port);
+    } else {
+      std::vector<address> list;
+      for (auto& text : opts.connect_list)
+        list.push_back(*parse_address(text));
+      remote = gasched::connect_scheduler(*sys, list, {}, &found);
+    }
     if (!remote)
       throw std::runtime_error(describe(remote.error()));
     ctx.sched = *remote;
     // Where nodes join, for the messages that say none is up.
-    ctx.join_address = opts.connect_host + ":" + std::to_string(opts.connect_port);
+    ctx.join_address = to_string(found);
     caf::anon_send(actor, watch_atom::value);
-    display.notice("connected to the scheduler at " + opts.connect_host + ":"
-                   + std::to_string(opts.connect_port));
+    display.notice("connected to the scheduler at " + to_string(found));
     serve_dashboard();
     return;
   }

@@ -60,7 +60,18 @@ behavior_type partial(caf::behavior bhvr) {
 
 behavior_type idle_behavior(cluster_self self) {
   return partial({
-    [self](watch_atom) { self->monitor(self->state.ctx->sched); },
+    [self](watch_atom) {
+      auto& ctx = *self->state.ctx;
+      self->monitor(ctx.sched);
+      // A remote scheduler streams our tasks' results in batches; the
+      // subscription is in its mailbox before any task we submit.
+      if (!ctx.own_scheduler)
+        self->request(ctx.sched, caf::infinite, subscribe_atom::value)
+          .then([](caf::ok_atom) {}, [self](caf::error& e) {
+            self->state.ctx->display.notice("the scheduler refused the subscription: "
+                                            + describe(e));
+          });
+    },
     [self](run_atom, job_ref<run_job> ref) { start_run(self, ref.job); },
     [self](serve_atom, job_ref<serve_job> ref) { start_serve(self, ref.job); },
     [self](note_atom, job_ref<note_job> ref) { answer_note(self, ref.job); },
@@ -71,6 +82,10 @@ behavior_type idle_behavior(cluster_self self) {
 behavior_type feeding_behavior(cluster_self self) {
   return partial({
     [self](task_result& r) { take_result(self, r.id, r); },
+    [self](results_atom, std::vector<task_result>& rs) {
+      for (auto& r : rs)
+        take_result(self, r.id, r);
+    },
     [self](feed_atom) { step(self); },
     [self](changed_atom) { look_now(self); },
     [self](signal_atom) { step(self); },
@@ -83,6 +98,10 @@ behavior_type feeding_behavior(cluster_self self) {
 behavior_type draining_behavior(cluster_self self) {
   return partial({
     [self](task_result& r) { take_result(self, r.id, r); },
+    [self](results_atom, std::vector<task_result>& rs) {
+      for (auto& r : rs)
+        take_result(self, r.id, r);
+    },
     [self](changed_atom) { look_now(self); },
     [self](signal_atom) { step(self); },
     [self](child_atom) { look_now(self); },

@@ -78,6 +78,7 @@ using cluster_actor = caf::typed_actor<
   caf::reacts_to<shutdown_atom>,  // stop our scheduler, then exit
   // -- from the scheduler, to its client --------------------------------------------
   caf::reacts_to<task_result>,
+  caf::reacts_to<results_atom, std::vector<task_result>>,  // --connect: our tasks' results
   caf::reacts_to<changed_atom>,  // nodes or other clients changed the cluster
   // -- wake-ups from other threads --------------------------------------------------
   caf::reacts_to<feed_atom>,    // the feed has more tasks, or ended

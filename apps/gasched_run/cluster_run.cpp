@@ -55,36 +55,10 @@ void take_ids(cluster_self self, const std::vector<uint64_t>& keys,
   }
 }
 
-// A remote scheduler: one await request per task. A request/response pair
-// per task is what keeps two clients of one scheduler apart: a response
-// goes to whoever asked.
-void await_remote(cluster_self self, uint64_t key, task& t) {
-  auto number = self->state.run->number;
-  self->request(self->state.ctx->sched, caf::infinite, await_atom::value, std::move(t))
-    .then(
-      [self, number, key](task_result& r) {
-        if (collecting(self, number)) {
-          record(self, key, r);
-          step(self);
-        }
-      },
-      [self, number, key](caf::error& e) {
-        if (collecting(self, number)) {
-          record(self, key, failed_result(0, std::move(e)));
-          step(self);
-        }
-      });
-}
-
 void submit(cluster_self self, std::vector<std::pair<uint64_t, task>>& batch) {
   auto& run = *self->state.run;
   run.rep.total += batch.size();
   look_soon(self);  // tasks went in: ticks again while they run
-  if (!self->state.ctx->own_scheduler) {
-    for (auto& [key, t] : batch)
-      await_remote(self, key, t);
-    return;
-  }
   std::vector<task> tasks;
   std::vector<uint64_t> keys;
   tasks.reserve(batch.size());
@@ -94,7 +68,9 @@ void submit(cluster_self self, std::vector<std::pair<uint64_t, task>>& batch) {
     tasks.push_back(std::move(entry.second));
   }
   // The ids come back before any result of the batch: a scheduler's
-  // messages to us arrive in the order it sent them.
+  // messages to us arrive in the order it sent them. A remote scheduler
+  // sends our results in batches (we subscribed, cluster_actor.cpp): only
+  // our process's tasks, so two clients of one scheduler stay apart.
   ++run.batches_unanswered;
   auto number = run.number;
   self->request(self->state.ctx->sched, caf::infinite, execute_atom::value, std::move(tasks))

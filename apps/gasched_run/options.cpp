@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "gasched/active_search.hpp"
 #include "gasched/scheduler.hpp"
 #include "gasched_run/options_groups.hpp"
 #include "process_options.hpp"
@@ -166,8 +167,10 @@ void add_node_options(CLI::App& app, options& o, given_options& g, const std::st
                    ->group(group);
   g.connect_opt = app.add_option("--connect", g.connect,
                                  "be a client of the scheduler published at HOST:PORT "
-                                 "(by gasched-run --listen): no local scheduler or nodes")
-                    ->type_name("HOST:PORT")
+                                 "(by gasched-run --listen): no local scheduler or nodes; "
+                                 "several (A,B,C: schedulers sharing a journal): the active "
+                                 "one among them at the start")
+                    ->type_name("HOST:PORT[,...]")
                     ->group(group);
 }
 
@@ -232,7 +235,17 @@ void take_addresses(options& o, const given_options& g) {
   if (o.listening())
     check_exposure(o, "--listen", o.listen_host, strangers_can);
   take_http(o, g.http_opt, g.http);
-  if (!g.connect.empty()) {
+  if (g.connect.find(',') != std::string::npos) {
+    std::string bad;
+    auto list = gasched::parse_addresses(g.connect, &bad);
+    if (!list)
+      throw CLI::ValidationError("--connect", "wants HOST:PORT or a comma-separated list of "
+                                              "them, got " + (bad.empty() ? g.connect : bad));
+    for (auto& a : *list)
+      o.connect_list.push_back(gasched::to_string(a));
+    o.connect_host = list->front().host;
+    o.connect_port = list->front().port;
+  } else if (!g.connect.empty()) {
     int port = 0;
     if (g.connect.find(':') == std::string::npos
         || !split_address(g.connect, "", 1, o.connect_host, port))

@@ -47,6 +47,9 @@ struct options : process_settings {
   int listen_port = -1;      ///< -1: do not publish the scheduler
   std::string connect_host;  ///< not empty: be a client of that scheduler
   uint16_t connect_port = 0;
+  /// --connect A,B,C (schedulers sharing a journal): every address; the run
+  /// starts with the active one among them. Empty for a single address.
+  std::vector<std::string> connect_list;
   uint32_t max_retries = 3;
   uint32_t retry_timeout_ms = 100;
   uint32_t prefetch = gasched::adaptive_prefetch;  ///< per slot a node holds beyond those it runs

@@ -41,6 +41,7 @@ caf::error init(caf::actor_system_config& cfg, const heartbeat_options& heartbea
   // Public types: what clients send and receive.
   cfg.add_message_type<task>("gasched::task");
   cfg.add_message_type<task_result>("gasched::task_result");
+  cfg.add_message_type<std::vector<task_result>>("std::vector<gasched::task_result>");
   cfg.add_message_type<node_load>("gasched::node_load");
   cfg.add_message_type<node_event>("gasched::node_event");
   cfg.add_message_type<std::vector<node_event>>("std::vector<gasched::node_event>");

@@ -166,6 +166,7 @@ using scheduler_impl = scheduler_actor::extend_with<scheduler_for_nodes>::extend
   caf::reacts_to<flush_atom>,
   caf::reacts_to<reconnect_atom, std::string>,
   caf::reacts_to<no_nodes_atom>,
-  caf::reacts_to<commit_atom>>;
+  caf::reacts_to<commit_atom>,
+  caf::reacts_to<results_atom>>;  // its own timer: send the subscribers' batches
 
 } // namespace gasched::detail

@@ -37,7 +37,21 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 /// the scheduler's process, its client or an admin only.
 using note_atom = caf::atom_constant<caf::atom("note")>;
 
+/// (subscribe_atom) -> ok: from then on the scheduler streams the results of
+/// the tasks the sender's process submits to the sender, in batches
+/// (results_atom), instead of one answer per await request. What a remote
+/// client that submits many tasks uses: CAF 0.17 searches an actor's
+/// outstanding requests linearly, so thousands of awaits in flight cost
+/// O(n) per answer. A newer subscription from the same process replaces the
+/// older one; it ends when the subscriber does.
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+
 // -- a scheduler to its client ---------------------------------------------------
+
+/// (results_atom, std::vector<task_result>) to a subscriber: at most a few
+/// thousand results, sent when that many are ready or about a millisecond
+/// after the first of them; each result once.
+using results_atom = caf::atom_constant<caf::atom("results")>;
 
 /// (changed_atom), with scheduler_options::notify_client_of_changes: nodes
 /// joined or left, or another client submitted tasks, since the client last

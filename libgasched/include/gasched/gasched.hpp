@@ -2,6 +2,7 @@
 // even when nodes die. One header for all of it.
 #pragma once
 
+#include "gasched/active_search.hpp"
 #include "gasched/atoms.hpp"
 #include "gasched/blocking_client.hpp"
 #include "gasched/errc.hpp"

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <caf/timespan.hpp>
 
@@ -42,6 +43,15 @@ struct node_options {
   /// node waits to be handed to a scheduler).
   std::string join_host;
   uint16_t join_port = 0;
+
+  /// More schedulers to join, "HOST:PORT" each (after join_host:join_port
+  /// when that is set): schedulers sharing a journal, one active, the others
+  /// standbys. The node joins the active one (a standby refuses with
+  /// errc::standby naming the active, tried next; see active_search.hpp),
+  /// and when it is lost or steps down, finds the new active among them,
+  /// within about a second. An entry that is not an address is logged and
+  /// skipped. Default: none.
+  std::vector<std::string> join;
 
   /// Bounds of the pause between join attempts; it doubles from the first
   /// to the second, each pause drawn from [pause/2, pause]. Default: 100 ms

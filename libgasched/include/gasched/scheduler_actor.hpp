@@ -30,6 +30,8 @@ using scheduler_actor = caf::typed_actor<
   caf::replies_to<await_atom, task>::with<task_result>,
   caf::replies_to<await_atom, task_id>::with<task_result>,
   caf::replies_to<cancel_atom, task_id>::with<caf::ok_atom>,
+  // Results of the sender's process's tasks, streamed to it in batches.
+  caf::replies_to<subscribe_atom>::with<caf::ok_atom>,
   caf::replies_to<stats_atom>::with<stats>,
   // Pending in queue order, then running.
   caf::replies_to<unfinished_atom>::with<std::vector<task>>,

@@ -11,6 +11,10 @@
 //        |                                           | or the link was cut or went silent):
 //        └───────────────────────────────────────────┘ cancel its tasks, join it again
 //
+// With several addresses (node_options::join) each attempt takes the next one
+// (active_search), a standby's errc::standby or standby_atom naming the active
+// one goes first, and the pause comes only after a round found none.
+//
 // A scheduler that comes back at the same address after a cut is the same
 // actor: the node joins it again, and whatever it still ran for the lost
 // connection is cancelled here and fenced by the lease at the scheduler.
@@ -32,6 +36,7 @@
 #include <caf/system_messages.hpp>
 #include <caf/uniform_type_info_map.hpp>
 
+#include "gasched/active_search.hpp"
 #include "gasched/atoms.hpp"
 #include "gasched/errc.hpp"
 #include "gasched/node.hpp"
@@ -62,6 +67,10 @@ struct node_state {
   // join mode: the current episode of joining, restarted when the joined
   // scheduler is lost.
   std::optional<detail::reconnect_episode> rejoin;
+  // join mode: the schedulers' addresses, which to try next, and the one
+  // being joined or joined.
+  std::optional<active_search> search;
+  address target;
   static inline const char* name = "gasched.node";
 };
 
@@ -91,7 +100,34 @@ void watch(node_self* self, const detail::scheduler_for_nodes& scheduler) {
 }
 
 std::string join_address(const node_state& st) {
-  return st.opts.join_host + ":" + std::to_string(st.opts.join_port);
+  return to_string(st.target);
+}
+
+// The addresses to join: join_host:join_port, then opts.join.
+std::vector<address> join_candidates(const node_options& opts) {
+  std::vector<address> result;
+  if (!opts.join_host.empty())
+    result.push_back(address{opts.join_host, opts.join_port});
+  for (auto& text : opts.join) {
+    if (auto a = parse_address(text))
+      result.push_back(std::move(*a));
+    else
+      detail::log(log_level::warning, "node {}: ignored the join address {}: not HOST:PORT",
+                  opts.name, text);
+  }
+  return result;
+}
+
+// The next attempt: at once while addresses of this round are left (or a
+// standby named the active), after a pause once every one was tried.
+void next_attempt(node_self* self) {
+  auto& st = self->state;
+  if (!st.search->round_over()) {
+    self->send(self, rejoin_atom::value);
+    return;
+  }
+  st.search->new_round();
+  self->delayed_send(self, st.rejoin->next_pause(), rejoin_atom::value);
 }
 
 // Logs the first failure of an episode at warning level, the rest at debug:
@@ -100,7 +136,7 @@ void join_failed(node_self* self, const std::string& why) {
   auto& st = self->state;
   detail::log(st.rejoin->failure_level(), "node {}: cannot join the scheduler at {}: {}; retrying",
               st.opts.name, join_address(st), why);
-  self->delayed_send(self, st.rejoin->next_pause(), rejoin_atom::value);
+  next_attempt(self);
 }
 
 void joined(node_self* self, scheduler_for_nodes scheduler) {
@@ -108,6 +144,7 @@ void joined(node_self* self, scheduler_for_nodes scheduler) {
   detail::log(log_level::info, "node {} joined the scheduler at {} ({} attempts, {:.2f} s)",
               st.opts.name, join_address(st), st.rejoin->attempts(), st.rejoin->seconds());
   st.joined = std::move(scheduler);
+  st.search->new_round();
   watch(self, st.joined);
 }
 
@@ -118,9 +155,9 @@ constexpr auto join_timeout = std::chrono::seconds(2);
 void try_join(node_self* self) {
   auto& st = self->state;
   st.rejoin->attempt();
+  st.target = st.search->next();
   auto mm = detail::middleman_of(self->system());
-  self->request(mm, join_timeout, caf::connect_atom::value, st.opts.join_host,
-                st.opts.join_port)
+  self->request(mm, join_timeout, caf::connect_atom::value, st.target.host, st.target.port)
     .then(
       [self](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
         if (!ptr) {
@@ -136,6 +173,9 @@ void try_join(node_self* self) {
                       detail::node_info{st.opts.name, st.opts.slots})
           .then([self, scheduler](caf::ok_atom) { joined(self, scheduler); },
                 [self](caf::error& err) {
+                  // A standby names the active scheduler: tried next.
+                  if (auto active = standby_active(err))
+                    self->state.search->follow(*active);
                   join_failed(self, "join refused: " + describe(err));
                 });
       },
@@ -146,14 +186,15 @@ void try_join(node_self* self) {
         auto warned = st.rejoin && st.rejoin->warned();
         join_failed(self, warned ? self->system().render(err)
                                     : detail::connect_failure(self->system(), err,
-                                                              st.opts.join_host,
-                                                              st.opts.join_port));
+                                                              st.target.host,
+                                                              st.target.port));
       });
 }
 
 void start_joining(node_self* self) {
   auto& st = self->state;
   st.rejoin->restart();
+  st.search->new_round();
   // A short pause first: CAF's middleman may still hand out the handle of
   // the connection that just died.
   self->delayed_send(self, st.rejoin->next_pause(), rejoin_atom::value);
@@ -306,7 +347,9 @@ void start(node_self* self, std::shared_ptr<const registry> reg, node_options op
       return self->quit(msg.reason);
     log_refusal(self, "an exit message from outside its process");
   });
-  if (!st.opts.join_host.empty()) {
+  auto candidates = join_candidates(st.opts);
+  if (!candidates.empty()) {
+    st.search.emplace(std::move(candidates));
     st.rejoin.emplace(st.opts.join_retry_min, st.opts.join_retry_max);
     try_join(self);
   }
@@ -325,6 +368,10 @@ detail::node_impl::behavior_type node_behavior(node_self* self,
     [self](cancel_atom, task_id id, uint32_t epoch) { cancel_order(self, id, epoch); },
     [self](standby_atom, const std::string& active) {
       auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      auto& st = self->state;
+      auto named = parse_address(active);
+      if (sender && named && st.search && st.joined && st.joined.address() == sender)
+        st.search->follow(*named);  // rejoining goes there first
       if (sender)
         leave_scheduler(self, sender, "it is a standby now; the active scheduler is at "
                                         + (active.empty() ? std::string{"an unknown address"}

@@ -16,6 +16,7 @@
 #include <caf/send.hpp>
 #include <caf/settings.hpp>
 
+#include "gasched/active_search.hpp"
 #include "gasched/atoms.hpp"
 #include "gasched/errc.hpp"
 #include "gasched/init.hpp"
@@ -37,8 +38,7 @@ struct command_line {
   int port = -1;
   std::string host = "127.0.0.1";
   std::string join;
-  std::string join_host;
-  uint16_t join_port = 0;
+  std::vector<address> joins;  // --join's addresses
   std::string name;
   uint32_t slots = 0;
   std::vector<std::string> excluded;
@@ -67,7 +67,10 @@ void add_options(CLI::App& app, command_line& cl) {
     ->check(CLI::Range(0, 65535));
   app.add_option("--host", cl.host, "address to publish on")->capture_default_str();
   app.add_option("--join", cl.join, "join the scheduler published at HOST:PORT, and "
-                                    "again whenever the connection is lost");
+                                    "again whenever the connection is lost; several "
+                                    "(A,B,C: schedulers sharing a journal): join the active "
+                                    "one, and follow it across takeovers")
+    ->type_name("HOST:PORT[,...]");
   app.add_option("--name", cl.name, "node name in stats and results; default: "
                                     "HOST:PORT, or HOST:PID when only joining");
   app.add_option("--slots", cl.slots, "tasks run at once; 0: the scheduler's max_workers")
@@ -124,13 +127,14 @@ int parse_command_line(int argc, char** argv, command_line& cl,
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (!cl.join.empty()) {
-    auto joined = parse_address(cl.join);
+    std::string bad;
+    auto joined = parse_addresses(cl.join, &bad);
     if (!joined) {
-      std::cerr << argv[0] << ": --join wants HOST:PORT, got " << cl.join << "\n";
+      std::cerr << argv[0] << ": --join wants HOST:PORT or a comma-separated list of them, got "
+                << (bad == cl.join ? cl.join : bad + " in " + cl.join) << "\n";
       return 2;
     }
-    cl.join_host = joined->host;
-    cl.join_port = joined->port;
+    cl.joins = std::move(*joined);
   }
   if (!cl.data_dir.empty()) {
     std::error_code ec;
@@ -170,8 +174,8 @@ caf::actor start_node(caf::actor_system& sys, const registry& offered, const com
                       const char* program) {
   node_options opts;
   opts.slots = cl.slots;
-  opts.join_host = cl.join_host;
-  opts.join_port = cl.join_port;
+  for (auto& a : cl.joins)
+    opts.join.push_back(to_string(a));
   opts.name = cl.name;
   // A node that only joins serves its scheduler alone; a published one is
   // handed to schedulers by address.

@@ -34,13 +34,28 @@ void deliver(scheduler_self self, task_result&& r) {
 void deliver_now(scheduler_self self, task_result&& r) {
   auto& st = self->state;
   if (!st.remote_owner.empty()) {
-    if (!journaled(self)) {
-      st.remote_owner.erase(r.id);  // nothing to await once it ended
-    } else if (st.remote_owner.count(r.id) != 0) {
-      st.ended_owned.push_back(r.id);
-      if (st.ended_owned.size() > st.ended_owners_kept) {
-        st.remote_owner.erase(st.ended_owned.front());
-        st.ended_owned.pop_front();
+    auto owner = st.remote_owner.find(r.id);
+    if (owner != st.remote_owner.end()) {
+      auto node = owner->second;
+      if (!journaled(self)) {
+        st.remote_owner.erase(owner);  // nothing to await once it ended
+      } else {
+        // With a journal, its owner may await it by id later (a client that
+        // lost its connection asks again): keep the last few owners.
+        st.ended_owned.push_back(r.id);
+        if (st.ended_owned.size() > st.ended_owners_kept) {
+          st.remote_owner.erase(st.ended_owned.front());
+          st.ended_owned.pop_front();
+        }
+      }
+      // A subscriber's task goes in its batch, unless someone awaits it.
+      // (The client sees it too, as it sees awaited results.)
+      if (!st.subscribers.empty() && st.awaiters.count(r.id) == 0
+          && st.subscribers.count(node) > 0) {
+        if (st.opts.client && st.opts.notify_client_of_awaited)
+          send_to_client(self, r);
+        to_subscriber(self, node, r);
+        return;
       }
     }
   }
@@ -58,6 +73,7 @@ void deliver_now(scheduler_self self, task_result&& r) {
 
 void fail_awaiters(scheduler_self self, const std::string& why) {
   auto& st = self->state;
+  flush_subscribers(self);  // what ended reaches its subscribers before the end
   for (auto& [id, rp] : st.awaiters)
     rp.deliver(make_error(errc::cancelled, why));
   st.awaiters.clear();

@@ -57,6 +57,7 @@ scheduler_impl::behavior_type running_behavior(scheduler_self self) {
     [self](await_atom, task& t) { return await_task(self, t); },
     [self](await_atom, task_id id) { return await_id(self, id); },
     [self](cancel_atom, task_id id) { return cancel_task(self, id); },
+    [self](subscribe_atom) { return subscribe(self); },
     [self](stats_atom) { return make_stats(self); },
     [self](unfinished_atom) { return unfinished_tasks(self); },
     [self](get_max_workers_atom) { return self->state.core->nodes().max_workers(); },
@@ -92,6 +93,10 @@ scheduler_impl::behavior_type running_behavior(scheduler_self self) {
     [self](commit_atom) {
       if (from_self(self))
         commit(self);
+    },
+    [self](results_atom) {
+      if (from_self(self))
+        flush_subscribers(self);
     },
   };
 }
@@ -178,6 +183,8 @@ void on_down(scheduler_self self, caf::down_msg& msg) {
   }
   if (auto it = st.index_of.find(msg.source); it != st.index_of.end())
     remove_node(self, it->second, msg.reason);
+  else
+    forget_subscriber(self, msg.source);
 }
 
 void on_exit(scheduler_self self, caf::exit_msg& msg) {

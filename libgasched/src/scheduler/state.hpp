@@ -56,6 +56,12 @@ struct held_for_commit {
   std::vector<caf::typed_response_promise<caf::ok_atom>> notes;
 };
 
+/// A remote client that takes its process's results in batches.
+struct subscriber {
+  caf::actor who;
+  std::vector<task_result> batch;  ///< not sent yet
+};
+
 struct scheduler_state {
   // -- what it was given ---------------------------------------------------------
   scheduler_options opts;
@@ -82,6 +88,10 @@ struct scheduler_state {
   /// Ids below this were accepted by an earlier run on the journal: who
   /// submitted them is not journaled, so any peer may await them (only await).
   task_id first_own_id = 1;
+  /// Remote clients that subscribed (subscribe_atom), by their process, with
+  /// the results not sent yet (subscribers.cpp).
+  std::unordered_map<caf::node_id, subscriber> subscribers;
+  bool results_flush_scheduled = false;  ///< a results_atom to itself waits
   // -- the journal (opts.journal) ------------------------------------------------
   std::shared_ptr<durable_journal> journal;  ///< null: no journal
   /// Answers and results held until the commit that makes them true: a task
@@ -168,6 +178,16 @@ void tell_client(scheduler_self self);
 void pump(scheduler_self self, bool flush_full_nodes = true);
 /// Sends the orders of the dirty nodes; with only_full, of those with no free slot.
 void flush(scheduler_self self, bool only_full);
+
+// -- subscribers (subscribers.cpp) ---------------------------------------------
+
+caf::result<caf::ok_atom> subscribe(scheduler_self self);
+/// Takes `r` for the subscriber of `owner`'s process, if there is one.
+bool to_subscriber(scheduler_self self, const caf::node_id& owner, task_result& r);
+/// Sends every subscriber's batch (its timer, or before the scheduler ends).
+void flush_subscribers(scheduler_self self);
+/// A subscriber is gone: whether `source` was one.
+bool forget_subscriber(scheduler_self self, const caf::actor_addr& source);
 
 // -- nodes (nodes.cpp) ----------------------------------------------------------
 
