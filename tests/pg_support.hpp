@@ -75,7 +75,10 @@ private:
     }
     run(bin("pg_ctl") + " -D " + dir_ + "/data -l " + dir_ + "/server.log -w -o '-p "
         + std::to_string(port_) + " -k " + dir_
-        + " -c listen_addresses=127.0.0.1 -c max_connections=200' start > /dev/null");
+        + " -c listen_addresses=127.0.0.1 -c max_connections=200"
+        // Files in its own folder, not /dev/shm: a container or chroot may
+        // lack a /dev/shm the postgres user can write.
+        + " -c dynamic_shared_memory_type=mmap' start > /dev/null");
     started_ = true;
     ::setenv("PGPASSWORD", "secret", 1);
   }
