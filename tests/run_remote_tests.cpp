@@ -1,6 +1,7 @@
 // gasched-run --listen --serve and --connect: clients of one scheduler each
 // get their own results, listening beyond loopback needs --tls or
 // --insecure, and a stopped server reports what it left unfinished.
+#include <map>
 #include <set>
 #include <utility>
 
@@ -181,6 +182,39 @@ TEST_CASE("gasched-run --connect A,B: A refuses connections, the run goes to B w
     values.insert(json::parse(l)["value"].get<int>());
   CHECK(values.size() == 50);
   CHECK(std::set<int>(values.begin(), values.end()).size() == 50);
+  server.signal(SIGTERM);
+  CHECK(server.finish() == 0);
+}
+
+TEST_CASE("gasched-run --connect: 10,000 results come in batches, each line's once",
+          "[run][remote][subscribe]") {
+  scratch dir;
+  run_process server{dir, on_test_nodes({"--listen", "127.0.0.1:0", "--serve", "--quiet"})};
+  auto first = server.line(30s);
+  REQUIRE(first);
+  std::smatch m;
+  REQUIRE(std::regex_search(*first, m, std::regex{"listening on 127\\.0\\.0\\.1:([0-9]+)"}));
+  const int n = 10000;
+  std::string tasks;
+  for (int i = 1; i <= n; ++i)
+    tasks += "{\"fn\": \"test.identity\", \"args\": [" + std::to_string(i) + "]}\n";
+  run_process client{dir, {"--connect", "127.0.0.1:" + m[1].str(), "--tasks",
+                           dir.file("t.jsonl", tasks), "-q"}};
+  auto status = client.finish();
+  INFO(client.err());
+  CHECK(status == 0);
+  std::map<int, int> seen;  // value -> lines
+  for (auto& l : client.out) {
+    auto j = json::parse(l);
+    CHECK(j["ok"] == true);
+    CHECK(j["value"] == j["line"]);
+    ++seen[j["value"].get<int>()];
+  }
+  CHECK(client.out.size() == static_cast<size_t>(n));
+  CHECK(seen.size() == static_cast<size_t>(n));
+  for (auto& [value, count] : seen)
+    if (count != 1)
+      FAIL("value " << value << " came " << count << " times");
   server.signal(SIGTERM);
   CHECK(server.finish() == 0);
 }
