@@ -153,6 +153,10 @@ void cluster::impl::connect_nodes_and_spawn() {
   so.retry_timeout = std::chrono::milliseconds(opts.retry_timeout_ms);
   so.prefetch = opts.prefetch;
   so.journal = opts.journal;
+  so.advertise = !opts.advertise.empty() ? opts.advertise
+                 : opts.listening() ? opts.listen_host + ":" + std::to_string(opts.listen_port)
+                                    : "";
+  so.lease_time = std::chrono::milliseconds(opts.lease_time_ms);
   auto spawned = spawn_scheduler(*sys, so);
   if (!spawned)
     throw std::runtime_error("cannot start the scheduler: " + describe(spawned.error()));
@@ -206,7 +210,18 @@ std::string cluster::impl::role_line() {
     line += ", active at " + s->active;
   if (opts.journal.empty())
     return line + "; no journal: tasks unfinished when it stops are lost";
-  return line + fmt::format("; journal {}: {} unfinished task{} resumed", opts.journal,
+  // A PostgreSQL URL without its password.
+  auto journal = opts.journal;
+  if (auto at = journal.find('@'), scheme = journal.find("://");
+      at != std::string::npos && scheme != std::string::npos) {
+    auto colon = journal.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at)
+      journal.erase(colon, at - colon);
+  }
+  if (s->role == "standby")
+    return line + fmt::format("; journal {}: it takes over when the active stops renewing "
+                              "its lease", journal);
+  return line + fmt::format("; journal {}: {} unfinished task{} resumed", journal,
                             s->pending + s->running, s->pending + s->running == 1 ? "" : "s");
 }
 

@@ -273,6 +273,18 @@ void check_combinations(const CLI::App& app, options& o, const given_options& g)
   if (!o.journal.empty() && o.connecting())
     throw CLI::ValidationError("--journal", "does not apply with --connect: the scheduler "
                                             "there keeps its own journal, if any");
+  bool shared = o.journal.rfind("postgresql://", 0) == 0 || o.journal.rfind("postgres://", 0) == 0;
+  for (auto name : {"--advertise", "--lease-time"})
+    if (app.count(name) > 0 && !(o.serve && shared))
+      throw CLI::ValidationError(name, "needs --serve and a PostgreSQL --journal "
+                                       "(postgresql://...): it is about standby schedulers");
+  if (shared && !o.serve)
+    throw CLI::ValidationError("--journal", "a PostgreSQL journal is for --serve (schedulers "
+                                            "sharing it); a run's journal is an SQLite file");
+  if (shared && o.advertise.empty() && o.listen_port == 0)
+    throw CLI::ValidationError("--journal", "a PostgreSQL journal needs --advertise HOST:PORT "
+                                            "with --listen port 0: standbys must name this "
+                                            "scheduler's address");
   if (o.serve && !o.tasks_file.empty())
     throw CLI::ValidationError("--serve", "runs no job: it cannot take --tasks");
   if (o.kill_node_after > 0 && o.nodes < 2)

@@ -38,6 +38,10 @@ struct options : process_settings {
   bool ordered = false;  ///< --tasks: results in input order
   std::string out_file;  ///< --tasks: results here instead of stdout
   std::string journal;   ///< --tasks: the scheduler's journal; resumes the run
+  /// --serve on a PostgreSQL journal: HOST:PORT others reach this scheduler
+  /// at (default: the --listen address) and its lease's time in ms.
+  std::string advertise;
+  uint32_t lease_time_ms = 1000;
 
   // -- the cluster ---------------------------------------------------------------
   uint32_t nodes = 2;

@@ -50,6 +50,35 @@ void add_stream_options(CLI::App& app, options& o, const std::string& group) {
                  "clients may await the results of tasks that finished before")
     ->type_name("JOURNAL")
     ->group(group);
+  app.add_option("--advertise", o.advertise,
+                 "with --serve and a PostgreSQL --journal: the HOST:PORT nodes and clients "
+                 "reach this scheduler at, as the standbys name it (default: the --listen "
+                 "address)")
+    ->type_name("HOST:PORT")
+    ->group(group);
+  app.add_option_function<std::string>(
+       "--lease-time",
+       [&o](const std::string& v) {
+         // 1s, 500ms, 2.5 (seconds)
+         size_t used = 0;
+         double x = -1;
+         try {
+           x = std::stod(v, &used);
+         } catch (const std::exception&) {
+         }
+         auto unit = v.substr(used);
+         double ms = unit == "ms" ? x : unit == "s" || unit.empty() ? x * 1000 : -1;
+         if (ms < 40 || ms > 600000)
+           throw CLI::ValidationError("--lease-time", "wants a duration from 40ms to 600s "
+                                                      "(500ms, 2s, 1.5), not '" + v + "'");
+         o.lease_time_ms = static_cast<uint32_t>(ms);
+       },
+       "with --serve and a PostgreSQL --journal: how long the active's lease lasts "
+       "unrenewed (renewed every quarter of it): a hung active is replaced after about "
+       "this long; shorter takes over sooner, longer mistakes a loaded machine for a hung "
+       "one less often (a dead active's lease is free at once). Default: 1s")
+    ->type_name("DURATION")
+    ->group(group);
   app.add_flag("--ordered", o.ordered,
                "with --tasks: print results in the order of the lines (a slow task holds "
                "back the ones after it, within --max-pending); default: as they come")

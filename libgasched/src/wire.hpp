@@ -56,6 +56,9 @@ using no_nodes_atom = caf::atom_constant<caf::atom("no_nodes")>;
 /// A scheduler to its nodes: it is a standby now (it stepped down, its lease
 /// lost); the active scheduler is at the address given ("HOST:PORT", or empty).
 using standby_atom = caf::atom_constant<caf::atom("standby")>;
+/// The lease's thread to its scheduler (as the scheduler itself): it got
+/// the lease and resumed the journal, or it lost the lease.
+using lease_atom = caf::atom_constant<caf::atom("lease")>;
 
 } // namespace gasched
 
@@ -167,6 +170,7 @@ using scheduler_impl = scheduler_actor::extend_with<scheduler_for_nodes>::extend
   caf::reacts_to<reconnect_atom, std::string>,
   caf::reacts_to<no_nodes_atom>,
   caf::reacts_to<commit_atom>,
+  caf::reacts_to<lease_atom>,
   caf::reacts_to<results_atom>>;  // its own timer: send the subscribers' batches
 
 } // namespace gasched::detail

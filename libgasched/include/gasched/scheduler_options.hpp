@@ -167,6 +167,32 @@ struct scheduler_options {
   /// for a commit gathers whatever comes while the disk syncs.
   bool journal_sync = true;
 
+  // -- standbys on a PostgreSQL journal -------------------------------------------
+  //
+  // Schedulers started on one PostgreSQL journal share it: the first holds
+  // its lease and is active, the others are standbys. A standby answers
+  // stats and ready, and its process's stop; anything else (execute, await,
+  // a node's join, ...) gets errc::standby naming the active's `advertise`
+  // address (nodes and clients given every address go there). When the
+  // active dies its lease is free at once (the database ends its session);
+  // when it hangs, its lease expires after lease_time: a standby then takes
+  // over, resumes every unfinished task under a new generation, and the old
+  // active can never commit again (it steps down, saying so, when it wakes).
+  // See docs/cluster-ha.md.
+
+  /// HOST:PORT where nodes and clients reach this scheduler, as standbys
+  /// name it. Default: empty, "" in what standbys say (gasched-run --serve
+  /// passes its --listen address).
+  std::string advertise;
+
+  /// How long the active's lease lasts unrenewed (it renews it every
+  /// lease_time / 4). The trade-off: shorter, a hung active is replaced
+  /// sooner; longer, a loaded machine or database that delays renewals is
+  /// less often taken for hung (a false takeover: the active steps down
+  /// and its running tasks run again). A dead active's lease does not wait
+  /// for it. Default: 1 s.
+  std::chrono::milliseconds lease_time = std::chrono::seconds(1);
+
   // -- when nodes are lost -------------------------------------------------------
   //
   // A node handed by address (nodes, add_node_atom; from gasched::connect or

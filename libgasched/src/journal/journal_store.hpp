@@ -41,6 +41,9 @@ struct journal_options {
   /// The cluster a PostgreSQL journal belongs to: a database created for
   /// another is refused. (PostgreSQL only.)
   std::string cluster = "gasched";
+  /// The application_name of its session (pg_leader::session_name: what a
+  /// standby ends when this scheduler hangs). (PostgreSQL only.)
+  std::string session = "gasched";
 };
 
 /// The meta row: the scheduler's state besides its tasks.

@@ -84,11 +84,18 @@ pg_db::~pg_db() {
     PQfinish(conn_);
 }
 
-caf::error pg_db::connect(const std::string& url, int timeout_s) {
+void pg_db::close() {
+  if (conn_ != nullptr)
+    PQfinish(conn_);
+  conn_ = nullptr;
+}
+
+caf::error pg_db::connect(const std::string& url, int timeout_s, const std::string& session) {
+  close();
   where_ = redact_pg_url(url);
   const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
   auto timeout = std::to_string(timeout_s);
-  const char* values[] = {url.c_str(), timeout.c_str(), "gasched", nullptr};
+  const char* values[] = {url.c_str(), timeout.c_str(), session.c_str(), nullptr};
   conn_ = PQconnectdbParams(keys, values, 1);
   if (conn_ == nullptr)
     return make_error(errc::journal_error, "journal " + where_ + ": out of memory");

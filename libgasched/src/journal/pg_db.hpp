@@ -48,7 +48,12 @@ public:
 
   /// Connects to `url` (within `timeout_s` seconds). Error journal_error:
   /// unreachable, wrong URL, refused (a wrong password), in the server's words.
-  caf::error connect(const std::string& url, int timeout_s = 5);
+  /// `session` is the application_name the server shows (pg_stat_activity).
+  caf::error connect(const std::string& url, int timeout_s = 5,
+                     const std::string& session = "gasched");
+
+  /// Closes the connection (a later connect() opens a new one).
+  void close();
 
   /// The URL without its password, for messages.
   const std::string& where() const noexcept {

@@ -25,9 +25,6 @@ CREATE TABLE gasched_meta(one int PRIMARY KEY CHECK (one = 1), layout int NOT NU
   succeeded bigint NOT NULL, failed bigint NOT NULL, cancelled bigint NOT NULL,
   requeued bigint NOT NULL, quarantined bigint NOT NULL);
 CREATE TABLE gasched_fence(one int PRIMARY KEY CHECK (one = 1), generation bigint NOT NULL);
-CREATE TABLE gasched_lease(one int PRIMARY KEY CHECK (one = 1), generation bigint NOT NULL,
-  holder text NOT NULL, address text NOT NULL, version text NOT NULL,
-  expires_at timestamptz NOT NULL, pids int[] NOT NULL);
 CREATE TABLE gasched_functions(fn int PRIMARY KEY, name text NOT NULL UNIQUE);
 CREATE TABLE gasched_nodes(node int PRIMARY KEY, name text NOT NULL UNIQUE);
 CREATE TABLE gasched_tasks(id bigint PRIMARY KEY, fn int NOT NULL, args bytea NOT NULL,
@@ -144,7 +141,7 @@ pg_store::open(const std::string& url, const std::string& cluster,
                const journal_options& opts) {
   std::unique_ptr<pg_store> s{new pg_store};
   s->sync_ = opts.sync_every_commit;
-  if (auto err = s->db_.connect(url))
+  if (auto err = s->db_.connect(url, 5, opts.session))
     return err;
   if (auto err = s->check_schema(cluster))
     return err;

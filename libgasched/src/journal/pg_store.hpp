@@ -5,8 +5,7 @@
 //   gasched_meta(one = 1, layout, cluster, version,  the scheduler's state,
 //     generation, next_id, front_seq, counters)     as journal_file.hpp's meta
 //   gasched_fence(one = 1, generation)               the generation that may commit
-//   gasched_lease(one = 1, generation, holder,       who is active, until when
-//     address, version, expires_at, pids)            (the database's clock)
+//   gasched_lease, gasched_standbys                  who is active (pg_leader.hpp)
 //   gasched_functions, gasched_nodes, gasched_notes, as in the SQLite file
 //   gasched_tasks(id, fn, args, ...)                 one row per task, as there
 //

@@ -144,6 +144,17 @@ stats make_stats(scheduler_self self) {
   s.queue_wait = timed.queue_wait;
   s.run_time = timed.run_time;
   s.end_to_end = timed.end_to_end;
+  if (st.leader) {
+    auto v = st.leader->view();
+    s.role = st.journal ? "active" : "standby";
+    s.generation = st.journal ? core.generation() : v.generation;
+    s.takeovers = v.takeovers;
+    s.active = v.active;
+    if (st.journal)
+      s.standbys = std::move(v.standbys);
+  } else if (st.journal) {
+    s.generation = core.generation();
+  }
   return s;
 }
 

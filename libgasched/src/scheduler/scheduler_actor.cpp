@@ -11,7 +11,17 @@
 //                                   join, add_node,  |      reconnected (Erlang's nodeup),
 //                                   cancel, ...      |      a joined node rejoins by itself
 //
-// starting_behavior and running_behavior are the two states; `done` is the
+// On a PostgreSQL journal shared with other schedulers (pg_leader.hpp) a
+// scheduler that does not get the lease at spawn starts as a standby:
+//
+//   ( standby ) ──the lease's thread got the lease and resumed the journal──> as spawn
+//        |         (lease_atom): restore, greet the given nodes          (starting/running)
+//        └─ stats, ready, stop answered; anything else errc::standby
+//           naming the active's address
+//   ( running ) ──the lease's thread lost the lease (lease_atom), or a commit
+//                 is fenced──> ( done ): stepped down, exits with errc::standby
+//
+// starting_behavior, running_behavior and standby_behavior are the states; `done` is the
 // actor's end. While starting, anything but the hello answers and ready_atom
 // waits in the mailbox. With tasks pending and no node up, the scheduler says
 // so every no_nodes_warning.
@@ -97,6 +107,89 @@ scheduler_impl::behavior_type running_behavior(scheduler_self self) {
     [self](results_atom) {
       if (from_self(self))
         flush_subscribers(self);
+    },
+    [self](lease_atom) {
+      if (!from_self(self) || !self->state.news)
+        return;
+      caf::error lost;
+      {
+        std::lock_guard<std::mutex> guard{self->state.news->mx};
+        lost = self->state.news->lost;
+      }
+      if (lost)
+        step_down(self, lost);
+    },
+  };
+}
+
+// -- standby -----------------------------------------------------------------------
+
+scheduler_impl::behavior_type active_behavior(scheduler_self self);
+
+// The lease's thread got the lease and resumed the journal (or failed to).
+void on_lease_news(scheduler_self self) {
+  auto& st = self->state;
+  std::unique_ptr<durable_journal> journal;
+  caf::error err;
+  {
+    std::lock_guard<std::mutex> guard{st.news->mx};
+    journal = std::move(st.news->journal);
+    err = st.news->open_error ? st.news->open_error : st.news->lost;
+  }
+  if (!journal) {
+    if (err) {
+      log(log_level::error, "scheduler {}: cannot take over: {}", st.label, describe(err));
+      self->quit(err);
+    }
+    return;
+  }
+  if (!take_journal(self, std::move(journal)))
+    return;
+  auto v = st.leader->view();
+  log(log_level::warning,
+      "scheduler {}: took over: role active at {}, generation {}; journal {}: {} unfinished "
+      "tasks resumed",
+      st.label, st.opts.advertise, st.core->generation(), st.journal->path(),
+      st.core->pending());
+  self->become(active_behavior(self));
+}
+
+scheduler_impl::behavior_type standby_behavior(scheduler_self self) {
+  auto no = [self] { return standby_error(self); };
+  return {
+    [=](execute_atom, task&) -> caf::result<task_id> { return no(); },
+    [=](execute_atom, std::vector<task>&) -> caf::result<std::vector<task_id>> {
+      return no();
+    },
+    [=](await_atom, task&) -> caf::result<task_result> { return no(); },
+    [=](await_atom, task_id) -> caf::result<task_result> { return no(); },
+    [=](cancel_atom, task_id) -> caf::result<caf::ok_atom> { return no(); },
+    [=](subscribe_atom) -> caf::result<caf::ok_atom> { return no(); },
+    [self](stats_atom) { return make_stats(self); },
+    [=](unfinished_atom) -> caf::result<std::vector<task>> { return no(); },
+    [=](get_max_workers_atom) -> caf::result<uint32_t> { return no(); },
+    [self](ready_atom) { return caf::ok_atom::value; },
+    [=](set_max_workers_atom, uint32_t) -> caf::result<caf::ok_atom> { return no(); },
+    [=](set_retry_timeout_atom, caf::timespan) -> caf::result<caf::ok_atom> { return no(); },
+    [self](stop_atom) -> caf::result<caf::ok_atom> {
+      if (auto err = check_admin(self, "stop"))
+        return err;
+      self->quit();
+      return caf::ok_atom::value;
+    },
+    [=](note_atom, std::string&, std::string&) -> caf::result<caf::ok_atom> { return no(); },
+    [=](note_atom, const std::string&) -> caf::result<std::string> { return no(); },
+    [=](add_node_atom, caf::actor) -> caf::result<caf::ok_atom> { return no(); },
+    [=](join_atom, node_info&) -> caf::result<caf::ok_atom> { return no(); },
+    [](done_atom, done_batch&) {},
+    [](flush_atom) {},
+    [](reconnect_atom, const std::string&) {},
+    [](no_nodes_atom) {},
+    [](commit_atom) {},
+    [](results_atom) {},
+    [self](lease_atom) {
+      if (from_self(self))
+        on_lease_news(self);
     },
   };
 }
@@ -197,7 +290,8 @@ void on_exit(scheduler_self self, caf::exit_msg& msg) {
 }
 
 scheduler_impl::behavior_type scheduler(scheduler_self self, scheduler_options opts,
-                                        std::shared_ptr<durable_journal> journal) {
+                                        std::shared_ptr<durable_journal> journal,
+                                        std::shared_ptr<pg_leader> leader) {
   auto& st = self->state;
   st.opts = std::move(opts);
   st.label = st.opts.name.empty() ? "scheduler-" + std::to_string(self->id()) : st.opts.name;
@@ -205,18 +299,10 @@ scheduler_impl::behavior_type scheduler(scheduler_self self, scheduler_options o
     st.opts.max_workers, st.opts.max_pending, st.opts.max_node_failures, st.opts.prefetch});
   st.policy = retry_policy{st.opts.max_retries, st.opts.retry_timeout, st.opts.retry_backoff,
                            st.opts.retry_backoff_max, st.opts.retry_jitter};
+  st.leader = std::move(leader);
   if (journal) {
-    // Resumes what the journal held: pending in order, running back to the front.
-    auto snapshot = journal->take_snapshot();
-    st.first_own_id = snapshot.next_id;
-    if (auto err = st.core->restore(std::move(snapshot))) {
-      log(log_level::error, "scheduler {}: {}", st.label, describe(err));
-      self->quit(err);
+    if (!take_journal(self, std::move(journal)))
       return scheduler_impl::behavior_type::make_empty_behavior();
-    }
-    st.core->set_journal(journal.get());
-    st.journal = std::move(journal);
-    on_commit_written(self);
     log(log_level::info, "scheduler {}: journal {}: resumed {} pending tasks", st.label,
         st.journal->path(), st.core->pending());
   }
@@ -229,6 +315,21 @@ scheduler_impl::behavior_type scheduler(scheduler_self self, scheduler_options o
     self->monitor(st.opts.client);
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   self->set_exit_handler([self](caf::exit_msg& msg) { on_exit(self, msg); });
+  if (st.leader) {
+    start_lease(self);
+    if (!st.journal) {
+      log(log_level::info, "scheduler {}: standby on journal {}; the active scheduler is at {}",
+          st.label, st.leader->where(), st.leader->view().active);
+      self->set_default_handler(drop_unexpected);
+      return standby_behavior(self);
+    }
+  }
+  return active_behavior(self);
+}
+
+// Greets the given nodes, then runs.
+scheduler_impl::behavior_type active_behavior(scheduler_self self) {
+  auto& st = self->state;
   greet_given_nodes(self);
   if (st.hellos_outstanding == 0) {
     st.started = true;  // no node given: running at once
@@ -249,6 +350,8 @@ caf::error check(const scheduler_options& opts) {
     return bad("node_timeout must be positive");
   if (opts.max_node_failures == 0)
     return bad("max_node_failures must be at least 1");
+  if (opts.lease_time.count() < 40)
+    return bad("lease_time must be at least 40 ms (it is renewed every quarter)");
   return caf::none;
 }
 
@@ -261,21 +364,29 @@ caf::expected<scheduler_actor> spawn_scheduler(caf::actor_system& sys, scheduler
     return make_error(errc::name_in_use, "a scheduler named " + opts.name
                                            + " is already running");
   std::shared_ptr<detail::durable_journal> journal;
-  if (!opts.journal.empty()) {
-    detail::journal_options jo;
-    jo.keep_results = opts.keep_results;
-    jo.sync_every_commit = opts.journal_sync;
-    auto opened = detail::durable_journal::open(sys, opts.journal, jo);
-    if (!opened) {
-      if (!opts.name.empty())
-        detail::release_name(sys, opts.name, caf::actor_addr{});
-      return std::move(opened.error());
-    }
+  std::shared_ptr<detail::pg_leader> leader;
+  auto refused = [&](caf::error err) {
+    if (!opts.name.empty())
+      detail::release_name(sys, opts.name, caf::actor_addr{});
+    return err;
+  };
+  if (detail::is_pg_url(opts.journal)) {
+    // Shared with standbys: the journal is opened by whoever holds the lease.
+    auto opened = detail::pg_leader::open({opts.journal, opts.advertise, opts.lease_time});
+    if (!opened)
+      return refused(std::move(opened.error()));
+    leader = std::move(*opened);
+  }
+  if (!opts.journal.empty() && (!leader || leader->holds())) {
+    auto opened = detail::durable_journal::open(
+      sys, opts.journal, detail::journal_options_for(opts, leader.get()));
+    if (!opened)
+      return refused(std::move(opened.error()));
     journal = std::move(*opened);
   }
   auto timeout = opts.node_timeout + std::chrono::seconds(5);
   auto name = opts.name;
-  auto sched = sys.spawn(scheduler, std::move(opts), std::move(journal));
+  auto sched = sys.spawn(scheduler, std::move(opts), std::move(journal), std::move(leader));
   caf::error err;
   caf::scoped_actor self{sys};
   self->request(sched, timeout, ready_atom::value)

@@ -7,6 +7,7 @@
 #include <functional>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -23,6 +24,7 @@
 #include "guarded_actor.hpp"
 #include "core/scheduler_core.hpp"
 #include "journal/durable_journal.hpp"
+#include "journal/pg_leader.hpp"
 #include "net/reconnect_episode.hpp"
 #include "gasched/scheduler_options.hpp"
 #include "gasched/stats.hpp"
@@ -60,6 +62,14 @@ struct held_for_commit {
 struct subscriber {
   caf::actor who;
   std::vector<task_result> batch;  ///< not sent yet
+};
+
+/// What the lease's threads hand the scheduler (lease_atom says when).
+struct lease_news {
+  std::mutex mx;
+  std::unique_ptr<durable_journal> journal;  ///< a standby got the lease and resumed
+  caf::error open_error;                     ///< ... or could not resume
+  caf::error lost;                           ///< the active lost the lease
 };
 
 struct scheduler_state {
@@ -105,6 +115,9 @@ struct scheduler_state {
   bool commit_failing = false;    ///< the last commit failed (logged once)
   /// A changed_atom went to the client and it has not asked for stats since.
   bool client_told = false;
+  // -- a journal shared with standbys (PostgreSQL) ---------------------------------
+  std::shared_ptr<pg_leader> leader;   ///< null: no shared journal
+  std::shared_ptr<lease_news> news;    ///< from the lease's threads
   // -- nodes coming and going ----------------------------------------------------
   uint64_t node_joins = 0;                   ///< first comings
   uint64_t node_losses = 0;                  ///< declared down
@@ -232,6 +245,25 @@ caf::result<caf::ok_atom> set_note(scheduler_self self, std::string& key, std::s
 caf::result<std::string> get_note(scheduler_self self, const std::string& key);
 /// A finished task's result from the journal, for await(task_id).
 caf::expected<task_result> kept_result(scheduler_self self, task_id id);
+
+// -- the lease (lease.cpp) -------------------------------------------------------
+
+/// The journal's options for opts (and the lease's session name).
+journal_options journal_options_for(const scheduler_options& opts, const pg_leader* leader);
+/// Starts the lease's thread; what it learns comes as lease_atom.
+void start_lease(scheduler_self self);
+/// Whether this scheduler is a standby (a shared journal it does not hold).
+inline bool is_standby(scheduler_self self) {
+  return self->state.leader != nullptr && self->state.journal == nullptr;
+}
+/// errc::standby naming the active's address.
+caf::error standby_error(scheduler_self self);
+/// Takes `journal`: restores its tasks into the core. False: it could not
+/// (the scheduler ended with the error).
+bool take_journal(scheduler_self self, std::shared_ptr<durable_journal> journal);
+/// The active lost its lease: it may never commit, answer or deliver
+/// again; it fails its awaiters and ends with errc::standby.
+void step_down(scheduler_self self, const caf::error& why);
 
 // -- who may do what (access.cpp) -----------------------------------------------
 

@@ -1,0 +1,92 @@
+// The scheduler's side of a journal shared with standbys (pg_leader.hpp):
+// the lease's threads decide and resume; the actor takes what they hand it.
+#include <caf/send.hpp>
+
+#include "gasched/active_search.hpp"
+#include "gasched/atoms.hpp"
+#include "gasched/errc.hpp"
+#include "logging.hpp"
+#include "scheduler/state.hpp"
+
+namespace gasched::detail {
+
+journal_options journal_options_for(const scheduler_options& opts, const pg_leader* leader) {
+  journal_options jo;
+  jo.keep_results = opts.keep_results;
+  jo.sync_every_commit = opts.journal_sync;
+  if (leader != nullptr)
+    jo.session = leader->session_name();
+  return jo;
+}
+
+void start_lease(scheduler_self self) {
+  auto& st = self->state;
+  auto news = std::make_shared<lease_news>();
+  st.news = news;
+  // The threads wake the scheduler as the scheduler itself (from_self).
+  auto me = caf::actor_cast<caf::weak_actor_ptr>(self->ctrl());
+  auto wake = [me] {
+    if (auto strong = me.lock()) {
+      auto handle = caf::actor_cast<caf::actor>(strong);
+      caf::send_as(handle, handle, lease_atom::value);
+    }
+  };
+  auto& sys = self->system();
+  auto url = st.opts.journal;
+  auto jo = journal_options_for(st.opts, st.leader.get());
+  st.leader->start(
+    [news, wake, &sys, url, jo] {
+      // On a thread of the lease's: resuming may take seconds.
+      auto opened = durable_journal::open(sys, url, jo);
+      {
+        std::lock_guard<std::mutex> guard{news->mx};
+        if (opened)
+          news->journal = std::move(*opened);
+        else
+          news->open_error = std::move(opened.error());
+      }
+      wake();
+    },
+    [news, wake](caf::error why) {
+      {
+        std::lock_guard<std::mutex> guard{news->mx};
+        news->lost = std::move(why);
+      }
+      wake();
+    });
+}
+
+caf::error standby_error(scheduler_self self) {
+  auto active = self->state.leader->view().active;
+  return make_standby_error("scheduler " + self->state.label + " is a standby; the active "
+                              "scheduler is at " + (active.empty() ? "an unknown address" : active),
+                            active);
+}
+
+bool take_journal(scheduler_self self, std::shared_ptr<durable_journal> journal) {
+  auto& st = self->state;
+  // Resumes what the journal held: pending in order, running back to the front.
+  auto snapshot = journal->take_snapshot();
+  st.first_own_id = snapshot.next_id;
+  if (auto err = st.core->restore(std::move(snapshot))) {
+    log(log_level::error, "scheduler {}: {}", st.label, describe(err));
+    self->quit(err);
+    return false;
+  }
+  st.core->set_journal(journal.get());
+  st.journal = std::move(journal);
+  on_commit_written(self);
+  if (st.leader)
+    st.leader->confirm(st.core->generation());
+  return true;
+}
+
+void step_down(scheduler_self self, const caf::error& why) {
+  auto& st = self->state;
+  log(log_level::error, "scheduler {}: stepping down: {}", st.label, describe(why));
+  fail_awaiters(self, "the scheduler stepped down: it lost its journal's lease");
+  self->quit(make_error(errc::standby, "scheduler " + st.label + " stepped down: "
+                                         + describe(why)));
+}
+
+} // namespace gasched::detail
