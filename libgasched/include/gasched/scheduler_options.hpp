@@ -132,10 +132,11 @@ struct scheduler_options {
   /// without a journal (gasched-bench --only journal), one more thread;
   /// tasks of a millisecond or more hardly notice. A PostgreSQL URL
   /// (postgresql://USER:PASSWORD@HOST:PORT/DB, or postgres://) keeps the
-  /// same journal in that database (Debian's libpq): the scheduler that
-  /// opens it fences every earlier one, which can then never commit,
-  /// answer or deliver again and exits with errc::standby, saying so in its
-  /// log. Its cost: a commit is a few round trips to the server; measured
+  /// same journal in that database (Debian's libpq), shared by schedulers
+  /// of which one is active and the others standbys (advertise, lease_
+  /// time below): the scheduler that takes it over fences every earlier
+  /// one, which can then never commit, answer or deliver again and exits
+  /// with errc::standby, saying so in its log. Its cost: a commit is a few round trips to the server; measured
   /// at the core with the server on the same 2 cores (gasched-journal-bench
   /// --pg-url), a batch accepted then run went at 42,000-49,000 tasks/s
   /// (SQLite: 198,000-284,000), and 1,000,000 pending tasks resumed in 4.3 s.

@@ -19,6 +19,13 @@ constexpr const char* lease_key = "1196640847";
 constexpr const char* tables = R"(
 BEGIN;
 SELECT pg_advisory_xact_lock(1196640846);
+DO $$ BEGIN
+  -- The unused lease table of earlier builds of layout 1.
+  IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+             AND table_name = 'gasched_lease' AND column_name = 'pids') THEN
+    DROP TABLE gasched_lease;
+  END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS gasched_lease(one int PRIMARY KEY CHECK (one = 1),
   holder text NOT NULL, address text NOT NULL, version text NOT NULL,
   generation bigint NOT NULL, takeovers bigint NOT NULL, pid int NOT NULL,
