@@ -63,6 +63,8 @@ caf::expected<std::unique_ptr<pg_leader>> pg_leader::open(options opts) {
   if (got) {
     if (auto err = l->claim())
       return err;
+    // Renewed from now on: resuming a large journal takes longer than a lease.
+    l->thread_ = std::thread{[p = l.get()] { p->run(); }};
     return l;
   }
   if (auto err = l->watch())
@@ -202,11 +204,17 @@ caf::error pg_leader::watch() {
 }
 
 void pg_leader::start(std::function<void()> acquired, std::function<void(caf::error)> lost) {
-  acquired_ = std::move(acquired);
-  lost_ = std::move(lost);
-  if (holds_)
-    acquired_ = nullptr;  // active already
-  thread_ = std::thread{[this] { run(); }};
+  caf::error lost_already;
+  {
+    std::lock_guard<std::mutex> guard{mx_};
+    acquired_ = std::move(acquired);
+    lost_ = std::move(lost);
+    lost_already = std::move(lost_early_);
+  }
+  if (lost_already)
+    lost_(std::move(lost_already));  // the lease ended before the scheduler ran
+  if (!thread_.joinable())
+    thread_ = std::thread{[this] { run(); }};
 }
 
 void pg_leader::confirm(uint32_t generation) {
@@ -229,8 +237,16 @@ void pg_leader::run() {
     if (holds_) {
       if (auto err = renew()) {
         holds_ = false;
-        if (lost_)
-          lost_(std::move(err));
+        std::function<void(caf::error)> lost;
+        {
+          std::lock_guard<std::mutex> guard{mx_};
+          if (lost_)
+            lost = lost_;
+          else
+            lost_early_ = err;
+        }
+        if (lost)
+          lost(std::move(err));
         return;
       }
       wake += renew_every;
@@ -246,8 +262,13 @@ void pg_leader::run() {
         if (!err) {
           log(log_level::info, "journal {}: this scheduler ({}) holds the lease now",
               where(), opts_.address);
-          if (acquired_)
-            opener_ = std::thread{acquired_};
+          std::function<void()> acquired;
+          {
+            std::lock_guard<std::mutex> guard{mx_};
+            acquired = acquired_;
+          }
+          if (acquired)
+            opener_ = std::thread{std::move(acquired)};
           continue;
         }
       }

@@ -80,10 +80,11 @@ public:
     return "gasched " + holder_;
   }
 
-  /// Starts the thread. A standby waits for the lease, then runs `acquired`
-  /// on a thread of its own (resuming may take seconds: renewals go on
-  /// meanwhile). The active renews the lease and runs `lost` (on the
-  /// lease's thread) once it lost it, with the reason.
+  /// Starts the thread (the active's renews from open() on). A standby
+  /// waits for the lease, then runs `acquired` on a thread of its own
+  /// (resuming may take seconds: renewals go on meanwhile). The active
+  /// renews the lease and runs `lost` (on the lease's thread) once it lost
+  /// it, with the reason.
   void start(std::function<void()> acquired, std::function<void(caf::error)> lost);
 
   /// The journal was resumed at `generation`: recorded with the next renewal.
@@ -112,6 +113,7 @@ private:
   std::atomic<uint32_t> confirmed_{0};
   std::function<void()> acquired_;
   std::function<void(caf::error)> lost_;
+  caf::error lost_early_;  ///< lost before start() gave `lost`
   mutable std::mutex mx_;
   std::condition_variable cv_;
   bool stop_ = false;
