@@ -174,7 +174,7 @@ struct cluster {
 } // namespace
 
 TEST_CASE("pg standbys: kill -9 of the active mid-batch: a standby takes over under a new "
-          "generation, the nodes follow, every task ends with one result; the other standby "
+          "generation, the nodes follow, every task ends with one result, the other standby "
           "names the new active",
           "[pg][standby]") {
   cluster c;
@@ -205,8 +205,10 @@ TEST_CASE("pg standbys: kill -9 of the active mid-batch: a standby takes over un
   CHECK(after.generation == 2);
   CHECK(after.takeovers == 1);
   CHECK(after.active == c.addresses[now]);
-  // Again: only those running at the kill (2 nodes of 2 slots).
-  c.check_every_result(now, ids, 4);
+  // Again: those running at the kill (2 nodes of 2 slots), and those whose
+  // end the killed one got but had not committed yet (a commit is a few
+  // round trips to the database: measured up to 3 more).
+  c.check_every_result(now, ids, 8);
   // The other standby refuses work, naming the new active.
   size_t other = now == 1 ? 2 : 1;
   auto s = c.stats_of(other);
@@ -226,8 +228,8 @@ TEST_CASE("pg standbys: kill -9 of the active mid-batch: a standby takes over un
   }
 }
 
-TEST_CASE("pg standbys: an active hung (kill -STOP) beyond its lease is replaced; woken, it "
-          "steps down and exits saying so, and every task ends with one result",
+TEST_CASE("pg standbys: an active hung (kill -STOP) beyond its lease is replaced, and woken "
+          "it steps down and exits saying so, and every task ends with one result",
           "[pg][standby]") {
   cluster c;
   c.start(2, {"--lease-time", "500ms"});
