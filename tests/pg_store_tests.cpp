@@ -3,6 +3,7 @@
 // file keeps it, fencing of a scheduler whose generation is over, and the
 // errors of bad input.
 #include "journal_support.hpp"
+#include "held_port.hpp"
 #include "pg_support.hpp"
 
 #include "journal/pg_store.hpp"
