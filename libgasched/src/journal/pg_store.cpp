@@ -18,6 +18,9 @@ const char* gasched_version() {
 
 namespace {
 
+// gasched_tasks leaves half of each page free (fillfactor), so that a task's
+// row, updated when the task ends, mostly stays in its page: a HOT update,
+// without a new index entry.
 constexpr const char* schema = R"(
 CREATE TABLE gasched_meta(one int PRIMARY KEY CHECK (one = 1), layout int NOT NULL,
   cluster text NOT NULL, version text NOT NULL, generation bigint NOT NULL,
@@ -33,7 +36,7 @@ CREATE TABLE gasched_nodes(node int PRIMARY KEY, name text NOT NULL UNIQUE);
 CREATE TABLE gasched_tasks(id bigint PRIMARY KEY, fn int NOT NULL, args bytea NOT NULL,
   priority int NOT NULL, state smallint NOT NULL, seq bigint NOT NULL,
   node_failures int NOT NULL, node int, outcome smallint, value bytea, error bytea,
-  error_text text, finished_at bigint);
+  error_text text, finished_at bigint) WITH (fillfactor = 50);
 CREATE TABLE gasched_notes(key text PRIMARY KEY, value bytea NOT NULL);
 INSERT INTO gasched_fence VALUES(1, 0);
 CREATE FUNCTION gasched_fence_check(g bigint) RETURNS void LANGUAGE plpgsql AS $$
@@ -48,8 +51,10 @@ END $$;
 )";
 
 // The session's changes of one commit, joined into gasched_tasks by one UPDATE.
+// A commit of 100,000 changes fits in memory: the temporary table (which
+// takes temp_buffers only before its first use) and the UPDATE's hash join.
 constexpr const char* session_setup =
-  "CREATE TEMP TABLE IF NOT EXISTS gasched_changes(id bigint, state smallint, seq bigint, "
+  "SET temp_buffers = '64MB'; SET work_mem = '64MB'; CREATE TEMP TABLE IF NOT EXISTS gasched_changes(id bigint, state smallint, seq bigint, "
   "node_failures int, node int, outcome smallint, value bytea, error bytea, "
   "error_text text, finished_at bigint) ON COMMIT DELETE ROWS";
 
