@@ -1,6 +1,7 @@
 #include "journal/pg_store.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <numeric>
 
 #include "gasched/errc.hpp"
@@ -106,7 +107,9 @@ struct copy_row {
   }
   copy_row& num(int64_t x) {
     sep();
-    out += std::to_string(x);
+    char digits[24];
+    auto end = std::to_chars(digits, digits + sizeof(digits), x).ptr;
+    out.append(digits, end);
     return *this;
   }
   copy_row& null() {
@@ -372,56 +375,81 @@ caf::error pg_store::write(const commit_batch& batch, size_t& pruned) {
   return err;
 }
 
+template <class Select, class Row>
+caf::error pg_store::copy_each(const change_buffer& buf, const char* into, Select select,
+                               Row write, size_t* count) {
+  constexpr size_t part = 256 * 1024;
+  std::string rows;
+  size_t n = 0;
+  for (auto& c : buf.changes()) {
+    if (!select(c))
+      continue;
+    if (n++ == 0)
+      if (auto err = db_.copy_begin(into, "cannot write it"))
+        return err;
+    copy_row row{rows};
+    write(c, row);
+    row.end();
+    if (rows.size() >= part) {
+      if (auto err = db_.copy_put(rows, "cannot write it"))
+        return err;
+      rows.clear();
+    }
+  }
+  if (count != nullptr)
+    *count = n;
+  if (n == 0)
+    return caf::none;
+  if (auto err = db_.copy_put(rows, "cannot write it"))
+    return err;
+  return db_.copy_end("cannot write it");
+}
+
 caf::error pg_store::write_in_transaction(const commit_batch& batch, size_t& pruned) {
   auto& buf = batch.changes;
-  std::string fresh, changed, ended;
-  for (auto& c : buf.changes()) {
-    auto finished = c.state == task_state::finished;
-    if (c.is_new) {
-      copy_row row{fresh};
-      row.num(static_cast<int64_t>(c.id)).num(c.fn).bytes(buf, c.args).num(c.priority);
-      row.num(static_cast<int64_t>(c.state));
-      if (finished) {
-        row.num(static_cast<int64_t>(c.id)).num(0);
-        c.node >= 0 ? row.num(c.node) : row.null();
-        row.num(static_cast<int64_t>(c.how)).bytes(buf, c.value).bytes(buf, c.error);
-        row.text(buf, c.error_text).num(c.finished_at);
-      } else {
-        row.num(c.seq).num(c.node_failures);
-        row.null().null().null().null().null().null();
-      }
-      row.end();
-      continue;
-    }
-    if (finished) {
-      copy_row row{ended};
-      row.num(static_cast<int64_t>(c.id));
+  // New tasks, ends of tasks written before, then dispatched and requeued
+  // ones: three COPYs, each sent in parts while the next rows are made.
+  auto is_new = [](const task_change& c) { return c.is_new; };
+  auto is_end = [](const task_change& c) { return !c.is_new && c.state == task_state::finished; };
+  auto is_other = [](const task_change& c) {
+    return !c.is_new && c.state != task_state::finished;
+  };
+  auto fresh_row = [&](const task_change& c, copy_row& row) {
+    row.num(static_cast<int64_t>(c.id)).num(c.fn).bytes(buf, c.args).num(c.priority);
+    row.num(static_cast<int64_t>(c.state));
+    if (c.state == task_state::finished) {
+      row.num(static_cast<int64_t>(c.id)).num(0);
       c.node >= 0 ? row.num(c.node) : row.null();
       row.num(static_cast<int64_t>(c.how)).bytes(buf, c.value).bytes(buf, c.error);
       row.text(buf, c.error_text).num(c.finished_at);
-      row.end();
-      continue;
+    } else {
+      row.num(c.seq).num(c.node_failures);
+      row.null().null().null().null().null().null();
     }
-    copy_row row{changed};
+  };
+  auto end_row = [&](const task_change& c, copy_row& row) {
+    row.num(static_cast<int64_t>(c.id));
+    c.node >= 0 ? row.num(c.node) : row.null();
+    row.num(static_cast<int64_t>(c.how)).bytes(buf, c.value).bytes(buf, c.error);
+    row.text(buf, c.error_text).num(c.finished_at);
+  };
+  auto other_row = [&](const task_change& c, copy_row& row) {
     row.num(static_cast<int64_t>(c.id)).num(static_cast<int64_t>(c.state));
     c.requeued ? row.num(c.seq).num(c.node_failures) : row.null().null();
-    row.end();
-  }
-  if (!fresh.empty())
-    if (auto err = db_.copy_in("gasched_tasks(id, fn, args, priority, state, seq, "
-                               "node_failures, node, outcome, value, error, error_text, "
-                               "finished_at)",
-                               fresh, "cannot write it"))
-      return err;
-  if (!ended.empty())
-    if (auto err = db_.copy_in("gasched_ends", ended, "cannot write it"))
-      return err;
-  if (!changed.empty())
-    if (auto err = db_.copy_in("gasched_changes", changed, "cannot write it"))
-      return err;
+  };
+  if (auto err = copy_each(buf, "gasched_tasks(id, fn, args, priority, state, seq, "
+                                "node_failures, node, outcome, value, error, error_text, "
+                                "finished_at)",
+                           is_new, fresh_row))
+    return err;
+  if (auto err = copy_each(buf, "gasched_ends", is_end, end_row))
+    return err;
+  size_t others = 0;
+  if (auto err = copy_each(buf, "gasched_changes", is_other, other_row, &others))
+    return err;
   // The rest and the commit in one message; the fence first.
   std::string sql = "SELECT gasched_fence_check(" + std::to_string(generation_) + ");";
-  if (!changed.empty())
+  if (others > 0)
     sql += apply_changes;
   for (size_t i = 0; i < batch.functions.size(); ++i)
     sql += "INSERT INTO gasched_functions VALUES(" + std::to_string(batch.first_function + i)

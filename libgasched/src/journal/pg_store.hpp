@@ -74,6 +74,11 @@ private:
                                    journal_names& names, journal_notes& notes,
                                    journal_snapshot& snapshot);
   caf::error write_in_transaction(const commit_batch& batch, size_t& pruned);
+  // COPY `into` of the changes `select` picks, as `write` makes their rows;
+  // `count` gets how many.
+  template <class Select, class Row>
+  caf::error copy_each(const change_buffer& buf, const char* into, Select select, Row write,
+                       size_t* count = nullptr);
   caf::error fenced_or(caf::error err);
 
   pg_db db_;
