@@ -138,11 +138,11 @@ struct scheduler_options {
   /// log. Its cost: a commit is a few COPYs in one transaction (a task is a
   /// row when accepted and a row more when it ends), synchronous_commit on;
   /// 100,000 identity tasks at the default settings with the server on the
-  /// same 2 cores ran at a median 25 % (15-30 %) of their throughput
-  /// without a journal (SQLite in the same run: 30 %, 29-43 %;
-  /// gasched-bench --only journal --repeat 5 on a loaded machine: 31,000
-  /// tasks/s against 45,000 and 117,000), and 1,000,000 pending tasks
-  /// resumed in 4.3 s (gasched-journal-bench --pg-url).
+  /// same 2 cores ran at a median 27 % (25-43 %) of their throughput
+  /// without a journal (SQLite in the same run: 46 %, 29-57 %;
+  /// gasched-bench --only journal --repeat 5 on a loaded machine: 43,000
+  /// tasks/s against 64,000 and 143,000), and 1,000,000 pending tasks
+  /// resumed in 4-10 s (gasched-journal-bench --pg-url).
   std::string journal;
 
   /// How long finished results stay in the journal for await(task_id).
