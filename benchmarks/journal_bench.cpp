@@ -65,7 +65,8 @@ void reset_pg(const std::string& url) {
   if (auto err = db.connect(url))
     die(err);
   if (auto err = db.exec("DROP TABLE IF EXISTS gasched_meta, gasched_fence, gasched_lease, "
-                         "gasched_functions, gasched_nodes, gasched_tasks, gasched_notes; "
+                         "gasched_functions, gasched_nodes, gasched_tasks, gasched_ends, "
+                         "gasched_notes; "
                          "DROP FUNCTION IF EXISTS gasched_fence_check",
                          "cannot drop the tables"))
     die(err);

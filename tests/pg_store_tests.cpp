@@ -3,6 +3,7 @@
 // file keeps it, fencing of a scheduler whose generation is over, and the
 // errors of bad input.
 #include "journal_support.hpp"
+#include "held_port.hpp"
 #include "pg_support.hpp"
 
 #include "journal/pg_store.hpp"
@@ -119,6 +120,59 @@ TEST_CASE("pg journal: results are kept, pruned after keep_results, notes kept",
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   REQUIRE_FALSE(j->commit());
   CHECK(is(j->result_of(1).error(), errc::unknown_task));
+}
+
+TEST_CASE("pg journal: tasks that end after a commit wrote them are not resumed, and their "
+          "results are kept and pruned",
+          "[pg]") {
+  test_system ts;
+  auto url = pg_server::get().fresh_db();
+  {
+    journaled_core jc{ts.sys, url};
+    auto a = jc.add_node("a", 2);
+    jc.enqueue(int_args(1));
+    jc.enqueue(int_args(2));
+    jc.enqueue(int_args(3));
+    jc.enqueue(int_args(4));
+    jc.commit();  // four pending rows
+    auto d = jc.dispatch();
+    REQUIRE(d.size() == 2);  // 1 and 2 on a
+    jc.commit();  // both running
+    REQUIRE(jc.core.complete(1, d[0].second, no_node, int_args(10), {}));
+    REQUIRE(jc.core.complete(2, d[1].second, no_node, {}, make_error(errc::max_retries, "x")));
+    REQUIRE(jc.core.cancel(3));  // ends pending
+    jc.commit();  // three ends of tasks written before
+    static_cast<void>(a);
+  }
+  {
+    journaled_core jc{ts.sys, url};
+    CHECK(pending_ids(jc.core) == ids{4});
+    CHECK(jc.core.count().succeeded == 1);
+    auto r1 = jc.journal->result_of(1);
+    REQUIRE(r1);
+    CHECK((r1->how == outcome_kind::succeeded && r1->node == "a"));
+    CHECK((r1->value.get_as<int32_t>(0) == 10 && r1->args.get_as<int32_t>(0) == 1));
+    auto r2 = jc.journal->result_of(2);
+    REQUIRE(r2);
+    CHECK((r2->how == outcome_kind::failed && describe(r2->error) == "gasched::max_retries: x"));
+    auto r3 = jc.journal->result_of(3);
+    REQUIRE(r3);
+    CHECK((r3->how == outcome_kind::cancelled && r3->node.empty()));
+    CHECK(is(jc.journal->result_of(4).error(), errc::unknown_task));  // unfinished
+  }
+  auto opts = fast();
+  opts.keep_results = std::chrono::seconds(0);
+  {
+    auto j = open_ok(ts.sys, url, opts);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE_FALSE(j->commit());
+    for (task_id id : {1, 2, 3})
+      CHECK(is(j->result_of(id).error(), errc::unknown_task));
+  }
+  auto j = open_ok(ts.sys, url, opts);
+  auto snap = j->take_snapshot();
+  REQUIRE(snap.pending.size() == 1);
+  CHECK(snap.pending[0].id == 4);
 }
 
 TEST_CASE("pg journal: once another scheduler resumed the journal, the first can never "

@@ -32,7 +32,7 @@ void context::repeat(figure f, const std::function<double()>& once) {
 
 void context::add(figure f) {
   std::cerr << "  " << f.scenario << " / " << f.name << ": " << fmt_value(f.median()) << " "
-            << f.unit << "\n";
+            << f.unit << " (" << fmt_value(f.low()) << "-" << fmt_value(f.high()) << ")\n";
   figures.push_back(std::move(f));
 }
 

@@ -4,6 +4,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "journal/pg_db.hpp"
+#include "pg_throwaway.hpp"
+
 namespace gasched::bench {
 
 namespace {
@@ -68,10 +71,91 @@ void journal_pairs(context& c, size_t n, uint32_t prefetch, bool sync) {
   c.add(share);
 }
 
+// Where the PostgreSQL journal goes: --pg-url, or else a throw-away server
+// of this run; why not, when neither can be had.
+struct pg_place {
+  std::unique_ptr<pg_throwaway> server;
+  std::string url;
+  std::string why_not;
+};
+
+pg_place find_pg(const options& opts) {
+  pg_place p;
+  if (!opts.pg_url.empty()) {
+    p.url = opts.pg_url;
+    return p;
+  }
+  if (!pg_throwaway::available()) {
+    p.why_not = "no --pg-url, and no PostgreSQL server programs in "
+                + pg_throwaway::bin("") + " to start one";
+    return p;
+  }
+  try {
+    p.server = std::make_unique<pg_throwaway>();
+    p.url = p.server->fresh_db();
+  } catch (const std::exception& e) {
+    p.server.reset();
+    p.why_not = e.what();
+  }
+  return p;
+}
+
+// gasched's tables dropped: every run starts on an empty journal.
+void reset_pg(const std::string& url) {
+  detail::pg_db db;
+  auto err = db.connect(url);
+  if (!err)
+    err = db.exec("DROP TABLE IF EXISTS gasched_meta, gasched_fence, gasched_lease, "
+                  "gasched_functions, gasched_nodes, gasched_tasks, gasched_ends, "
+                  "gasched_notes; "
+                  "DROP FUNCTION IF EXISTS gasched_fence_check",
+                  "cannot drop the tables");
+  if (err)
+    throw std::runtime_error(describe(err));
+}
+
+// At the default settings, no journal, an SQLite file and a PostgreSQL
+// database in turns (a shared machine's load falls on all alike), each
+// committing durably (fsync; synchronous_commit on).
+void journal_stores(context& c, size_t n) {
+  auto label = std::to_string(n) + " identity tasks, one batch, default settings, ";
+  figure none{"journal", label + "no journal", "tasks/s", {}, "", "in turns with the next two"};
+  figure lite{"journal", label + "SQLite journal (fsync)", "tasks/s", {}, "", ""};
+  figure pg{"journal", label + "PostgreSQL journal (synchronous_commit on)", "tasks/s", {}, "",
+            "the server on the same machine; target >= 50,000 tasks/s"};
+  figure lite_share{"journal", label + "SQLite journal / no journal", "%", {}, "", ""};
+  figure pg_share{"journal", label + "PostgreSQL journal / no journal", "%", {}, "", ""};
+  auto place = find_pg(c.opts);
+  if (place.url.empty())
+    std::cerr << "  journal / PostgreSQL skipped: " << place.why_not << "\n";
+  for (int i = 0; i < c.runs; ++i) {
+    none.runs.push_back(throughput_run(c.sys, c.opts, n, adaptive_prefetch, true));
+    auto file = temp_journal();
+    lite.runs.push_back(throughput_run(c.sys, c.opts, n, adaptive_prefetch, true, file));
+    std::remove(file.c_str());
+    lite_share.runs.push_back(100.0 * lite.runs.back() / none.runs.back());
+    if (place.url.empty())
+      continue;
+    reset_pg(place.url);
+    pg.runs.push_back(throughput_run(c.sys, c.opts, n, adaptive_prefetch, true, place.url));
+    pg_share.runs.push_back(100.0 * pg.runs.back() / none.runs.back());
+  }
+  if (!place.url.empty())
+    reset_pg(place.url);
+  c.add(none);
+  c.add(lite);
+  c.add(lite_share);
+  if (place.url.empty())
+    return;
+  c.add(pg);
+  c.add(pg_share);
+}
+
 } // namespace
 
 void journal(context& c) {
   size_t n = c.opts.quick ? 2000 : 100000;
+  journal_stores(c, n);
   journal_pairs(c, n, 0, true);
   journal_pairs(c, n, 10, true);
   journal_pairs(c, n, adaptive_prefetch, true);

@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "journal/pg_db.hpp"
 #include "scenarios.hpp"
 
 using namespace gasched::bench;
@@ -63,6 +64,11 @@ bool parse_command_line(int argc, char** argv, options& opts, int& exit_code) {
                  "CAF worker threads of every process (scheduler.max-threads); 0: as "
                  "configured")
     ->capture_default_str();
+  app.add_option("--pg-url", opts.pg_url,
+                 "the journal scenario's PostgreSQL database (postgresql://...), whose "
+                 "gasched tables each run drops: give it a throw-away one. Without it, "
+                 "the scenario starts a throw-away server of its own if PostgreSQL's "
+                 "programs are installed, and skips PostgreSQL if not");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -155,7 +161,7 @@ int main(int argc, char** argv) {
   gasched::set_log_level(gasched::log_level::error);
   std::string command;
   for (int i = 0; i < argc; ++i)
-    command += (i > 0 ? " " : "") + std::string(argv[i]);
+    command += (i > 0 ? " " : "") + gasched::detail::redact_pg_url(argv[i]);
 
   caf::actor_system_config cfg;
   gasched::init(cfg);

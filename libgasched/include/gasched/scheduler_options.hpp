@@ -133,13 +133,17 @@ struct scheduler_options {
   /// tasks of a millisecond or more hardly notice. A PostgreSQL URL
   /// (postgresql://USER:PASSWORD@HOST:PORT/DB, or postgres://) keeps the
   /// same journal in that database (Debian's libpq), shared by schedulers
-  /// of which one is active and the others standbys (advertise, lease_
-  /// time below): the scheduler that takes it over fences every earlier
-  /// one, which can then never commit, answer or deliver again and exits
-  /// with errc::standby, saying so in its log. Its cost: a commit is a few round trips to the server; measured
-  /// at the core with the server on the same 2 cores (gasched-journal-bench
-  /// --pg-url), a batch accepted then run went at 42,000-49,000 tasks/s
-  /// (SQLite: 198,000-284,000), and 1,000,000 pending tasks resumed in 4.3 s.
+  /// of which one is active and the others standbys (advertise, lease_time
+  /// below): the scheduler that takes it over fences every earlier one,
+  /// which can then never commit, answer or deliver again and exits with
+  /// errc::standby, saying so in its log. Its cost: a commit is a few COPYs
+  /// in one transaction (a task is a row when accepted and a row more when
+  /// it ends), synchronous_commit on; 100,000 identity tasks at the default
+  /// settings with the server on the same 2 cores ran at a median 27 %
+  /// (25-43 %) of their throughput without a journal (SQLite in the same
+  /// run: 46 %, 29-57 %; gasched-bench --only journal --repeat 5 on a loaded
+  /// machine: 43,000 tasks/s against 64,000 and 143,000), and 1,000,000
+  /// pending tasks resumed in 4-10 s (gasched-journal-bench --pg-url).
   std::string journal;
 
   /// How long finished results stay in the journal for await(task_id).

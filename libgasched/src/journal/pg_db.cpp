@@ -176,6 +176,14 @@ caf::error pg_db::exec(const std::string& sql, const std::vector<const char*>& p
 }
 
 caf::error pg_db::copy_in(const std::string& into, const std::string& data, const char* what) {
+  if (auto err = copy_begin(into, what))
+    return err;
+  if (auto err = copy_put(data, what))
+    return err;
+  return copy_end(what);
+}
+
+caf::error pg_db::copy_begin(const std::string& into, const char* what) {
   auto res = PQexec(conn_, ("COPY " + into + " FROM STDIN").c_str());
   if (PQresultStatus(res) != PGRES_COPY_IN) {
     auto err = fail(what, res);
@@ -183,11 +191,20 @@ caf::error pg_db::copy_in(const std::string& into, const std::string& data, cons
     return err;
   }
   PQclear(res);
-  if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1
-      || PQputCopyEnd(conn_, nullptr) != 1)
+  return caf::none;
+}
+
+caf::error pg_db::copy_put(const std::string& data, const char* what) {
+  if (!data.empty() && PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1)
+    return fail(what);
+  return caf::none;
+}
+
+caf::error pg_db::copy_end(const char* what) {
+  if (PQputCopyEnd(conn_, nullptr) != 1)
     return fail(what);
   caf::error err;
-  while ((res = PQgetResult(conn_)) != nullptr) {
+  while (auto res = PQgetResult(conn_)) {
     if (!err && !good(res))
       err = fail(what, res);
     PQclear(res);

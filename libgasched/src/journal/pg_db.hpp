@@ -73,6 +73,12 @@ public:
   /// COPY `into` FROM STDIN (text format) with `data` as its rows.
   caf::error copy_in(const std::string& into, const std::string& data, const char* what);
 
+  /// The same in parts, so that the server reads rows while the next are
+  /// made: copy_begin, copy_put any number of times, copy_end.
+  caf::error copy_begin(const std::string& into, const char* what);
+  caf::error copy_put(const std::string& data, const char* what);
+  caf::error copy_end(const char* what);
+
   /// Whether the connection is usable.
   bool ok() const;
 

@@ -1,6 +1,7 @@
 #include "journal/pg_store.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <numeric>
 
 #include "gasched/errc.hpp"
@@ -18,6 +19,12 @@ const char* gasched_version() {
 
 namespace {
 
+// A task's end is one new row of gasched_ends (COPY), not an UPDATE of its
+// row in gasched_tasks: a database appends rows several times faster than
+// it updates them. Only a task that came and ended between two commits is
+// one row of gasched_tasks with its result (state 2). gasched_tasks leaves
+// room in each page (fillfactor) so that the UPDATE of a task dispatched or
+// requeued mostly stays in its page: a HOT update, without a new index entry.
 constexpr const char* schema = R"(
 CREATE TABLE gasched_meta(one int PRIMARY KEY CHECK (one = 1), layout int NOT NULL,
   cluster text NOT NULL, version text NOT NULL, generation bigint NOT NULL,
@@ -30,7 +37,9 @@ CREATE TABLE gasched_nodes(node int PRIMARY KEY, name text NOT NULL UNIQUE);
 CREATE TABLE gasched_tasks(id bigint PRIMARY KEY, fn int NOT NULL, args bytea NOT NULL,
   priority int NOT NULL, state smallint NOT NULL, seq bigint NOT NULL,
   node_failures int NOT NULL, node int, outcome smallint, value bytea, error bytea,
-  error_text text, finished_at bigint);
+  error_text text, finished_at bigint) WITH (fillfactor = 70);
+CREATE TABLE gasched_ends(id bigint PRIMARY KEY, node int, outcome smallint NOT NULL,
+  value bytea, error bytea, error_text text, finished_at bigint NOT NULL);
 CREATE TABLE gasched_notes(key text PRIMARY KEY, value bytea NOT NULL);
 INSERT INTO gasched_fence VALUES(1, 0);
 CREATE FUNCTION gasched_fence_check(g bigint) RETURNS void LANGUAGE plpgsql AS $$
@@ -44,19 +53,24 @@ BEGIN
 END $$;
 )";
 
-// The session's changes of one commit, joined into gasched_tasks by one UPDATE.
+// The session's dispatched and requeued tasks of one commit, joined into
+// gasched_tasks by one UPDATE. A commit of 100,000 changes fits in memory:
+// the temporary table (which takes temp_buffers only before its first use)
+// and the UPDATE's hash join.
 constexpr const char* session_setup =
-  "CREATE TEMP TABLE IF NOT EXISTS gasched_changes(id bigint, state smallint, seq bigint, "
-  "node_failures int, node int, outcome smallint, value bytea, error bytea, "
-  "error_text text, finished_at bigint) ON COMMIT DELETE ROWS";
+  "SET temp_buffers = '64MB'; SET work_mem = '64MB'; CREATE TEMP TABLE IF NOT EXISTS "
+  "gasched_changes(id bigint, state smallint, seq bigint, node_failures int) "
+  "ON COMMIT DELETE ROWS";
 
 constexpr const char* apply_changes =
   "UPDATE gasched_tasks t SET state=c.state, seq=COALESCE(c.seq, t.seq), "
-  "node_failures=COALESCE(c.node_failures, t.node_failures), node=COALESCE(c.node, t.node), "
-  "outcome=COALESCE(c.outcome, t.outcome), value=COALESCE(c.value, t.value), "
-  "error=COALESCE(c.error, t.error), error_text=COALESCE(c.error_text, t.error_text), "
-  "finished_at=COALESCE(c.finished_at, t.finished_at) FROM gasched_changes c "
+  "node_failures=COALESCE(c.node_failures, t.node_failures) FROM gasched_changes c "
   "WHERE t.id = c.id;";
+
+// Whether task t has ended: as a row of its own (state 2) or in gasched_ends.
+#define GASCHED_ENDED "(t.state = 2 OR e.id IS NOT NULL)"
+// A result column of task t, wherever its end is.
+#define GASCHED_END(col) "CASE WHEN e.id IS NULL THEN t." col " ELSE e." col " END"
 
 std::string quote(const std::string& s) {
   std::string out = "'";
@@ -90,7 +104,9 @@ struct copy_row {
   }
   copy_row& num(int64_t x) {
     sep();
-    out += std::to_string(x);
+    char digits[24];
+    auto end = std::to_chars(digits, digits + sizeof(digits), x).ptr;
+    out.append(digits, end);
     return *this;
   }
   copy_row& null() {
@@ -265,8 +281,9 @@ caf::error pg_store::resume_in_transaction(caf::actor_system& sys, journal_meta&
   std::vector<int64_t> seqs;
   std::vector<size_t> running;
   if (auto err = db_.exec("DECLARE gasched_resume NO SCROLL CURSOR FOR SELECT id, fn, args, "
-                          "priority, state, seq, node_failures FROM gasched_tasks "
-                          "WHERE state < 2",
+                          "priority, state, seq, node_failures FROM gasched_tasks t "
+                          "WHERE state < 2 AND NOT EXISTS (SELECT 1 FROM gasched_ends e "
+                          "WHERE e.id = t.id)",
                           "cannot read it"))
     return err;
   for (;;) {
@@ -355,51 +372,81 @@ caf::error pg_store::write(const commit_batch& batch, size_t& pruned) {
   return err;
 }
 
+template <class Select, class Row>
+caf::error pg_store::copy_each(const change_buffer& buf, const char* into, Select select,
+                               Row write, size_t* count) {
+  constexpr size_t part = 256 * 1024;
+  std::string rows;
+  size_t n = 0;
+  for (auto& c : buf.changes()) {
+    if (!select(c))
+      continue;
+    if (n++ == 0)
+      if (auto err = db_.copy_begin(into, "cannot write it"))
+        return err;
+    copy_row row{rows};
+    write(c, row);
+    row.end();
+    if (rows.size() >= part) {
+      if (auto err = db_.copy_put(rows, "cannot write it"))
+        return err;
+      rows.clear();
+    }
+  }
+  if (count != nullptr)
+    *count = n;
+  if (n == 0)
+    return caf::none;
+  if (auto err = db_.copy_put(rows, "cannot write it"))
+    return err;
+  return db_.copy_end("cannot write it");
+}
+
 caf::error pg_store::write_in_transaction(const commit_batch& batch, size_t& pruned) {
   auto& buf = batch.changes;
-  std::string fresh, changed;
-  for (auto& c : buf.changes()) {
-    auto finished = c.state == task_state::finished;
-    if (c.is_new) {
-      copy_row row{fresh};
-      row.num(static_cast<int64_t>(c.id)).num(c.fn).bytes(buf, c.args).num(c.priority);
-      row.num(static_cast<int64_t>(c.state));
-      if (finished) {
-        row.num(static_cast<int64_t>(c.id)).num(0);
-        c.node >= 0 ? row.num(c.node) : row.null();
-        row.num(static_cast<int64_t>(c.how)).bytes(buf, c.value).bytes(buf, c.error);
-        row.text(buf, c.error_text).num(c.finished_at);
-      } else {
-        row.num(c.seq).num(c.node_failures);
-        row.null().null().null().null().null().null();
-      }
-      row.end();
-      continue;
-    }
-    copy_row row{changed};
-    row.num(static_cast<int64_t>(c.id)).num(static_cast<int64_t>(c.state));
-    c.requeued ? row.num(c.seq).num(c.node_failures) : row.null().null();
-    if (finished) {
+  // New tasks, ends of tasks written before, then dispatched and requeued
+  // ones: three COPYs, each sent in parts while the next rows are made.
+  auto is_new = [](const task_change& c) { return c.is_new; };
+  auto is_end = [](const task_change& c) { return !c.is_new && c.state == task_state::finished; };
+  auto is_other = [](const task_change& c) {
+    return !c.is_new && c.state != task_state::finished;
+  };
+  auto fresh_row = [&](const task_change& c, copy_row& row) {
+    row.num(static_cast<int64_t>(c.id)).num(c.fn).bytes(buf, c.args).num(c.priority);
+    row.num(static_cast<int64_t>(c.state));
+    if (c.state == task_state::finished) {
+      row.num(static_cast<int64_t>(c.id)).num(0);
       c.node >= 0 ? row.num(c.node) : row.null();
       row.num(static_cast<int64_t>(c.how)).bytes(buf, c.value).bytes(buf, c.error);
       row.text(buf, c.error_text).num(c.finished_at);
     } else {
+      row.num(c.seq).num(c.node_failures);
       row.null().null().null().null().null().null();
     }
-    row.end();
-  }
-  if (!fresh.empty())
-    if (auto err = db_.copy_in("gasched_tasks(id, fn, args, priority, state, seq, "
-                               "node_failures, node, outcome, value, error, error_text, "
-                               "finished_at)",
-                               fresh, "cannot write it"))
-      return err;
-  if (!changed.empty())
-    if (auto err = db_.copy_in("gasched_changes", changed, "cannot write it"))
-      return err;
+  };
+  auto end_row = [&](const task_change& c, copy_row& row) {
+    row.num(static_cast<int64_t>(c.id));
+    c.node >= 0 ? row.num(c.node) : row.null();
+    row.num(static_cast<int64_t>(c.how)).bytes(buf, c.value).bytes(buf, c.error);
+    row.text(buf, c.error_text).num(c.finished_at);
+  };
+  auto other_row = [&](const task_change& c, copy_row& row) {
+    row.num(static_cast<int64_t>(c.id)).num(static_cast<int64_t>(c.state));
+    c.requeued ? row.num(c.seq).num(c.node_failures) : row.null().null();
+  };
+  if (auto err = copy_each(buf, "gasched_tasks(id, fn, args, priority, state, seq, "
+                                "node_failures, node, outcome, value, error, error_text, "
+                                "finished_at)",
+                           is_new, fresh_row))
+    return err;
+  if (auto err = copy_each(buf, "gasched_ends", is_end, end_row))
+    return err;
+  size_t others = 0;
+  if (auto err = copy_each(buf, "gasched_changes", is_other, other_row, &others))
+    return err;
   // The rest and the commit in one message; the fence first.
   std::string sql = "SELECT gasched_fence_check(" + std::to_string(generation_) + ");";
-  if (!changed.empty())
+  if (others > 0)
     sql += apply_changes;
   for (size_t i = 0; i < batch.functions.size(); ++i)
     sql += "INSERT INTO gasched_functions VALUES(" + std::to_string(batch.first_function + i)
@@ -421,10 +468,13 @@ caf::error pg_store::write_in_transaction(const commit_batch& batch, size_t& pru
          + s(c.quarantined) + ";";
   if (batch.prune_before != 0) {
     // In id order (no index on finished_at): the oldest results come first.
-    sql += "WITH d AS (DELETE FROM gasched_tasks WHERE id IN (SELECT id FROM gasched_tasks "
-           "WHERE state = 2 AND finished_at < "
-           + std::to_string(batch.prune_before) + " ORDER BY id LIMIT "
-           + std::to_string(prune_limit) + ") RETURNING 1) SELECT count(*) FROM d";
+    auto before = std::to_string(batch.prune_before);
+    sql += "WITH old AS (SELECT id FROM (SELECT id FROM gasched_tasks WHERE state = 2 AND "
+           "finished_at < " + before + " UNION ALL SELECT id FROM gasched_ends WHERE "
+           "finished_at < " + before + ") o ORDER BY id LIMIT "
+           + std::to_string(prune_limit) + "), e AS (DELETE FROM gasched_ends WHERE id IN "
+           "(SELECT id FROM old)), d AS (DELETE FROM gasched_tasks WHERE id IN (SELECT id "
+           "FROM old) RETURNING 1) SELECT count(*) FROM d";
     pg_rows r;
     if (auto err = db_.exec(sql, "cannot write it", &r))
       return err;
@@ -439,9 +489,12 @@ caf::error pg_store::write_in_transaction(const commit_batch& batch, size_t& pru
 caf::error pg_store::read(task_id id, bool finished_only, kept_task& out) {
   auto key = std::to_string(id);
   pg_rows r;
-  auto sql = finished_only ? "SELECT fn, args, priority, node, outcome, value, error, "
-                             "finished_at FROM gasched_tasks WHERE id = $1 AND state = 2"
-                           : "SELECT fn, args, priority FROM gasched_tasks WHERE id = $1";
+  auto sql = finished_only
+               ? "SELECT t.fn, t.args, t.priority, " GASCHED_END("node") ", "
+                 GASCHED_END("outcome") ", " GASCHED_END("value") ", " GASCHED_END("error")
+                 ", " GASCHED_END("finished_at") " FROM gasched_tasks t LEFT JOIN "
+                 "gasched_ends e ON e.id = t.id WHERE t.id = $1 AND " GASCHED_ENDED
+               : "SELECT fn, args, priority FROM gasched_tasks WHERE id = $1";
   if (auto err = db_.exec(sql, {key.c_str()}, "cannot read a result", &r))
     return err;
   if (r.rows() == 0)

@@ -1,6 +1,6 @@
 // The journal in a PostgreSQL database, shared by schedulers of which one is
 // active at a time (pg_leader.hpp). The tables, beside whatever else the
-// database holds (layout 1; gasched_meta names the layout and the cluster):
+// database holds (layout 2; gasched_meta names the layout and the cluster):
 //
 //   gasched_meta(one = 1, layout, cluster, version,  the scheduler's state,
 //     generation, next_id, front_seq, counters)     as journal_file.hpp's meta
@@ -8,14 +8,16 @@
 //   gasched_lease, gasched_standbys                  who is active (pg_leader.hpp)
 //   gasched_functions, gasched_nodes, gasched_notes, as in the SQLite file
 //   gasched_tasks(id, fn, args, ...)                 one row per task, as there
+//   gasched_ends(id, node, outcome, value, ...)      the end of a task written
+//                                                    before it ended
 //
 // Fencing: every commit locks the fence row FOR KEY SHARE in its own
 // transaction and fails unless it holds this scheduler's generation; a
 // takeover locks it FOR UPDATE (waiting for a commit in flight) and raises
 // the generation, so once it is done no commit of an older generation can
-// ever succeed. A commit is a few round trips: new tasks by COPY, changed
-// ones by COPY into a temporary table and one UPDATE, the rest and COMMIT in
-// one message.
+// ever succeed. A commit is a few round trips: new tasks by COPY, ends of
+// tasks already written by COPY, dispatched and requeued ones by COPY into
+// a temporary table and one UPDATE, the rest and COMMIT in one message.
 #pragma once
 
 #include <memory>
@@ -29,7 +31,7 @@
 namespace gasched::detail {
 
 /// The tables' layout this version writes.
-constexpr int pg_layout = 1;
+constexpr int pg_layout = 2;
 
 /// This build's version, as leases and meta record it.
 const char* gasched_version();
@@ -71,6 +73,11 @@ private:
                                    journal_names& names, journal_notes& notes,
                                    journal_snapshot& snapshot);
   caf::error write_in_transaction(const commit_batch& batch, size_t& pruned);
+  // COPY `into` of the changes `select` picks, as `write` makes their rows;
+  // `count` gets how many.
+  template <class Select, class Row>
+  caf::error copy_each(const change_buffer& buf, const char* into, Select select, Row write,
+                       size_t* count = nullptr);
   caf::error fenced_or(caf::error err);
 
   pg_db db_;
