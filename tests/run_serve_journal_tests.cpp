@@ -3,15 +3,18 @@
 // resumes every unfinished task; the client (this process, which outlives
 // it) awaits every id and gets each result, and the nodes (which joined and
 // rejoin by themselves) ran each task, again only those running at the kill.
-// Bad journals are refused.
+// A gasched-run --connect client follows such a scheduler through restarts,
+// each line's result once. Bad journals are refused.
 #include <map>
 #include <regex>
+#include <set>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <nlohmann/json.hpp>
 
 #include "gasched/gasched.hpp"
+#include "held_port.hpp"
 #include "run_support.hpp"
 
 using namespace std::chrono_literals;
@@ -141,6 +144,78 @@ TEST_CASE("gasched-run --serve --journal: killed with kill -9 mid-batch and star
   INFO(summary.dump());
   CHECK(summary["unfinished"] == 0);
   CHECK(summary["succeeded"] >= resumed);
+}
+
+TEST_CASE("gasched-run --connect A,B follows a journaled scheduler through two restarts "
+          "(SIGKILL): exit 0, each line's result once",
+          "[run][remote][journal][follow]") {
+  scratch dir;
+  auto journal = dir.file("sched.db");
+  auto serve = [&](const std::string& port) {
+    return on_test_nodes({"--listen", "127.0.0.1:" + port, "--serve", "--nodes", "0",
+                          "--journal", journal, "--quiet"});
+  };
+  std::optional<run_process> server;
+  server.emplace(dir, serve("0"));
+  auto address = served_address(*server, "127.0.0.1");
+  auto port_text = address.substr(address.rfind(':') + 1);
+  std::vector<gasched::tools::child_process> nodes;
+  for (auto name : {"n1", "n2"}) {
+    nodes.push_back(gasched::tools::child_process::start(
+      {GASCHED_NODE_PROGRAM, "--join", address, "--name", name, "--slots", "2", "--log", "off"},
+      true));
+    REQUIRE(nodes.back().read_line(20s));
+  }
+  // 3,000 lines of 5 ms on 4 slots: about 4 s without the kills.
+  const int n = 3000;
+  std::string tasks;
+  for (int i = 1; i <= n; ++i)
+    tasks += "{\"fn\": \"test.sleep\", \"args\": [" + std::to_string(i) + ", 5]}\n";
+  auto out = dir.file("out.jsonl");
+  held_port refusing{false};  // the list's second address: nothing listens there
+  run_process client{dir, {"--connect", address + ",127.0.0.1:" + std::to_string(refusing.port),
+                           "--tasks", dir.file("tasks.jsonl", tasks), "--out", out, "-q"}};
+  // Killed twice, each time once the client wrote more results, and started
+  // again on the same journal and port.
+  for (size_t at : {500, 1500}) {
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (line_count(out) < at) {
+      if (std::chrono::steady_clock::now() >= deadline)
+        FAIL("the client wrote " << line_count(out) << " of " << at
+                                 << " results in 60 s; its stderr:\n" << client.err());
+      std::this_thread::sleep_for(10ms);  // the file grows as results come: nothing to block on
+    }
+    kill(server->pid(), SIGKILL);
+    server.reset();  // reaps it
+    server.emplace(dir, serve(port_text));
+    served_address(*server, "127.0.0.1");
+  }
+  auto status = client.finish(120s);
+  INFO("the client's stderr:\n" << client.err());
+  CHECK(status == 0);
+  // One line per switch: the lost scheduler, the one followed, what was owed.
+  std::regex switched{"lost the scheduler at 127\\.0\\.0\\.1:" + port_text
+                      + " \\([^\n]*\\); following 127\\.0\\.0\\.1:" + port_text
+                      + ": re-awaited [0-9]+, re-sent [0-9]+\n"};
+  auto err = client.err();
+  CHECK(std::distance(std::sregex_iterator(err.begin(), err.end(), switched),
+                      std::sregex_iterator()) == 2);
+  // Every line once, with its own value.
+  std::multiset<int> values;
+  std::ifstream in{out};
+  for (std::string line; std::getline(in, line);) {
+    auto j = json::parse(line);
+    INFO(line);
+    REQUIRE(j.contains("value"));
+    values.insert(j["value"].get<int>());
+  }
+  CHECK(values.size() == static_cast<size_t>(n));
+  std::set<int> distinct(values.begin(), values.end());
+  CHECK(distinct.size() == static_cast<size_t>(n));
+  CHECK(*distinct.begin() == 1);
+  CHECK(*distinct.rbegin() == n);
+  server->signal(SIGTERM);
+  CHECK(server->finish(30s) == 0);
 }
 
 TEST_CASE("gasched-run --serve --journal: a journal that cannot be opened is refused by name",
