@@ -45,6 +45,8 @@ std::vector<address> search_list(const options& opts, const caf::error& reason) 
 // Whether an error or exit reason says the scheduler is gone or no longer
 // active (rather than that it refused or stopped).
 bool scheduler_lost(const caf::error& e) {
+  if (!e)
+    return false;  // a clean exit (and CAF 0.17's category() of no error crashes)
   if (is(e, errc::standby) || e == caf::exit_reason::remote_link_unreachable)
     return true;
   // CAF's own errors (the receiver is down, no route to its node, ...): the
