@@ -3,8 +3,8 @@
 // resumes every unfinished task; the client (this process, which outlives
 // it) awaits every id and gets each result, and the nodes (which joined and
 // rejoin by themselves) ran each task, again only those running at the kill.
-// A gasched-run --connect client follows such a scheduler through restarts,
-// each line's result once. Bad journals are refused.
+// A gasched-run --connect client follows such a scheduler through restarts
+// and broken connections, each line's result once. Bad journals are refused.
 #include <map>
 #include <regex>
 #include <set>
@@ -16,6 +16,7 @@
 #include "gasched/gasched.hpp"
 #include "held_port.hpp"
 #include "run_support.hpp"
+#include "tcp_proxy.hpp"
 
 using namespace std::chrono_literals;
 using namespace gasched::run_test;
@@ -38,6 +39,36 @@ size_t line_count(const std::string& path) {
   for (std::string line; std::getline(in, line);)
     ++n;
   return n;
+}
+
+// --out's file holds one result for each of the lines 1..n, its value its
+// line's number.
+void check_each_line_once(const std::string& out, int n) {
+  std::multiset<int> values;
+  std::ifstream in{out};
+  for (std::string line; std::getline(in, line);) {
+    auto j = json::parse(line);
+    INFO(line);
+    REQUIRE(j.contains("value"));
+    values.insert(j["value"].get<int>());
+  }
+  CHECK(values.size() == static_cast<size_t>(n));
+  std::set<int> distinct(values.begin(), values.end());
+  CHECK(distinct.size() == static_cast<size_t>(n));
+  REQUIRE(!distinct.empty());
+  CHECK(*distinct.begin() == 1);
+  CHECK(*distinct.rbegin() == n);
+}
+
+// Waits until `out` has `lines` lines (bounded).
+void await_lines(const std::string& out, size_t lines, const run_process& client) {
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (line_count(out) < lines) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      FAIL("the client wrote " << line_count(out) << " of " << lines
+                               << " results in 60 s; its stderr:\n" << client.err());
+    std::this_thread::sleep_for(10ms);  // the file grows as results come: nothing to block on
+  }
 }
 
 // A scheduler published at `port` (after a restart: once it answers there).
@@ -178,13 +209,7 @@ TEST_CASE("gasched-run --connect A,B follows a journaled scheduler through two r
   // Killed twice, each time once the client wrote more results, and started
   // again on the same journal and port.
   for (size_t at : {500, 1500}) {
-    auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (line_count(out) < at) {
-      if (std::chrono::steady_clock::now() >= deadline)
-        FAIL("the client wrote " << line_count(out) << " of " << at
-                                 << " results in 60 s; its stderr:\n" << client.err());
-      std::this_thread::sleep_for(10ms);  // the file grows as results come: nothing to block on
-    }
+    await_lines(out, at, client);
     kill(server->pid(), SIGKILL);
     server.reset();  // reaps it
     server.emplace(dir, serve(port_text));
@@ -200,22 +225,50 @@ TEST_CASE("gasched-run --connect A,B follows a journaled scheduler through two r
   auto err = client.err();
   CHECK(std::distance(std::sregex_iterator(err.begin(), err.end(), switched),
                       std::sregex_iterator()) == 2);
-  // Every line once, with its own value.
-  std::multiset<int> values;
-  std::ifstream in{out};
-  for (std::string line; std::getline(in, line);) {
-    auto j = json::parse(line);
-    INFO(line);
-    REQUIRE(j.contains("value"));
-    values.insert(j["value"].get<int>());
-  }
-  CHECK(values.size() == static_cast<size_t>(n));
-  std::set<int> distinct(values.begin(), values.end());
-  CHECK(distinct.size() == static_cast<size_t>(n));
-  CHECK(*distinct.begin() == 1);
-  CHECK(*distinct.rbegin() == n);
+  check_each_line_once(out, n);
   server->signal(SIGTERM);
   CHECK(server->finish(30s) == 0);
+}
+
+TEST_CASE("gasched-run --connect follows its scheduler through two broken connections: "
+          "exit 0, each line's result once", "[run][remote][journal][follow]") {
+  scratch dir;
+  run_process server{dir, on_test_nodes({"--listen", "127.0.0.1:0", "--serve", "--nodes", "0",
+                                         "--journal", dir.file("sched.db"), "--quiet"})};
+  auto address = served_address(server, "127.0.0.1");
+  auto port = static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+  std::vector<gasched::tools::child_process> nodes;
+  for (auto name : {"n1", "n2"}) {
+    nodes.push_back(gasched::tools::child_process::start(
+      {GASCHED_NODE_PROGRAM, "--join", address, "--name", name, "--slots", "2", "--log", "off"},
+      true));
+    REQUIRE(nodes.back().read_line(20s));
+  }
+  // The client reaches the scheduler through a proxy that cuts its connection.
+  gasched::testing::tcp_proxy proxy{port};
+  const int n = 4000;  // 2 ms each on 4 slots: about 2 s
+  std::string tasks;
+  for (int i = 1; i <= n; ++i)
+    tasks += "{\"fn\": \"test.sleep\", \"args\": [" + std::to_string(i) + ", 2]}\n";
+  auto out = dir.file("out.jsonl");
+  auto via = "127.0.0.1:" + std::to_string(proxy.port());
+  run_process client{dir, {"--connect", via, "--tasks", dir.file("tasks.jsonl", tasks), "--out",
+                           out, "-q"}};
+  for (size_t at : {1000, 2500}) {
+    await_lines(out, at, client);
+    proxy.close_all();
+  }
+  auto status = client.finish(120s);
+  INFO("the client's stderr:\n" << client.err());
+  CHECK(status == 0);
+  auto err = client.err();
+  std::regex switched{"lost the scheduler at " + via + " \\([^\n]*\\); following " + via
+                      + ": re-awaited [0-9]+, re-sent [0-9]+\n"};
+  CHECK(std::distance(std::sregex_iterator(err.begin(), err.end(), switched),
+                      std::sregex_iterator()) == 2);
+  check_each_line_once(out, n);
+  server.signal(SIGTERM);
+  CHECK(server.finish(30s) == 0);
 }
 
 TEST_CASE("gasched-run --serve --journal: a journal that cannot be opened is refused by name",
