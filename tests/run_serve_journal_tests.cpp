@@ -5,9 +5,14 @@
 // rejoin by themselves) ran each task, again only those running at the kill.
 // A gasched-run --connect client follows such a scheduler through restarts
 // and broken connections, each line's result once. Bad journals are refused.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -69,6 +74,33 @@ void await_lines(const std::string& out, size_t lines, const run_process& client
                                << " results in 60 s; its stderr:\n" << client.err());
     std::this_thread::sleep_for(10ms);  // the file grows as results come: nothing to block on
   }
+}
+
+// Bytes the kernel holds, not yet sent, on a connection to `port` on
+// 127.0.0.1 (/proc/net/tcp's tx_queue): what a client wrote that nobody read.
+size_t unsent_to(uint16_t port) {
+  std::ifstream in{"/proc/net/tcp"};
+  std::string line;
+  std::getline(in, line);  // the header
+  size_t most = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields{line};
+    std::string sl, local, remote, st, queues;
+    fields >> sl >> local >> remote >> st >> queues;
+    auto colon = remote.find(':');
+    if (colon == std::string::npos || std::stoul(remote.substr(colon + 1), nullptr, 16) != port)
+      continue;
+    most = std::max<size_t>(most, std::stoul(queues.substr(0, queues.find(':')), nullptr, 16));
+  }
+  return most;
+}
+
+// The lines i..j of test.identity tasks.
+std::string identity_lines(int from, int to) {
+  std::string text;
+  for (int i = from; i <= to; ++i)
+    text += "{\"fn\": \"test.identity\", \"args\": [" + std::to_string(i) + "]}\n";
+  return text;
 }
 
 // A scheduler published at `port` (after a restart: once it answers there).
@@ -267,6 +299,64 @@ TEST_CASE("gasched-run --connect follows its scheduler through two broken connec
   CHECK(std::distance(std::sregex_iterator(err.begin(), err.end(), switched),
                       std::sregex_iterator()) == 2);
   check_each_line_once(out, n);
+  server.signal(SIGTERM);
+  CHECK(server.finish(30s) == 0);
+}
+
+TEST_CASE("gasched-run --connect sends again a batch whose ids never came back: each line's "
+          "result once", "[run][remote][journal][follow]") {
+  scratch dir;
+  run_process server{dir, on_test_nodes({"--listen", "127.0.0.1:0", "--serve", "--nodes", "0",
+                                         "--journal", dir.file("sched.db"), "--quiet"})};
+  auto address = served_address(server, "127.0.0.1");
+  auto port = static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+  auto node = gasched::tools::child_process::start(
+    {GASCHED_NODE_PROGRAM, "--join", address, "--name", "n1", "--log", "off"}, true);
+  REQUIRE(node.read_line(20s));
+  gasched::testing::tcp_proxy proxy{port};
+  auto fifo = dir.file("tasks.fifo");
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  auto out = dir.file("out.jsonl");
+  auto via = "127.0.0.1:" + std::to_string(proxy.port());
+  run_process client{dir, {"--connect", via, "--tasks", fifo, "--out", out, "-q"}};
+  int fd = -1;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while ((fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
+    REQUIRE(errno == ENXIO);  // the client has not opened it yet
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(fcntl(fd, F_SETFL, 0) == 0);  // blocking writes from here
+  auto send = [&](const std::string& text) {
+    for (size_t at = 0; at < text.size();) {
+      auto n = write(fd, text.data() + at, text.size() - at);
+      REQUIRE(n > 0);
+      at += static_cast<size_t>(n);
+    }
+  };
+  send(identity_lines(1, 2000));
+  await_lines(out, 2000, client);
+  // The link stops: the next batch stays in the client's socket, unread.
+  proxy.blackhole();
+  send(identity_lines(2001, 3000));
+  close(fd);  // the input ends
+  deadline = std::chrono::steady_clock::now() + 30s;
+  while (unsent_to(proxy.port()) < 10000) {  // 1,000 tasks: some 30 kB
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(10ms);  // the kernel's queue: nothing to block on
+  }
+  // The connection breaks with the batch in it: the scheduler never saw it.
+  proxy.close_all();
+  proxy.pass();
+  auto status = client.finish(120s);
+  INFO("the client's stderr:\n" << client.err());
+  CHECK(status == 0);
+  auto err = client.err();
+  std::smatch m;
+  REQUIRE(std::regex_search(err, m, std::regex{"following " + via
+                                               + ": re-awaited [0-9]+, re-sent ([0-9]+)"}));
+  CHECK(std::stoi(m[1].str()) > 0);
+  check_each_line_once(out, 3000);
   server.signal(SIGTERM);
   CHECK(server.finish(30s) == 0);
 }
