@@ -207,8 +207,15 @@ void take_result(cluster_self self, task_id id, const task_result& r) {
     return;  // closing: the last checkpoint holds it as unfinished
   auto& run = *self->state.run;
   auto it = run.key_of.find(id);
-  if (it == run.key_of.end())
-    return;  // a remote client's task, or one already answered (awaited too)
+  if (it == run.key_of.end()) {
+    // Ours, a remote client's, or one already answered (awaited too). With
+    // --connect only our tasks come: a first copy of a line sent again after
+    // a switch (its id never came back), or an answer both from a lost
+    // scheduler and from the one that followed it.
+    if (!self->state.ctx->own_scheduler)
+      ++run.rep.duplicates;
+    return;
+  }
   auto key = it->second;
   run.key_of.erase(it);
   record(self, key, r);
