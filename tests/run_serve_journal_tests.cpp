@@ -361,6 +361,76 @@ TEST_CASE("gasched-run --connect sends again a batch whose ids never came back: 
   CHECK(server.finish(30s) == 0);
 }
 
+TEST_CASE("gasched-run --connect drops and counts the first copy's result of a line sent again",
+          "[run][remote][journal][follow]") {
+  scratch dir;
+  run_process server{dir, on_test_nodes({"--listen", "127.0.0.1:0", "--serve", "--nodes", "0",
+                                         "--slots", "8", "--journal", dir.file("sched.db"),
+                                         "--quiet"})};
+  auto address = served_address(server, "127.0.0.1");
+  auto port = static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+  auto node = gasched::tools::child_process::start(
+    {GASCHED_NODE_PROGRAM, "--join", address, "--name", "n1", "--slots", "8", "--log", "off"},
+    true);
+  REQUIRE(node.read_line(20s));
+  gasched::testing::tcp_proxy proxy{port};
+  auto fifo = dir.file("tasks.fifo");
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  auto out = dir.file("out.jsonl");
+  auto via = "127.0.0.1:" + std::to_string(proxy.port());
+  run_process client{dir, {"--connect", via, "--tasks", fifo, "--out", out, "--json", "-q"}};
+  int fd = -1;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while ((fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
+    REQUIRE(errno == ENXIO);  // the client has not opened it yet
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(fcntl(fd, F_SETFL, 0) == 0);  // blocking writes from here
+  auto send = [&](const std::string& text) {
+    REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  };
+  send(identity_lines(1, 10));
+  await_lines(out, 10, client);
+  // Answers to the client stall: the scheduler takes the next batch, its ids
+  // never come back.
+  proxy.lossy(1.0, 60s, gasched::testing::tcp_proxy::direction::to_client);
+  std::string slow;
+  for (int i = 11; i <= 18; ++i)
+    slow += "{\"fn\": \"test.sleep\", \"args\": [" + std::to_string(i) + ", 1500]}\n";
+  send(slow);
+  close(fd);  // the input ends
+  caf::actor_system_config cfg;
+  REQUIRE(!gasched::init(cfg));
+  caf::actor_system sys{cfg};
+  {
+    gasched::blocking_client direct{sys, reach(sys, port)};
+    deadline = std::chrono::steady_clock::now() + 30s;
+    for (;;) {
+      auto s = direct.stats();
+      REQUIRE(s);
+      if (s->running + s->pending == 8)
+        break;
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(10ms);  // the batch is on its way: nothing to block on
+    }
+  }
+  proxy.close_all();
+  proxy.pass();
+  auto status = client.finish(120s);
+  INFO("the client's stderr:\n" << client.err());
+  CHECK(status == 0);
+  check_each_line_once(out, 18);
+  REQUIRE(!client.out.empty());
+  auto summary = json::parse(client.out.back())["summary"];
+  INFO(summary.dump());
+  CHECK(summary["scheduler_switches"] == 1);
+  // The first copies ended while the client was subscribed again: dropped.
+  CHECK(summary["duplicate_results"] == 8);
+  server.signal(SIGTERM);
+  CHECK(server.finish(30s) == 0);
+}
+
 TEST_CASE("gasched-run --serve --journal: a journal that cannot be opened is refused by name",
           "[run][journal]") {
   scratch dir;
