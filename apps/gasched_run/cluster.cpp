@@ -354,7 +354,7 @@ void cluster::shutdown() {
 std::string cluster::description(const run_report& rep) const {
   auto& o = impl_->opts;
   if (o.connecting())
-    return "the scheduler at " + o.connect_host + ":" + std::to_string(o.connect_port);
+    return "the scheduler at " + impl_->ctx.join_address;  // the last one followed
   size_t n = 0;
   for (auto& [node, tally] : rep.by_node)
     n += node.empty() ? 0 : 1;

@@ -45,6 +45,10 @@ struct run_report {
   uint64_t requeued = 0;
   bool requeued_known = false;
   uint64_t late_results = 0;  ///< results dropped because their task had been requeued
+  /// --connect: schedulers followed after the one in use was lost, and
+  /// results dropped because their line already had one.
+  uint64_t switches = 0;
+  uint64_t duplicates = 0;
   uint64_t node_joins = 0;
   uint64_t node_losses = 0;
   uint64_t node_rejoins = 0;

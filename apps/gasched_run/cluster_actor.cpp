@@ -19,6 +19,9 @@
 //       └──every result in──────────────────────────┘
 //   feeding and draining also close on a signal, a fatal error (a node that
 //   died too often, no node for --no-nodes-timeout) or the scheduler's exit.
+//   With --connect and a scheduler that has a journal, its loss is no exit:
+//   feeding and draining stay, submit nothing while the active scheduler is
+//   searched for, then go on with it (follow, cluster_follow.cpp).
 //
 // Two steps of a run are kept in run_state, not in behaviours of their own,
 // since results keep coming while they go on:
@@ -66,11 +69,7 @@ behavior_type idle_behavior(cluster_self self) {
       // A remote scheduler streams our tasks' results in batches; the
       // subscription is in its mailbox before any task we submit.
       if (!ctx.own_scheduler)
-        self->request(ctx.sched, caf::infinite, subscribe_atom::value)
-          .then([](caf::ok_atom) {}, [self](caf::error& e) {
-            self->state.ctx->display.notice("the scheduler refused the subscription: "
-                                            + describe(e));
-          });
+        subscribe(self);
     },
     [self](run_atom, job_ref<run_job> ref) { start_run(self, ref.job); },
     [self](serve_atom, job_ref<serve_job> ref) { start_serve(self, ref.job); },
@@ -81,6 +80,7 @@ behavior_type idle_behavior(cluster_self self) {
 
 behavior_type feeding_behavior(cluster_self self) {
   return partial({
+    [self](follow_atom, found_scheduler& f) { on_found(self, f); },
     [self](task_result& r) { take_result(self, r.id, r); },
     [self](results_atom, std::vector<task_result>& rs) {
       for (auto& r : rs)
@@ -97,6 +97,7 @@ behavior_type feeding_behavior(cluster_self self) {
 
 behavior_type draining_behavior(cluster_self self) {
   return partial({
+    [self](follow_atom, found_scheduler& f) { on_found(self, f); },
     [self](task_result& r) { take_result(self, r.id, r); },
     [self](results_atom, std::vector<task_result>& rs) {
       for (auto& r : rs)
@@ -151,18 +152,22 @@ void on_down(cluster_self self, caf::down_msg& msg) {
   if (!st.ctx->sched || msg.source != st.ctx->sched.address())
     return;
   auto why = self->system().render(msg.reason);
-  st.scheduler_exit = why;
   switch (st.stage) {
     case cluster_stage::feeding:
     case cluster_stage::draining:
+      if (lose_scheduler(self, why, msg.reason))
+        break;  // --connect: following the active scheduler (cluster_follow.cpp)
+      st.scheduler_exit = why;
       st.run->rep.fatal = "lost the scheduler (" + why + ")";
       step(self);
       break;
     case cluster_stage::serving:
+      st.scheduler_exit = why;
       st.run->rep.fatal = "the scheduler stopped (" + why + ")";
       end_serve(self);
       break;
     default:
+      st.scheduler_exit = why;
       break;
   }
 }

@@ -24,6 +24,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "gasched/atoms.hpp"
+#include "gasched/scheduler_actor.hpp"
 #include "gasched/task.hpp"
 #include "gasched_run/cluster.hpp"
 
@@ -53,6 +54,15 @@ struct note_job {
   std::promise<std::string> answer;
 };
 
+/// --connect: what a search for the active scheduler found (cluster_follow.cpp),
+/// for search number `search`: the scheduler and its address, or why none.
+struct found_scheduler {
+  uint64_t search = 0;
+  scheduler_actor sched;
+  std::string where;
+  std::string error;
+};
+
 /// A job, owned by the main thread while it waits for its answer.
 template <class Job>
 struct job_ref {
@@ -68,6 +78,7 @@ using signal_atom = caf::atom_constant<caf::atom("signal")>;
 using child_atom = caf::atom_constant<caf::atom("child")>;
 using look_atom = caf::atom_constant<caf::atom("look")>;
 using quiet_atom = caf::atom_constant<caf::atom("quiet")>;
+using follow_atom = caf::atom_constant<caf::atom("follow")>;
 
 using cluster_actor = caf::typed_actor<
   // -- from the main thread (cluster.cpp) -------------------------------------------
@@ -84,6 +95,7 @@ using cluster_actor = caf::typed_actor<
   caf::reacts_to<feed_atom>,    // the feed has more tasks, or ended
   caf::reacts_to<signal_atom>,  // SIGINT, SIGTERM or SIGHUP asked to stop
   caf::reacts_to<child_atom>,   // SIGCHLD: a local node may have died
+  caf::reacts_to<follow_atom, found_scheduler>,  // --connect: the scheduler after a loss
   // -- its own timers (the number: which run or look it was set for) ------------------
   caf::reacts_to<look_atom, uint64_t>,
   caf::reacts_to<quiet_atom, uint64_t>>;
@@ -93,3 +105,4 @@ using cluster_actor = caf::typed_actor<
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gasched::run::job_ref<gasched::run::run_job>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gasched::run::job_ref<gasched::run::serve_job>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gasched::run::job_ref<gasched::run::note_job>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gasched::run::found_scheduler)

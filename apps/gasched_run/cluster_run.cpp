@@ -34,6 +34,12 @@ uint64_t submit_ahead(const run_state& run) {
 
 void record(cluster_self self, uint64_t key, const task_result& r) {
   auto& run = *self->state.run;
+  // --connect: a line whose result was written already (sent again after a
+  // switch, cluster_follow.cpp) gets no second one.
+  if (!self->state.ctx->own_scheduler && run.open_keys.erase(key) == 0) {
+    ++run.rep.duplicates;
+    return;
+  }
   ++run.done;
   run.rep.count(r);
   (*run.on_result)(key, r);
@@ -57,6 +63,7 @@ void take_ids(cluster_self self, const std::vector<uint64_t>& keys,
 
 void submit(cluster_self self, std::vector<std::pair<uint64_t, task>>& batch) {
   auto& run = *self->state.run;
+  auto remote = !self->state.ctx->own_scheduler;
   run.rep.total += batch.size();
   look_soon(self);  // tasks went in: ticks again while they run
   std::vector<task> tasks;
@@ -66,28 +73,16 @@ void submit(cluster_self self, std::vector<std::pair<uint64_t, task>>& batch) {
   for (auto& entry : batch) {
     keys.push_back(entry.first);
     tasks.push_back(std::move(entry.second));
+    if (remote)
+      run.open_keys.insert(entry.first);
   }
-  // The ids come back before any result of the batch: a scheduler's
-  // messages to us arrive in the order it sent them. A remote scheduler
-  // sends our results in batches (we subscribed, cluster_actor.cpp): only
-  // our process's tasks, so two clients of one scheduler stay apart.
   ++run.batches_unanswered;
-  auto number = run.number;
-  self->request(self->state.ctx->sched, caf::infinite, execute_atom::value, std::move(tasks))
-    .then(
-      [self, number, keys](std::vector<task_id>& ids) {
-        if (current(self, number)) {
-          take_ids(self, keys, ids);
-          step(self);
-        }
-      },
-      [self, number](caf::error& e) {
-        if (current(self, number)) {
-          --self->state.run->batches_unanswered;
-          self->state.run->rep.fatal = "the scheduler refused the tasks: " + describe(e);
-          step(self);
-        }
-      });
+  auto number = ++run.batches_sent;
+  // A remote scheduler may be lost before the ids come back: the batch is
+  // kept to be sent to the one that follows it (cluster_follow.cpp).
+  if (remote)
+    run.unacked.emplace(number, sent_batch{keys, tasks});
+  send_tasks(self, number, std::move(keys), std::move(tasks));
 }
 
 // Submits what the feed has now; drains once it has ended.
@@ -111,6 +106,35 @@ void feed_some(cluster_self self) {
 }
 
 } // namespace
+
+void send_tasks(cluster_self self, uint64_t batch, std::vector<uint64_t> keys,
+                std::vector<task> tasks) {
+  // The ids come back before any result of the batch: a scheduler's
+  // messages to us arrive in the order it sent them. A remote scheduler
+  // sends our results in batches (we subscribed, cluster_actor.cpp): only
+  // our process's tasks, so two clients of one scheduler stay apart.
+  auto& st = self->state;
+  auto number = st.run->number;
+  auto epoch = st.epoch;  // a lost scheduler's late answers are dropped
+  self->request(st.ctx->sched, caf::infinite, execute_atom::value, std::move(tasks))
+    .then(
+      [self, number, epoch, batch, keys = std::move(keys)](std::vector<task_id>& ids) {
+        if (current(self, number) && epoch == self->state.epoch) {
+          self->state.run->unacked.erase(batch);
+          take_ids(self, keys, ids);
+          step(self);
+        }
+      },
+      [self, number, epoch](caf::error& e) {
+        if (current(self, number) && epoch == self->state.epoch) {
+          if (lose_scheduler(self, describe(e), e))
+            return;  // sent again to the scheduler that follows
+          --self->state.run->batches_unanswered;
+          self->state.run->rep.fatal = "the scheduler refused the tasks: " + describe(e);
+          step(self);
+        }
+      });
+}
 
 // The scheduler did not run it (queue full, stopped, an earlier run's task
 // the journal does not know any more): the same shape as a failed result.
@@ -168,7 +192,9 @@ void step(cluster_self self) {
     run.rep.interrupted_by = st.ctx->signals.signal();
     return close_run(self);
   }
-  if (st.stage == cluster_stage::feeding && run.checkpoint != checkpoint_step::awaiting_ids)
+  // While a lost scheduler's successor is searched for, nothing is sent.
+  if (st.stage == cluster_stage::feeding && run.checkpoint != checkpoint_step::awaiting_ids
+      && !st.searching)
     feed_some(self);
   if (run.fed_total && run.done >= run.rep.total)
     return close_run(self);
@@ -181,8 +207,15 @@ void take_result(cluster_self self, task_id id, const task_result& r) {
     return;  // closing: the last checkpoint holds it as unfinished
   auto& run = *self->state.run;
   auto it = run.key_of.find(id);
-  if (it == run.key_of.end())
-    return;  // a remote client's task, or one already answered (awaited too)
+  if (it == run.key_of.end()) {
+    // Ours, a remote client's, or one already answered (awaited too). With
+    // --connect only our tasks come: a first copy of a line sent again after
+    // a switch (its id never came back), or an answer both from a lost
+    // scheduler and from the one that followed it.
+    if (!self->state.ctx->own_scheduler)
+      ++run.rep.duplicates;
+    return;
+  }
   auto key = it->second;
   run.key_of.erase(it);
   record(self, key, r);

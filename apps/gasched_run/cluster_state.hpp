@@ -7,9 +7,11 @@
 
 #include <chrono>
 #include <optional>
+#include <map>
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/stateful_actor.hpp>
@@ -72,6 +74,13 @@ enum class kill_demo {
   done,     ///< a node was killed
 };
 
+/// --connect: a batch of tasks submitted, its ids not back yet; sent again
+/// to the scheduler that follows a lost one.
+struct sent_batch {
+  std::vector<uint64_t> keys;
+  std::vector<task> tasks;
+};
+
 /// One run's (or serve's) bookkeeping: keys of the tasks in flight only, so
 /// that memory does not grow with the run.
 struct run_state {
@@ -82,6 +91,11 @@ struct run_state {
   const result_handler* on_result = nullptr;
   std::unordered_map<task_id, uint64_t> key_of;  ///< our scheduler's ids
   uint64_t batches_unanswered = 0;  ///< sent, their ids not back yet
+  // --connect (cluster_follow.cpp): what a scheduler that follows a lost one
+  // must be sent again, and which lines still owe a result.
+  std::map<uint64_t, sent_batch> unacked;  ///< by batch number
+  uint64_t batches_sent = 0;
+  std::unordered_set<uint64_t> open_keys;  ///< submitted, no result written yet
   std::optional<uint64_t> fed_total;  ///< the run's size, once all of the feed is in
   uint64_t done = 0;
   uint64_t done_when_quiet = 0;  ///< results the feed heard of at its last idle()
@@ -110,6 +124,11 @@ struct cluster_state {
   std::vector<std::string> hand_over;  ///< restarted nodes the scheduler must be handed
   /// Why the scheduler exited, once it has (it is monitored).
   std::optional<std::string> scheduler_exit;
+  // -- following the active scheduler (--connect, cluster_follow.cpp) -----------------
+  uint64_t epoch = 0;  ///< counts the schedulers followed: older ones' replies are dropped
+  std::optional<uint64_t> searching;  ///< the search under way, by number
+  uint64_t searches = 0;
+  std::string lost;  ///< the scheduler lost and why, for the switch's log line
 
   static inline const char* name = "gasched-run.cluster";
 };
@@ -130,6 +149,10 @@ void enter(cluster_self self, cluster_stage stage);
 void start_run(cluster_self self, run_job* job);
 void step(cluster_self self);
 void take_result(cluster_self self, task_id id, const task_result& r);
+/// Submits batch `batch` (keys, tasks); --connect keeps it in run.unacked
+/// until its ids are back.
+void send_tasks(cluster_self self, uint64_t batch, std::vector<uint64_t> keys,
+                std::vector<task> tasks);
 /// Whether replies and timers set for run `run_number` still concern us:
 /// it is the one under way (current), and it still takes results (collecting).
 bool current(cluster_self self, uint64_t run_number);
@@ -162,6 +185,20 @@ void checkpoint_step_in_run(cluster_self self);
 /// Closing: the last note, once any note in flight is answered; true when
 /// nothing more is to be recorded.
 bool last_checkpoint(cluster_self self);
+
+// -- following the active scheduler, --connect (cluster_follow.cpp) --------------------
+/// The scheduler may be lost (`why`, `reason`; a standby or a stepped-down
+/// scheduler names the active): true when a search for the active one began
+/// or is under way; false when the run does not follow (own scheduler, not
+/// collecting, a reason that is no loss: a refusal, a clean exit), and the
+/// caller goes on as before.
+bool lose_scheduler(cluster_self self, const std::string& why, const caf::error& reason = {});
+void on_found(cluster_self self, found_scheduler& f);
+/// Subscribes to the current scheduler's results for our tasks.
+void subscribe(cluster_self self);
+/// Awaits our task `id` of the current scheduler; its result or failure is
+/// taken as any other, unless the scheduler is lost meanwhile.
+void await_owed(cluster_self self, task_id id);
 
 // -- --serve (cluster_serve.cpp) -------------------------------------------------------
 void start_serve(cluster_self self, serve_job* job);

@@ -62,6 +62,10 @@ void print_cluster_summary(std::FILE* out, const run_report& run) {
       fmt::print(out, "  at {:7.2f} s  {} {}{}\n", run.seconds_at(e.unix_ms), e.node,
                  node_event::kind_name(e.kind), e.detail.empty() ? "" : ": " + e.detail);
   }
+  if (run.switches > 0)
+    fmt::print(out, "scheduler switches: {} (--connect followed the active scheduler; "
+                    "results dropped as duplicates of a line's: {})\n",
+               run.switches, run.duplicates);
   if (!run.restarts.empty()) {
     fmt::print(out, "local node deaths: {}\n", run.restarts.size());
     for (auto& r : run.restarts)
@@ -82,6 +86,8 @@ void add_cluster_summary(json& out, const run_report& run) {
                           {"node", e.node},
                           {"event", node_event::kind_name(e.kind)},
                           {"detail", e.detail}});
+  out["scheduler_switches"] = run.switches;
+  out["duplicate_results"] = run.duplicates;
   out["node_events"] = events;
   json restarts = json::array();
   for (auto& r : run.restarts)
