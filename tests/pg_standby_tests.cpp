@@ -14,6 +14,7 @@
 #include "gasched/gasched.hpp"
 #include "journal/pg_leader.hpp"
 #include "journal/pg_store.hpp"
+#include "held_port.hpp"
 #include "pg_support.hpp"
 #include "run_support.hpp"
 
