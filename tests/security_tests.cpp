@@ -3,6 +3,7 @@
 // anything, other clients only submit and see their own tasks, and a node
 // takes orders only from schedulers it serves.
 #include "cluster_support.hpp"
+#include "held_port.hpp"
 #include "tcp_proxy.hpp"
 #include "wire.hpp"
 
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 using namespace gasched;
 using namespace gasched::testing;
@@ -80,6 +82,26 @@ bool starts_with(const std::string& text, const std::string& prefix) {
   return text.rfind(prefix, 0) == 0;
 }
 
+// The descriptors process `pid` holds open.
+size_t open_descriptors(pid_t pid) {
+  size_t n = 0;
+  for ([[maybe_unused]] auto& entry : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    ++n;
+  return n;
+}
+
+// Whether `done` holds within `limit`, polled every 20 ms.
+template <class Pred>
+bool within(std::chrono::milliseconds limit, Pred done) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 } // namespace
 
 TEST_CASE("tls: init names the file that is missing, mismatched, expired or of another CA",
@@ -145,6 +167,37 @@ TEST_CASE("tls: node processes and the scheduler talk over mutual TLS, strangers
   REQUIRE_FALSE(member.empty());
   CHECK(member.front() == "stats ok 0");
   CHECK(c.get_stats(sched).worker_node_count == 1);
+}
+
+TEST_CASE("tls: a node joining a scheduler that is down keeps no descriptor of its failed attempts",
+          "[security][tls]") {
+  scratch_dir dir;
+  make_certs(dir / "cluster", "test node");
+  // What a node sees while its scheduler is killed: the proxy in front of it
+  // accepts each connection and closes it, as the scheduler's port refuses.
+  held_port dead{false};
+  tcp_proxy proxy{dead.port};
+  process_cluster c{tls_options::from_dir(dir / "cluster/test"), dir / "cluster/node"};
+  c.start_joining_node("member", proxy.port());
+  auto pid = c.at("member").process.pid();
+  auto attempts_reach = [&](size_t n) {
+    return within(std::chrono::seconds(60), [&] { return proxy.connections_accepted() >= n; });
+  };
+  REQUIRE(attempts_reach(3));
+  // An attempt holds its socket for milliseconds: the fewest seen over half
+  // a second is the count between attempts.
+  auto between_attempts = [&] {
+    auto fewest = open_descriptors(pid);
+    for (int i = 0; i < 25; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      fewest = std::min(fewest, open_descriptors(pid));
+    }
+    return fewest;
+  };
+  auto baseline = between_attempts();
+  auto first = proxy.connections_accepted();
+  REQUIRE(attempts_reach(first + 30));
+  CHECK(between_attempts() == baseline);
 }
 
 TEST_CASE("privileges: a remote client may submit and see its own tasks, nothing more",

@@ -77,7 +77,11 @@ struct heartbeat_options {
 /// of the four, so read it (ERR_get_error) before, as OpenSSL's documentation
 /// asks anyway; SSL_get_error after the call still reports that call's own
 /// failure. SSL_read_ex, SSL_write_ex, SSL_peek and SSL_do_handshake are not
-/// interposed.
+/// interposed. Besides, when CAF's own session::try_connect or try_accept
+/// calls SSL_connect or SSL_accept and that first handshake step fails
+/// outright, gasched's version closes the socket, which CAF would drop
+/// unclosed (a descriptor lost per failed join attempt); other callers'
+/// sockets are never closed.
 caf::error init(caf::actor_system_config& cfg, const heartbeat_options& heartbeats = {},
                 const tls_options& tls = {});
 
