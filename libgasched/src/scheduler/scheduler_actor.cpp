@@ -73,6 +73,7 @@ scheduler_impl::behavior_type running_behavior(scheduler_self self) {
     [self](add_node_atom, caf::actor node) { return add_node_request(self, node); },
     // -- nodes ------------------------------------------------------------------------
     [self](join_atom, node_info& info) { return join(self, info); },
+    [self](join_atom, node_info& info, lease_list& held) { return join(self, info, held); },
     [self](done_atom, done_batch& batch) { take_outcomes(self, batch); },
     // -- its own timers: from itself only (a peer could otherwise force a
     // commit, an fsync, per message) ------------------------------------------------
@@ -97,6 +98,10 @@ scheduler_impl::behavior_type running_behavior(scheduler_self self) {
     [self](results_atom) {
       if (from_self(self))
         flush_subscribers(self);
+    },
+    [self](adopt_atom) {
+      if (from_self(self))
+        release_unadopted(self);
     },
   };
 }
@@ -217,8 +222,12 @@ scheduler_impl::behavior_type scheduler(scheduler_self self, scheduler_options o
     st.core->set_journal(journal.get());
     st.journal = std::move(journal);
     on_commit_written(self);
-    log(log_level::info, "scheduler {}: journal {}: resumed {} pending tasks", st.label,
-        st.journal->path(), st.core->pending());
+    log(log_level::info, "scheduler {}: journal {}: resumed {} pending tasks, {} of them "
+        "running when it stopped (they wait {:.1f} s for their nodes to claim them)",
+        st.label, st.journal->path(), st.core->pending() + st.core->unadopted(),
+        st.core->unadopted(), std::chrono::duration<double>(st.opts.adopt_wait).count());
+    if (st.core->unadopted() > 0)
+      self->delayed_send(self, st.opts.adopt_wait, adopt_atom::value);
   }
   if (!st.opts.name.empty()) {
     bind_name(self->system(), st.opts.name, self->address());
