@@ -55,6 +55,8 @@ using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 /// self-addressed: are there still tasks pending and no node?
 using no_nodes_atom = caf::atom_constant<caf::atom("no_nodes")>;
+/// self-addressed (node): the bound on keeping a lost scheduler's tasks is over
+using orphans_atom = caf::atom_constant<caf::atom("orphans")>;
 /// self-addressed: the wait for nodes to claim their tasks after a restart is over
 using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
 /// A scheduler to its nodes: it is a standby now (it stepped down, its lease
@@ -171,7 +173,8 @@ using node_actor = caf::typed_actor<
 using node_impl = node_actor::extend<
   caf::reacts_to<rename_atom, std::string>,
   caf::reacts_to<flush_atom>,
-  caf::reacts_to<rejoin_atom>>;
+  caf::reacts_to<rejoin_atom>,
+  caf::reacts_to<orphans_atom, uint64_t>>;  // its timer: stop keeping the lost tasks
 
 /// A scheduler as its nodes see it.
 using scheduler_for_nodes = caf::typed_actor<
