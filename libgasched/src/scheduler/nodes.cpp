@@ -157,12 +157,12 @@ caf::error add_node(scheduler_self self, const node_actor& node, const node_info
 
 void release_unadopted(scheduler_self self) {
   auto& st = self->state;
-  if (auto n = st.core->release_unadopted(); n > 0) {
+  st.claims_open = false;
+  if (auto n = st.core->release_unadopted(); n > 0)
     log(log_level::warning, "scheduler {}: {} tasks that were running before the restart "
         "were not claimed by their nodes within {:.1f} s; they run again", st.label, n,
         std::chrono::duration<double>(st.opts.adopt_wait).count());
-    pump(self);
-  }
+  pump(self);
 }
 
 void reconnect(scheduler_self self, const std::string& key) {

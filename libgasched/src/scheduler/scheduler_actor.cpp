@@ -226,8 +226,10 @@ scheduler_impl::behavior_type scheduler(scheduler_self self, scheduler_options o
         "running when it stopped (they wait {:.1f} s for their nodes to claim them)",
         st.label, st.journal->path(), st.core->pending() + st.core->unadopted(),
         st.core->unadopted(), std::chrono::duration<double>(st.opts.adopt_wait).count());
-    if (st.core->unadopted() > 0)
+    if (st.core->unadopted() > 0) {
+      st.claims_open = true;
       self->delayed_send(self, st.opts.adopt_wait, adopt_atom::value);
+    }
   }
   if (!st.opts.name.empty()) {
     bind_name(self->system(), st.opts.name, self->address());

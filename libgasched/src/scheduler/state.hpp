@@ -103,6 +103,9 @@ struct scheduler_state {
   held_for_commit in_commit;    ///< for the commit being written
   bool commit_scheduled = false;  ///< a commit_atom from schedule_commit waits
   bool commit_failing = false;    ///< the last commit failed (logged once)
+  /// Restored tasks that were running wait for their nodes' claims (until
+  /// opts.adopt_wait): nothing is dispatched meanwhile (dispatch.cpp).
+  bool claims_open = false;
   /// A changed_atom went to the client and it has not asked for stats since.
   bool client_told = false;
   // -- nodes coming and going ----------------------------------------------------
