@@ -233,6 +233,17 @@ void adopt_orphans(node_self* self, const scheduler_for_nodes& scheduler,
               "others cancelled", st.opts.name, join_address(st), yes.size(), cancelled);
 }
 
+// Cancels the kept tasks; returns how many ran.
+size_t cancel_orphans(node_self* self) {
+  auto& st = self->state;
+  auto jobs = orphan_jobs(self);
+  for (auto& l : jobs)
+    st.pool->cancel(l.scheduler, l.id, l.epoch);
+  st.pool->outcomes().release();
+  st.orphans = false;
+  return jobs.size();
+}
+
 // The bound passed with no scheduler joined: the kept tasks are cancelled.
 void drop_orphans(node_self* self, uint64_t episode) {
   auto& st = self->state;
@@ -242,13 +253,9 @@ void drop_orphans(node_self* self, uint64_t episode) {
     self->delayed_send(self, join_timeout, orphans_atom::value, episode);
     return;
   }
-  auto jobs = orphan_jobs(self);
-  for (auto& l : jobs)
-    st.pool->cancel(l.scheduler, l.id, l.epoch);
-  st.pool->outcomes().release();
-  st.orphans = false;
+  auto n = cancel_orphans(self);
   detail::log(log_level::warning, "node {}: no scheduler adopted the {} tasks it kept "
-              "running within {:.0f} s; cancelled", st.opts.name, jobs.size(),
+              "running within {:.0f} s; cancelled", st.opts.name, n,
               std::chrono::duration<double>(st.opts.keep_orphans).count());
 }
 
@@ -268,6 +275,10 @@ void try_join(node_self* self) {
         // died: the join request then fails, and the next attempt connects anew.
         auto scheduler = caf::actor_cast<scheduler_for_nodes>(ptr);
         auto& st = self->state;
+        // The very scheduler it lost (a cut, not a restart): it adopts
+        // nothing, and its new orders' outcomes must not be kept.
+        if (st.orphans && st.pool->outcomes().holds(scheduler.address()))
+          cancel_orphans(self);
         st.joining = scheduler.address();
         st.claiming = true;
         self->request(scheduler, join_timeout, join_atom::value,

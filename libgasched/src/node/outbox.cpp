@@ -65,6 +65,11 @@ void outbox::hold(const caf::actor_addr& scheduler) {
   held_.insert(scheduler);
 }
 
+bool outbox::holds(const caf::actor_addr& scheduler) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return held_.count(scheduler) > 0;
+}
+
 bool outbox::kept_for(const caf::actor_addr& scheduler, lease l) const {
   std::lock_guard<std::mutex> guard{mtx_};
   auto it = routes_.find(l);

@@ -45,6 +45,9 @@ public:
   /// Outcomes for `scheduler` are kept from now (it is lost).
   void hold(const caf::actor_addr& scheduler);
 
+  /// Whether outcomes for `scheduler` are kept.
+  bool holds(const caf::actor_addr& scheduler) const;
+
   /// Whether an outcome for `scheduler` under `l` would be kept now.
   bool kept_for(const caf::actor_addr& scheduler, lease l) const;
 
