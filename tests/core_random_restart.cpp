@@ -59,6 +59,7 @@ void random_run::open_core(core_limits limits) {
   core_ = std::make_unique<scheduler_core>(limits);
   auto err = core_->restore(store_->take_snapshot());
   EXPECT(!err, "restore: " << describe(err));
+  core_->release_unadopted();  // no node claims what ran: it runs again
   journal_.restart(generation_, next_id_);
   for (auto& [id, t] : tasks_)
     journal_.resume(id, t.node_failures);

@@ -124,6 +124,9 @@ struct journaled_core {
                  core_limits limits = core_limits{2, 0, 3})
     : journal(open_ok(sys, path)), core(limits) {
     REQUIRE_FALSE(core.restore(journal->take_snapshot()));
+    // No node comes back to claim what ran: it runs again (adoption:
+    // scheduler_core_adopt_tests.cpp).
+    core.release_unadopted();
     core.set_journal(journal.get());
   }
 

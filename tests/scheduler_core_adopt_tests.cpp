@@ -99,3 +99,41 @@ TEST_CASE("scheduler_core: a task waiting for its node can be cancelled",
   CHECK(core.adopt(b, "b", {{3, old_epoch + 3}}).empty());  // gone: the node drops it
   CHECK(core.unadopted() == 2);
 }
+
+TEST_CASE("scheduler_core: a task the journal kept as running, node and epoch unknown, "
+          "is adopted by whichever node claims it under an earlier generation's lease",
+          "[core][adopt]") {
+  journal_snapshot s;
+  s.generation = generation;
+  s.next_id = 4;
+  s.functions = {"f"};
+  for (task_id id = 1; id <= 3; ++id) {
+    restored_task t;
+    t.id = id;
+    t.front = id <= 2;
+    t.running = id <= 2;  // 1 and 2 ran; 3 was pending
+    s.pending.push_back(std::move(t));
+  }
+  scheduler_core core{core_limits{4, 0, 3}};
+  REQUIRE_FALSE(core.restore(std::move(s)));
+  CHECK(core.unadopted() == 2);
+  CHECK(pending_ids(core) == ids{3});
+  auto a = core.add_node(0);
+  // A lease of this generation is not one the journal can vouch for.
+  CHECK(core.adopt(a, "a", {{1, epoch_base(generation)}}).empty());
+  CHECK(core.unadopted() == 2);  // "a" is no name the journal knows: nothing requeued
+  // Task 3's dispatch left before the journal recorded it: claimed, it is
+  // taken out of pending too.
+  CHECK(core.adopt(a, "a", {{1, old_epoch + 5}, {3, old_epoch + 9}}) == ids{1, 3});
+  CHECK(core.adopted() == 2);
+  CHECK(core.running() == 2);
+  CHECK(core.pending() == 0);
+  CHECK(core.nodes().running(a) == 2);
+  // A second claim of a task already adopted is refused.
+  auto b = core.add_node(0);
+  CHECK(core.adopt(b, "b", {{1, old_epoch + 1}}).empty());
+  CHECK(core.complete(3, old_epoch + 9, a, caf::make_message(3), caf::error{}));
+  // Nobody claims task 2: after the bound it runs again.
+  CHECK(core.release_unadopted() == 1);
+  CHECK(ids_of(dispatch(core)) == ids{2});
+}

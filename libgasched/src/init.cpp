@@ -53,6 +53,7 @@ caf::error init(caf::actor_system_config& cfg, const heartbeat_options& heartbea
   cfg.add_message_type<std::vector<double>>("std::vector<double>");
   // The protocol between schedulers and nodes.
   cfg.add_message_type<detail::node_info>("gasched::node_info");
+  cfg.add_message_type<detail::lease_list>("gasched::lease_list");
   cfg.add_message_type<detail::retry_policy>("gasched::retry_policy");
   cfg.add_message_type<detail::run_order>("gasched::run_order");
   cfg.add_message_type<detail::run_batch>("gasched::run_batch");

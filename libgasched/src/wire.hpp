@@ -6,6 +6,8 @@
 //   scheduler                                         node
 //      |  (hello_atom) -> node_info            ───>    |   a node handed to the scheduler
 //      |  <───  (join_atom, node_info) -> ok           |   a node that joins by address
+//      |  <───  (join_atom, node_info, lease_list)     |   the same, with the leases it
+//      |          -> lease_list                        |   still runs: those adopted
 //      |  (run_atom, run_batch)                ───>    |   orders, each under a lease
 //      |  (cancel_atom, task_id, epoch)        ───>    |
 //      |  <───  (done_atom, done_batch)                |   outcomes, each naming its lease
@@ -53,6 +55,10 @@ using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 /// self-addressed: are there still tasks pending and no node?
 using no_nodes_atom = caf::atom_constant<caf::atom("no_nodes")>;
+/// self-addressed (node): the bound on keeping a lost scheduler's tasks is over
+using orphans_atom = caf::atom_constant<caf::atom("orphans")>;
+/// self-addressed: the wait for nodes to claim their tasks after a restart is over
+using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
 /// A scheduler to its nodes: it is a standby now (it stepped down, its lease
 /// lost); the active scheduler is at the address given ("HOST:PORT", or empty).
 using standby_atom = caf::atom_constant<caf::atom("standby")>;
@@ -68,6 +74,16 @@ namespace gasched::detail {
 struct node_info {
   std::string name;
   uint32_t slots = 0;  // 0: as many as the scheduler's max_workers
+};
+
+/// Leases (ids[i], epochs[i]). A node joining in join mode names those it
+/// still runs (or holds the outcome of) for a scheduler it lost; the answer
+/// names those the scheduler adopts (scheduler_core::adopt): they run on and
+/// their outcomes count. The node cancels the others. Nothing in it depends on
+/// the journal behind the scheduler (SQLite or PostgreSQL).
+struct lease_list {
+  std::vector<task_id> ids;
+  std::vector<uint32_t> epochs;
 };
 
 /// How a node retries a failing task (scheduler_options' retry settings).
@@ -115,6 +131,11 @@ typename Inspector::result_type inspect(Inspector& f, node_info& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease_list& x) {
+  return f(caf::meta::type_name("gasched::lease_list"), x.ids, x.epochs);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, retry_policy& x) {
   return f(caf::meta::type_name("gasched::retry_policy"), x.max_retries,
            x.retry_timeout, x.backoff, x.backoff_max, x.jitter);
@@ -155,11 +176,13 @@ using node_actor = caf::typed_actor<
 using node_impl = node_actor::extend<
   caf::reacts_to<rename_atom, std::string>,
   caf::reacts_to<flush_atom>,
-  caf::reacts_to<rejoin_atom>>;
+  caf::reacts_to<rejoin_atom>,
+  caf::reacts_to<orphans_atom, uint64_t>>;  // its timer: stop keeping the lost tasks
 
 /// A scheduler as its nodes see it.
 using scheduler_for_nodes = caf::typed_actor<
   caf::replies_to<join_atom, node_info>::with<caf::ok_atom>,
+  caf::replies_to<join_atom, node_info, lease_list>::with<lease_list>,
   caf::reacts_to<done_atom, done_batch>>;
 
 /// The scheduler actor itself: its clients' interface, its nodes', the answer
@@ -171,6 +194,7 @@ using scheduler_impl = scheduler_actor::extend_with<scheduler_for_nodes>::extend
   caf::reacts_to<no_nodes_atom>,
   caf::reacts_to<commit_atom>,
   caf::reacts_to<lease_atom>,
-  caf::reacts_to<results_atom>>;  // its own timer: send the subscribers' batches
+  caf::reacts_to<results_atom>,   // its own timer: send the subscribers' batches
+  caf::reacts_to<adopt_atom>>;    // its own timer: what no node claimed runs again
 
 } // namespace gasched::detail

@@ -60,6 +60,20 @@ struct node_options {
   /// that is down for long, and a slower return once it is back.
   caf::timespan join_retry_min = std::chrono::milliseconds(100);
   caf::timespan join_retry_max = std::chrono::seconds(1);
+
+  /// A joined node that loses its scheduler (its process died, it stepped
+  /// down, or the link was cut) keeps running that scheduler's tasks and
+  /// keeps their outcomes for this long: when it joins a scheduler again
+  /// (the same one restarted on its journal, or a standby that took over) it
+  /// names the tasks it holds, the scheduler adopts those its journal vouches
+  /// for, their outcomes count, and the node cancels the others. So a task
+  /// running when a scheduler died is not run twice. When no scheduler is
+  /// joined within this bound, the node cancels them as it did at once
+  /// before. 0: cancel them at once. Default: 60 s (a restart under systemd
+  /// takes about a second; the scheduler waits scheduler_options::adopt_wait
+  /// for claims once it is back). Only for join mode: a node handed to a
+  /// scheduler cancels that scheduler's tasks when it goes down.
+  caf::timespan keep_orphans = std::chrono::seconds(60);
 };
 
 } // namespace gasched

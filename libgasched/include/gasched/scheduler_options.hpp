@@ -146,6 +146,16 @@ struct scheduler_options {
   /// pending tasks resumed in 4-10 s (gasched-journal-bench --pg-url).
   std::string journal;
 
+  /// After a restart on the journal (or a takeover), how long the tasks that
+  /// were running wait for the nodes that run them to join again and claim
+  /// them (a node that joined keeps running its tasks while it has no
+  /// scheduler, node_options::keep_orphans); a claimed task runs on and its
+  /// result counts, so it is not run twice. What no node claimed by then runs
+  /// again, as does a task whose node came back without it. Default: 5 s,
+  /// several times what a node takes to join again (node_options'
+  /// join_retry_max, 1 s, and heartbeats of about a second).
+  caf::timespan adopt_wait = std::chrono::seconds(5);
+
   /// How long finished results stay in the journal for await(task_id).
   /// Default: 24 h.
   std::chrono::seconds keep_results = std::chrono::hours(24);

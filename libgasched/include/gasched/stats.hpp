@@ -68,7 +68,7 @@ struct duration_histogram {
 struct stats {
   // -- as gascheduler ------------------------------------------------------------
   uint64_t ticks = 0;              ///< times a task left running (result, requeue, cancel)
-  uint64_t pending = 0;            ///< tasks waiting for a slot
+  uint64_t pending = 0;            ///< tasks waiting for a slot (or for their node's claim: unadopted)
   uint64_t running = 0;            ///< tasks on nodes now (with prefetch, also those waiting there)
   uint32_t worker_node_count = 0;  ///< nodes that are up
   uint32_t max_workers = 0;        ///< per-node cap
@@ -86,6 +86,11 @@ struct stats {
   /// Tasks a node held but had not started, taken back because the node
   /// stalled while another had a free slot (adaptive prefetch); each ran once.
   uint64_t reclaimed = 0;
+  /// After a restart or a takeover: tasks that were running and that their
+  /// nodes, which kept running them, claimed when they joined again (each ran
+  /// once); and those still waiting for a claim (counted in pending too).
+  uint64_t adopted = 0;
+  uint64_t unadopted = 0;
   uint64_t quarantined = 0;   ///< tasks ended with errc::node_failures
   uint64_t late_results = 0;  ///< results dropped because their lease had ended
   uint64_t node_joins = 0;    ///< nodes that came up for the first time (joined or handed)
@@ -130,7 +135,7 @@ typename Inspector::result_type inspect(Inspector& f, stats& x) {
   return f(caf::meta::type_name("gasched::stats"), x.ticks, x.pending, x.running,
            x.worker_node_count, x.max_workers, x.max_retries, x.worker_nodes,
            x.max_pending, x.prefetch, x.succeeded, x.failed, x.cancelled, x.requeued,
-           x.reclaimed, x.quarantined, x.late_results, x.node_joins, x.node_losses, x.node_rejoins,
+           x.reclaimed, x.adopted, x.unadopted, x.quarantined, x.late_results, x.node_joins, x.node_losses, x.node_rejoins,
            x.node_events, x.role, x.generation, x.takeovers, x.active, x.standbys,
            x.queue_wait, x.run_time, x.end_to_end);
 }

@@ -48,12 +48,14 @@ struct restored_task {
   uint32_t node_failures = 0;
   bool front = false;  ///< requeued: ahead of the new tasks of its priority
   caf::message args;
-  /// Dispatched and not ended when the journal was last written: the name of
-  /// the node it went to and its lease's epoch (empty: it was pending). Such
-  /// a task waits for that node to claim it (scheduler_core::adopt) rather
-  /// than run a second time.
+  /// Where and under which epoch it ran, when the journal knows (see running).
   std::string node;
   uint32_t epoch = 0;
+  /// Dispatched and not ended when the journal was last written. Such a task
+  /// waits for the node that runs it to claim it (scheduler_core::adopt)
+  /// rather than run a second time; with node empty and epoch 0 any node
+  /// may claim it under a lease of an earlier generation.
+  bool running = false;
 };
 
 /// What a restarted scheduler resumes from (scheduler_core::restore).

@@ -224,7 +224,7 @@ caf::error scheduler_core::restore(journal_snapshot&& s) {
   // Requeued tasks go in from the back of the order: each push_front goes
   // ahead of those before it. New tasks follow in order.
   for (auto& t : s.pending)
-    if (!t.node.empty())
+    if (t.running || !t.node.empty())
       unadopted_.emplace(t.id, waiting_task{queued_task{t.id, t.priority, fn[t.fn],
                                                         t.node_failures, std::move(t.args), 0,
                                                         now},
@@ -246,23 +246,24 @@ std::vector<task_id> scheduler_core::adopt(node_index n,
                                            const std::string& name,
                                            const std::vector<std::pair<task_id, uint32_t>>& held) {
   std::vector<task_id> adopted;
-  if (unadopted_.empty())
-    return adopted;
+  // A lease this scheduler did not issue: of an earlier run on the journal.
+  auto earlier = [base = epoch_base(generation_)](uint32_t epoch) { return epoch < base; };
   for (auto& [id, epoch] : held) {
-    auto it = unadopted_.find(id);
-    if (it == unadopted_.end() || it->second.node != name || it->second.epoch != epoch)
-      continue;  // not what the journal says that node ran: its result will be late
-    auto& t = it->second.task;
-    nodes_.started(n);
-    auto [r, added] = running_.emplace(
-      id, running_task{n, t.fn, epoch, t.node_failures, t.priority, std::move(t.args),
-                       t.accepted_us});
-    static_cast<void>(added);
-    note_start(n, id, r->second);
-    if (journal_)
-      journal_->dispatched(id, epoch, n);
-    unadopted_.erase(it);
-    adopted.push_back(id);
+    if (auto it = unadopted_.find(id); it != unadopted_.end()) {
+      auto& w = it->second;
+      auto node_ok = w.node.empty() || w.node == name;
+      auto epoch_ok = w.node.empty() && w.epoch == 0 ? earlier(epoch) : w.epoch == epoch;
+      if (!node_ok || !epoch_ok)
+        continue;  // not what the journal says that node ran: its result will be late
+      auto t = std::move(w.task);
+      unadopted_.erase(it);
+      run_adopted(n, epoch, std::move(t));
+      adopted.push_back(id);
+    } else if (earlier(epoch) && pending_.contains(id)) {
+      // Dispatched before the restart, but the journal did not record it.
+      run_adopted(n, epoch, std::move(*pending_.remove(id)));
+      adopted.push_back(id);
+    }
   }
   // The node is back without the rest of what it ran: lost with the old run.
   std::vector<task_id> lost;
@@ -271,6 +272,19 @@ std::vector<task_id> scheduler_core::adopt(node_index n,
       lost.push_back(id);
   requeue_unadopted(std::move(lost));
   return adopted;
+}
+
+void scheduler_core::run_adopted(node_index n, uint32_t epoch, queued_task&& t) {
+  nodes_.started(n);
+  auto id = t.id;
+  auto [r, added] = running_.emplace(
+    id, running_task{n, t.fn, epoch, t.node_failures, t.priority, std::move(t.args),
+                     t.accepted_us});
+  static_cast<void>(added);
+  note_start(n, id, r->second);
+  ++adopted_;
+  if (journal_)
+    journal_->dispatched(id, epoch, n);
 }
 
 size_t scheduler_core::release_unadopted() {
@@ -290,8 +304,7 @@ void scheduler_core::requeue_unadopted(std::vector<task_id> ids) {
     auto it = unadopted_.find(id);
     auto t = std::move(it->second.task);
     unadopted_.erase(it);
-    if (journal_)
-      journal_->requeued(id, t.node_failures);
+    // Not journaled: the journal put it at the front of pending on resuming.
     pending_.push_front(std::move(t));
   }
 }

@@ -298,10 +298,14 @@ public:
   // What no node claims goes to the front of pending after all.
 
   /// Node `n`, named `name`, holds these leases (task id, epoch) from before
-  /// the restore. Those the journal vouches for (dispatched to a node of that
-  /// name under that epoch) run on `n` under their old lease; returns their
-  /// ids. Every other task waiting for `name` goes to the front of pending:
-  /// the node has come back without it.
+  /// the restore. Those the journal vouches for run on `n` under their old
+  /// lease; returns their ids. The journal vouches for a task waiting for a
+  /// claim (restored running) when its node and epoch match what it kept,
+  /// or, where it kept neither, for any lease of an earlier generation; and
+  /// for a task still pending under a lease of an earlier generation (its
+  /// dispatch left before the journal recorded it). Every other task waiting
+  /// for `name` goes to the front of pending: the node has come back without
+  /// it. A lease refused here is the node's to cancel; its result is late.
   std::vector<task_id> adopt(node_index n, const std::string& name,
                              const std::vector<std::pair<task_id, uint32_t>>& held);
   /// Every task still waiting for its node goes to the front of pending (its
@@ -310,6 +314,10 @@ public:
   /// Tasks waiting for their node to claim them.
   uint64_t unadopted() const noexcept {
     return unadopted_.size();
+  }
+  /// Tasks adopted so far (this run).
+  uint64_t adopted() const noexcept {
+    return adopted_;
   }
 
   /// This run's generation (0 without a journal); see journal.hpp.
@@ -349,6 +357,7 @@ private:
     uint32_t epoch;
   };
   void requeue_unadopted(std::vector<task_id> ids);
+  void run_adopted(node_index n, uint32_t epoch, queued_task&& t);
 
   running_map::value_type& start(node_index node, queued_task&& t);
   ended_task stop(running_map::iterator it);
@@ -379,6 +388,7 @@ private:
   std::vector<double> run_us_;       // by function: mean run time; negative: unknown
   std::vector<node_timing> timing_;  // by node index
   uint64_t reclaimed_ = 0;
+  uint64_t adopted_ = 0;
   task_timings timings_;
   clock_fn clock_;
 };

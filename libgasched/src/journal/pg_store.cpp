@@ -303,7 +303,8 @@ caf::error pg_store::resume_in_transaction(caf::actor_system& sys, journal_meta&
                                                  + std::to_string(t.id)
                                                  + "'s arguments: " + describe(err));
       t.priority = static_cast<int32_t>(r.int64(i, 3));
-      if (r.int64(i, 4) == 1)
+      t.running = r.int64(i, 4) == 1;  // waits for its node's claim (scheduler_core::adopt)
+      if (t.running)
         running.push_back(tasks.size());
       seqs.push_back(r.int64(i, 5));
       t.node_failures = static_cast<uint32_t>(r.int64(i, 6));

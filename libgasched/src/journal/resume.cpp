@@ -69,7 +69,8 @@ caf::error read_tasks(sqlite_db& db, caf::actor_system& sys, size_t functions,
                                                + std::to_string(t.id) + "'s arguments: "
                                                + describe(err));
     t.priority = static_cast<int32_t>(stmt.int64(3));
-    if (stmt.int64(4) == 1)
+    t.running = stmt.int64(4) == 1;  // waits for its node's claim (scheduler_core::adopt)
+    if (t.running)
       running.push_back(tasks.size());
     seqs.push_back(stmt.int64(5));
     t.node_failures = static_cast<uint32_t>(stmt.int64(6));

@@ -9,14 +9,21 @@
 //        ^    \__ failed: retry after a pause       |
 //        |        (backoff with jitter, bounded)     | scheduler down (its process died,
 //        |                                           | or the link was cut or went silent):
-//        └───────────────────────────────────────────┘ cancel its tasks, join it again
+//        └───────────────────────────────────────────┘ keep its tasks running, join again
+//
+// Adoption: the join names the leases the node still holds from the lost
+// scheduler (running, waiting, or finished with the outcome kept in the
+// outbox); the scheduler answers those it adopts (a scheduler restarted on
+// its journal, or a standby that took over, knows them); their outcomes go
+// to it, and the node cancels the rest, which run elsewhere by now. Without
+// a join within node_options::keep_orphans they are cancelled all the same.
 //
 // With several addresses (node_options::join) each attempt takes the next one
 // (active_search), a standby's errc::standby or standby_atom naming the active
 // one goes first, and the pause comes only after a round found none.
 //
 // A scheduler that comes back at the same address after a cut is the same
-// actor: the node joins it again, and whatever it still ran for the lost
+// actor: it adopts nothing, so whatever the node still ran for the lost
 // connection is cancelled here and fenced by the lease at the scheduler.
 // Any scheduler may also be handed this node (hello_atom); the node watches
 // every scheduler that sends it work and cancels that work when it goes down.
@@ -24,8 +31,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <unordered_set>
 
 #include <caf/actor_system.hpp>
@@ -71,6 +80,14 @@ struct node_state {
   // being joined or joined.
   std::optional<active_search> search;
   address target;
+  // join mode: a lost scheduler's tasks kept running for a scheduler to
+  // adopt (node_options::keep_orphans). Each loss is an episode with a timer.
+  bool orphans = false;
+  uint64_t orphan_episode = 0;
+  bool claiming = false;  // a join naming them is on its way
+  // Adopted leases, by the lost scheduler's address their job runs under:
+  // a cancel from the adopting scheduler reaches them.
+  std::map<detail::outbox::lease, caf::actor_addr> adopted_from;
   static inline const char* name = "gasched.node";
 };
 
@@ -152,6 +169,96 @@ void joined(node_self* self, scheduler_for_nodes scheduler) {
 // the next attempt once the link heals.
 constexpr auto join_timeout = std::chrono::seconds(2);
 
+using lease = detail::outbox::lease;
+
+// The jobs in hand whose outcomes would be kept: a lost scheduler's.
+std::vector<detail::task_pool::held_lease> orphan_jobs(node_self* self) {
+  auto& pool = *self->state.pool;
+  std::vector<detail::task_pool::held_lease> result;
+  for (auto& l : pool.leases())
+    if (pool.outcomes().kept_for(l.scheduler, lease{l.id, l.epoch}))
+      result.push_back(l);
+  return result;
+}
+
+// What the join names: the kept tasks, running, waiting or finished.
+detail::lease_list claims(node_self* self) {
+  detail::lease_list result;
+  if (!self->state.orphans)
+    return result;
+  std::set<lease> seen;
+  auto add = [&](lease l) {
+    if (seen.insert(l).second) {
+      result.ids.push_back(l.first);
+      result.epochs.push_back(l.second);
+    }
+  };
+  for (auto& l : orphan_jobs(self))  // before the outbox: a job that ends
+    add(lease{l.id, l.epoch});       // in between is then in the outbox
+  for (auto& l : self->state.pool->outcomes().kept())
+    add(l);
+  return result;
+}
+
+void keep_orphans(node_self* self, const caf::actor_addr& scheduler) {
+  auto& st = self->state;
+  st.pool->outcomes().hold(scheduler);
+  st.orphans = true;
+  self->delayed_send(self, st.opts.keep_orphans, orphans_atom::value, ++st.orphan_episode);
+}
+
+// The joined scheduler answered which kept tasks it adopts: they go on for
+// it; the others are cancelled (the scheduler runs them elsewhere).
+void adopt_orphans(node_self* self, const scheduler_for_nodes& scheduler,
+                   const detail::lease_list& answer) {
+  auto& st = self->state;
+  if (!st.orphans)
+    return;
+  std::set<lease> yes;
+  for (size_t i = 0; i < answer.ids.size() && i < answer.epochs.size(); ++i)
+    yes.emplace(answer.ids[i], answer.epochs[i]);
+  st.adopted_from.clear();
+  size_t cancelled = 0;
+  for (auto& l : orphan_jobs(self)) {
+    if (yes.count(lease{l.id, l.epoch}) > 0) {
+      st.adopted_from.emplace(lease{l.id, l.epoch}, l.scheduler);
+    } else {
+      st.pool->cancel(l.scheduler, l.id, l.epoch);
+      ++cancelled;
+    }
+  }
+  st.pool->outcomes().adopt(scheduler, {yes.begin(), yes.end()});
+  st.orphans = false;
+  detail::log(log_level::info, "node {}: the scheduler at {} adopted {} tasks it kept; {} "
+              "others cancelled", st.opts.name, join_address(st), yes.size(), cancelled);
+}
+
+// Cancels the kept tasks; returns how many ran.
+size_t cancel_orphans(node_self* self) {
+  auto& st = self->state;
+  auto jobs = orphan_jobs(self);
+  for (auto& l : jobs)
+    st.pool->cancel(l.scheduler, l.id, l.epoch);
+  st.pool->outcomes().release();
+  st.orphans = false;
+  return jobs.size();
+}
+
+// The bound passed with no scheduler joined: the kept tasks are cancelled.
+void drop_orphans(node_self* self, uint64_t episode) {
+  auto& st = self->state;
+  if (!st.orphans || episode != st.orphan_episode)
+    return;
+  if (st.claiming) {  // its answer decides; a join is bounded by join_timeout
+    self->delayed_send(self, join_timeout, orphans_atom::value, episode);
+    return;
+  }
+  auto n = cancel_orphans(self);
+  detail::log(log_level::warning, "node {}: no scheduler adopted the {} tasks it kept "
+              "running within {:.0f} s; cancelled", st.opts.name, n,
+              std::chrono::duration<double>(st.opts.keep_orphans).count());
+}
+
 void try_join(node_self* self) {
   auto& st = self->state;
   st.rejoin->attempt();
@@ -168,11 +275,21 @@ void try_join(node_self* self) {
         // died: the join request then fails, and the next attempt connects anew.
         auto scheduler = caf::actor_cast<scheduler_for_nodes>(ptr);
         auto& st = self->state;
+        // The very scheduler it lost (a cut, not a restart): it adopts
+        // nothing, and its new orders' outcomes must not be kept.
+        if (st.orphans && st.pool->outcomes().holds(scheduler.address()))
+          cancel_orphans(self);
         st.joining = scheduler.address();
+        st.claiming = true;
         self->request(scheduler, join_timeout, join_atom::value,
-                      detail::node_info{st.opts.name, st.opts.slots})
-          .then([self, scheduler](caf::ok_atom) { joined(self, scheduler); },
+                      detail::node_info{st.opts.name, st.opts.slots}, claims(self))
+          .then([self, scheduler](detail::lease_list& adopted) {
+                  self->state.claiming = false;
+                  adopt_orphans(self, scheduler, adopted);
+                  joined(self, scheduler);
+                },
                 [self](caf::error& err) {
+                  self->state.claiming = false;
                   // A standby names the active scheduler: tried next.
                   if (auto active = standby_active(err))
                     self->state.search->follow(*active);
@@ -284,15 +401,25 @@ void take_orders(node_self* self, detail::run_batch& batch) {
 }
 
 // A scheduler this node served is gone, or stepped down to standby: its
-// work here is cancelled (fenced at the scheduler by the lease).
+// work here is cancelled (fenced at the scheduler by the lease); in join
+// mode it is kept for the scheduler joined next to adopt.
 void leave_scheduler(node_self* self, const caf::actor_addr& scheduler, const std::string& why) {
   auto& st = self->state;
   if (st.schedulers.erase(scheduler) == 0)
     return;
-  st.pool->cancel_all(scheduler);
-  if (st.joined && st.joined.address() == scheduler) {
-    detail::log(log_level::warning, "node {}: lost the scheduler at {} ({}); rejoining",
-                st.opts.name, join_address(st), why);
+  auto was_joined = st.joined && st.joined.address() == scheduler;
+  auto keep = was_joined && st.opts.keep_orphans.count() > 0;
+  if (keep)
+    keep_orphans(self, scheduler);
+  else
+    st.pool->cancel_all(scheduler);
+  if (was_joined) {
+    detail::log(log_level::warning, "node {}: lost the scheduler at {} ({}); rejoining{}",
+                st.opts.name, join_address(st), why,
+                keep ? fmt::format("; its tasks here keep running for up to {:.0f} s for "
+                                   "a scheduler to adopt",
+                                   std::chrono::duration<double>(st.opts.keep_orphans).count())
+                     : std::string{});
     st.joined = nullptr;
     start_joining(self);
   }
@@ -316,8 +443,13 @@ void cancel_order(node_self* self, task_id id, uint32_t epoch) {
   auto& st = self->state;
   auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
   // (An anonymous cancel has no address, and hashing none crashes.)
-  if (sender && st.schedulers.count(sender) > 0)
-    st.pool->cancel(sender, id, epoch);
+  if (!sender || st.schedulers.count(sender) == 0)
+    return;
+  st.pool->cancel(sender, id, epoch);
+  // An adopted task runs under the address of the scheduler that was lost.
+  if (st.joined && st.joined.address() == sender)
+    if (auto it = st.adopted_from.find(lease{id, epoch}); it != st.adopted_from.end())
+      st.pool->cancel(it->second, id, epoch);
 }
 
 // Only from its own process, before the first task: the pool's threads read
@@ -379,6 +511,10 @@ detail::node_impl::behavior_type node_behavior(node_self* self,
     },
     [self](rename_atom, std::string& name) { rename(self, name); },
     [self](flush_atom) { self->state.pool->flush(); },
+    [self](orphans_atom, uint64_t episode) {
+      if (self->current_sender() == self->ctrl())
+        drop_orphans(self, episode);
+    },
     [self](rejoin_atom) {
       // Its own timer only: a peer must not drive its connects.
       if (self->current_sender() == self->ctrl() && !self->state.joined)

@@ -13,7 +13,12 @@ void outbox::post(const scheduler_for_nodes& scheduler, run_outcome&& outcome,
   std::unique_lock<std::mutex> guard{mtx_};
   if (closed_)
     return;
-  ready_.emplace_back(scheduler, std::move(outcome));
+  auto dest = scheduler;
+  if ((!held_.empty() || !routes_.empty()) && route(dest, lease{outcome.id, outcome.epoch})) {
+    kept_.emplace_back(std::move(dest), std::move(outcome));
+    return;
+  }
+  ready_.emplace_back(std::move(dest), std::move(outcome));
   if (sending_)
     return;  // the thread that is sending takes it along
   if (others_in_hand) {
@@ -41,6 +46,72 @@ void outbox::close() {
   std::lock_guard<std::mutex> guard{mtx_};
   closed_ = true;
   ready_.clear();
+  kept_.clear();
+  routes_.clear();
+}
+
+// -- adoption ----------------------------------------------------------------------
+
+bool outbox::route(scheduler_for_nodes& dest, lease l) {
+  if (auto it = routes_.find(l); it != routes_.end()) {
+    dest = it->second;  // adopted: its outcome goes to the scheduler that adopted it
+    routes_.erase(it);
+  }
+  return held_.count(dest.address()) > 0;
+}
+
+void outbox::hold(const caf::actor_addr& scheduler) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  held_.insert(scheduler);
+}
+
+bool outbox::holds(const caf::actor_addr& scheduler) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return held_.count(scheduler) > 0;
+}
+
+bool outbox::kept_for(const caf::actor_addr& scheduler, lease l) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto it = routes_.find(l);
+  return held_.count(it != routes_.end() ? it->second.address() : scheduler) > 0;
+}
+
+std::vector<outbox::lease> outbox::kept() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<lease> result;
+  result.reserve(kept_.size());
+  for (auto& [dest, o] : kept_)
+    result.emplace_back(o.id, o.epoch);
+  return result;
+}
+
+void outbox::adopt(const scheduler_for_nodes& to, const std::vector<lease>& adopted) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  if (closed_)
+    return;
+  held_.clear();
+  // Every route is to a scheduler lost by now: only what `to` adopted goes on.
+  routes_.clear();
+  for (auto& l : adopted)
+    routes_.insert_or_assign(l, to);
+  auto kept = std::move(kept_);
+  kept_.clear();
+  for (auto& [dest, o] : kept) {
+    auto it = routes_.find(lease{o.id, o.epoch});
+    if (it == routes_.end())
+      continue;  // not adopted: it ran elsewhere by now
+    routes_.erase(it);
+    ready_.emplace_back(to, std::move(o));
+  }
+  if (!ready_.empty() && !sending_)
+    send_all(guard);
+}
+
+void outbox::release() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  held_.clear();
+  kept_.clear();
+  routes_.clear();
 }
 
 void outbox::send_all(std::unique_lock<std::mutex>& guard) {

@@ -5,7 +5,9 @@
 // go along in the same message.
 #pragma once
 
+#include <map>
 #include <mutex>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -35,16 +37,48 @@ public:
   /// must not reach CAF once its actor system may be gone.
   void close();
 
+  // -- adoption: a node in join mode that lost its scheduler keeps its tasks
+  // running and their outcomes here until a scheduler adopts them ----------------
+
+  using lease = std::pair<task_id, uint32_t>;
+
+  /// Outcomes for `scheduler` are kept from now (it is lost).
+  void hold(const caf::actor_addr& scheduler);
+
+  /// Whether outcomes for `scheduler` are kept.
+  bool holds(const caf::actor_addr& scheduler) const;
+
+  /// Whether an outcome for `scheduler` under `l` would be kept now.
+  bool kept_for(const caf::actor_addr& scheduler, lease l) const;
+
+  /// The leases of the outcomes kept.
+  std::vector<lease> kept() const;
+
+  /// The scheduler `to` adopted `adopted`: their outcomes go to it, the kept
+  /// ones at once; every other kept outcome is dropped and nothing is held
+  /// any more (the node cancels the tasks not adopted).
+  void adopt(const scheduler_for_nodes& to, const std::vector<lease>& adopted);
+
+  /// Nothing adopted them in time: every kept outcome is dropped, nothing held.
+  void release();
+
 private:
+  // Where an outcome for `dest` under `l` goes now; true if kept instead.
+  // Requires mtx_ held.
+  bool route(scheduler_for_nodes& dest, lease l);
   // Sends until empty; requires mtx_ held via `guard`.
   void send_all(std::unique_lock<std::mutex>& guard);
 
   caf::actor_addr node_;
-  std::mutex mtx_;
+  mutable std::mutex mtx_;
   std::vector<std::pair<scheduler_for_nodes, run_outcome>> ready_;
   bool sending_ = false;          // a thread is sending
   bool flush_requested_ = false;  // the node actor was asked to send
   bool closed_ = false;
+  // Adoption (rare; both empty otherwise, and post checks only that).
+  std::unordered_set<caf::actor_addr> held_;  // lost schedulers: keep their outcomes
+  std::vector<std::pair<scheduler_for_nodes, run_outcome>> kept_;
+  std::map<lease, scheduler_for_nodes> routes_;  // adopted leases: their new scheduler
 };
 
 } // namespace gasched::detail

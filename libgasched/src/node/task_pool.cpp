@@ -42,6 +42,19 @@ size_t task_pool::held(const caf::actor_addr& scheduler) const {
   return 0;
 }
 
+std::vector<task_pool::held_lease> task_pool::leases() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<held_lease> result;
+  for (auto& l : lanes_)
+    for (auto& job : l.jobs)
+      if (!job.cancelled)
+        result.push_back(held_lease{l.scheduler, job.id, job.epoch});
+  for (auto& w : workers_)
+    if (w->busy && !w->cancel)
+      result.push_back(held_lease{w->scheduler, w->id, w->epoch});
+  return result;
+}
+
 size_t task_pool::runnable() const noexcept {
   size_t n = 0;
   for (auto& l : lanes_)

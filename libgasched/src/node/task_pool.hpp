@@ -76,6 +76,19 @@ public:
     outbox_.post(scheduler, std::move(outcome), queued_ > 0 || busy_ > 1);
   }
 
+  /// A job in hand, waiting or running, and not cancelled.
+  struct held_lease {
+    caf::actor_addr scheduler;
+    task_id id;
+    uint32_t epoch;
+  };
+  std::vector<held_lease> leases() const;
+
+  /// Where outcomes wait for their scheduler (adoption: outbox.hpp).
+  outbox& outcomes() noexcept {
+    return outbox_;
+  }
+
   /// Sends the outbox now (the node actor, when a thread asked it to).
   void flush() {
     outbox_.flush();

@@ -80,7 +80,13 @@ void pump(scheduler_self self, bool flush_full_nodes) {
     watch_for_no_nodes(self);
   if (st.journal && st.journal->dirty())
     schedule_commit(self);
-  take_dispatches(self);
+  // After a restart nothing is dispatched while the tasks that were running
+  // wait for their nodes' claims: a node may also claim a pending task whose
+  // dispatch the journal had not recorded yet, which must still be pending.
+  if (st.claims_open && st.core->unadopted() == 0)
+    st.claims_open = false;
+  if (!st.claims_open)
+    take_dispatches(self);
   if (st.dirty.empty()) {
     reclaim(self);  // nothing to send: maybe a node idles while another stalls
     if (st.dirty.empty())

@@ -76,6 +76,13 @@ bool take_journal(scheduler_self self, std::shared_ptr<durable_journal> journal)
   st.core->set_journal(journal.get());
   st.journal = std::move(journal);
   on_commit_written(self);
+  // Tasks the journal kept as running wait for their nodes to claim them
+  // (adoption), and nothing is dispatched meanwhile; what none claims by
+  // then runs again.
+  if (st.core->unadopted() > 0) {
+    st.claims_open = true;
+    self->delayed_send(self, st.opts.adopt_wait, adopt_atom::value);
+  }
   if (st.leader)
     st.leader->confirm(st.core->generation());
   return true;

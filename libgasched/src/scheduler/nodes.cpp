@@ -4,6 +4,8 @@
 // gasched::connect) is reconnected at that address when lost, as gascheduler
 // re-adds a node on nodeup; a node that joined rejoins by itself. Each
 // episode of failed attempts is logged once, not per retry.
+#include <unordered_map>
+
 #include <caf/io/middleman.hpp>
 
 #include "gasched/atoms.hpp"
@@ -87,6 +89,33 @@ void reconnected(scheduler_self self, const std::string& key, const node_actor& 
   st.reconnects.erase(key);
 }
 
+// A node that joined names the leases it still runs from before a restart
+// or a takeover: those the journal vouches for run on (adopted), under their
+// old lease; the node cancels the rest. Before pump: adopted tasks fill slots.
+void adopt_claims(scheduler_self self, node_index n, const std::string& name,
+                  const lease_list& held, lease_list& adopted) {
+  auto& st = self->state;
+  std::vector<std::pair<task_id, uint32_t>> claims;
+  claims.reserve(held.ids.size());
+  for (size_t i = 0; i < held.ids.size(); ++i)
+    claims.emplace_back(held.ids[i], held.epochs[i]);
+  auto before = st.core->unadopted();
+  adopted.ids = st.core->adopt(n, name, claims);
+  if (!adopted.ids.empty()) {
+    std::unordered_map<task_id, uint32_t> epoch_of(claims.begin(), claims.end());
+    for (auto id : adopted.ids)
+      adopted.epochs.push_back(epoch_of[id]);
+  }
+  if (claims.empty() && before == st.core->unadopted())
+    return;
+  log(log_level::info, "scheduler {}: node {} still runs {} tasks from before; {} adopted, "
+      "{} still wait for their nodes", st.label, name, claims.size(), adopted.ids.size(),
+      st.core->unadopted());
+  if (before > 0 && st.core->unadopted() == 0)
+    log(log_level::info, "scheduler {}: every task that was running is claimed or runs again",
+        st.label);
+}
+
 } // namespace
 
 void hello(scheduler_self self, const node_actor& node, caf::timespan timeout,
@@ -97,7 +126,7 @@ void hello(scheduler_self self, const node_actor& node, caf::timespan timeout,
 }
 
 caf::error add_node(scheduler_self self, const node_actor& node, const node_info& info,
-                    bool handed) {
+                    bool handed, const lease_list* held, lease_list* adopted) {
   auto& st = self->state;
   if (st.index_of.count(node.address()) > 0)
     return caf::none;
@@ -120,8 +149,20 @@ caf::error add_node(scheduler_self self, const node_actor& node, const node_info
       back ? "back" : "up", st.core->nodes().capacity(n));
   if (handed)
     learn_address(self, node);
+  if (held && adopted)
+    adopt_claims(self, n, info.name, *held, *adopted);
   pump(self);
   return caf::none;
+}
+
+void release_unadopted(scheduler_self self) {
+  auto& st = self->state;
+  st.claims_open = false;
+  if (auto n = st.core->release_unadopted(); n > 0)
+    log(log_level::warning, "scheduler {}: {} tasks that were running before the restart "
+        "were not claimed by their nodes within {:.1f} s; they run again", st.label, n,
+        std::chrono::duration<double>(st.opts.adopt_wait).count());
+  pump(self);
 }
 
 void reconnect(scheduler_self self, const std::string& key) {

@@ -224,4 +224,19 @@ caf::result<caf::ok_atom> join(scheduler_self self, node_info& info) {
   return caf::ok_atom::value;
 }
 
+caf::result<lease_list> join(scheduler_self self, node_info& info, lease_list& held) {
+  auto node = caf::actor_cast<node_actor>(self->current_sender());
+  if (!node)
+    return make_error(errc::invalid_argument, "join needs a sender");
+  if (held.ids.size() != held.epochs.size())
+    return make_error(errc::invalid_argument, "join: " + std::to_string(held.ids.size())
+                                                + " task ids but "
+                                                + std::to_string(held.epochs.size())
+                                                + " epochs");
+  lease_list adopted;
+  if (auto err = add_node(self, node, info, false, &held, &adopted))
+    return err;
+  return adopted;
+}
+
 } // namespace gasched::detail

@@ -121,7 +121,7 @@ stats make_stats(scheduler_self self) {
   auto& count = core.count();
   stats s;
   s.ticks = count.ticks;
-  s.pending = core.pending();
+  s.pending = core.pending() + core.unadopted();
   s.running = core.running();
   s.worker_node_count = static_cast<uint32_t>(core.nodes().size());
   s.max_workers = core.nodes().max_workers();
@@ -134,6 +134,8 @@ stats make_stats(scheduler_self self) {
   s.cancelled = count.cancelled;
   s.requeued = count.requeued;
   s.reclaimed = core.reclaimed();
+  s.adopted = core.adopted();
+  s.unadopted = core.unadopted();
   s.quarantined = count.quarantined;
   s.late_results = count.late_results;
   s.node_joins = st.node_joins;

@@ -83,6 +83,7 @@ scheduler_impl::behavior_type running_behavior(scheduler_self self) {
     [self](add_node_atom, caf::actor node) { return add_node_request(self, node); },
     // -- nodes ------------------------------------------------------------------------
     [self](join_atom, node_info& info) { return join(self, info); },
+    [self](join_atom, node_info& info, lease_list& held) { return join(self, info, held); },
     [self](done_atom, done_batch& batch) { take_outcomes(self, batch); },
     // -- its own timers: from itself only (a peer could otherwise force a
     // commit, an fsync, per message) ------------------------------------------------
@@ -107,6 +108,10 @@ scheduler_impl::behavior_type running_behavior(scheduler_self self) {
     [self](results_atom) {
       if (from_self(self))
         flush_subscribers(self);
+    },
+    [self](adopt_atom) {
+      if (from_self(self))
+        release_unadopted(self);
     },
     [self](lease_atom) {
       if (!from_self(self) || !self->state.news)
@@ -181,12 +186,14 @@ scheduler_impl::behavior_type standby_behavior(scheduler_self self) {
     [=](note_atom, const std::string&) -> caf::result<std::string> { return no(); },
     [=](add_node_atom, caf::actor) -> caf::result<caf::ok_atom> { return no(); },
     [=](join_atom, node_info&) -> caf::result<caf::ok_atom> { return no(); },
+    [=](join_atom, node_info&, lease_list&) -> caf::result<lease_list> { return no(); },
     [](done_atom, done_batch&) {},
     [](flush_atom) {},
     [](reconnect_atom, const std::string&) {},
     [](no_nodes_atom) {},
     [](commit_atom) {},
     [](results_atom) {},
+    [](adopt_atom) {},
     [self](lease_atom) {
       if (from_self(self))
         on_lease_news(self);
@@ -303,8 +310,10 @@ scheduler_impl::behavior_type scheduler(scheduler_self self, scheduler_options o
   if (journal) {
     if (!take_journal(self, std::move(journal)))
       return scheduler_impl::behavior_type::make_empty_behavior();
-    log(log_level::info, "scheduler {}: journal {}: resumed {} pending tasks", st.label,
-        st.journal->path(), st.core->pending());
+    log(log_level::info, "scheduler {}: journal {}: resumed {} pending tasks, {} of them "
+        "running when it stopped (they wait {:.1f} s for their nodes to claim them)",
+        st.label, st.journal->path(), st.core->pending() + st.core->unadopted(),
+        st.core->unadopted(), std::chrono::duration<double>(st.opts.adopt_wait).count());
   }
   if (!st.opts.name.empty()) {
     bind_name(self->system(), st.opts.name, self->address());

@@ -113,6 +113,9 @@ struct scheduler_state {
   held_for_commit in_commit;    ///< for the commit being written
   bool commit_scheduled = false;  ///< a commit_atom from schedule_commit waits
   bool commit_failing = false;    ///< the last commit failed (logged once)
+  /// Restored tasks that were running wait for their nodes' claims (until
+  /// opts.adopt_wait): nothing is dispatched meanwhile (dispatch.cpp).
+  bool claims_open = false;
   /// A changed_atom went to the client and it has not asked for stats since.
   bool client_told = false;
   // -- a journal shared with standbys (PostgreSQL) ---------------------------------
@@ -164,6 +167,9 @@ caf::result<caf::ok_atom> set_retry_timeout(scheduler_self self, caf::timespan d
 caf::result<caf::ok_atom> add_node_request(scheduler_self self, const caf::actor& handle);
 /// A node joins by itself (join_atom).
 caf::result<caf::ok_atom> join(scheduler_self self, node_info& info);
+/// The same, with the leases the node still runs from before a restart or a
+/// takeover: answers those adopted (scheduler_core::adopt).
+caf::result<lease_list> join(scheduler_self self, node_info& info, lease_list& held);
 /// Outcomes a node reports; only the lease's holder is heard.
 void take_outcomes(scheduler_self self, done_batch& batch);
 
@@ -209,8 +215,12 @@ bool forget_subscriber(scheduler_self self, const caf::actor_addr& source);
 constexpr auto reconnect_timeout = std::chrono::seconds(2);
 
 /// `handed`: given by address (opts.nodes, add_node) rather than joined.
+/// `held`: the leases a joining node claims; those adopted go to `adopted`.
 caf::error add_node(scheduler_self self, const node_actor& node, const node_info& info,
-                    bool handed);
+                    bool handed, const lease_list* held = nullptr,
+                    lease_list* adopted = nullptr);
+/// The wait for claims is over: what no node claimed runs again.
+void release_unadopted(scheduler_self self);
 void remove_node(scheduler_self self, node_index n, const caf::error& reason);
 /// One attempt to reconnect the node published at `key` ("host:port").
 void reconnect(scheduler_self self, const std::string& key);
