@@ -218,7 +218,7 @@ TEST_CASE("gasched-run --serve --journal: killed with kill -9 mid-batch and star
 }
 
 TEST_CASE("gasched-run --serve --journal: a node killed with the scheduler cannot claim its "
-          "tasks; they run again once the wait for claims is over, the other node's run once",
+          "tasks: they run again once the wait for claims is over, the other node's run once",
           "[run][remote][journal]") {
   scratch dir;
   auto journal = dir.file("sched.db");
