@@ -33,6 +33,15 @@ std::string local(uint16_t port) {
 // in its stats; with `accept_first`, it takes the first join and then tells
 // that node it stepped down (standby_atom), as a scheduler that loses its
 // lease does.
+// Ends a test actor however the test ends: a failed REQUIRE would otherwise
+// leave it alive and the actor system's destructor waiting for it forever.
+struct exit_on_scope_end {
+  caf::actor who;
+  ~exit_on_scope_end() {
+    caf::anon_send_exit(who, caf::exit_reason::user_shutdown);
+  }
+};
+
 struct fake_standby_state {
   std::string active;
   bool accept_first = false;
@@ -45,7 +54,10 @@ caf::behavior fake_standby(caf::stateful_actor<fake_standby_state>* self, std::s
   self->state.accept_first = accept_first;
   self->state.joined = std::move(joined);
   return {
-    [self](join_atom, const detail::node_info&) -> caf::result<caf::ok_atom> {
+    // Nodes join with the leases they hold (detail::lease_list); this one
+    // holds none to adopt.
+    [self](join_atom, const detail::node_info&,
+           const detail::lease_list&) -> caf::result<detail::lease_list> {
       auto& st = self->state;
       if (!st.accept_first)
         return make_standby_error("a test standby", st.active);
@@ -54,7 +66,7 @@ caf::behavior fake_standby(caf::stateful_actor<fake_standby_state>* self, std::s
       st.joined->set_value();
       // Steps down a moment after taking it (after the answer arrived).
       self->delayed_send(self, std::chrono::milliseconds(50), standby_atom::value, node);
-      return caf::ok_atom::value;
+      return detail::lease_list{};
     },
     [self](standby_atom, const caf::actor& node) {
       self->send(node, standby_atom::value, self->state.active);
@@ -93,12 +105,12 @@ TEST_CASE("follow: a standby's refusal names the active scheduler, and the node 
   REQUIRE(port);
   auto standby = c.sys().spawn(fake_standby, local(*port), false,
                                std::make_shared<std::promise<void>>());
+  exit_on_scope_end standby_guard{standby};
   auto standby_port = publish(c.sys(), standby, 0);
   REQUIRE(standby_port);
   auto argv = c.node_argv({"--join", local(*standby_port), "--name", "j1"});
   auto node = tools::child_process::start(argv, std::getenv("GASCHED_LOG") == nullptr);
   REQUIRE(c.wait_for_stats(sched, [](const stats& s) { return s.worker_node_count == 1; }));
-  caf::anon_send_exit(standby, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("follow: a node whose scheduler steps down (standby_atom) joins the active one it "
@@ -110,6 +122,7 @@ TEST_CASE("follow: a node whose scheduler steps down (standby_atom) joins the ac
   auto joined = std::make_shared<std::promise<void>>();
   auto first_join = joined->get_future();
   auto stepping_down = c.sys().spawn(fake_standby, local(*port), true, joined);
+  exit_on_scope_end stepping_down_guard{stepping_down};
   auto fake_port = publish(c.sys(), stepping_down, 0);
   REQUIRE(fake_port);
   auto argv = c.node_argv({"--join", local(*fake_port), "--name", "j1"});
@@ -117,7 +130,6 @@ TEST_CASE("follow: a node whose scheduler steps down (standby_atom) joins the ac
   REQUIRE(first_join.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
   REQUIRE(c.wait_for_stats(sched, [](const stats& s) { return s.worker_node_count == 1; }));
   CHECK(result_summary{run_tasks(c, sched, 20)}.count_by_node["j1"] == 20);
-  caf::anon_send_exit(stepping_down, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("follow: nodes of a scheduler killed with kill -9 join a new one started on another "
@@ -187,6 +199,7 @@ TEST_CASE("follow: connect_scheduler with a list skips a closed port and a stand
   REQUIRE(port);
   auto standby = c.sys().spawn(fake_standby, local(*port), false,
                                std::make_shared<std::promise<void>>());
+  exit_on_scope_end standby_guard{standby};
   auto standby_port = publish(c.sys(), standby, 0);
   REQUIRE(standby_port);
   held_port closed{false};
@@ -204,7 +217,6 @@ TEST_CASE("follow: connect_scheduler with a list skips a closed port and a stand
   REQUIRE(!none);
   CHECK(is(none.error(), errc::network_error));
   CHECK_THAT(describe(none.error()), Catch::Contains("no active scheduler"));
-  caf::anon_send_exit(standby, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("parse_addresses takes A,B,C and names what is not an address", "[cluster][address]") {
