@@ -24,23 +24,6 @@ using namespace gasched::run_test;
 
 namespace {
 
-// Lines "ID" that test.record appended: how often each task started.
-std::map<int, int> executions(const std::string& path) {
-  std::map<int, int> n;
-  std::ifstream in{path};
-  for (std::string line; std::getline(in, line);)
-    ++n[std::stoi(line)];
-  return n;
-}
-
-size_t line_count(const std::string& path) {
-  size_t n = 0;
-  std::ifstream in{path};
-  for (std::string line; std::getline(in, line);)
-    ++n;
-  return n;
-}
-
 uint16_t free_port() {
   held_port p{false};
   return p.port;

@@ -31,23 +31,6 @@ using nlohmann::json;
 
 namespace {
 
-// Lines "ID" that test.record appended: how often each task started.
-std::map<int, int> executions(const std::string& path) {
-  std::map<int, int> n;
-  std::ifstream in{path};
-  for (std::string line; std::getline(in, line);)
-    ++n[std::stoi(line)];
-  return n;
-}
-
-size_t line_count(const std::string& path) {
-  size_t n = 0;
-  std::ifstream in{path};
-  for (std::string line; std::getline(in, line);)
-    ++n;
-  return n;
-}
-
 // --out's file holds one result for each of the lines 1..n, its value its
 // line's number.
 void check_each_line_once(const std::string& out, int n) {

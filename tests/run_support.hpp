@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -207,6 +208,23 @@ inline std::string served_address(run_process& server, const std::string& host) 
   REQUIRE(std::regex_search(*first, m, std::regex{"listening on ([0-9.]+):([0-9]+)"}));
   CHECK(m[1].str() == host);
   return "127.0.0.1:" + m[2].str();
+}
+
+// Lines "ID" that test.record appended: how often each task started.
+inline std::map<int, int> executions(const std::string& path) {
+  std::map<int, int> n;
+  std::ifstream in{path};
+  for (std::string line; std::getline(in, line);)
+    ++n[std::stoi(line)];
+  return n;
+}
+
+inline size_t line_count(const std::string& path) {
+  size_t n = 0;
+  std::ifstream in{path};
+  for (std::string line; std::getline(in, line);)
+    ++n;
+  return n;
 }
 
 } // namespace gasched::run_test
