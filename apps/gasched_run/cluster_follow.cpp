@@ -73,7 +73,12 @@ bool lose_scheduler(cluster_self self, const std::string& why, const caf::error&
   st.searching = number;
   auto list = search_list(ctx.opts, reason);
   auto me = caf::actor_cast<cluster_actor>(self);
-  self->system().spawn([me, list, number](caf::blocking_actor* searcher) {
+  // What it needs goes as spawn arguments, not captures: CAF 0.17 binds a
+  // null pointer to the empty argument tuple of an actor spawned with none
+  // (UndefinedBehaviorSanitizer reports it).
+  using list_type = decltype(list);
+  self->system().spawn([](caf::blocking_actor* searcher, cluster_actor me, list_type list,
+                         decltype(number) number) {
     found_scheduler f;
     f.search = number;
     address where;
@@ -85,7 +90,7 @@ bool lose_scheduler(cluster_self self, const std::string& why, const caf::error&
       f.error = describe(sched.error());
     }
     caf::anon_send(me, follow_atom::value, std::move(f));
-  });
+  }, me, std::move(list), number);
   return true;
 }
 
