@@ -227,4 +227,17 @@ inline size_t line_count(const std::string& path) {
   return n;
 }
 
+// How many starts beyond one the tasks of `runs` (executions()) had; each
+// task started once or twice, never more.
+inline int starts_again(const std::map<int, int>& runs) {
+  int again = 0;
+  for (auto& [id, count] : runs) {
+    INFO("task " << id << " ran " << count << " times");
+    CHECK(count >= 1);
+    CHECK(count <= 2);
+    again += count - 1;
+  }
+  return again;
+}
+
 } // namespace gasched::run_test
