@@ -29,7 +29,7 @@ const std::vector<std::pair<std::string, void (*)(context&)>> scenarios{
   {"throughput", throughput}, {"latency", latency}, {"memory", memory},
   {"scaling", scaling},       {"failover", failover}, {"journal", journal},
   {"dashboard", dashboard},   {"tls", tls},           {"core", core},           {"idle", idle},
-  {"nodes", many_nodes},
+  {"nodes", many_nodes},      {"remote", remote},
 };
 
 std::string scenario_names() {

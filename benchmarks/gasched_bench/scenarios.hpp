@@ -14,7 +14,8 @@ void journal(context& c);     // journal on and off, resume
 void dashboard(context& c);   // the HTTP endpoint with a page open, beside none
 void tls(context& c);         // mutual TLS beside plain: throughput, latency
 void core(context& c);        // gasched-core-bench's figures
-void idle(context& c);
-void many_nodes(context& c);  // 1,000 node actors from a few processes, 1M tasks exactly once        // CPU per idle minute: gasched-run --serve, gasched-node, a library app
+void idle(context& c);        // CPU per idle minute: gasched-run --serve, gasched-node, a library app
+void many_nodes(context& c);  // 1,000 node actors from a few processes, 1M tasks exactly once
+void remote(context& c);      // a --connect client beside the same file run locally
 
 } // namespace gasched::bench
