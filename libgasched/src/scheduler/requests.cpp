@@ -185,6 +185,7 @@ void take_outcomes(scheduler_self self, done_batch& batch) {
     deliver(self, make_result(self, *t, std::move(o.value), std::move(o.error)));
   }
   pump(self, false);
+  return_memory_when_idle(self, batch.outcomes.size());
 }
 
 

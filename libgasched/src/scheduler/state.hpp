@@ -102,6 +102,8 @@ struct scheduler_state {
   /// the results not sent yet (subscribers.cpp).
   std::unordered_map<caf::node_id, subscriber> subscribers;
   bool results_flush_scheduled = false;  ///< a results_atom to itself waits
+  /// Tasks ended since free heap pages were last handed back (idle_memory.cpp).
+  size_t ended_since_trim = 0;
   // -- the journal (opts.journal) ------------------------------------------------
   std::shared_ptr<durable_journal> journal;  ///< null: no journal
   /// Answers and results held until the commit that makes them true: a task
@@ -172,6 +174,14 @@ caf::result<caf::ok_atom> join(scheduler_self self, node_info& info);
 caf::result<lease_list> join(scheduler_self self, node_info& info, lease_list& held);
 /// Outcomes a node reports; only the lease's holder is heard.
 void take_outcomes(scheduler_self self, done_batch& batch);
+
+// -- memory (idle_memory.cpp) ----------------------------------------------------
+
+/// Tasks that must end before an idle scheduler hands free heap pages back.
+constexpr size_t ended_before_trim = 100000;
+/// Counts `ended` tasks; once ended_before_trim have and nothing is pending
+/// or running, hands the heap's free pages back to the system.
+void return_memory_when_idle(scheduler_self self, size_t ended);
 
 // -- results (results.cpp) ------------------------------------------------------
 
