@@ -7,7 +7,13 @@
 #include "tcp_proxy.hpp"
 #include "wire.hpp"
 
+#include <caf/io/network/default_multiplexer.hpp>
+
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <future>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -198,6 +204,36 @@ TEST_CASE("tls: a node joining a scheduler that is down keeps no descriptor of i
   auto first = proxy.connections_accepted();
   REQUIRE(attempts_reach(first + 30));
   CHECK(between_attempts() == baseline);
+}
+
+// CAF 0.17 squashes the registration changes of one socket made in one round
+// of its event loop; a connection closed in the round that opened it (as
+// CAF's heartbeat tick closes a connection still in its handshake) was never
+// told it left the loop and kept its socket open forever.
+TEST_CASE("network: a connection closed in the event-loop round that opened it keeps no descriptor",
+          "[cluster][network]") {
+  process_cluster c;
+  auto& mpx = static_cast<caf::io::network::default_multiplexer&>(c.sys().middleman().backend());
+  int ends[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
+  int ours = ends[0];
+  int peer = ends[1];
+  std::promise<void> done;
+  mpx.dispatch([&] {
+    auto s = mpx.new_scribe(ours);
+    s->configure_read(caf::io::receive_policy::at_most(1024));  // starts reading
+    s->graceful_shutdown();                                      // and stops, same round
+    done.set_value();
+  });
+  REQUIRE(done.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  // Closed once the round ends: the peer's writes then fail. A socket only
+  // shut down for writing (graceful_shutdown's FIN) still takes them.
+  auto closed = within(std::chrono::seconds(10), [&] {
+    char byte = 'x';
+    return ::send(peer, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno == EPIPE;
+  });
+  ::close(peer);
+  CHECK(closed);
 }
 
 TEST_CASE("privileges: a remote client may submit and see its own tasks, nothing more",
