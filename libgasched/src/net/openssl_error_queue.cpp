@@ -34,6 +34,7 @@
 #include <openssl/ssl.h>
 
 #include "net/handshake_failures.hpp"
+#include "net/handshake_wait.hpp"
 
 namespace {
 
@@ -65,6 +66,14 @@ void close_if_dropped(SSL* ssl, int ret, const void* caller, const char* symbol)
 
 // Why a handshake step towards a peer failed, for the message that follows
 // (CAF reports every failure alike). Reads the error queue, leaves it.
+// Whether the handshake step asked to read, for the event loop
+// (net/handshake_wait.cpp).
+void note_step(SSL* ssl, int ret) {
+  auto wants_read = ret != 1 && SSL_get_error(ssl, ret) == SSL_ERROR_WANT_READ;
+  if (auto fd = SSL_get_fd(ssl); fd >= 0)
+    gasched::detail::handshake_step(fd, wants_read);
+}
+
 void note_failure(SSL* ssl, int ret) {
   if (ret == 1)
     return;
@@ -115,6 +124,7 @@ int SSL_accept(SSL* ssl) {
   static auto real = next<int (*)(SSL*)>("SSL_accept");
   ERR_clear_error();
   auto ret = real(ssl);
+  note_step(ssl, ret);
   close_if_dropped(ssl, ret, __builtin_return_address(0), "_ZN3caf7openssl7session10try_acceptEi");
   return ret;
 }
@@ -125,6 +135,7 @@ int SSL_connect(SSL* ssl) {
   if (auto fd = SSL_get_fd(ssl); fd >= 0)
     gasched::detail::note_handshake_peer(fd);
   auto ret = real(ssl);
+  note_step(ssl, ret);
   note_failure(ssl, ret);
   close_if_dropped(ssl, ret, __builtin_return_address(0),
                    "_ZN3caf7openssl7session11try_connectEi");
