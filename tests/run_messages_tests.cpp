@@ -4,7 +4,11 @@
 // another run). Real processes on 127.0.0.1, one case per message.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
+
+#include <atomic>
+#include <thread>
 
 #include "held_port.hpp"
 #include "run_support.hpp"
@@ -117,6 +121,65 @@ TEST_CASE("messages: a certificate of another CA says the CAs differ and names -
   CHECK_THAT(err, Contains("a certificate of the same CA (--tls DIR"));
   auto node = join_warning(dir, sched.address, {"--tls", other + "/node"});
   CHECK_THAT(node, Contains("not of this process's CA"));
+}
+
+// A peer that takes the connection and resets it once the TLS handshake
+// began (a scheduler dying, a proxy with nothing behind it).
+struct resetting_peer {
+  int listener = -1;
+  std::string address;
+  std::atomic<bool> stop{false};
+  std::thread thread;
+
+  resetting_peer() {
+    listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&a), len) == 0);
+    REQUIRE(::listen(listener, 16) == 0);
+    REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+    thread = std::thread{[this] {
+      while (!stop) {
+        pollfd p{listener, POLLIN, 0};
+        if (::poll(&p, 1, 50) != 1)
+          continue;
+        int c = ::accept(listener, nullptr, nullptr);
+        if (c < 0)
+          continue;
+        pollfd q{c, POLLIN, 0};
+        char hello[512];
+        if (::poll(&q, 1, 2000) == 1)
+          (void) ::recv(c, hello, sizeof(hello), 0);  // the ClientHello, unanswered
+        linger hard{1, 0};
+        ::setsockopt(c, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+        ::close(c);  // a reset
+      }
+    }};
+  }
+
+  ~resetting_peer() {
+    stop = true;
+    thread.join();
+    ::close(listener);
+  }
+};
+
+TEST_CASE("messages: a peer that resets the connection mid-handshake is said to have closed it, "
+          "not to hold a certificate of another CA",
+          "[run][messages]") {
+  scratch dir;
+  auto ca = make_ca(dir, "ca");
+  resetting_peer peer;
+  auto err = failed_client(dir, peer.address, {"--tls", ca + "/run"});
+  INFO(err);
+  CHECK_THAT(err, Contains("the peer closed the connection during the TLS handshake"));
+  CHECK_THAT(err, !Contains("CA"));
+  auto node = join_warning(dir, peer.address, {"--tls", ca + "/node"});
+  CHECK_THAT(node, Contains("the peer closed the connection during the TLS handshake"));
+  CHECK_THAT(node, !Contains("CA"));
 }
 
 TEST_CASE("messages: --listen and gasched-node --port on a port in use say so and name both "

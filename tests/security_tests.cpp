@@ -7,7 +7,16 @@
 #include "tcp_proxy.hpp"
 #include "wire.hpp"
 
+#include <caf/io/network/default_multiplexer.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <future>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -198,6 +207,80 @@ TEST_CASE("tls: a node joining a scheduler that is down keeps no descriptor of i
   auto first = proxy.connections_accepted();
   REQUIRE(attempts_reach(first + 30));
   CHECK(between_attempts() == baseline);
+}
+
+// CPU seconds process `pid` used so far (user and system).
+double cpu_seconds(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string stat{std::istreambuf_iterator<char>{in}, {}};
+  std::istringstream after_name{stat.substr(stat.rfind(')') + 2)};
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && after_name >> field; ++i) {
+    if (i == 14)
+      utime = std::stol(field);
+    if (i == 15)
+      stime = std::stol(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// Connections the kernel completed on a listening socket that no one accepted.
+unsigned accept_backlog(int listener) {
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  return ::getsockopt(listener, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 ? info.tcpi_unacked : 0;
+}
+
+TEST_CASE("tls: a node whose scheduler does not answer (as under kill -STOP) waits without spinning",
+          "[security][tls]") {
+  scratch_dir dir;
+  make_certs(dir / "cluster", "test node");
+  // The kernel completes each connection; no TLS answer ever comes.
+  held_port silent{true};
+  process_cluster c{tls_options::from_dir(dir / "cluster/test"), dir / "cluster/node"};
+  c.start_joining_node("member", silent.port);
+  auto pid = c.at("member").process.pid();
+  // Two join attempts waiting for their handshake (CAF's heartbeat closes
+  // each after a tick; the node's next attempt follows).
+  REQUIRE(within(std::chrono::seconds(30), [&] { return accept_backlog(silent.fd) >= 2; }));
+  auto before = cpu_seconds(pid);
+  auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(4));  // the span measured
+  auto used = cpu_seconds(pid) - before;
+  auto span = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO("CPU " << used << " s in " << span << " s");
+  CHECK(used < 0.1 * span);  // a spin takes 12-100 % of a core, growing per attempt
+}
+
+// CAF 0.17 squashes the registration changes of one socket made in one round
+// of its event loop; a connection closed in the round that opened it (as
+// CAF's heartbeat tick closes a connection still in its handshake) was never
+// told it left the loop and kept its socket open forever.
+TEST_CASE("network: a connection closed in the event-loop round that opened it keeps no descriptor",
+          "[cluster][network]") {
+  process_cluster c;
+  auto& mpx = static_cast<caf::io::network::default_multiplexer&>(c.sys().middleman().backend());
+  int ends[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
+  int ours = ends[0];
+  int peer = ends[1];
+  std::promise<void> done;
+  mpx.dispatch([&] {
+    auto s = mpx.new_scribe(ours);
+    s->configure_read(caf::io::receive_policy::at_most(1024));  // starts reading
+    s->graceful_shutdown();                                      // and stops, same round
+    done.set_value();
+  });
+  REQUIRE(done.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  // Closed once the round ends: the peer's writes then fail. A socket only
+  // shut down for writing (graceful_shutdown's FIN) still takes them.
+  auto closed = within(std::chrono::seconds(10), [&] {
+    char byte = 'x';
+    return ::send(peer, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno == EPIPE;
+  });
+  ::close(peer);
+  CHECK(closed);
 }
 
 TEST_CASE("privileges: a remote client may submit and see its own tasks, nothing more",

@@ -99,6 +99,21 @@ std::set<task_id> ids_in(const std::string& path, char kind) {
   return ids;
 }
 
+// The id and tag of each acknowledged task ("S ID TAG KIND") in a client's file.
+std::map<task_id, int64_t> tags_in(const std::string& path) {
+  std::map<task_id, int64_t> tags;
+  std::ifstream in{path};
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words{line};
+    char k = 0;
+    task_id id = 0;
+    int64_t tag = 0;
+    if (words >> k >> id >> tag && k == 'S')
+      tags.emplace(id, tag);
+  }
+  return tags;
+}
+
 std::vector<std::string> files_starting(const std::string& dir, const std::string& prefix) {
   std::vector<std::string> out;
   std::ifstream list;  // no <filesystem> needed: glob the directory
@@ -185,21 +200,35 @@ int run_scheduler(int argc, char** argv) {
 
   // The sweep: every acknowledged task without a line here is awaited from
   // the journal (its result line was lost to a kill between the journal's
-  // commit and the write), or reported unfinished or unknown.
+  // commit and the write), or reported unfinished or unknown. A task still
+  // pending or running is reported unfinished at once, not awaited: an await
+  // would wait for it to end, and its result would then come both ways.
+  std::set<int64_t> unfinished_tags;
+  self->request(*sched, std::chrono::seconds(10), unfinished_atom::value)
+    .receive(
+      [&](const std::vector<task>& ts) {
+        for (auto& t : ts)
+          unfinished_tags.insert(tag_of(t));
+      },
+      [](caf::error&) {});
   std::set<task_id> written = ids_in(dir + "/results.txt", 'R');
-  std::set<task_id> missing;
+  std::map<task_id, int64_t> missing;  // id -> tag
   for (auto& f : files_starting(dir, "sub-"))
-    for (auto id : ids_in(f, 'S'))
+    for (auto& [id, tag] : tags_in(f))
       if (written.count(id) == 0)
-        missing.insert(id);
-  for (auto id : missing) {
+        missing.emplace(id, tag);
+  for (auto& [id, tag] : missing) {
+    if (unfinished_tags.count(tag)) {
+      append_line(results_fd, "U " + std::to_string(id) + "\n");
+      continue;
+    }
     self->request(*sched, std::chrono::seconds(2), await_atom::value, id)
       .receive(
-        [&](const task_result& r) {
+        [&, id = id](const task_result& r) {
           append_line(results_fd, "A " + std::to_string(id) + " "
                                     + std::to_string(tag_of(r.task)) + " " + outcome(r) + "\n");
         },
-        [&](caf::error& e) {
+        [&, id = id](caf::error& e) {
           append_line(results_fd, (e == errc::unknown_task ? "X " : "U ") + std::to_string(id)
                                     + "\n");
         });

@@ -11,6 +11,7 @@
 
 #include <caf/sec.hpp>
 
+#include "net/handshake_failures.hpp"
 #include "net/tls.hpp"
 
 namespace gasched::detail {
@@ -70,12 +71,29 @@ bool speaks_first(const std::string& host, uint16_t port, int patience_ms = 500)
 }
 
 std::string tls_handshake_failure(const std::string& host, uint16_t port) {
+  const std::string same_ca = "Every process of a cluster needs a certificate of the same CA "
+                              "(--tls DIR, made with gasched-certs from the cluster's CA)";
+  // What OpenSSL saw, when it saw it; else what a probe can tell.
+  switch (recent_handshake_failure(port).value_or(handshake_failure::other)) {
+    case handshake_failure::closed:
+      return "the peer closed the connection during the TLS handshake, before any certificate "
+             "was checked: it may be stopping, stopped (kill -STOP) or restarting, or a proxy in "
+             "front of it has nothing to forward to";
+    case handshake_failure::not_our_ca:
+      return "the TLS handshake failed: the peer's certificate is not of this process's CA. "
+             + same_ca;
+    case handshake_failure::refused_ours:
+      return "the TLS handshake failed: the peer refused this process's certificate (not of its "
+             "CA). " + same_ca;
+    case handshake_failure::plain_text:
+    case handshake_failure::other:
+      break;
+  }
   if (speaks_first(host, port))
     return "the TLS handshake failed: the peer speaks plain text (it was started without "
            "--tls): give every process of a cluster --tls DIR, or none";
   return "the TLS handshake failed: the peer's certificate is not of this process's CA, or "
-         "it refused ours. Every process of a cluster needs a certificate of the same CA "
-         "(--tls DIR, made with gasched-certs from the cluster's CA)";
+         "it refused ours. " + same_ca;
 }
 
 } // namespace

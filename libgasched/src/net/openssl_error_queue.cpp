@@ -21,6 +21,10 @@
 // down lost one descriptor every few attempts (measured: 2-4 per scheduler
 // kill in the soak). No one else holds that socket then, so gasched closes
 // it, and only for calls made by those two functions of CAF's library.
+//
+// The same calls note why a handshake failed (net/handshake_failures.hpp):
+// CAF reports a peer that closed the connection mid-handshake and one that
+// refused the certificate alike, and the message should say which it was.
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -28,6 +32,9 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#include "net/handshake_failures.hpp"
+#include "net/handshake_wait.hpp"
 
 namespace {
 
@@ -57,6 +64,43 @@ void close_if_dropped(SSL* ssl, int ret, const void* caller, const char* symbol)
     ::close(fd);  // the SSL object's socket BIO does not close it (BIO_NOCLOSE)
 }
 
+// Why a handshake step towards a peer failed, for the message that follows
+// (CAF reports every failure alike). Reads the error queue, leaves it.
+// Whether the handshake step asked to read, for the event loop
+// (net/handshake_wait.cpp).
+void note_step(SSL* ssl, int ret) {
+  auto wants_read = ret != 1 && SSL_get_error(ssl, ret) == SSL_ERROR_WANT_READ;
+  if (auto fd = SSL_get_fd(ssl); fd >= 0)
+    gasched::detail::handshake_step(fd, wants_read);
+}
+
+void note_failure(SSL* ssl, int ret) {
+  if (ret == 1)
+    return;
+  auto err = SSL_get_error(ssl, ret);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+    return;
+  if (auto fd = SSL_get_fd(ssl); fd >= 0)
+    gasched::detail::note_handshake_failure(fd, ssl, err, ERR_GET_REASON(ERR_peek_error()));
+}
+
+// With TLS 1.3 a client's handshake ends before the server checked its
+// certificate: a refusal arrives as an alert on the first read.
+void note_refusal(SSL* ssl, int ret) {
+  if (SSL_get_error(ssl, ret) != SSL_ERROR_SSL)
+    return;
+  switch (ERR_GET_REASON(ERR_peek_error())) {
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+      note_failure(ssl, ret);
+      break;
+    default:
+      break;
+  }
+}
+
 } // namespace
 
 extern "C" {
@@ -64,7 +108,10 @@ extern "C" {
 int SSL_read(SSL* ssl, void* buf, int num) {
   static auto real = next<int (*)(SSL*, void*, int)>("SSL_read");
   ERR_clear_error();
-  return real(ssl, buf, num);
+  auto ret = real(ssl, buf, num);
+  if (ret <= 0)
+    note_refusal(ssl, ret);
+  return ret;
 }
 
 int SSL_write(SSL* ssl, const void* buf, int num) {
@@ -77,6 +124,7 @@ int SSL_accept(SSL* ssl) {
   static auto real = next<int (*)(SSL*)>("SSL_accept");
   ERR_clear_error();
   auto ret = real(ssl);
+  note_step(ssl, ret);
   close_if_dropped(ssl, ret, __builtin_return_address(0), "_ZN3caf7openssl7session10try_acceptEi");
   return ret;
 }
@@ -84,7 +132,11 @@ int SSL_accept(SSL* ssl) {
 int SSL_connect(SSL* ssl) {
   static auto real = next<int (*)(SSL*)>("SSL_connect");
   ERR_clear_error();
+  if (auto fd = SSL_get_fd(ssl); fd >= 0)
+    gasched::detail::note_handshake_peer(fd);
   auto ret = real(ssl);
+  note_step(ssl, ret);
+  note_failure(ssl, ret);
   close_if_dropped(ssl, ret, __builtin_return_address(0),
                    "_ZN3caf7openssl7session11try_connectEi");
   return ret;
