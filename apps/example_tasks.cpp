@@ -22,7 +22,9 @@ void add_demo_functions(registry& reg) {
 }
 
 void add_test_functions(registry& reg) {
-  reg.add("test.identity", [](int32_t n) { return n; });
+  // Returns at once: runs on its task-worker actor, no thread hand-off.
+  reg.add("test.identity", [](int32_t n) { return n; }, call_mode::non_blocking);
+  reg.add("test.identity_blocking", [](int32_t n) { return n; });
   reg.add("test.sleep", [](int32_t id, int32_t ms) {
     this_task::sleep_for(std::chrono::milliseconds(ms));
     return id;

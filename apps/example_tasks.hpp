@@ -17,7 +17,8 @@ namespace gasched::examples {
 void add_demo_functions(registry& reg);
 
 /// What the tests and benchmarks run; never offer them on a shared cluster:
-///   test.identity(int32 n) -> n
+///   test.identity(int32 n) -> n (registered non-blocking)
+///   test.identity_blocking(int32 n) -> n (registered blocking, the default)
 ///   test.sleep(int32 id, int32 ms) -> id, after ms milliseconds (wakes on cancel)
 ///   test.sleep_timed(int32 ms) -> int64 microseconds it really slept
 ///   test.fail() throws, every time

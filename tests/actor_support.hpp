@@ -84,6 +84,10 @@ public:
     node_options opts;
     opts.name = std::move(name);
     opts.slots = slots;
+    return node(std::move(opts));
+  }
+
+  caf::actor node(node_options opts) {
     nodes_.push_back(spawn_node(sys_, reg_, opts));
     return nodes_.back();
   }

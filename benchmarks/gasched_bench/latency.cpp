@@ -1,8 +1,14 @@
 // Latency: sequential round trips of one task, beside CAF's own.
 #include "scenarios.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "wire.hpp"
 
@@ -65,6 +71,68 @@ run(caf::actor_system& sys, const options& opts, size_t n, probe what) {
   return {std::move(*tasks), std::move(*floor)};
 }
 
+// The floor under any remote round trip: `n` 64-byte pings to an echo
+// thread over loopback TCP (TCP_NODELAY, blocking sockets), 100 warm-up rounds.
+std::vector<double> loopback_tcp(size_t n) {
+  auto fail = [](const char* what) { throw std::runtime_error(std::string{"loopback: "} + what); };
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (listener < 0 || bind(listener, reinterpret_cast<sockaddr*>(&addr), len) != 0
+      || listen(listener, 1) != 0
+      || getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    fail("cannot listen");
+  int one = 1;
+  std::thread echo{[listener, one] {
+    int fd = accept(listener, nullptr, nullptr);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    char buf[64];
+    for (;;) {
+      size_t got = 0;
+      while (got < sizeof(buf)) {
+        auto r = read(fd, buf + got, sizeof(buf) - got);
+        if (r <= 0) {
+          close(fd);
+          return;
+        }
+        got += static_cast<size_t>(r);
+      }
+      if (write(fd, buf, sizeof(buf)) != static_cast<ssize_t>(sizeof(buf))) {
+        close(fd);
+        return;
+      }
+    }
+  }};
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0)
+    fail("cannot connect");
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  std::vector<double> result;
+  char buf[64] = {};
+  for (size_t i = 0; i < n + 100; ++i) {
+    auto t0 = clock_type::now();
+    bool ok = write(fd, buf, sizeof(buf)) == static_cast<ssize_t>(sizeof(buf));
+    size_t got = 0;
+    while (ok && got < sizeof(buf)) {
+      auto r = read(fd, buf + got, sizeof(buf) - got);
+      ok = r > 0;
+      got += ok ? static_cast<size_t>(r) : 0;
+    }
+    if (!ok)
+      break;
+    if (i >= 100)
+      result.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
+  }
+  close(fd);
+  echo.join();
+  close(listener);
+  if (result.size() != n)
+    fail("a round trip failed");
+  return result;
+}
+
 } // namespace
 
 std::vector<double> latency_run(caf::actor_system& sys, const options& opts, size_t n,
@@ -84,9 +152,12 @@ void latency(context& c) {
   std::vector<std::vector<double>> all;
   figure floor{"latency", "CAF's own remote request/response p50 (the floor)", "us", {},
                "", "hello to a node actor, same processes"};
+  figure tcp{"latency", "loopback TCP round trip p50 (the floor under any remote one)", "us",
+             {}, "", "64 bytes to an echo thread, TCP_NODELAY"};
   for (int i = 0; i < c.runs; ++i) {
     all.push_back(latency_run(c.sys, c.opts, n));
     floor.runs.push_back(percentile(latency_run(c.sys, c.opts, n, true), 0.5));
+    tcp.runs.push_back(percentile(loopback_tcp(n), 0.5));
   }
   figure p50{"latency", "round trip p50, " + std::to_string(n) + " sequential", "us",
              {}, "104", ""};
@@ -109,7 +180,7 @@ void latency(context& c) {
       diff[k] = tasks[k] - bare[k];
     gap.runs.push_back(percentile(diff, 0.5));
   }
-  for (auto* f : {&p50, &p99, &max, &floor, &gap})
+  for (auto* f : {&p50, &p99, &max, &floor, &tcp, &gap})
     c.add(*f);
 }
 

@@ -19,10 +19,22 @@ struct node_options {
 
   /// Tasks this node runs at once. The scheduler gives it at most
   /// min(slots, max_workers). Default: 0, meaning "as many as max_workers",
-  /// but never more than 256 threads whatever a scheduler asks. Each slot is
-  /// one long-lived thread of the node's pool, created when first needed. A
+  /// but never more than 256 whatever a scheduler asks. Each slot is one
+  /// long-lived task-worker actor, spawned when first needed, with a thread
+  /// of its own once it runs a blocking function (registry.hpp, call_mode). A
   /// node holds at most 101 tasks per slot (running and prefetched).
   uint32_t slots = 0;
+
+  /// Restart intensity of the node's task-worker actors, as an OTP
+  /// supervisor's: a worker that dies (its task counts as a failed attempt)
+  /// is restarted, but more than worker_restarts deaths within
+  /// worker_restart_period and the node stops, so that its scheduler moves
+  /// its tasks to other nodes. Defaults: 10 within 10 s. More tolerates a
+  /// task that keeps killing its worker for longer on this node; fewer hands
+  /// a node whose workers keep dying over to the scheduler's node-failure
+  /// handling (requeue, quarantine after max_node_failures) sooner.
+  uint32_t worker_restarts = 10;
+  caf::timespan worker_restart_period = std::chrono::seconds(10);
 
   /// Whether any scheduler that greets this node (as one does when it is
   /// handed the node by address) may send it work. false: only the scheduler

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include <caf/actor.hpp>
 #include <caf/timespan.hpp>
 
 #include "gasched/task.hpp"
@@ -27,5 +28,10 @@ uint32_t attempt() noexcept;
 
 /// The name of the node running the task.
 const std::string& node_name() noexcept;
+
+/// The task-worker actor running the task (Erlang's self() in gascheduler's
+/// worker process): its node spawned it and restarts it when it dies. An
+/// invalid handle outside a task.
+caf::actor worker();
 
 } // namespace gasched::this_task

@@ -1,5 +1,6 @@
-// The node actor: one per process. It owns the task registry and the pool of
-// threads that run tasks; it never runs a task itself, so it always answers.
+// The node actor: one per process. It owns the task registry and supervises
+// the task-worker actors that run tasks (task_pool.hpp); it never runs a
+// task itself, so it always answers.
 //
 // In join mode it keeps itself joined to a scheduler published at an address,
 // as an Erlang node re-adds itself on nodeup:
@@ -65,7 +66,7 @@ namespace {
 struct node_state {
   node_options opts;                        // name, slots, join address, bounds
   std::shared_ptr<const registry> reg;      // the functions it runs (a copy)
-  std::shared_ptr<detail::task_pool> pool;  // the threads that run them
+  std::shared_ptr<detail::task_pool> pool;  // the task workers that run them
   // Schedulers it takes orders from (joined, or greeted it), monitored: when
   // one goes down its tasks here are cancelled.
   std::unordered_set<caf::actor_addr> schedulers;
@@ -379,7 +380,7 @@ void take_orders(node_self* self, detail::run_batch& batch) {
   if (refused_all)
     log_refusal(self, describe(refused_all));
   auto policy = std::make_shared<const detail::retry_policy>(bounded(batch.policy, st.opts));
-  std::vector<detail::pool_job> jobs;
+  std::vector<detail::job_ptr> jobs;
   jobs.reserve(batch.orders.size());
   for (auto& order : batch.orders) {
     auto fn = refused_all ? nullptr : st.reg->find(order.function);
@@ -392,8 +393,15 @@ void take_orders(node_self* self, detail::run_batch& batch) {
       st.pool->post(scheduler, detail::run_outcome{order.id, order.epoch, {}, refused});
       continue;
     }
-    jobs.push_back(detail::pool_job{scheduler, order.id, order.epoch, std::move(order.function),
-                                    fn, std::move(order.args), policy, false});
+    auto job = std::make_shared<detail::task_job>();
+    job->scheduler = scheduler;
+    job->id = order.id;
+    job->epoch = order.epoch;
+    job->function = std::move(order.function);
+    job->fn = fn;
+    job->args = std::move(order.args);
+    job->policy = policy;
+    jobs.push_back(std::move(job));
   }
   // A node runs at most its own slots, whatever the scheduler allows.
   auto limit = batch.capacity == 0 ? bound : std::min(batch.capacity, bound);
@@ -452,14 +460,14 @@ void cancel_order(node_self* self, task_id id, uint32_t epoch) {
       st.pool->cancel(it->second, id, epoch);
 }
 
-// Only from its own process, before the first task: the pool's threads read
+// Only from its own process, before the first task: the task workers read
 // the name unlocked.
 void rename(node_self* self, std::string& name) {
   auto& st = self->state;
   auto& sender = self->current_sender();
   if (!sender || sender->node() != self->node())
     return log_refusal(self, "a rename from outside its process");
-  if (st.pool->threads() == 0 && st.schedulers.empty()) {
+  if (st.pool->workers() == 0 && st.schedulers.empty()) {
     st.opts.name = name;
     st.pool->rename(std::move(name));
   }
@@ -469,10 +477,22 @@ void start(node_self* self, std::shared_ptr<const registry> reg, node_options op
   auto& st = self->state;
   st.opts = std::move(opts);
   st.reg = std::move(reg);
-  st.pool = std::make_shared<detail::task_pool>(st.opts.name, st.reg, thread_bound(st.opts),
-                                                self->address());
+  st.pool = std::make_shared<detail::task_pool>(self, st.opts.name, st.reg,
+                                                thread_bound(st.opts), st.opts.worker_restarts,
+                                                st.opts.worker_restart_period);
   self->attach_functor([pool = st.pool] { pool->stop(); });
-  self->set_down_handler([self](caf::down_msg& msg) { on_scheduler_down(self, msg); });
+  // Its task workers are monitored, as gascheduler traps its workers' exits
+  // (a link would not do: CAF 0.17 passes exit_reason::kill on to linked
+  // actors unconditionally, where Erlang turns it into `killed`).
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& pool = *self->state.pool;
+    if (!pool.is_worker(msg.source))
+      return on_scheduler_down(self, msg);
+    if (auto err = pool.worker_exited(msg.source, self->system().render(msg.reason))) {
+      detail::log(log_level::error, "{}", describe(err));
+      self->quit(std::move(err));
+    }
+  });
   // Only its own process may stop it.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     if (msg.source && msg.source.node() == self->node())
@@ -511,6 +531,9 @@ detail::node_impl::behavior_type node_behavior(node_self* self,
     },
     [self](rename_atom, std::string& name) { rename(self, name); },
     [self](flush_atom) { self->state.pool->flush(); },
+    [self](worker_done_atom) {
+      self->state.pool->worker_done(caf::actor_cast<caf::actor_addr>(self->current_sender()));
+    },
     [self](orphans_atom, uint64_t episode) {
       if (self->current_sender() == self->ctrl())
         drop_orphans(self, episode);

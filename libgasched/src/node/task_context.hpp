@@ -1,19 +1,22 @@
-// Internal: what this_task answers on a pool thread, set by the attempt runner.
+// Internal: what this_task answers while a task function runs, set around the
+// call by the task-worker actor (or its thread).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
+#include <string>
+
+#include <caf/actor.hpp>
 
 #include "gasched/task.hpp"
 
 namespace gasched::detail {
 
-class task_pool;
+struct task_job;
 
 struct task_context {
-  task_pool* pool = nullptr;             ///< null: not on a pool thread
-  std::atomic<bool>* cancelled = nullptr;
-  task_id id = 0;
+  task_job* job = nullptr;  ///< null: not in a task
+  const std::string* node_name = nullptr;
+  const caf::actor* worker = nullptr;
   uint32_t attempt = 0;
 };
 

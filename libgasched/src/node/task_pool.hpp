@@ -1,68 +1,52 @@
-// A node's threads that run task functions (the task workers of the design).
+// A node's task workers (the design's task-worker actors) and the tasks
+// waiting for one: used by the node actor only, on its own thread.
 //
-// A task function may block for minutes, so it never runs on CAF's scheduler
-// threads: a blocked CAF thread stalls every actor queued behind it. Nor does
-// each task get a thread of its own: measured here, that costs an OS thread
-// per task and stalls the whole process for seconds in bursts. The pool's
-// threads are long-lived, one per slot, created when first needed.
+// As gascheduler's scheduler spawn_links a worker process per task and traps
+// its exit, the node spawns task-worker actors and monitors them (one per slot,
+// when first needed, kept for the next task: a spawn per task would cost
+// more than an identity task) and handles their exit messages: a worker that
+// dies holding a task counts as a failed attempt of that task (retried after
+// the pause on a new worker, or reported with errc::max_retries when its
+// attempts are used up), and is restarted. More than `restarts` deaths
+// within `period` and the node gives up, as an OTP supervisor does beyond its
+// restart intensity: it stops, and its scheduler sends its tasks elsewhere.
 //
-// They are plain threads, not detached CAF actors (spawn<detached>): CAF 0.17's
-// actor system joins every detached actor's thread when it is destroyed
-// (actor_system::await_detached_threads, hidden actors too), so a worker
-// actor blocked in a task function would keep the process from exiting, and
-// stop()'s grace period could only say so. A pool thread that is still
-// blocked after the grace period is reported by name and left behind, and
-// the handles its job holds are kept, never released into a gone system.
-//
-// The parts: attempts.cpp runs one task with its retries, outbox.cpp batches
-// outcomes, this_task.cpp answers a task about itself; this file hands jobs
-// to threads, per scheduler (lanes).
+// The parts: task_worker.cpp runs one task's attempts, attempts.cpp decides
+// what follows an attempt, outbox.cpp batches outcomes, this_task.cpp answers
+// a task about itself; this file queues jobs per scheduler (lanes) and hands
+// them to workers.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
 
 #include "gasched/registry.hpp"
-#include "node/outbox.hpp"
+#include "node/task_job.hpp"
+#include "node/task_worker.hpp"
 #include "wire.hpp"
 
 namespace gasched::detail {
 
-/// One task in the node's hands.
-struct pool_job {
-  scheduler_for_nodes scheduler;  // where its outcome goes
-  task_id id = 0;
-  uint32_t epoch = 0;
-  std::string function;
-  const registry::function* fn = nullptr;
-  caf::message args;
-  std::shared_ptr<const retry_policy> policy;
-  bool cancelled = false;  // cancelled before a thread took it
-  std::chrono::steady_clock::time_point received{};  // when submitted (wait_us)
-};
-
-class task_pool : public std::enable_shared_from_this<task_pool> {
+class task_pool {
 public:
-  /// `max_threads` 0: no bound but the schedulers' max_workers.
-  task_pool(std::string node_name, std::shared_ptr<const registry> reg,
-            uint32_t max_threads, caf::actor_addr node);
+  /// `max_workers`: at most this many tasks at once (the node's slots).
+  /// `restarts` within `period`: the restart intensity.
+  task_pool(caf::local_actor* node, std::string node_name, std::shared_ptr<const registry> reg,
+            uint32_t max_workers, uint32_t restarts, caf::timespan period);
 
   /// Queues jobs of one scheduler, which lets this node run at most `limit`
-  /// of its jobs at once (0: no limit); starts threads when too few are idle.
-  void submit(const scheduler_for_nodes& scheduler, uint32_t limit,
-              std::vector<pool_job>&& jobs);
+  /// of its jobs at once (0: no limit), and hands them to idle workers.
+  void submit(const scheduler_for_nodes& scheduler, uint32_t limit, std::vector<job_ptr>&& jobs);
 
   /// Asks the job under lease (id, epoch) of `scheduler` to stop early;
   /// its outcome is dropped.
@@ -73,8 +57,19 @@ public:
 
   /// Sends `outcome` to `scheduler` in a batch with whatever else is ready.
   void post(const scheduler_for_nodes& scheduler, run_outcome&& outcome) {
-    outbox_.post(scheduler, std::move(outcome), queued_ > 0 || busy_ > 1);
+    shared_->post(scheduler, std::move(outcome));
   }
+
+  /// A worker (the sender) finished its job.
+  void worker_done(const caf::actor_addr& worker);
+
+  /// Whether `source` is one of this node's workers.
+  bool is_worker(const caf::actor_addr& source) const;
+
+  /// A worker exited (`why`: its exit reason): its task is reported or retried, and it
+  /// is restarted. An error when the restart intensity is exceeded: the
+  /// node should stop with it.
+  caf::error worker_exited(const caf::actor_addr& worker, const std::string& why);
 
   /// A job in hand, waiting or running, and not cancelled.
   struct held_lease {
@@ -86,51 +81,44 @@ public:
 
   /// Where outcomes wait for their scheduler (adoption: outbox.hpp).
   outbox& outcomes() noexcept {
-    return outbox_;
+    return shared_->outcomes;
   }
 
-  /// Sends the outbox now (the node actor, when a thread asked it to).
+  /// Sends the outbox now (the node actor, when a worker asked it to).
   void flush() {
-    outbox_.flush();
+    shared_->outcomes.flush();
   }
 
-  /// Cancels everything; threads end once their function returns. A task
-  /// still running after `grace` is logged by name; the process need not
-  /// wait for it.
+  /// Cancels everything and ends the workers; a blocking call still running
+  /// after `grace` is logged by name; the process need not wait for it.
   void stop(caf::timespan grace = std::chrono::seconds(5));
 
-  /// Only while no thread runs.
+  /// Only while no worker exists.
   void rename(std::string name) {
-    node_name_ = std::move(name);
+    shared_->node_name = std::move(name);
   }
 
   const std::string& node_name() const noexcept {
-    return node_name_;
+    return shared_->node_name;
   }
 
-  size_t threads() const;
+  /// Workers spawned so far (alive).
+  size_t workers() const;
 
   /// Jobs of `scheduler` in hand: waiting or running.
   size_t held(const caf::actor_addr& scheduler) const;
 
-  /// For this_task: sleeps on behalf of the calling task; false if cancelled.
-  bool sleep_for(std::atomic<bool>& cancelled, caf::timespan d);
-
 private:
-  struct worker {
-    std::atomic<bool> cancel{false};
-    bool busy = false;
-    caf::actor_addr scheduler;
-    task_id id = 0;
-    uint32_t epoch = 0;
-    const std::string* function = nullptr;  // the job's, while busy
+  struct slot {
+    caf::actor worker;  // none: never spawned yet
+    job_ptr job;        // in its hands
   };
 
   // The jobs of one scheduler. With prefetch a scheduler hands over more
-  // jobs than it lets run at once; the rest wait here for a slot.
+  // jobs than it lets run at once; the rest wait here for a worker.
   struct lane {
     caf::actor_addr scheduler;
-    std::deque<pool_job> jobs;
+    std::deque<std::pair<job_ptr, caf::timespan>> jobs;  // with a pause (a resumed job)
     uint32_t running = 0;
     uint32_t limit = 0;  // 0: no limit
 
@@ -141,32 +129,24 @@ private:
     }
   };
 
-  void work(worker* w);
-  void report_blocked(caf::timespan grace);
-  // The following require mtx_ held.
-  void start_threads();
-  size_t runnable() const noexcept;
+  void dispatch();
   lane* next_lane() noexcept;  // a lane with a job that may run now, round robin
-  template <class Predicate>
-  void cancel_if(Predicate pred);
+  lane* lane_of(const caf::actor_addr& scheduler) noexcept;
+  void release(slot& s);      // its job is over: the lane's count, busy
+  slot* slot_of(const caf::actor_addr& worker);
 
-  std::string node_name_;
-  std::shared_ptr<const registry> registry_;  // keeps pool_job::fn valid
-  uint32_t max_threads_;
-
-  mutable std::mutex mtx_;
-  std::condition_variable work_cv_;
-  std::condition_variable cancel_cv_;
+  caf::local_actor* node_;
+  std::shared_ptr<const registry> registry_;  // keeps task_job::fn valid
+  uint32_t max_workers_;
+  uint32_t restarts_;
+  caf::timespan period_;
+  std::shared_ptr<worker_shared> shared_;
   std::vector<lane> lanes_;  // few: one per scheduler that uses this node
   size_t next_lane_ = 0;
-  std::vector<std::unique_ptr<worker>> workers_;
-  size_t idle_ = 0;
+  std::vector<slot> slots_;
+  std::vector<size_t> idle_;  // slots whose worker waits for a job
+  std::deque<std::chrono::steady_clock::time_point> deaths_;  // within period_
   bool stopping_ = false;
-
-  std::atomic<size_t> queued_{0};  // jobs not yet taken by a thread
-  std::atomic<size_t> busy_{0};    // jobs being run
-  std::condition_variable idle_cv_;  // busy_ reached 0 (for stop's grace)
-  outbox outbox_;
 };
 
 } // namespace gasched::detail

@@ -4,7 +4,7 @@
 #include <thread>
 
 #include "node/task_context.hpp"
-#include "node/task_pool.hpp"
+#include "node/task_job.hpp"
 
 namespace gasched::detail {
 
@@ -17,19 +17,19 @@ namespace gasched::this_task {
 using detail::current_task;
 
 bool cancelled() noexcept {
-  return current_task.cancelled != nullptr && current_task.cancelled->load();
+  return current_task.job != nullptr && current_task.job->cancelled.load();
 }
 
 bool sleep_for(caf::timespan d) {
-  if (current_task.pool == nullptr) {
+  if (current_task.job == nullptr) {
     std::this_thread::sleep_for(d);
     return true;
   }
-  return current_task.pool->sleep_for(*current_task.cancelled, d);
+  return current_task.job->sleep_for(d);
 }
 
 task_id id() noexcept {
-  return current_task.id;
+  return current_task.job != nullptr ? current_task.job->id : 0;
 }
 
 uint32_t attempt() noexcept {
@@ -38,7 +38,11 @@ uint32_t attempt() noexcept {
 
 const std::string& node_name() noexcept {
   static const std::string none;
-  return current_task.pool != nullptr ? current_task.pool->node_name() : none;
+  return current_task.node_name != nullptr ? *current_task.node_name : none;
+}
+
+caf::actor worker() {
+  return current_task.worker != nullptr ? *current_task.worker : caf::actor{};
 }
 
 } // namespace gasched::this_task

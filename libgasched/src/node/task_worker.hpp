@@ -1,0 +1,66 @@
+// Internal: the task-worker actor, gascheduler's worker process. Its node
+// spawns one per slot and monitors it (where gascheduler spawn_links and
+// traps exits), hands it one task at a time, and restarts it when it dies:
+// the task it held counts as a failed attempt (task_pool.cpp). A node that
+// stops ends its workers.
+//
+// It runs a task's attempts: a function registered non-blocking on itself
+// (one of CAF's threads, no hand-off), a blocking one on a thread it owns,
+// created with its first blocking task and ended with it. The pause between
+// attempts is the actor's timer, never a thread's sleep. The thread is a
+// plain thread, not a detached actor: CAF 0.17 joins every detached actor's
+// thread when its actor system ends, so a worker blocked in a task function
+// would keep the process from exiting. A thread still in a function when its
+// worker is gone finishes that call, keeps (never releases) the handles the
+// call holds, and ends.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
+#include <caf/fwd.hpp>
+
+#include "node/outbox.hpp"
+#include "node/task_job.hpp"
+
+namespace gasched::detail {
+
+/// What a node's workers and their threads share with the node.
+struct worker_shared {
+  worker_shared(std::string name, caf::actor_addr node)
+    : node_name(std::move(name)), outcomes(std::move(node)) {
+  }
+
+  std::string node_name;  // changed only before the first worker exists
+  outbox outcomes;
+  std::atomic<size_t> queued{0};   // jobs waiting for a worker
+  std::atomic<size_t> busy{0};     // workers holding a job
+  std::atomic<bool> stopping{false};
+
+  // Blocking calls in progress, for naming the ones a stop leaves behind.
+  struct call {
+    task_id id;
+    std::string function;
+  };
+  std::mutex calls_mtx;
+  std::condition_variable calls_done;
+  std::vector<std::shared_ptr<call>> calls;
+
+  /// Sends `outcome` with whatever else is ready (outbox.hpp).
+  void post(const scheduler_for_nodes& scheduler, run_outcome&& outcome) {
+    outcomes.post(scheduler, std::move(outcome), queued > 0 || busy > 1);
+  }
+};
+
+/// (run_atom, job_ptr, caf::timespan pause): run `job`, its next attempt
+/// after `pause` (a task resumed after its previous worker died).
+/// Answers nothing; sends (worker_done_atom) to `node` when the job is over.
+caf::actor spawn_task_worker(caf::local_actor* node_self, std::shared_ptr<worker_shared> shared);
+
+} // namespace gasched::detail
