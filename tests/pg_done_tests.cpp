@@ -15,6 +15,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
+#include <httplib.h>
 
 #include "gasched/gasched.hpp"
 #include "held_port.hpp"
@@ -302,4 +303,80 @@ TEST_CASE("pg done: standbys started before, during and after a batch each becom
   }
   c.servers[3]->signal(SIGTERM);
   CHECK(c.servers[3]->finish(30s) == 0);
+}
+
+namespace {
+
+// GET `path` from the dashboard at `port`: the status and body.
+std::pair<int, std::string> http_get(uint16_t port, const std::string& path) {
+  httplib::Client cli{"127.0.0.1", port};
+  cli.set_read_timeout(10, 0);
+  auto r = cli.Get(path.c_str());
+  if (!r)
+    return {0, {}};
+  return {r->status, r->body};
+}
+
+uint16_t dashboard_port(const run_process& client) {
+  auto err = await_err(client, std::regex{R"(dashboard at http://127\.0\.0\.1:[0-9]+/)"});
+  REQUIRE(err);
+  std::smatch m;
+  REQUIRE(std::regex_search(*err, m, std::regex{R"(dashboard at http://127\.0\.0\.1:([0-9]+)/)"}));
+  return static_cast<uint16_t>(std::stoi(m[1]));
+}
+
+} // namespace
+
+TEST_CASE("pg done: gasched-run --connect A,B --http: after a takeover the dashboard shows the "
+          "scheduler the client follows",
+          "[pg][standby][follow]") {
+  ha_cluster c{2};
+  CHECK(c.serve(0).find("role: active") != std::string::npos);
+  CHECK(c.serve(1).find("role: standby") != std::string::npos);
+  c.start_nodes(1);
+  c.await_nodes(0, 1);
+  const int n = 400;  // 20 ms on 4 slots: about 2 s
+  auto out = c.dir.file("out.jsonl");
+  run_process client{c.dir, {"--connect", c.all(), "--tasks", c.task_file(n, 20), "--out", out,
+                             "--http", "127.0.0.1:0", "-q"}};
+  auto port = dashboard_port(client);
+  await_lines(out, n / 4, client);
+  kill(c.servers[0]->pid(), SIGKILL);
+  c.servers[0].reset();
+  REQUIRE(await_err(client, std::regex{"; following " + c.addresses[1]}));
+  auto [status, body] = http_get(port, "/api/stats");
+  INFO(body);
+  REQUIRE(status == 200);
+  auto stats = nlohmann::json::parse(body);
+  CHECK(stats["role"] == "active");
+  CHECK(stats["active"] == c.addresses[1]);
+  CHECK(stats["generation"] == 2);
+  CHECK(client.finish(60s) == 0);
+  check_each_line_once(out, n);
+  c.servers[1]->signal(SIGTERM);
+  CHECK(c.servers[1]->finish(30s) == 0);
+}
+
+TEST_CASE("pg done: Ctrl-C while gasched-run --connect searches for an active scheduler ends "
+          "it at once, not when the search gives up",
+          "[pg][standby][follow]") {
+  ha_cluster c{1};
+  held_port refusing{false};  // the list's second address: nothing there
+  CHECK(c.serve(0).find("role: active") != std::string::npos);
+  c.start_nodes(1);
+  c.await_nodes(0, 1);
+  const int n = 400;
+  auto out = c.dir.file("out.jsonl");
+  auto list = c.all() + ",127.0.0.1:" + std::to_string(refusing.port);
+  run_process client{c.dir, {"--connect", list, "--tasks", c.task_file(n, 20), "--out", out,
+                             "-q"}};
+  await_lines(out, 20, client);
+  kill(c.servers[0]->pid(), SIGKILL);
+  c.servers[0].reset();
+  // Searching: it gives up only after a minute.
+  REQUIRE(await_err(client, std::regex{"searching [^\n]* for the active one"}));
+  client.signal(SIGINT);
+  auto status = client.finish(10s);  // the search checks every 50 ms, an address in 2 s
+  INFO("the client's stderr:\n" << client.err());
+  CHECK(status == 128 + SIGINT);
 }
