@@ -165,7 +165,7 @@ std::vector<size_t> others(size_t n, size_t except) {
 } // namespace
 
 TEST_CASE("pg done: three schedulers, three nodes --join A,B,C, a --connect A,B,C client "
-          "with 3,000 tasks; the active killed (kill -9) twice and hung (kill -STOP) once: "
+          "with 3,000 tasks, the active killed (kill -9) twice and hung (kill -STOP) once: "
           "the client exits 0, --out holds each line once, the nodes end on the last active, "
           "every task dispatched durably before a takeover ran once",
           "[pg][standby][done]") {
