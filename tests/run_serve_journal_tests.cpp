@@ -22,6 +22,7 @@
 
 #include "gasched/gasched.hpp"
 #include "held_port.hpp"
+#include "out_check.hpp"
 #include "run_support.hpp"
 #include "tcp_proxy.hpp"
 
@@ -30,36 +31,6 @@ using namespace gasched::run_test;
 using nlohmann::json;
 
 namespace {
-
-// --out's file holds one result for each of the lines 1..n, its value its
-// line's number.
-void check_each_line_once(const std::string& out, int n) {
-  std::multiset<int> values;
-  std::ifstream in{out};
-  for (std::string line; std::getline(in, line);) {
-    auto j = json::parse(line);
-    INFO(line);
-    REQUIRE(j.contains("value"));
-    values.insert(j["value"].get<int>());
-  }
-  CHECK(values.size() == static_cast<size_t>(n));
-  std::set<int> distinct(values.begin(), values.end());
-  CHECK(distinct.size() == static_cast<size_t>(n));
-  REQUIRE(!distinct.empty());
-  CHECK(*distinct.begin() == 1);
-  CHECK(*distinct.rbegin() == n);
-}
-
-// Waits until `out` has `lines` lines (bounded).
-void await_lines(const std::string& out, size_t lines, const run_process& client) {
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (line_count(out) < lines) {
-    if (std::chrono::steady_clock::now() >= deadline)
-      FAIL("the client wrote " << line_count(out) << " of " << lines
-                               << " results in 60 s; its stderr:\n" << client.err());
-    std::this_thread::sleep_for(10ms);  // the file grows as results come: nothing to block on
-  }
-}
 
 // Bytes the kernel holds, not yet sent, on a connection to `port` on
 // 127.0.0.1 (/proc/net/tcp's tx_queue): what a client wrote that nobody read.

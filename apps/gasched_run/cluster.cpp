@@ -115,7 +115,15 @@ void cluster::impl::start() {
       std::vector<address> list;
       for (auto& text : opts.connect_list)
         list.push_back(*parse_address(text));
-      remote = gasched::connect_scheduler(*sys, list, {}, &found);
+      // Ctrl-C ends the search at once, not after its minute.
+      auto cancel = std::make_shared<std::atomic<bool>>(signals.requested());
+      auto woken = signals.on_signal([this, cancel] {
+        if (signals.requested())
+          cancel->store(true);
+      });
+      active_search_options search;
+      search.cancel = cancel;
+      remote = gasched::connect_scheduler(*sys, list, search, &found);
     }
     if (!remote)
       throw std::runtime_error(describe(remote.error()));
@@ -236,7 +244,16 @@ void cluster::impl::serve_dashboard() {
   auto served = serve_http(*sys, ctx.sched, ho);
   if (!served)
     throw std::runtime_error(describe(served.error()));
-  http.emplace(std::move(*served));
+  {
+    std::lock_guard<std::mutex> guard{http_mx};
+    http.emplace(std::move(*served));
+  }
+  // --connect: the dashboard shows the scheduler the client follows.
+  ctx.followed = [this](const scheduler_actor& s) {
+    std::lock_guard<std::mutex> guard{http_mx};
+    if (http)
+      http->follow(s);
+  };
   display.error("dashboard at " + http->url());  // even with --quiet: port 0 picks one
 }
 
@@ -263,9 +280,12 @@ void cluster::impl::shutdown() {
   if (stopped)
     return;
   stopped = true;
-  if (http)
-    http->stop();  // before the scheduler stops: a request would wait for its timeout
-  http.reset();
+  {
+    std::lock_guard<std::mutex> guard{http_mx};
+    if (http)
+      http->stop();  // before the scheduler stops: a request would wait for its timeout
+    http.reset();
+  }
   if (actor) {
     // The actor stops our scheduler (which commits its journal) and the
     // local nodes, then exits; waited for: the remote side may know it, so

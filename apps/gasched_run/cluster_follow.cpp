@@ -72,17 +72,29 @@ bool lose_scheduler(cluster_self self, const std::string& why, const caf::error&
   auto number = ++st.searches;
   st.searching = number;
   auto list = search_list(ctx.opts, reason);
+  if (!st.search_cancel) {
+    st.search_cancel = std::make_shared<std::atomic<bool>>(false);
+    self->attach_functor([cancel = st.search_cancel] { cancel->store(true); });
+  }
+  active_search_options search;
+  search.cancel = st.search_cancel;
+  std::string names;
+  for (auto& a : list)
+    names += (names.empty() ? "" : ",") + to_string(a);
+  // Shown even with --quiet, as the switch is: a client that waits says why.
+  ctx.display.error(fmt::format("lost the scheduler at {}; searching {} for the active one",
+                                st.lost, names));
   auto me = caf::actor_cast<cluster_actor>(self);
   // What it needs goes as spawn arguments, not captures: CAF 0.17 binds a
   // null pointer to the empty argument tuple of an actor spawned with none
   // (UndefinedBehaviorSanitizer reports it).
   using list_type = decltype(list);
   self->system().spawn([](caf::blocking_actor* searcher, cluster_actor me, list_type list,
-                         decltype(number) number) {
+                         decltype(number) number, active_search_options search) {
     found_scheduler f;
     f.search = number;
     address where;
-    auto sched = connect_scheduler(searcher->system(), list, {}, &where);
+    auto sched = connect_scheduler(searcher->system(), list, search, &where);
     if (sched) {
       f.sched = std::move(*sched);
       f.where = to_string(where);
@@ -90,7 +102,7 @@ bool lose_scheduler(cluster_self self, const std::string& why, const caf::error&
       f.error = describe(sched.error());
     }
     caf::anon_send(me, follow_atom::value, std::move(f));
-  }, me, std::move(list), number);
+  }, me, std::move(list), number, std::move(search));
   return true;
 }
 
@@ -109,6 +121,8 @@ void on_found(cluster_self self, found_scheduler& f) {
   }
   ctx.sched = std::move(f.sched);
   ctx.join_address = f.where;
+  if (ctx.followed)
+    ctx.followed(ctx.sched);
   self->monitor(ctx.sched);
   subscribe(self);  // first: in its mailbox before any task we send
   for (auto& entry : run.key_of)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <future>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -35,6 +36,7 @@ struct cluster::impl {
   // sys, so that it is gone before the actor system.
   stop_signals::subscription woken;
   std::optional<http_server> http;  ///< --http; declared after sys: destroyed before it
+  std::mutex http_mx;  ///< the actor's thread points http at a scheduler it followed
   bool stopped = false;  ///< shutdown() ran
 
   impl(const options& o, progress& d, stop_signals& s) : opts(o), display(d), signals(s) {

@@ -5,7 +5,10 @@
 // checkpoints and notes), cluster_serve.cpp (--serve).
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <map>
 #include <set>
@@ -45,6 +48,8 @@ struct cluster_context {
   std::string join_address;     ///< what nodes pass to --join, when listening
   int64_t started_unix_ms = 0;  ///< when gasched-run started
   size_t stopped_nodes = 0;     ///< node processes the actor stopped as it exited
+  /// --connect: told of each scheduler followed after a switch (the dashboard).
+  std::function<void(const scheduler_actor&)> followed;
 };
 
 /// The actor's state, one per behaviour (see the diagram).
@@ -129,6 +134,9 @@ struct cluster_state {
   std::optional<uint64_t> searching;  ///< the search under way, by number
   uint64_t searches = 0;
   std::string lost;  ///< the scheduler lost and why, for the switch's log line
+  /// Set when this actor ends (Ctrl-C): a search under way stops at once
+  /// rather than hold the process's exit until it gives up.
+  std::shared_ptr<std::atomic<bool>> search_cancel;
 
   static inline const char* name = "gasched-run.cluster";
 };

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -26,10 +27,20 @@ namespace detail::http {
 
 // What a request handler needs; lives as long as the server.
 struct endpoint {
+  endpoint(caf::actor_system& s, scheduler_actor sched, http_options o)
+    : sys(s), scheduler_(std::move(sched)), opts(std::move(o)) {
+  }
+
   caf::actor_system& sys;
-  scheduler_actor scheduler;
+  scheduler_actor scheduler_;  // changed by follow(): read it through scheduler()
   http_options opts;
   host_check hosts{opts.host, opts.allowed_hosts};
+  mutable std::mutex mx;
+
+  scheduler_actor scheduler() const {
+    std::lock_guard<std::mutex> guard{mx};
+    return scheduler_;
+  }
 };
 
 } // namespace detail::http
@@ -69,7 +80,7 @@ void unavailable(httplib::Response& res, const caf::error& err, bool as_json) {
 }
 
 void get_stats(endpoint& x, httplib::Response& res, bool nodes_only) {
-  auto s = detail_http::ask_stats(x.sys, x.scheduler, x.opts.timeout);
+  auto s = detail_http::ask_stats(x.sys, x.scheduler(), x.opts.timeout);
   if (!s)
     return unavailable(res, s.error(), true);
   auto now = unix_ms_now();
@@ -78,7 +89,7 @@ void get_stats(endpoint& x, httplib::Response& res, bool nodes_only) {
 }
 
 void get_metrics(endpoint& x, httplib::Response& res) {
-  auto s = detail_http::ask_stats(x.sys, x.scheduler, x.opts.timeout);
+  auto s = detail_http::ask_stats(x.sys, x.scheduler(), x.opts.timeout);
   if (!s)
     return unavailable(res, s.error(), false);
   res.set_content(prometheus_text(*s), "text/plain; version=0.0.4; charset=utf-8");
@@ -106,7 +117,7 @@ void get_tasks(endpoint& x, const httplib::Request& req, httplib::Response& res)
       return res.set_content(detail_http::error_json("limit must be a number"), json_type);
     }
   }
-  auto listing = detail_http::ask_tasks(x.sys, x.scheduler, x.opts.timeout, state, limit);
+  auto listing = detail_http::ask_tasks(x.sys, x.scheduler(), x.opts.timeout, state, limit);
   if (!listing)
     return unavailable(res, listing.error(), true);
   res.set_content(detail_http::tasks_json(*listing, state, limit), json_type);
@@ -225,6 +236,13 @@ uint16_t http_server::port() const noexcept {
 
 std::string http_server::url() const {
   return "http://" + host() + ":" + std::to_string(port()) + "/";
+}
+
+void http_server::follow(scheduler_actor scheduler) {
+  if (!impl_ || !scheduler)
+    return;
+  std::lock_guard<std::mutex> guard{impl_->ep.mx};
+  impl_->ep.scheduler_ = std::move(scheduler);
 }
 
 void http_server::stop() {

@@ -67,6 +67,11 @@ using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
 /// A scheduler to its nodes: it is a standby now (it stepped down, its lease
 /// lost); the active scheduler is at the address given ("HOST:PORT", or empty).
 using standby_atom = caf::atom_constant<caf::atom("standby")>;
+/// A scheduler with a journal to a node that joined it: (ack_atom, lease_list),
+/// the ends of these leases are in its journal, so the node may forget their
+/// outcomes; the first, empty, comes before any order and says that this
+/// scheduler acknowledges (until then the node keeps nothing it delivered).
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
 /// The lease's thread to its scheduler (as the scheduler itself): it got
 /// the lease and resumed the journal, or it lost the lease.
 using lease_atom = caf::atom_constant<caf::atom("lease")>;
@@ -175,7 +180,8 @@ using node_actor = caf::typed_actor<
   caf::replies_to<hello_atom>::with<node_info>,
   caf::reacts_to<run_atom, run_batch>,
   caf::reacts_to<cancel_atom, task_id, uint32_t>,  // the lease (id, epoch)
-  caf::reacts_to<standby_atom, std::string>>;     // the active's address
+  caf::reacts_to<standby_atom, std::string>,      // the active's address
+  caf::reacts_to<ack_atom, lease_list>>;          // ends now durable
 
 /// The node actor itself: also what its own process and timers send it.
 using node_impl = node_actor::extend<

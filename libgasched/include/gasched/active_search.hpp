@@ -7,7 +7,9 @@
 // active scheduler within about a second of a takeover.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,6 +77,10 @@ struct active_search_options {
   /// Give up (errc::network_error naming every address) after this long
   /// without an active scheduler.
   caf::timespan give_up = std::chrono::seconds(60);
+  /// Set by another thread: the search ends at the next address or within
+  /// 50 ms of a pause, with errc::cancelled (a program that is told to stop
+  /// must not wait for give_up).
+  std::shared_ptr<const std::atomic<bool>> cancel;
 };
 
 /// The active scheduler among `addresses`: connects to each in turn, skips

@@ -90,7 +90,13 @@ caf::expected<scheduler_actor> connect_scheduler(caf::actor_system& sys,
   detail::backoff pause{opts.retry_min, opts.retry_max};
   auto deadline = std::chrono::steady_clock::now() + opts.give_up;
   std::string said;  // what each address said last
+  auto cancelled = [&] { return opts.cancel && opts.cancel->load(); };
+  auto stopped = [] {
+    return make_error(errc::cancelled, "the search for the active scheduler was stopped");
+  };
   for (;;) {
+    if (cancelled())
+      return stopped();
     auto where = search.next();
     std::string why;
     auto handle = connect(sys, where.host, where.port);
@@ -127,7 +133,13 @@ caf::expected<scheduler_actor> connect_scheduler(caf::actor_system& sys,
                           + " s; last round: " + said);
     said.clear();
     search.new_round();
-    std::this_thread::sleep_for(pause.next());
+    for (auto until = std::chrono::steady_clock::now() + pause.next();
+         std::chrono::steady_clock::now() < until;) {
+      if (cancelled())
+        return stopped();
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        std::chrono::milliseconds(50), until - std::chrono::steady_clock::now()));
+    }
   }
 }
 

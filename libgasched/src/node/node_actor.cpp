@@ -417,10 +417,12 @@ void leave_scheduler(node_self* self, const caf::actor_addr& scheduler, const st
     return;
   auto was_joined = st.joined && st.joined.address() == scheduler;
   auto keep = was_joined && st.opts.keep_orphans.count() > 0;
-  if (keep)
+  if (keep) {
     keep_orphans(self, scheduler);
-  else
+  } else {
     st.pool->cancel_all(scheduler);
+    st.pool->outcomes().forget(scheduler);
+  }
   if (was_joined) {
     detail::log(log_level::warning, "node {}: lost the scheduler at {} ({}); rejoining{}",
                 st.opts.name, join_address(st), why,
@@ -528,6 +530,17 @@ detail::node_impl::behavior_type node_behavior(node_self* self,
         leave_scheduler(self, sender, "it is a standby now; the active scheduler is at "
                                         + (active.empty() ? std::string{"an unknown address"}
                                                           : active));
+    },
+    [self](ack_atom, const detail::lease_list& l) {
+      // Only from a scheduler it serves: no one else may make it forget.
+      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      auto& st = self->state;
+      if (!sender || (st.schedulers.count(sender) == 0 && sender != st.joining))
+        return;
+      std::vector<lease> leases;
+      for (size_t i = 0; i < l.ids.size() && i < l.epochs.size(); ++i)
+        leases.emplace_back(l.ids[i], l.epochs[i]);
+      st.pool->outcomes().acked(sender, leases);
     },
     [self](rename_atom, std::string& name) { rename(self, name); },
     [self](flush_atom) { self->state.pool->flush(); },

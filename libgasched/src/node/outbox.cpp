@@ -48,6 +48,7 @@ void outbox::close() {
   ready_.clear();
   kept_.clear();
   routes_.clear();
+  unacked_.clear();
 }
 
 // -- adoption ----------------------------------------------------------------------
@@ -63,6 +64,14 @@ bool outbox::route(scheduler_for_nodes& dest, lease l) {
 void outbox::hold(const caf::actor_addr& scheduler) {
   std::lock_guard<std::mutex> guard{mtx_};
   held_.insert(scheduler);
+  // Delivered but not written by it: the next scheduler may not know the
+  // end, so the outcome is offered again rather than the task run again.
+  acking_.erase(scheduler);
+  if (auto it = unacked_.find(scheduler); it != unacked_.end()) {
+    for (auto& [l, sent] : it->second)
+      kept_.push_back(std::move(sent));
+    unacked_.erase(it);
+  }
 }
 
 bool outbox::holds(const caf::actor_addr& scheduler) const {
@@ -114,11 +123,46 @@ void outbox::release() {
   routes_.clear();
 }
 
+void outbox::acked(const caf::actor_addr& scheduler, const std::vector<lease>& leases) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (leases.empty()) {
+    if (!closed_)
+      acking_.insert(scheduler);
+    return;
+  }
+  auto it = unacked_.find(scheduler);
+  if (it == unacked_.end())
+    return;
+  for (auto& l : leases)
+    it->second.erase(l);
+  if (it->second.empty())
+    unacked_.erase(it);
+}
+
+void outbox::forget(const caf::actor_addr& scheduler) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  acking_.erase(scheduler);
+  unacked_.erase(scheduler);
+}
+
 void outbox::send_all(std::unique_lock<std::mutex>& guard) {
   sending_ = true;
   while (!ready_.empty() && !closed_) {
     auto batch_of = std::move(ready_);
     ready_.clear();
+    if (!held_.empty()) {
+      // Lost since it was posted: kept for the next scheduler instead.
+      auto lost = std::stable_partition(batch_of.begin(), batch_of.end(), [&](auto& x) {
+        return held_.count(x.first.address()) == 0;
+      });
+      for (auto i = lost; i != batch_of.end(); ++i)
+        kept_.push_back(std::move(*i));
+      batch_of.erase(lost, batch_of.end());
+    }
+    if (!acking_.empty())
+      for (auto& [dest, o] : batch_of)
+        if (acking_.count(dest.address()) > 0)
+          unacked_[dest.address()].insert_or_assign(lease{o.id, o.epoch}, std::pair{dest, o});
     guard.unlock();
     // Nearly always one scheduler; group without sorting.
     while (!batch_of.empty()) {

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <mutex>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -62,6 +63,17 @@ public:
   /// Nothing adopted them in time: every kept outcome is dropped, nothing held.
   void release();
 
+  // -- acknowledgements: a scheduler with a journal says which ends it wrote;
+  // until then the outcome stays here, and if that scheduler is lost it is
+  // kept (hold) and offered to the next one like an outcome not yet sent ------
+
+  /// From `scheduler`: these ends are durable (empty: it acknowledges from now on).
+  void acked(const caf::actor_addr& scheduler, const std::vector<lease>& leases);
+
+  /// `scheduler` is gone and nothing of it is kept: its unacknowledged
+  /// outcomes are dropped.
+  void forget(const caf::actor_addr& scheduler);
+
 private:
   // Where an outcome for `dest` under `l` goes now; true if kept instead.
   // Requires mtx_ held.
@@ -79,6 +91,11 @@ private:
   std::unordered_set<caf::actor_addr> held_;  // lost schedulers: keep their outcomes
   std::vector<std::pair<scheduler_for_nodes, run_outcome>> kept_;
   std::map<lease, scheduler_for_nodes> routes_;  // adopted leases: their new scheduler
+  // Schedulers that acknowledge, and what they were sent and have not
+  // acknowledged yet (empty for a scheduler without a journal).
+  std::unordered_set<caf::actor_addr> acking_;
+  std::unordered_map<caf::actor_addr,
+                     std::map<lease, std::pair<scheduler_for_nodes, run_outcome>>> unacked_;
 };
 
 } // namespace gasched::detail

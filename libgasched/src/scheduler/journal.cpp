@@ -60,6 +60,8 @@ void release(scheduler_self self, held_for_commit& held) {
     rp.deliver(std::move(ids));  // a batch is committed in one transaction
   for (auto& rp : held.notes)
     rp.deliver(caf::ok_atom::value);
+  for (auto& [node, leases] : held.acks)
+    self->send(node, ack_atom::value, std::move(leases));
   auto results = std::move(held.results);
   held = held_for_commit{};
   for (auto& r : results)
@@ -104,6 +106,7 @@ void hand_over(held_for_commit& from, held_for_commit& to) {
   move_all(from.batches, to.batches);
   move_all(from.results, to.results);
   move_all(from.notes, to.notes);
+  move_all(from.acks, to.acks);
 }
 
 } // namespace

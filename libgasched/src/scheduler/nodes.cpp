@@ -149,6 +149,8 @@ caf::error add_node(scheduler_self self, const node_actor& node, const node_info
       back ? "back" : "up", st.core->nodes().capacity(n));
   if (handed)
     learn_address(self, node);
+  else if (st.journal)
+    self->send(node, ack_atom::value, lease_list{});  // before any order: it acknowledges
   if (held && adopted)
     adopt_claims(self, n, info.name, *held, *adopted);
   pump(self);

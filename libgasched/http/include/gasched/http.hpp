@@ -71,6 +71,10 @@ public:
   /// "http://HOST:PORT/"
   std::string url() const;
 
+  /// Serves `scheduler` from now on (a client that followed the active
+  /// scheduler to another address after a takeover).
+  void follow(scheduler_actor scheduler);
+
   /// Stops serving; waits for requests in progress (each bounded by the
   /// timeout). Idempotent.
   void stop();
