@@ -112,6 +112,11 @@ TEST_CASE("metrics parse with the Prometheus parser and match the run", "[http]"
   check("gasched_generation", "gauge", 0);
   check("gasched_takeovers_total", "counter", 0);
   check("gasched_standbys", "gauge", 0);
+  check("gasched_tasks_adopted_total", "counter", 0);
+  check("gasched_tasks_unadopted", "gauge", 0);
+  // Not shared: no active address to name.
+  for (auto& [name, sample] : m)
+    CHECK(name.rfind("gasched_active_scheduler{", 0) != 0);
   check("gasched_tasks_pending", "gauge", 0);
   check("gasched_tasks_running", "gauge", 0);
   check("gasched_nodes", "gauge", 2);
@@ -148,13 +153,15 @@ TEST_CASE("a histogram from the metrics writer parses with the Prometheus parser
   CHECK(m["gasched_x_total"].second == 18446744073709551615.0);
 }
 
-TEST_CASE("a standby's role, generation, takeovers and standbys reach the metrics and the "
-          "JSON",
+TEST_CASE("a standby's role, generation, takeovers, standbys, the active's address and the "
+          "adopted tasks reach the metrics and the JSON",
           "[http]") {
   stats s;
   s.role = "standby";
   s.generation = 7;
   s.takeovers = 3;
+  s.adopted = 5;
+  s.unadopted = 2;
   s.active = "10.0.0.1:7000";
   s.standbys = {"10.0.0.2:7000", "10.0.0.3:7000"};
   auto path = (std::filesystem::temp_directory_path()
@@ -166,6 +173,10 @@ TEST_CASE("a standby's role, generation, takeovers and standbys reach the metric
   CHECK(m["gasched_generation"] == std::make_pair(std::string{"gauge"}, 7.0));
   CHECK(m["gasched_takeovers_total"] == std::make_pair(std::string{"counter"}, 3.0));
   CHECK(m["gasched_standbys"] == std::make_pair(std::string{"gauge"}, 2.0));
+  CHECK(m["gasched_active_scheduler{address=10.0.0.1:7000}"]
+        == std::make_pair(std::string{"gauge"}, 1.0));
+  CHECK(m["gasched_tasks_adopted_total"] == std::make_pair(std::string{"counter"}, 5.0));
+  CHECK(m["gasched_tasks_unadopted"] == std::make_pair(std::string{"gauge"}, 2.0));
   s.role = "active";
   std::ofstream{path} << prometheus_text(s);
   CHECK(parse_metrics(path)["gasched_scheduler_active"].second == 1.0);
@@ -176,6 +187,8 @@ TEST_CASE("a standby's role, generation, takeovers and standbys reach the metric
   CHECK(j["takeovers"] == 3);
   CHECK(j["active"] == "10.0.0.1:7000");
   CHECK(j["standbys"] == json::array({"10.0.0.2:7000", "10.0.0.3:7000"}));
+  CHECK(j["adopted"] == 5);
+  CHECK(j["unadopted"] == 2);
 }
 
 TEST_CASE("api tasks lists pending and running tasks with their totals", "[http]") {

@@ -83,6 +83,14 @@ public:
     return port_;
   }
 
+  /// Restarts the server as a crash would (pg_ctl restart -m immediate: every
+  /// session ends at once, the server recovers from its log), waiting until
+  /// it accepts connections again.
+  void restart_immediate() {
+    run(bin("pg_ctl") + " -D " + dir_ + "/data -l " + dir_ + "/server.log -m immediate -w "
+        "restart > /dev/null");
+  }
+
   /// Runs SQL in database `db` (psql as the superuser gasched).
   void sql(const std::string& db, const std::string& statement) {
     std::ofstream{dir_ + "/cmd.sql"} << statement << "\n";

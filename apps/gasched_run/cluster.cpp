@@ -165,6 +165,8 @@ void cluster::impl::connect_nodes_and_spawn() {
                  : opts.listening() ? opts.listen_host + ":" + std::to_string(opts.listen_port)
                                     : "";
   so.lease_time = std::chrono::milliseconds(opts.lease_time_ms);
+  if (!opts.journal_cluster.empty())
+    so.journal_cluster = opts.journal_cluster;
   auto spawned = spawn_scheduler(*sys, so);
   if (!spawned)
     throw std::runtime_error("cannot start the scheduler: " + describe(spawned.error()));

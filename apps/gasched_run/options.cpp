@@ -274,7 +274,7 @@ void check_combinations(const CLI::App& app, options& o, const given_options& g)
     throw CLI::ValidationError("--journal", "does not apply with --connect: the scheduler "
                                             "there keeps its own journal, if any");
   bool shared = o.journal.rfind("postgresql://", 0) == 0 || o.journal.rfind("postgres://", 0) == 0;
-  for (auto name : {"--advertise", "--lease-time"})
+  for (auto name : {"--advertise", "--lease-time", "--journal-cluster"})
     if (app.count(name) > 0 && !(o.serve && shared))
       throw CLI::ValidationError(name, "needs --serve and a PostgreSQL --journal "
                                        "(postgresql://...): it is about standby schedulers");

@@ -42,6 +42,7 @@ struct options : process_settings {
   /// at (default: the --listen address) and its lease's time in ms.
   std::string advertise;
   uint32_t lease_time_ms = 1000;
+  std::string journal_cluster;  ///< empty: the library's default
 
   // -- the cluster ---------------------------------------------------------------
   uint32_t nodes = 2;

@@ -79,6 +79,12 @@ void add_stream_options(CLI::App& app, options& o, const std::string& group) {
        "one less often (a dead active's lease is free at once). Default: 1s")
     ->type_name("DURATION")
     ->group(group);
+  app.add_option("--journal-cluster", o.journal_cluster,
+                 "with --serve and a PostgreSQL --journal: the cluster the journal belongs to, "
+                 "recorded in it when made; a database whose journal names another cluster is "
+                 "refused. Default: gasched")
+    ->type_name("NAME")
+    ->group(group);
   app.add_flag("--ordered", o.ordered,
                "with --tasks: print results in the order of the lines (a slow task holds "
                "back the ones after it, within --max-pending); default: as they come")

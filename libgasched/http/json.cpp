@@ -72,6 +72,8 @@ std::string stats_json(const stats& s, int64_t now_unix_ms) {
          {"role", s.role},
          {"generation", s.generation},
          {"takeovers", s.takeovers},
+         {"adopted", s.adopted},
+         {"unadopted", s.unadopted},
          {"active", s.active},
          {"standbys", s.standbys}};
   j["worker_nodes"] = nodes_array(s);

@@ -155,6 +155,22 @@ void write_role(metrics_writer& w, const stats& s) {
           double(s.generation));
   w.gauge("gasched_standbys", "Standby schedulers the shared journal lists.",
           double(s.standbys.size()));
+  // The address as a label: which scheduler is active, seen from any of them.
+  std::vector<labelled_value> active;
+  if (!s.active.empty())
+    active.push_back({{{"address", s.active}}, 1.0});
+  w.gauge("gasched_active_scheduler",
+          "1 for the active scheduler's address (HOST:PORT) as this one knows it; no sample "
+          "when not shared or unknown.",
+          active);
+  w.counter("gasched_tasks_adopted_total",
+            "Tasks running at a restart or takeover that their nodes, which kept running them, "
+            "claimed (each ran once).",
+            s.adopted);
+  w.gauge("gasched_tasks_unadopted",
+          "Tasks running at a restart or takeover still waiting for their node's claim "
+          "(counted in pending too).",
+          double(s.unadopted));
 }
 
 void write_gauges(metrics_writer& w, const stats& s) {

@@ -208,6 +208,12 @@ struct scheduler_options {
   /// for it. Default: 1 s.
   std::chrono::milliseconds lease_time = std::chrono::seconds(1);
 
+  /// The cluster a PostgreSQL journal belongs to, recorded in it when it is
+  /// made: a database whose journal names another cluster is refused
+  /// (errc::journal_error naming both), so that a scheduler given the wrong
+  /// database never resumes, or runs, another cluster's tasks. Default: "gasched".
+  std::string journal_cluster = "gasched";
+
   // -- when nodes are lost -------------------------------------------------------
   //
   // A node handed by address (nodes, add_node_atom; from gasched::connect or

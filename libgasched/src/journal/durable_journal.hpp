@@ -142,6 +142,12 @@ public:
   /// the file could not be read.
   caf::expected<stored_result> result_of(task_id id);
 
+  /// A commit in flight to a store that cannot be reached fails now
+  /// (journal_store::cut): the scheduler stepped down and will not wait.
+  void cut() noexcept {
+    store_->cut();
+  }
+
   /// Where it is kept (a path, or a URL without its password), for messages.
   const std::string& path() const noexcept {
     return store_->where();

@@ -123,6 +123,12 @@ public:
   /// Task `id` as kept (only when it finished if `finished_only`). Error
   /// errc::unknown_task: not kept; errc::journal_error: cannot be read.
   virtual caf::error read(task_id id, bool finished_only, kept_task& out) = 0;
+
+  /// From any thread: makes a write or read waiting for a store that cannot
+  /// be reached fail now (a scheduler that stepped down must not wait for
+  /// ever on its way out). Nothing by default.
+  virtual void cut() noexcept {
+  }
 };
 
 } // namespace gasched::detail

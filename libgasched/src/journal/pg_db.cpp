@@ -1,5 +1,10 @@
 #include "journal/pg_db.hpp"
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -8,6 +13,27 @@
 #include "gasched/errc.hpp"
 
 namespace gasched::detail {
+
+namespace {
+
+// libpq's messages span lines ("...failed: Connection refused\n\tIs the
+// server running..."): one line for a log or stderr.
+std::string one_line(std::string why) {
+  std::string out;
+  for (auto c : why) {
+    if (c == '\n' || c == '\t' || c == '\r') {
+      if (!out.empty() && out.back() != ' ')
+        out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  while (!out.empty() && out.back() == ' ')
+    out.pop_back();
+  return out;
+}
+
+} // namespace
 
 bool is_pg_url(const std::string& spec) {
   return spec.rfind("postgresql://", 0) == 0 || spec.rfind("postgres://", 0) == 0;
@@ -85,27 +111,44 @@ pg_db::~pg_db() {
 }
 
 void pg_db::close() {
+  sock_ = -1;
   if (conn_ != nullptr)
     PQfinish(conn_);
   conn_ = nullptr;
 }
 
+void pg_db::cut() noexcept {
+  int fd = sock_.load();
+  if (fd >= 0)
+    ::shutdown(fd, SHUT_RDWR);
+}
+
 caf::error pg_db::connect(const std::string& url, int timeout_s, const std::string& session) {
   close();
   where_ = redact_pg_url(url);
+  // A URL libpq cannot read is named as such, not as a server not found.
+  char* parse_error = nullptr;
+  if (auto parsed = PQconninfoParse(url.c_str(), &parse_error)) {
+    PQconninfoFree(parsed);
+  } else {
+    std::string why = parse_error != nullptr ? parse_error : "out of memory";
+    PQfreemem(parse_error);
+    // libpq quotes the URL, password and all.
+    for (auto at = why.find(url); at != std::string::npos; at = why.find(url, at + where_.size()))
+      why.replace(at, url.size(), where_);
+    return make_error(errc::journal_error, "journal " + where_
+                                             + ": not a valid PostgreSQL URL: " + one_line(why));
+  }
   const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
   auto timeout = std::to_string(timeout_s);
   const char* values[] = {url.c_str(), timeout.c_str(), session.c_str(), nullptr};
   conn_ = PQconnectdbParams(keys, values, 1);
   if (conn_ == nullptr)
     return make_error(errc::journal_error, "journal " + where_ + ": out of memory");
-  if (PQstatus(conn_) != CONNECTION_OK) {
-    std::string why = PQerrorMessage(conn_);
-    while (!why.empty() && (why.back() == '\n' || why.back() == ' '))
-      why.pop_back();
-    return make_error(errc::journal_error,
-                      "journal " + where_ + ": cannot connect to the database: " + why);
-  }
+  if (PQstatus(conn_) != CONNECTION_OK)
+    return make_error(errc::journal_error, "journal " + where_ + ": cannot connect to the "
+                                             "database: " + one_line(PQerrorMessage(conn_)));
+  sock_ = PQsocket(conn_);
   // Results of bytea in hex; no notices on stderr.
   PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   return exec("SET bytea_output = hex; SET client_min_messages = warning", "cannot set up "
@@ -131,8 +174,7 @@ caf::error pg_db::fail(const char* what, void* res) {
   }
   if (why.empty() && conn_ != nullptr)
     why = PQerrorMessage(conn_);
-  while (!why.empty() && (why.back() == '\n' || why.back() == ' '))
-    why.pop_back();
+  why = one_line(why);
   return make_error(errc::journal_error, "journal " + where_ + ": " + what + ": " + why);
 }
 
@@ -210,6 +252,68 @@ caf::error pg_db::copy_end(const char* what) {
     PQclear(res);
   }
   return err;
+}
+
+caf::error pg_db::exec_until(std::chrono::steady_clock::time_point deadline,
+                             const std::string& sql, const std::vector<const char*>& params,
+                             const char* what, pg_rows* out) {
+  using namespace std::chrono;
+  if (conn_ == nullptr)
+    return fail(what);
+  auto sent = params.empty() ? PQsendQuery(conn_, sql.c_str())
+                             : PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()),
+                                                 nullptr, params.data(), nullptr, nullptr, 0);
+  if (sent != 1)
+    return fail(what);
+  auto budget = [&] {
+    auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
+    return static_cast<int>(std::max<long long>(left, 0));
+  };
+  // Waits for the socket; false when the deadline passed first.
+  auto wait = [&](short events) {
+    for (;;) {
+      pollfd p{PQsocket(conn_), events, 0};
+      auto n = ::poll(&p, 1, budget());
+      if (n > 0)
+        return true;
+      if (n == 0 || errno != EINTR)
+        return n != 0;
+    }
+  };
+  auto timed_out = [&] {
+    auto err = make_error(errc::journal_error, "journal " + where_ + ": " + what
+                                                 + ": the database did not answer in time");
+    close();  // a late answer must never be taken for the next query's
+    return err;
+  };
+  for (int f; (f = PQflush(conn_)) != 0;) {
+    if (f < 0)
+      return fail(what);
+    if (!wait(POLLIN | POLLOUT))
+      return timed_out();
+    if (PQconsumeInput(conn_) == 0)
+      return fail(what);
+  }
+  caf::error err;
+  for (;;) {
+    while (PQisBusy(conn_) != 0) {
+      if (!wait(POLLIN))
+        return timed_out();
+      if (PQconsumeInput(conn_) == 0)
+        return fail(what);
+    }
+    auto res = PQgetResult(conn_);
+    if (res == nullptr)
+      return err;
+    if (!err && !good(res)) {
+      err = fail(what, res);
+      PQclear(res);
+    } else if (out != nullptr && !err) {
+      *out = pg_rows{res};
+    } else {
+      PQclear(res);
+    }
+  }
 }
 
 void append_copy_bytea(std::string& out, const char* data, size_t n) {

@@ -2,6 +2,8 @@
 // database by its URL without the password, and the server's own words.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -55,6 +57,11 @@ public:
   /// Closes the connection (a later connect() opens a new one).
   void close();
 
+  /// Shuts the connection's socket down, from any thread: a query waiting
+  /// for a server that cannot be reached (a cut network keeps the socket
+  /// open, and libpq would wait for ever) fails at once.
+  void cut() noexcept;
+
   /// The URL without its password, for messages.
   const std::string& where() const noexcept {
     return where_;
@@ -69,6 +76,14 @@ public:
   /// Runs one statement with text parameters (nullptr: NULL).
   caf::error exec(const std::string& sql, const std::vector<const char*>& params,
                   const char* what, pg_rows* out = nullptr);
+
+  /// The same, failed (and the connection closed) when no answer came by
+  /// `deadline`: the server may be cut off by the network, where the socket
+  /// stays open and no timeout of TCP's or the server's ends the wait.
+  /// Without params `sql` may be several statements.
+  caf::error exec_until(std::chrono::steady_clock::time_point deadline, const std::string& sql,
+                        const std::vector<const char*>& params, const char* what,
+                        pg_rows* out = nullptr);
 
   /// COPY `into` FROM STDIN (text format) with `data` as its rows.
   caf::error copy_in(const std::string& into, const std::string& data, const char* what);
@@ -93,6 +108,7 @@ public:
 
 private:
   pg_conn* conn_ = nullptr;
+  std::atomic<int> sock_{-1};  ///< conn_'s socket, for cut()
   std::string where_;
   std::string sqlstate_;
 };

@@ -103,6 +103,9 @@ caf::error pg_leader::setup() {
   auto timeout = "SET statement_timeout = " + std::to_string(opts_.lease_time.count());
   if (auto err = db_.exec(timeout, "cannot set up the session"))
     return err;
+  // Another cluster's journal, or one of another layout, is left untouched.
+  if (auto err = pg_check_journal(db_, opts_.cluster))
+    return err;
   return db_.exec(tables, "cannot create the lease's tables");
 }
 
@@ -120,7 +123,8 @@ caf::error pg_leader::try_lock(bool& got) {
 caf::error pg_leader::claim() {
   pg_rows r;
   auto lease = millis(opts_.lease_time);
-  if (auto err = db_.exec(
+  auto sent = std::chrono::steady_clock::now();
+  if (auto err = db_.exec_until(sent + opts_.lease_time,
         "INSERT INTO gasched_lease VALUES(1, $1, $2, $3, 0, 0, pg_backend_pid(), now(), "
         "now() + $4::interval) ON CONFLICT (one) DO UPDATE SET holder = excluded.holder, "
         "address = excluded.address, version = excluded.version, pid = excluded.pid, "
@@ -129,6 +133,7 @@ caf::error pg_leader::claim() {
         {holder_.c_str(), opts_.address.c_str(), gasched_version(), lease.c_str()},
         "cannot take the lease", &r))
     return err;
+  renewed_ = sent;
   db_.exec("DELETE FROM gasched_standbys WHERE holder = $1 OR seen_at < now() - interval '1 day'",
            {holder_.c_str()}, "cannot leave the standbys");
   holds_ = true;
@@ -144,20 +149,27 @@ caf::error pg_leader::renew() {
   pg_rows r;
   auto lease = millis(opts_.lease_time);
   auto gen = std::to_string(confirmed_.load());
-  if (auto err = db_.exec("UPDATE gasched_lease SET renewed_at = now(), "
+  // The server expires the lease lease_time after it ran the last renewal,
+  // so later than lease_time after it was sent: an active that hears
+  // nothing back by then (a database cut off by the network, which keeps
+  // the socket open) gives up before a standby may take over.
+  auto sent = std::chrono::steady_clock::now();
+  auto deadline = renewed_ + opts_.lease_time;
+  if (auto err = db_.exec_until(deadline, "UPDATE gasched_lease SET renewed_at = now(), "
                           "expires_at = now() + $2::interval, "
                           "generation = GREATEST(generation, $3::bigint) WHERE holder = $1 "
                           "RETURNING generation, takeovers",
                           {holder_.c_str(), lease.c_str(), gen.c_str()},
                           "cannot renew the lease", &r))
     return err;
+  renewed_ = sent;
   if (r.rows() != 1)
     return make_error(errc::journal_error, "journal " + where()
                                              + ": another scheduler holds the lease now");
   pg_rows s;
   auto seen = millis(opts_.lease_time * 2);
-  if (auto err = db_.exec("SELECT address FROM gasched_standbys WHERE seen_at > now() - "
-                          "$1::interval ORDER BY address",
+  if (auto err = db_.exec_until(deadline, "SELECT address FROM gasched_standbys WHERE "
+                                "seen_at > now() - $1::interval ORDER BY address",
                           {seen.c_str()}, "cannot list the standbys", &s))
     return err;
   std::lock_guard<std::mutex> guard{mx_};

@@ -55,6 +55,7 @@ public:
     std::string address;  ///< where others reach this scheduler (HOST:PORT)
     std::chrono::milliseconds lease_time{1000};
     std::chrono::milliseconds poll{50};  ///< a standby's try for the lock
+    std::string cluster = "gasched";     ///< the journal's (pg_check_journal)
   };
 
   /// Connects, makes the lease's tables if missing and tries the lock once.
@@ -111,6 +112,8 @@ private:
   pg_db db_;
   std::atomic<bool> holds_{false};
   std::atomic<uint32_t> confirmed_{0};
+  /// When the last renewal (or the claim) that succeeded was sent.
+  std::chrono::steady_clock::time_point renewed_;
   std::function<void()> acquired_;
   std::function<void(caf::error)> lost_;
   caf::error lost_early_;  ///< lost before start() gave `lost`

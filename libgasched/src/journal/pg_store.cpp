@@ -152,6 +152,31 @@ caf::error refuse(const std::string& where, const std::string& why) {
 
 } // namespace
 
+caf::error pg_check_journal(pg_db& db, const std::string& cluster) {
+  pg_rows r;
+  if (auto err = db.exec("SELECT to_regclass('gasched_meta') IS NOT NULL", "cannot read it", &r))
+    return err;
+  if (r.text(0, 0) != "t")
+    return caf::none;
+  if (auto err = db.exec("SELECT layout, cluster, version FROM gasched_meta", "cannot read it",
+                          &r))
+    return err;
+  if (r.rows() != 1)
+    return refuse(db.where(), "gasched_meta has no row: not a gasched journal");
+  auto layout = r.int64(0, 0);
+  if (layout != pg_layout)
+    return refuse(db.where(), "a gasched journal of "
+                                + std::string{layout < pg_layout ? "an older" : "a newer"}
+                                + " layout (" + std::to_string(layout) + ", written by gasched "
+                                + r.text(0, 2) + "); this gasched reads layout "
+                                + std::to_string(pg_layout) + " only");
+  if (r.text(0, 1) != cluster)
+    return refuse(db.where(), "the journal of cluster '" + r.text(0, 1)
+                                + "', not of this scheduler's cluster '" + cluster
+                                + "' (scheduler_options::journal_cluster)");
+  return caf::none;
+}
+
 caf::expected<std::unique_ptr<pg_store>>
 pg_store::open(const std::string& url, const std::string& cluster,
                const journal_options& opts) {
@@ -186,22 +211,7 @@ caf::error pg_store::check_schema(const std::string& cluster) {
                 + ", 0, 1, -1, 0, 0, 0, 0, 0, 0)";
     return done(db_.exec(meta, "cannot create its tables"));
   }
-  if (auto err = db_.exec("SELECT layout, cluster, version FROM gasched_meta", "cannot read it",
-                          &r))
-    return done(err);
-  if (r.rows() != 1)
-    return done(refuse(where(), "gasched_meta has no row: not a gasched journal"));
-  auto layout = r.int64(0, 0);
-  if (layout != pg_layout)
-    return done(refuse(where(), "a gasched journal of " + std::string{layout < pg_layout ? "an older" : "a newer"}
-                                  + " layout (" + std::to_string(layout) + ", written by gasched "
-                                  + r.text(0, 2) + "); this gasched reads layout "
-                                  + std::to_string(pg_layout) + " only"));
-  if (r.text(0, 1) != cluster)
-    return done(refuse(where(), "the journal of cluster '" + r.text(0, 1)
-                                  + "', not of this scheduler's cluster '" + cluster
-                                  + "' (scheduler_options::journal_cluster)"));
-  return done(caf::none);
+  return done(pg_check_journal(db_, cluster));
 }
 
 caf::error pg_store::fenced_or(caf::error err) {

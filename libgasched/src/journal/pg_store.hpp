@@ -36,6 +36,10 @@ constexpr int pg_layout = 2;
 /// This build's version, as leases and meta record it.
 const char* gasched_version();
 
+/// The journal `db` holds, if any, is of this layout and of `cluster`.
+/// Error journal_error naming what it is instead (the database untouched).
+caf::error pg_check_journal(pg_db& db, const std::string& cluster);
+
 class pg_store final : public journal_store {
 public:
   /// Connects to `url` and checks (or, in an empty database, creates) the
@@ -65,6 +69,9 @@ public:
   /// scheduler lost its lease and must never commit again.
   caf::error write(const commit_batch& batch, size_t& pruned) override;
   caf::error read(task_id id, bool finished_only, kept_task& out) override;
+  void cut() noexcept override {
+    db_.cut();
+  }
 
 private:
   pg_store() = default;

@@ -14,6 +14,7 @@ journal_options journal_options_for(const scheduler_options& opts, const pg_lead
   journal_options jo;
   jo.keep_results = opts.keep_results;
   jo.sync_every_commit = opts.journal_sync;
+  jo.cluster = opts.journal_cluster;
   if (leader != nullptr)
     jo.session = leader->session_name();
   return jo;
@@ -91,6 +92,8 @@ bool take_journal(scheduler_self self, std::shared_ptr<durable_journal> journal)
 void step_down(scheduler_self self, const caf::error& why) {
   auto& st = self->state;
   log(log_level::error, "scheduler {}: stepping down: {}", st.label, describe(why));
+  if (st.journal)
+    st.journal->cut();  // a commit waiting for an unreachable database fails now
   fail_awaiters(self, "the scheduler stepped down: it lost its journal's lease");
   self->quit(make_error(errc::standby, "scheduler " + st.label + " stepped down: "
                                          + describe(why)));

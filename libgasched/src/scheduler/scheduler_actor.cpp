@@ -381,7 +381,9 @@ caf::expected<scheduler_actor> spawn_scheduler(caf::actor_system& sys, scheduler
   };
   if (detail::is_pg_url(opts.journal)) {
     // Shared with standbys: the journal is opened by whoever holds the lease.
-    auto opened = detail::pg_leader::open({opts.journal, opts.advertise, opts.lease_time});
+    detail::pg_leader::options lo{opts.journal, opts.advertise, opts.lease_time};
+    lo.cluster = opts.journal_cluster;
+    auto opened = detail::pg_leader::open(std::move(lo));
     if (!opened)
       return refused(std::move(opened.error()));
     leader = std::move(*opened);

@@ -1,0 +1,363 @@
+// Faults of the database under schedulers sharing a PostgreSQL journal, as
+// users meet them: real gasched-run --serve processes, real nodes joined with
+// --join A,B, and
+//   - the database restarted (pg_ctl restart -m immediate) under a batch of a
+//     gasched-run --connect A,B client: every line's result once;
+//   - the active cut from the database by the fault proxy while its nodes
+//     still reach it: it steps down by itself within about its lease, says
+//     so, and a standby takes over;
+//   - bad input to gasched-run --serve --journal postgresql://...: one stderr
+//     line naming what is wrong, and a non-zero exit.
+#include <algorithm>
+#include <cstdio>
+#include <regex>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "gasched/active_search.hpp"
+#include "gasched/gasched.hpp"
+#include "journal/durable_journal.hpp"
+#include "journal/pg_leader.hpp"
+#include "journal/pg_store.hpp"
+#include "held_port.hpp"
+#include "pg_support.hpp"
+#include "run_support.hpp"
+#include "tcp_proxy.hpp"
+
+using namespace std::chrono_literals;
+using namespace gasched;
+using namespace gasched::run_test;
+using json = nlohmann::json;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+uint16_t free_port() {
+  held_port p{false};
+  return p.port;
+}
+
+double seconds_since(clock_type::time_point t) {
+  return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+
+// Schedulers on one journal (each may reach it by its own URL: through a
+// proxy), nodes joining all of them, a client in this process.
+struct shared_cluster {
+  scratch dir;
+  std::string url = pg_server::get().fresh_db();
+  std::vector<std::string> addresses;
+  std::vector<std::optional<run_process>> servers;
+  std::vector<tools::child_process> nodes;
+  std::string record = dir.file("runs.txt");
+  caf::actor_system_config cfg;
+  std::optional<caf::actor_system> sys;
+
+  shared_cluster() {
+    REQUIRE(!init(cfg));
+    sys.emplace(cfg);
+  }
+
+  // `urls[i]`: how scheduler i reaches the journal; the first one is active.
+  void start(const std::vector<std::string>& urls, std::vector<std::string> extra = {}) {
+    for (size_t i = 0; i < urls.size(); ++i)
+      addresses.push_back("127.0.0.1:" + std::to_string(free_port()));
+    servers.resize(urls.size());
+    for (size_t i = 0; i < urls.size(); ++i) {
+      auto args = with({"--listen", addresses[i], "--serve", "--nodes", "0", "--journal",
+                        urls[i]},
+                       extra);
+      servers[i].emplace(dir, on_test_nodes(args));
+      served_address(*servers[i], "127.0.0.1");
+      auto role = await_err(*servers[i], std::regex{"role: [^\n]*\n"});
+      REQUIRE(role);
+      INFO(*role);
+      REQUIRE(role->find(i == 0 ? "role: active" : "role: standby") != std::string::npos);
+    }
+    std::string all;
+    for (auto& a : addresses)
+      all += (all.empty() ? "" : ",") + a;
+    for (auto name : {"n1", "n2"}) {
+      nodes.push_back(tools::child_process::start(
+        {GASCHED_NODE_PROGRAM, "--join", all, "--name", name, "--log", "off"}, true));
+      REQUIRE(nodes.back().read_line(20s));
+    }
+  }
+
+  std::string all_addresses() const {
+    std::string all;
+    for (auto& a : addresses)
+      all += (all.empty() ? "" : ",") + a;
+    return all;
+  }
+
+  scheduler_actor at(size_t i) {
+    auto a = parse_address(addresses[i]);
+    auto s = connect_scheduler(*sys, a->host, a->port);
+    REQUIRE(s);
+    return *s;
+  }
+
+  // Scheduler i's stats, or nothing if it does not answer (it is gone).
+  std::optional<stats> stats_of(size_t i) {
+    auto a = parse_address(addresses[i]);
+    auto s = connect_scheduler(*sys, a->host, a->port);
+    if (!s)
+      return std::nullopt;
+    caf::scoped_actor self{*sys};
+    std::optional<stats> out;
+    self->request(*s, 5s, stats_atom::value)
+      .receive([&](stats& st) { out = std::move(st); }, [&](caf::error&) {});
+    return out;
+  }
+
+  // Waits (bounded) until scheduler i says it is active at a generation
+  // above `above`.
+  void await_active(size_t i, uint32_t above, std::chrono::seconds within = 30s) {
+    auto deadline = clock_type::now() + within;
+    for (;;) {
+      auto s = stats_of(i);
+      if (s && s->role == "active" && s->generation > above)
+        return;
+      if (clock_type::now() >= deadline)
+        FAIL("scheduler " << addresses[i] << " did not become active; its stderr:\n"
+                          << servers[i]->err());
+      std::this_thread::sleep_for(50ms);  // stats are polled: no message says when
+    }
+  }
+
+  std::vector<task_id> submit(int n, int ms) {
+    blocking_client client{*sys, at(0)};
+    std::vector<task_id> ids;
+    for (int i = 1; i <= n; ++i) {
+      auto id = client.execute(task{"test.record", caf::make_message(i, ms, record)});
+      REQUIRE(id);
+      ids.push_back(*id);
+    }
+    return ids;
+  }
+
+  void await_started(size_t k) {
+    auto deadline = clock_type::now() + 30s;
+    while (line_count(record) < k) {
+      REQUIRE(clock_type::now() < deadline);
+      std::this_thread::sleep_for(10ms);  // the file grows as tasks start
+    }
+  }
+
+  // Every task's result from scheduler i, each once, right; each ran, at
+  // most twice, and at most `max_again` ran twice.
+  // Returns how many ran twice.
+  int check_every_result(size_t i, const std::vector<task_id>& ids, int max_again) {
+    blocking_client client{*sys, at(i), 30s, 60s};
+    for (size_t k = 0; k < ids.size(); ++k) {
+      auto r = client.await(ids[k]);
+      INFO("task " << k + 1);
+      REQUIRE(r);
+      REQUIRE(r->ok());
+      CHECK(r->value.get_as<int32_t>(0) == static_cast<int32_t>(k + 1));
+    }
+    auto runs = executions(record);
+    CHECK(runs.size() == ids.size());
+    auto again = starts_again(runs);
+    CHECK(again <= max_again);
+    return again;
+  }
+
+  // The process of scheduler i exits by itself (bounded): its status.
+  int exits(size_t i, std::chrono::seconds within = 30s) {
+    return servers[i]->finish(within);
+  }
+};
+
+// The URL `url` with its port replaced by `port` (to go through a proxy).
+std::string via_port(const std::string& url, uint16_t port) {
+  return std::regex_replace(url, std::regex{":[0-9]+/"}, ":" + std::to_string(port) + "/");
+}
+
+} // namespace
+
+// -- the database restarted under load ------------------------------------------------
+
+TEST_CASE("pg faults: the database restarted (pg_ctl restart -m immediate) under a batch: the "
+          "active steps down saying so, the standby takes over once the database is back, "
+          "and the gasched-run --connect A,B client's --out holds each line's result once",
+          "[pg][faults]") {
+  auto& pg = pg_server::get();
+  shared_cluster c;
+  c.start({c.url, c.url});
+  c.await_active(0, 0);
+  // 600 lines of 10 ms on 2 nodes of 2 slots: about 1.5 s undisturbed.
+  const int n = 600;
+  std::string tasks;
+  for (int i = 1; i <= n; ++i)
+    tasks += "{\"fn\": \"test.record\", \"args\": [" + std::to_string(i) + ", 10, \""
+             + c.record + "\"]}\n";
+  auto out = c.dir.file("out.jsonl");
+  run_process client{c.dir, {"--connect", c.all_addresses(), "--tasks",
+                             c.dir.file("tasks.jsonl", tasks), "--out", out, "-q"}};
+  c.await_started(100);
+  auto t0 = clock_type::now();
+  pg.restart_immediate();
+  auto back = seconds_since(t0);
+  // The active lost its session, its lock and its lease with the restart.
+  auto status = c.exits(0);
+  INFO("the first scheduler's stderr:\n" << c.servers[0]->err());
+  CHECK(status != 0);
+  CHECK(c.servers[0]->err().find("stepping down") != std::string::npos);
+  c.await_active(1, 1);
+  auto taken = seconds_since(t0);
+  std::printf("pg faults: database restarted in %.2f s (pg_ctl -w restart -m immediate), a "
+              "standby active %.2f s after the restart began\n",
+              back, taken);
+  auto done = client.finish(120s);
+  INFO("the client's stderr:\n" << client.err());
+  CHECK(done == 0);
+  // Each line's result once in --out.
+  std::multiset<int> values;
+  std::ifstream in{out};
+  for (std::string line; std::getline(in, line);) {
+    auto j = json::parse(line);
+    INFO(line);
+    REQUIRE(j.contains("value"));
+    values.insert(j["value"].get<int>());
+  }
+  CHECK(values.size() == static_cast<size_t>(n));
+  CHECK(std::set<int>(values.begin(), values.end()).size() == static_cast<size_t>(n));
+  // Every line ran, none more than twice (again: those whose end the
+  // journal had not committed when the database went away).
+  auto runs = executions(c.record);
+  CHECK(runs.size() == static_cast<size_t>(n));
+  std::printf("pg faults: %d of %d lines ran twice across the database restart\n",
+              starts_again(runs), n);
+  c.servers[1]->signal(SIGTERM);
+  CHECK(c.servers[1]->finish(30s) == 0);
+}
+
+// -- the active cut from the database ---------------------------------------------------
+
+TEST_CASE("pg faults: the active cut from the database by the proxy (blackholed, sockets kept "
+          "open; or closed) while its nodes reach it steps down by itself within about its "
+          "lease, saying so; the standby takes over and every task ends with one result",
+          "[pg][faults]") {
+  bool close = GENERATE(false, true);
+  INFO((close ? "closed" : "blackholed"));
+  shared_cluster c;
+  testing::tcp_proxy proxy{pg_server::get().port()};
+  // The active reaches the database through the proxy, the standby directly.
+  c.start({via_port(c.url, proxy.port()), c.url}, {"--lease-time", "1s"});
+  c.await_active(0, 0);
+  const int n = 40;  // 150 ms each on 2 nodes of 2 slots: about 1.5 s
+  auto ids = c.submit(n, 150);
+  c.await_started(8);
+  auto t0 = clock_type::now();
+  // Blackholed: no byte passes, no socket closes, no error comes: only the
+  // active's own deadline for its renewal notices.
+  proxy.blackhole();
+  if (close)
+    proxy.close_all();
+  auto status = c.exits(0, 30s);
+  auto gone = seconds_since(t0);
+  auto err = c.servers[0]->err();
+  INFO("the cut scheduler's stderr:\n" << err);
+  CHECK(status != 0);
+  CHECK(std::regex_search(err, std::regex{"stepping down: [^\n]*journal [^\n]*cannot renew "
+                                          "the lease"}));
+  CHECK(err.find("secret") == std::string::npos);
+  c.await_active(1, 1);
+  auto taken = seconds_since(t0);
+  // Again: those running at the cut, and those the nodes ran for the cut
+  // one until it stepped down (about its lease: 4 slots, 150 ms).
+  auto again = c.check_every_result(1, ids, 4 + 4 * 1000 / 150);
+  std::printf("pg faults: the active cut from the database (%s) exited %.2f s after the cut "
+              "(lease 1 s); the standby active %.2f s after it; %d of %d tasks ran twice\n",
+              close ? "closed" : "blackholed", gone, taken, again, n);
+  c.servers[1]->signal(SIGTERM);
+  CHECK(c.servers[1]->finish(30s) == 0);
+}
+
+// -- bad input -----------------------------------------------------------------------
+
+namespace {
+
+// gasched-run --serve on `url` (and `extra`) is refused: a non-zero exit and
+// one line on stderr that says `what`, never the password.
+void check_serve_refused(const std::string& url, const std::string& what,
+                         std::vector<std::string> extra = {}) {
+  scratch dir;
+  std::string err;
+  auto argv = with({GASCHED_RUN_PROGRAM, "--listen", "127.0.0.1:" + std::to_string(free_port()),
+                    "--serve", "--nodes", "0", "--journal", url},
+                   extra);
+  auto status = exit_status(argv, err, dir);
+  INFO("stderr: " << err);
+  CHECK(status != 0);
+  CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+  CHECK(err.find(what) != std::string::npos);
+  CHECK(err.find("secret") == std::string::npos);
+  CHECK(err.find("wrong-pw") == std::string::npos);
+}
+
+// A journal of cluster "gasched" in `url`, made as a scheduler makes it.
+void make_journal(const std::string& url) {
+  caf::actor_system_config cfg;
+  REQUIRE(!init(cfg));
+  caf::actor_system sys{cfg};
+  auto j = detail::durable_journal::open(sys, url, detail::journal_options{});
+  REQUIRE(j);
+}
+
+} // namespace
+
+TEST_CASE("pg faults: gasched-run --serve --journal postgresql://... refuses bad input with one "
+          "stderr line naming it and a non-zero exit",
+          "[pg][faults]") {
+  auto& pg = pg_server::get();
+  auto url = pg.fresh_db();
+  auto db = url.substr(url.rfind('/') + 1);
+  SECTION("an unreachable database") {
+    check_serve_refused("postgresql://gasched:secret@127.0.0.1:" + std::to_string(free_port())
+                          + "/x",
+                        "cannot connect to the database: connection to server at \"127.0.0.1\"");
+  }
+  SECTION("a malformed URL") {
+    check_serve_refused("postgresql://gasched:secret@127.0.0.1:notaport/x",
+                        "invalid integer value \"notaport\" for connection option \"port\"");
+    check_serve_refused("postgresql://gasched:secret@[::1/x", "not a valid PostgreSQL URL");
+  }
+  SECTION("no such database") {
+    check_serve_refused(pg.url("nosuchdb"), "database \"nosuchdb\" does not exist");
+  }
+  SECTION("a wrong password") {
+    check_serve_refused(pg.url(db, "wrong-pw"),
+                        "password authentication failed for user \"gasched\"");
+  }
+  SECTION("a database of another cluster, untouched") {
+    make_journal(url);
+    check_serve_refused(url, "the journal of cluster 'gasched', not of this scheduler's cluster "
+                             "'other'",
+                        {"--journal-cluster", "other"});
+    // Refused before the lease: not even its tables were made.
+    pg.sql(db, "DO $$ BEGIN IF to_regclass('gasched_lease') IS NOT NULL THEN RAISE EXCEPTION "
+               "'the lease was touched'; END IF; END $$");
+  }
+  SECTION("a journal of an older layout") {
+    make_journal(url);
+    pg.sql(db, "UPDATE gasched_meta SET layout = 1");
+    check_serve_refused(url, "a gasched journal of an older layout (1, written by gasched");
+  }
+  SECTION("a lease held by a scheduler of another version") {
+    auto held = detail::pg_leader::open({url, "127.0.0.1:1", 1000ms});
+    REQUIRE(held);
+    REQUIRE((*held)->holds());
+    pg.sql(db, "UPDATE gasched_lease SET version = '0.0.0-old'");
+    check_serve_refused(url, "its lease is held by gasched 0.0.0-old (the active scheduler at "
+                             "127.0.0.1:1), this is gasched "
+                               + std::string{detail::gasched_version()});
+  }
+}
