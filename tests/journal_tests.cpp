@@ -493,3 +493,43 @@ TEST_CASE("journal: a journal of an earlier version, without notes, opens and ke
   journaled_core again{ts.sys, path};
   CHECK(again.journal->note("k") == "v");
 }
+
+// -- the change buffer ---------------------------------------------------------------
+
+TEST_CASE("journal: the change buffer keeps one change per task, in order, across growth "
+          "and clearing",
+          "[journal]") {
+  detail::change_buffer buf;
+  for (int round = 0; round < 3; ++round) {
+    // More than one chunk and several rebuilds of the index; ids far apart
+    // too, as a requeued task's is among new ones.
+    const task_id n = round == 1 ? 300 : 20000;
+    for (task_id id = 1; id <= n; ++id)
+      buf.add(id * (id % 7 == 0 ? 1000003 : 1)).priority = static_cast<int32_t>(id);
+    for (task_id id = 1; id <= n; id += 3)
+      buf.touch(id * (id % 7 == 0 ? 1000003 : 1)).state = detail::task_state::finished;
+    buf.touch(0).state = detail::task_state::running;  // one the buffer had not seen
+    REQUIRE(buf.changes().size() == n + 1);
+    task_id id = 1;
+    for (auto& c : buf.changes()) {
+      if (id > n) {
+        CHECK(c.id == 0);
+        CHECK_FALSE(c.is_new);
+        break;
+      }
+      REQUIRE(c.id == id * (id % 7 == 0 ? 1000003 : 1));
+      CHECK(c.is_new);
+      CHECK(c.priority == static_cast<int32_t>(id));
+      CHECK((c.state == detail::task_state::finished) == (id % 3 == 1));
+      ++id;
+    }
+    auto found = buf.find(7 * 1000003);
+    REQUIRE(found != nullptr);
+    CHECK(found->priority == 7);
+    CHECK(buf.find(n + 1) == nullptr);
+    buf.clear();
+    CHECK(buf.empty());
+    CHECK(buf.find(1) == nullptr);
+    CHECK(buf.find(7 * 1000003) == nullptr);
+  }
+}

@@ -5,7 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <unordered_map>
+#include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "core/journal.hpp"
@@ -38,28 +39,62 @@ struct task_change {
 
 class change_buffer {
 public:
+  /// The changes in the order of their first change.
+  class view {
+  public:
+    class iterator {
+    public:
+      iterator(const change_buffer* buf, size_t i) : buf_(buf), i_(i) {
+      }
+      const task_change& operator*() const noexcept {
+        return buf_->at(i_);
+      }
+      iterator& operator++() noexcept {
+        ++i_;
+        return *this;
+      }
+      bool operator!=(const iterator& other) const noexcept {
+        return i_ != other.i_;
+      }
+
+    private:
+      const change_buffer* buf_;
+      size_t i_;
+    };
+
+    explicit view(const change_buffer* buf) : buf_(buf) {
+    }
+    iterator begin() const noexcept {
+      return {buf_, 0};
+    }
+    iterator end() const noexcept {
+      return {buf_, buf_->size_};
+    }
+    size_t size() const noexcept {
+      return buf_->size_;
+    }
+
+  private:
+    const change_buffer* buf_;
+  };
+
   /// A task the journal has not seen: it enters pending.
   task_change& add(task_id id) {
-    index_.emplace(id, changes_.size());
-    auto& c = changes_.emplace_back();
-    c.id = id;
+    auto& c = grow(id);
     c.is_new = true;
     return c;
   }
 
   /// The change of `id`, begun now if it is the first since the last commit.
   task_change& touch(task_id id) {
-    auto [it, added] = index_.emplace(id, changes_.size());
-    if (!added)
-      return changes_[it->second];
-    auto& c = changes_.emplace_back();
-    c.id = id;
-    return c;
+    if (auto i = lookup(id); i != npos)
+      return at(i);
+    return grow(id);
   }
 
   const task_change* find(task_id id) const {
-    auto it = index_.find(id);
-    return it == index_.end() ? nullptr : &changes_[it->second];
+    auto i = lookup(id);
+    return i == npos ? nullptr : &at(i);
   }
 
   std::vector<char>& arena() noexcept {
@@ -70,23 +105,95 @@ public:
     return arena_.data() + r.at;
   }
 
-  const std::vector<task_change>& changes() const noexcept {
-    return changes_;
+  view changes() const noexcept {
+    return view{this};
   }
 
   bool empty() const noexcept {
-    return changes_.empty();
+    return size_ == 0;
   }
 
+  /// Empties it, keeping its memory for the next changes: a commit of
+  /// 100,000 tasks neither copies them as it grows nor touches new pages.
   void clear() {
-    changes_.clear();
-    index_.clear();
+    // Latest first: each one's probe passed only slots of earlier ones.
+    for (size_t i = size_; i-- > 0;)
+      slots_[slot_of(at(i).id, i)] = 0;
+    size_ = 0;
     arena_.clear();
   }
 
 private:
-  std::vector<task_change> changes_;  // in the order of first change
-  std::unordered_map<task_id, size_t> index_;
+  static constexpr size_t chunk_size = 4096;
+  static constexpr size_t npos = SIZE_MAX;
+
+  task_change& at(size_t i) noexcept {
+    return chunks_[i / chunk_size][i % chunk_size];
+  }
+  const task_change& at(size_t i) const noexcept {
+    return chunks_[i / chunk_size][i % chunk_size];
+  }
+
+  // Ids come in sequence: Fibonacci hashing spreads them over the table.
+  size_t home(task_id id) const noexcept {
+    return static_cast<size_t>((id * 0x9E3779B97F4A7C15ull) >> shift_);
+  }
+
+  size_t lookup(task_id id) const noexcept {
+    if (slots_.empty())
+      return npos;
+    auto mask = slots_.size() - 1;
+    for (auto h = home(id);; h = (h + 1) & mask) {
+      auto s = slots_[h];
+      if (s == 0)
+        return npos;
+      if (at(s - 1).id == id)
+        return s - 1;
+    }
+  }
+
+  // The slot that holds change i (of task `id`).
+  size_t slot_of(task_id id, size_t i) const noexcept {
+    auto mask = slots_.size() - 1;
+    auto h = home(id);
+    while (slots_[h] != i + 1)
+      h = (h + 1) & mask;
+    return h;
+  }
+
+  void put(task_id id, size_t i) noexcept {
+    auto mask = slots_.size() - 1;
+    auto h = home(id);
+    while (slots_[h] != 0)
+      h = (h + 1) & mask;
+    slots_[h] = i + 1;
+  }
+
+  task_change& grow(task_id id) {
+    if (size_ == chunks_.size() * chunk_size)
+      chunks_.emplace_back(new task_change[chunk_size]);
+    if (2 * (size_ + 1) > slots_.size()) {
+      // At most half full; rebuilt twice the size.
+      auto n = std::max<size_t>(slots_.size() * 2, 1024);
+      slots_.assign(n, 0);
+      shift_ = 64;
+      for (auto x = n; x > 1; x >>= 1)
+        --shift_;
+      for (size_t i = 0; i < size_; ++i)
+        put(at(i).id, i);
+    }
+    auto i = size_++;
+    auto& c = at(i);
+    c = task_change{};
+    c.id = id;
+    put(id, i);
+    return c;
+  }
+
+  std::vector<std::unique_ptr<task_change[]>> chunks_;  // kept when cleared
+  size_t size_ = 0;
+  std::vector<size_t> slots_;  // change index + 1; 0: empty
+  unsigned shift_ = 64;
   std::vector<char> arena_;
 };
 
