@@ -77,14 +77,18 @@ caf::error init(caf::actor_system_config& cfg, const heartbeat_options& heartbea
   // often runs there after its wake-up; with one thread it runs right after
   // the sender. gasched-bench's latency: 19-23 us over CAF's own round trip
   // instead of 30-33 (4 threads), its throughput the same. gasched's actors
-  // never block (tasks run on the node's pool threads); an application whose
-  // own actors compute sets scheduler.max-threads.
+  // never block (blocking task functions run on their task workers' own
+  // threads); an application whose own actors compute sets
+  // scheduler.max-threads.
   set_default(cfg, "scheduler.max-threads", size_t{1});
   // CAF never declares a hung peer (open socket, no answer) down by default.
   // A heartbeat every 200 ms and a 1 s timeout declare it down in about 1 s;
   // the timeout only works when every process of the cluster sends heartbeats.
   // BASP then deserializes on the I/O thread instead of handing each message
-  // to a worker thread: one thread wake-up less per message.
+  // to a worker thread: one thread wake-up less per message. Trade-off: a
+  // large message's decoding holds up reading the other connections; a
+  // scheduler with many nodes on a machine with spare cores may set
+  // middleman.workers=1 or more to decode in parallel.
   set_default(cfg, "middleman.workers", size_t{0});
   set_default(cfg, "middleman.heartbeat-interval", heartbeats.interval);
   set_default(cfg, "middleman.connection-timeout", heartbeats.timeout);

@@ -46,7 +46,14 @@ struct heartbeat_options {
 /// scheduler in the same process then runs without waking a second thread
 /// (about 10 us of a task's round trip). Trade-off: an application whose own
 /// actors compute, or block (which no actor should), shares that one thread
-/// with the scheduler: set scheduler.max-threads for it. Settings made before
+/// with the scheduler: set scheduler.max-threads for it (so does one whose
+/// non-blocking task functions, registry.hpp's call_mode, take more than
+/// microseconds). And middleman.workers 0 unless set: CAF's I/O thread
+/// decodes and delivers each message itself, one thread wake-up less per
+/// message (a remote round trip about 10-30 us shorter here). Trade-off: a
+/// large message's decoding holds up reading the other connections; a
+/// scheduler with many nodes on a machine with spare cores may set
+/// middleman.workers=1 or more to decode in parallel. Settings made before
 /// init are kept; parse the command
 /// line (or a caf-application.ini) after init to let it override. With
 /// `tls` enabled, it checks the three files (readable, the key matches the
