@@ -241,9 +241,10 @@ TEST_CASE("pg faults: the database restarted (pg_ctl restart -m immediate) under
 
 // -- the active cut from the database ---------------------------------------------------
 
-TEST_CASE("pg faults: the active cut from the database by the proxy (blackholed, sockets kept "
-          "open; or closed) while its nodes reach it steps down by itself within about its "
-          "lease, saying so; the standby takes over and every task ends with one result",
+TEST_CASE("pg faults: the active cut from the database by the proxy (blackholed with its "
+          "sockets kept open, or closed) while its nodes reach it steps down by itself within "
+          "about its lease, saying so, and the standby takes over and every task ends with one "
+          "result",
           "[pg][faults]") {
   bool close = GENERATE(false, true);
   INFO((close ? "closed" : "blackholed"));
