@@ -151,8 +151,9 @@ unit_has() {  # unit, then lines it must hold
 }
 unit_has gasched-node.service "Restart=on-failure" "User=gasched" \
   "EnvironmentFile=-/etc/default/gasched-node" 'ExecStart=/usr/bin/gasched-node $GASCHED_NODE_OPTS'
-unit_has gasched-scheduler.service "Restart=on-failure" "User=gasched" "StateDirectory=gasched" \
-  "ProtectSystem=strict" "NoNewPrivileges=yes" "EnvironmentFile=-/etc/default/gasched-scheduler" \
+unit_has gasched-scheduler.service "Restart=on-failure" "StartLimitIntervalSec=0" \
+  "User=gasched" "StateDirectory=gasched" "ProtectSystem=strict" "NoNewPrivileges=yes" \
+  "EnvironmentFile=-/etc/default/gasched-scheduler" \
   'ExecStart=/usr/bin/gasched-run --serve --nodes 0 $GASCHED_SCHEDULER_OPTS'
 # The scheduler's default options parse and keep its journal in the state
 # directory; the standby's options are there, commented.

@@ -241,9 +241,10 @@ TEST_CASE("pg faults: the database restarted (pg_ctl restart -m immediate) under
 
 // -- the active cut from the database ---------------------------------------------------
 
-TEST_CASE("pg faults: the active cut from the database by the proxy (blackholed, sockets kept "
-          "open; or closed) while its nodes reach it steps down by itself within about its "
-          "lease, saying so; the standby takes over and every task ends with one result",
+TEST_CASE("pg faults: the active cut from the database by the proxy (blackholed with its "
+          "sockets kept open, or closed) while its nodes reach it steps down by itself within "
+          "about its lease, saying so, and the standby takes over and every task ends with one "
+          "result",
           "[pg][faults]") {
   bool close = GENERATE(false, true);
   INFO((close ? "closed" : "blackholed"));
@@ -261,7 +262,17 @@ TEST_CASE("pg faults: the active cut from the database by the proxy (blackholed,
   proxy.blackhole();
   if (close)
     proxy.close_all();
+  // A client awaits a result that finished before the cut: the scheduler
+  // reads it from the journal, on its own thread, which waits for the cut
+  // database; it must step down all the same (and fail the await).
+  auto early = c.at(0);
+  std::optional<caf::expected<task_result>> awaited;
+  std::thread asker{[&] {
+    blocking_client client{*c.sys, early, 30s, 30s};
+    awaited = client.await(ids[0]);
+  }};
   auto status = c.exits(0, 30s);
+  asker.join();
   auto gone = seconds_since(t0);
   auto err = c.servers[0]->err();
   INFO("the cut scheduler's stderr:\n" << err);
@@ -269,6 +280,9 @@ TEST_CASE("pg faults: the active cut from the database by the proxy (blackholed,
   CHECK(std::regex_search(err, std::regex{"stepping down: [^\n]*journal [^\n]*cannot renew "
                                           "the lease"}));
   CHECK(err.find("secret") == std::string::npos);
+  REQUIRE(awaited);
+  if (*awaited)  // answered before the commit got stuck
+    CHECK((*awaited)->value.get_as<int32_t>(0) == 1);
   c.await_active(1, 1);
   auto taken = seconds_since(t0);
   // Again: those running at the cut, and those the nodes ran for the cut

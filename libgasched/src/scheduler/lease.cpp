@@ -23,6 +23,7 @@ journal_options journal_options_for(const scheduler_options& opts, const pg_lead
 void start_lease(scheduler_self self) {
   auto& st = self->state;
   auto news = std::make_shared<lease_news>();
+  news->in_use = st.journal;
   st.news = news;
   // The threads wake the scheduler as the scheduler itself (from_self).
   auto me = caf::actor_cast<caf::weak_actor_ptr>(self->ctrl());
@@ -49,10 +50,14 @@ void start_lease(scheduler_self self) {
       wake();
     },
     [news, wake](caf::error why) {
+      std::shared_ptr<durable_journal> journal;
       {
         std::lock_guard<std::mutex> guard{news->mx};
         news->lost = std::move(why);
+        journal = news->in_use.lock();
       }
+      if (journal)
+        journal->cut();
       wake();
     });
 }
@@ -76,6 +81,10 @@ bool take_journal(scheduler_self self, std::shared_ptr<durable_journal> journal)
   }
   st.core->set_journal(journal.get());
   st.journal = std::move(journal);
+  if (st.news) {
+    std::lock_guard<std::mutex> guard{st.news->mx};
+    st.news->in_use = st.journal;
+  }
   on_commit_written(self);
   // Tasks the journal kept as running wait for their nodes to claim them
   // (adoption), and nothing is dispatched meanwhile; what none claims by

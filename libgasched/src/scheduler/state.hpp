@@ -73,6 +73,10 @@ struct lease_news {
   std::unique_ptr<durable_journal> journal;  ///< a standby got the lease and resumed
   caf::error open_error;                     ///< ... or could not resume
   caf::error lost;                           ///< the active lost the lease
+  /// The journal in use, cut by the lease's thread the moment the lease is
+  /// lost: the actor may be waiting on it (a commit or a read stuck on a
+  /// database cut off by the network) and could not step down otherwise.
+  std::weak_ptr<durable_journal> in_use;
 };
 
 struct scheduler_state {
