@@ -33,7 +33,6 @@ struct task_change {
   uint32_t node_failures = 0;
   int64_t seq = 0;
   int64_t node = -1;  ///< the journal's number of the node it ended on; -1: none
-  int64_t finished_at = 0;  ///< unix time in ms
   arena_ref args, value, error, error_text;
 };
 

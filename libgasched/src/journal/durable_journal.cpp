@@ -179,7 +179,6 @@ void durable_journal::finished(task_id id, outcome_kind how, node_index node,
   c.state = task_state::finished;
   c.how = how;
   c.node = node_number(node);
-  c.finished_at = now_ms();
   auto err = error;
   if (how == outcome_kind::succeeded) {
     c.value = keep(value);
@@ -229,6 +228,7 @@ durable_journal::started durable_journal::start_commit() {
     batch_.meta = meta_;
     batch_.prune_before = before;
     batch_.durable_id = meta_.next_id - 1;
+    batch_.finished_at = now_ms();
   }
   again_ = false;
   thread_.start([this] {

@@ -56,7 +56,6 @@ caf::expected<stored_result> durable_journal::buffered_result(const change_buffe
   r.id = c.id;
   r.how = c.how;
   r.node = c.node >= 0 ? names_.nodes[static_cast<size_t>(c.node)] : std::string{};
-  r.finished_at = c.finished_at;
   auto value = buf.bytes(c.value);
   auto error = buf.bytes(c.error);
   if (c.is_new) {

@@ -68,7 +68,7 @@ caf::error journal_writer::write_all(const commit_batch& batch, size_t& pruned) 
       return err;
   }
   for (auto& c : batch.changes.changes()) {
-    auto err = c.state == task_state::finished ? write_result(batch.changes, c)
+    auto err = c.state == task_state::finished ? write_result(batch.changes, c, batch.finished_at)
                                                : write_task(batch.changes, c);
     if (err)
       return err;
@@ -100,7 +100,8 @@ caf::error journal_writer::write_task(const change_buffer& buf, const task_chang
   return update_task_.run(*db_, "cannot write it");
 }
 
-void journal_writer::bind_outcome(const change_buffer& buf, const task_change& c) {
+void journal_writer::bind_outcome(const change_buffer& buf, const task_change& c,
+                                  int64_t finished_at) {
   auto& stmt = c.is_new ? insert_result_ : finish_task_;
   stmt.bind(1, static_cast<int64_t>(c.id));
   if (c.node >= 0)
@@ -110,11 +111,12 @@ void journal_writer::bind_outcome(const change_buffer& buf, const task_change& c
   bind_bytes(stmt, 5, buf, c.error);
   if (c.error_text.size > 0)
     stmt.bind(6, std::string{buf.bytes(c.error_text), c.error_text.size});
-  stmt.bind(7, c.finished_at);
+  stmt.bind(7, finished_at);
 }
 
-caf::error journal_writer::write_result(const change_buffer& buf, const task_change& c) {
-  bind_outcome(buf, c);
+caf::error journal_writer::write_result(const change_buffer& buf, const task_change& c,
+                                        int64_t finished_at) {
+  bind_outcome(buf, c, finished_at);
   if (c.is_new) {
     insert_result_.bind(8, int64_t{c.fn});
     bind_bytes(insert_result_, 9, buf, c.args);

@@ -29,8 +29,8 @@ public:
 private:
   caf::error write_all(const commit_batch& batch, size_t& pruned);
   caf::error write_task(const change_buffer& buf, const task_change& c);
-  caf::error write_result(const change_buffer& buf, const task_change& c);
-  void bind_outcome(const change_buffer& buf, const task_change& c);
+  caf::error write_result(const change_buffer& buf, const task_change& c, int64_t finished_at);
+  void bind_outcome(const change_buffer& buf, const task_change& c, int64_t finished_at);
 
   sqlite_db* db_ = nullptr;
   sqlite_stmt insert_task_, update_task_, insert_result_, finish_task_;

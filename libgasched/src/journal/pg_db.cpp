@@ -316,16 +316,40 @@ caf::error pg_db::exec_until(std::chrono::steady_clock::time_point deadline,
   }
 }
 
-void append_copy_bytea(std::string& out, const char* data, size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  out += "\\\\x";
-  auto at = out.size();
-  out.resize(at + 2 * n);
-  for (size_t i = 0; i < n; ++i) {
-    auto b = static_cast<unsigned char>(data[i]);
-    out[at + 2 * i] = digits[b >> 4];
-    out[at + 2 * i + 1] = digits[b & 15];
+caf::error pg_db::exec_with_copies(const std::string& sql, size_t copies,
+                                   const std::function<caf::error(size_t)>& feed,
+                                   const char* what, pg_rows* out) {
+  if (PQsendQuery(conn_, sql.c_str()) != 1)
+    return fail(what);
+  caf::error err;
+  size_t copy = 0;
+  while (auto res = PQgetResult(conn_)) {
+    if (PQresultStatus(res) == PGRES_COPY_IN) {
+      PQclear(res);
+      // After an error the server gets no rows: it fails the COPY, and
+      // with it the transaction.
+      if (!err)
+        err = copy < copies ? feed(copy) : fail(what);
+      ++copy;
+      if (PQputCopyEnd(conn_, err ? "gasched: the commit failed" : nullptr) != 1) {
+        if (!err)
+          err = fail(what);
+        break;  // the connection is gone
+      }
+      continue;
+    }
+    if (!err && !good(res))
+      err = fail(what, res);
+    if (!err && out != nullptr && PQresultStatus(res) == PGRES_TUPLES_OK)
+      *out = pg_rows{res};
+    else
+      PQclear(res);
   }
+  if (!err && copy != copies)
+    err = make_error(errc::journal_error, "journal " + where_ + ": " + what
+                                            + ": the server read " + std::to_string(copy)
+                                            + " of " + std::to_string(copies) + " COPYs");
+  return err;
 }
 
 } // namespace gasched::detail

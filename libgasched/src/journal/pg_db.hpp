@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -94,6 +95,14 @@ public:
   caf::error copy_put(const std::string& data, const char* what);
   caf::error copy_end(const char* what);
 
+  /// Runs `sql` as one query of several statements, `copies` of which are
+  /// COPY ... FROM STDIN: `feed(i)` sends the rows of the i-th (copy_put),
+  /// and the server reads them as soon as it comes to that statement. One
+  /// round trip for everything else. `out` gets the last result with rows.
+  caf::error exec_with_copies(const std::string& sql, size_t copies,
+                              const std::function<caf::error(size_t)>& feed,
+                              const char* what, pg_rows* out = nullptr);
+
   /// Whether the connection is usable.
   bool ok() const;
 
@@ -112,8 +121,5 @@ private:
   std::string where_;
   std::string sqlstate_;
 };
-
-/// Appends `n` bytes as a bytea field of COPY's text format.
-void append_copy_bytea(std::string& out, const char* data, size_t n);
 
 } // namespace gasched::detail

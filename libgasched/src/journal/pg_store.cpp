@@ -1,8 +1,9 @@
 #include "journal/pg_store.hpp"
 
 #include <algorithm>
-#include <charconv>
+#include <functional>
 #include <numeric>
+#include <type_traits>
 
 #include "gasched/errc.hpp"
 #include "journal/blob.hpp"
@@ -93,57 +94,68 @@ std::string bytea_literal(const char* data, size_t n) {
   return out + "'::bytea";
 }
 
-// COPY text format.
+// COPY's binary format: no text to make or for the server to parse. A row
+// is its number of fields, then each field's length and bytes (integers
+// big-endian, bytea and text as they are; length -1: NULL).
 struct copy_row {
   std::string& out;
-  bool first = true;
-  void sep() {
-    if (!first)
-      out += '\t';
-    first = false;
+
+  copy_row(std::string& o, int16_t fields) : out(o) {
+    be(fields);
   }
-  copy_row& num(int64_t x) {
-    sep();
-    char digits[24];
-    auto end = std::to_chars(digits, digits + sizeof(digits), x).ptr;
-    out.append(digits, end);
+  template <class T>
+  void be(T x) {
+    auto u = static_cast<std::make_unsigned_t<T>>(x);
+    for (int shift = 8 * (static_cast<int>(sizeof(T)) - 1); shift >= 0; shift -= 8)
+      out += static_cast<char>((u >> shift) & 0xff);
+  }
+  copy_row& i64(int64_t x) {
+    be(int32_t{8});
+    be(x);
+    return *this;
+  }
+  copy_row& i32(int64_t x) {
+    be(int32_t{4});
+    be(static_cast<int32_t>(x));
+    return *this;
+  }
+  copy_row& i16(int64_t x) {
+    be(int32_t{2});
+    be(static_cast<int16_t>(x));
     return *this;
   }
   copy_row& null() {
-    sep();
-    out += "\\N";
+    be(int32_t{-1});
     return *this;
   }
   copy_row& bytes(const change_buffer& buf, arena_ref r) {
-    sep();
     if (r.size == 0)
-      out += "\\N";
-    else
-      append_copy_bytea(out, buf.bytes(r), r.size);
+      return null();
+    be(static_cast<int32_t>(r.size));
+    out.append(buf.bytes(r), r.size);
     return *this;
   }
+  // A text value holds no NUL: they are left out, as the text format did.
   copy_row& text(const change_buffer& buf, arena_ref r) {
-    sep();
-    if (r.size == 0) {
-      out += "\\N";
-      return *this;
-    }
+    if (r.size == 0)
+      return null();
     auto p = buf.bytes(r);
+    auto at = out.size();
+    be(int32_t{0});
     for (size_t i = 0; i < r.size; ++i)
-      switch (p[i]) {
-        case '\\': out += "\\\\"; break;
-        case '\t': out += "\\t"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\0': break;
-        default: out += p[i];
-      }
+      if (p[i] != '\0')
+        out += p[i];
+    auto n = static_cast<uint32_t>(out.size() - at - 4);
+    for (int k = 0; k < 4; ++k)
+      out[at + static_cast<size_t>(k)] = static_cast<char>((n >> (24 - 8 * k)) & 0xff);
     return *this;
-  }
-  void end() {
-    out += '\n';
   }
 };
+
+// The binary format's header (signature, flags, no extension) and trailer.
+constexpr char copy_header[] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+constexpr size_t copy_header_size = 19;
+constexpr char copy_trailer[] = "\377\377";
 
 caf::error refuse(const std::string& where, const std::string& why) {
   return make_error(errc::journal_error, "journal " + where + ": " + why
@@ -373,8 +385,6 @@ caf::error pg_store::write(const commit_batch& batch, size_t& pruned) {
   pruned = 0;
   if (!db_.ok())
     return db_.fail("cannot write it (the connection is lost)");
-  if (auto err = db_.exec("BEGIN", "cannot write it"))
-    return err;
   auto err = write_in_transaction(batch, pruned);
   if (err) {
     err = fenced_or(std::move(err));
@@ -384,81 +394,80 @@ caf::error pg_store::write(const commit_batch& batch, size_t& pruned) {
 }
 
 template <class Select, class Row>
-caf::error pg_store::copy_each(const change_buffer& buf, const char* into, Select select,
-                               Row write, size_t* count) {
+caf::error pg_store::copy_each(const change_buffer& buf, int16_t fields, Select select,
+                               Row write) {
   constexpr size_t part = 256 * 1024;
-  std::string rows;
-  size_t n = 0;
+  std::string rows{copy_header, copy_header_size};
   for (auto& c : buf.changes()) {
     if (!select(c))
       continue;
-    if (n++ == 0)
-      if (auto err = db_.copy_begin(into, "cannot write it"))
-        return err;
-    copy_row row{rows};
+    copy_row row{rows, fields};
     write(c, row);
-    row.end();
     if (rows.size() >= part) {
       if (auto err = db_.copy_put(rows, "cannot write it"))
         return err;
       rows.clear();
     }
   }
-  if (count != nullptr)
-    *count = n;
-  if (n == 0)
-    return caf::none;
-  if (auto err = db_.copy_put(rows, "cannot write it"))
-    return err;
-  return db_.copy_end("cannot write it");
+  rows.append(copy_trailer, 2);
+  return db_.copy_put(rows, "cannot write it");
 }
 
 caf::error pg_store::write_in_transaction(const commit_batch& batch, size_t& pruned) {
   auto& buf = batch.changes;
   // New tasks, ends of tasks written before, then dispatched and requeued
-  // ones: three COPYs, each sent in parts while the next rows are made.
+  // ones: up to three binary COPYs, and the whole commit one query, so that
+  // the server reads each COPY's rows as it comes to it, without a round
+  // trip of its own.
   auto is_new = [](const task_change& c) { return c.is_new; };
   auto is_end = [](const task_change& c) { return !c.is_new && c.state == task_state::finished; };
   auto is_other = [](const task_change& c) {
     return !c.is_new && c.state != task_state::finished;
   };
+  size_t news = 0, ends = 0, others = 0;
+  for (auto& c : buf.changes())
+    ++(is_new(c) ? news : is_end(c) ? ends : others);
   auto fresh_row = [&](const task_change& c, copy_row& row) {
-    row.num(static_cast<int64_t>(c.id)).num(c.fn).bytes(buf, c.args).num(c.priority);
-    row.num(static_cast<int64_t>(c.state));
+    row.i64(static_cast<int64_t>(c.id)).i32(c.fn).bytes(buf, c.args).i32(c.priority);
+    row.i16(static_cast<int64_t>(c.state));
     if (c.state == task_state::finished) {
-      row.num(static_cast<int64_t>(c.id)).num(0);
-      c.node >= 0 ? row.num(c.node) : row.null();
-      row.num(static_cast<int64_t>(c.how)).bytes(buf, c.value).bytes(buf, c.error);
-      row.text(buf, c.error_text).num(c.finished_at);
+      row.i64(static_cast<int64_t>(c.id)).i32(0);
+      c.node >= 0 ? row.i32(c.node) : row.null();
+      row.i16(static_cast<int64_t>(c.how)).bytes(buf, c.value).bytes(buf, c.error);
+      row.text(buf, c.error_text).i64(batch.finished_at);
     } else {
-      row.num(c.seq).num(c.node_failures);
+      row.i64(c.seq).i32(c.node_failures);
       row.null().null().null().null().null().null();
     }
   };
   auto end_row = [&](const task_change& c, copy_row& row) {
-    row.num(static_cast<int64_t>(c.id));
-    c.node >= 0 ? row.num(c.node) : row.null();
-    row.num(static_cast<int64_t>(c.how)).bytes(buf, c.value).bytes(buf, c.error);
-    row.text(buf, c.error_text).num(c.finished_at);
+    row.i64(static_cast<int64_t>(c.id));
+    c.node >= 0 ? row.i32(c.node) : row.null();
+    row.i16(static_cast<int64_t>(c.how)).bytes(buf, c.value).bytes(buf, c.error);
+    row.text(buf, c.error_text).i64(batch.finished_at);
   };
   auto other_row = [&](const task_change& c, copy_row& row) {
-    row.num(static_cast<int64_t>(c.id)).num(static_cast<int64_t>(c.state));
-    c.requeued ? row.num(c.seq).num(c.node_failures) : row.null().null();
+    row.i64(static_cast<int64_t>(c.id)).i16(static_cast<int64_t>(c.state));
+    c.requeued ? row.i64(c.seq).i32(c.node_failures) : row.null().null();
   };
-  if (auto err = copy_each(buf, "gasched_tasks(id, fn, args, priority, state, seq, "
-                                "node_failures, node, outcome, value, error, error_text, "
-                                "finished_at)",
-                           is_new, fresh_row))
-    return err;
-  if (auto err = copy_each(buf, "gasched_ends", is_end, end_row))
-    return err;
-  size_t others = 0;
-  if (auto err = copy_each(buf, "gasched_changes", is_other, other_row, &others))
-    return err;
-  // The rest and the commit in one message; the fence first.
-  std::string sql = "SELECT gasched_fence_check(" + std::to_string(generation_) + ");";
-  if (others > 0)
+  // The fence first: a scheduler that lost its lease sends no rows.
+  std::string sql = "BEGIN; SELECT gasched_fence_check(" + std::to_string(generation_) + ");";
+  std::vector<std::function<caf::error()>> copies;
+  if (news > 0) {
+    sql += "COPY gasched_tasks(id, fn, args, priority, state, seq, node_failures, node, "
+           "outcome, value, error, error_text, finished_at) FROM STDIN (FORMAT binary);";
+    copies.emplace_back([&] { return copy_each(buf, 13, is_new, fresh_row); });
+  }
+  if (ends > 0) {
+    sql += "COPY gasched_ends(id, node, outcome, value, error, error_text, finished_at) "
+           "FROM STDIN (FORMAT binary);";
+    copies.emplace_back([&] { return copy_each(buf, 7, is_end, end_row); });
+  }
+  if (others > 0) {
+    sql += "COPY gasched_changes(id, state, seq, node_failures) FROM STDIN (FORMAT binary);";
     sql += apply_changes;
+    copies.emplace_back([&] { return copy_each(buf, 4, is_other, other_row); });
+  }
   for (size_t i = 0; i < batch.functions.size(); ++i)
     sql += "INSERT INTO gasched_functions VALUES(" + std::to_string(batch.first_function + i)
            + ", " + quote(batch.functions[i]) + ");";
@@ -485,14 +494,16 @@ caf::error pg_store::write_in_transaction(const commit_batch& batch, size_t& pru
            "finished_at < " + before + ") o ORDER BY id LIMIT "
            + std::to_string(prune_limit) + "), e AS (DELETE FROM gasched_ends WHERE id IN "
            "(SELECT id FROM old)), d AS (DELETE FROM gasched_tasks WHERE id IN (SELECT id "
-           "FROM old) RETURNING 1) SELECT count(*) FROM d";
-    pg_rows r;
-    if (auto err = db_.exec(sql, "cannot write it", &r))
-      return err;
-    pruned = static_cast<size_t>(r.int64(0, 0));
-    return db_.exec("COMMIT", "cannot write it");
+           "FROM old) RETURNING 1) SELECT count(*) FROM d;";
   }
-  return db_.exec(sql + "COMMIT", "cannot write it");
+  sql += "COMMIT";
+  pg_rows r;
+  auto feed = [&](size_t i) { return copies[i](); };
+  if (auto err = db_.exec_with_copies(sql, copies.size(), feed, "cannot write it", &r))
+    return err;
+  if (batch.prune_before != 0)
+    pruned = static_cast<size_t>(r.int64(0, 0));
+  return caf::none;
 }
 
 // -- read --------------------------------------------------------------------------

@@ -80,11 +80,10 @@ private:
                                    journal_names& names, journal_notes& notes,
                                    journal_snapshot& snapshot);
   caf::error write_in_transaction(const commit_batch& batch, size_t& pruned);
-  // COPY `into` of the changes `select` picks, as `write` makes their rows;
-  // `count` gets how many.
+  // The rows of a binary COPY in progress: the changes `select` picks, as
+  // `write` makes them (`fields` each), sent in parts.
   template <class Select, class Row>
-  caf::error copy_each(const change_buffer& buf, const char* into, Select select, Row write,
-                       size_t* count = nullptr);
+  caf::error copy_each(const change_buffer& buf, int16_t fields, Select select, Row write);
   caf::error fenced_or(caf::error err);
 
   pg_db db_;
