@@ -26,7 +26,7 @@ struct cluster::impl {
                          restart_policy{opts.max_restarts,
                                         std::chrono::seconds(opts.restart_window)},
                          display};
-  cluster_context ctx{opts, display, signals, nodes, supervision, {}, false, {}, unix_ms_now(), 0};
+  cluster_context ctx{opts, display, signals, nodes, supervision, {}, false, {}, unix_ms_now(), 0, {}};
 
   std::optional<caf::actor_system_config> cfg;
   std::optional<caf::actor_system> sys;
