@@ -252,10 +252,10 @@ TEST_CASE("pg done: standbys started before, during and after a batch each becom
   CHECK(c.serve(1).find("role: standby") != std::string::npos);  // before
   c.start_nodes(2);
   c.await_nodes(0, 2);
-  const int n = 1000;  // 20 ms on 2 nodes of 4 slots: about 2.5 s
+  const int n = 1000;  // 40 ms on 2 nodes of 4 slots: about 5 s, a standby starts in 1
   auto out = c.dir.file("out-1.jsonl");
   {
-    run_process client{c.dir, {"--connect", c.all(), "--tasks", c.task_file(n, 20), "--out",
+    run_process client{c.dir, {"--connect", c.all(), "--tasks", c.task_file(n, 40), "--out",
                                out, "-q"}};
     await_lines(out, n / 5, client);
     CHECK(c.serve(2).find("role: standby") != std::string::npos);  // during
