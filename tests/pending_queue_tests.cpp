@@ -2,6 +2,11 @@
 // requeued tasks first, and removal from anywhere.
 #include "core_support.hpp"
 
+#include <algorithm>
+#include <list>
+#include <map>
+#include <random>
+
 using namespace gasched;
 using namespace gasched::core_test;
 
@@ -246,5 +251,74 @@ TEST_CASE("pending_queue: accepted times come back exact, however long a task wa
   auto f = q.pop();
   CHECK(f.id == 6);
   CHECK(f.accepted_us == t0 + 7);
+  CHECK(q.empty());
+}
+
+// Large enough to span many of the queue's blocks (they grow to 2,048
+// entries), with requeues, removals and pops interleaved, against a model
+// that is obviously right: a list per priority.
+TEST_CASE("pending_queue: 60,000 tasks over many blocks keep the model's order",
+          "[core][pending_queue]") {
+  pending_queue q;
+  std::map<int32_t, std::list<task_id>, std::greater<>> model;
+  std::mt19937 rng{7};
+  task_id next_id = 1;
+  task_id next_requeued = 1'000'000;
+  size_t size = 0;
+  auto model_pop = [&] {
+    auto it = model.begin();
+    auto id = it->second.front();
+    it->second.pop_front();
+    if (it->second.empty())
+      model.erase(it);
+    return id;
+  };
+  auto model_remove = [&](task_id id) {
+    for (auto it = model.begin(); it != model.end(); ++it)
+      if (auto pos = std::find(it->second.begin(), it->second.end(), id);
+          pos != it->second.end()) {
+        it->second.erase(pos);
+        if (it->second.empty())
+          model.erase(it);
+        return true;
+      }
+    return false;
+  };
+  for (int step = 0; step < 120'000; ++step) {
+    auto op = rng() % 100;
+    int32_t priority = static_cast<int32_t>(rng() % 3);
+    if (op < 55 || size == 0) {
+      q.push_back(next_id, priority, 0, caf::make_message(int32_t(next_id)));
+      model[priority].push_back(next_id++);
+      ++size;
+    } else if (op < 65) {
+      q.push_front(requeued(next_requeued, priority));
+      model[priority].push_front(next_requeued++);
+      ++size;
+    } else if (op < 70) {
+      // Any id, pending or not: remove agrees with the model on which.
+      auto id = static_cast<task_id>(1 + rng() % next_id);
+      auto removed = q.remove(id);
+      REQUIRE(removed.has_value() == model_remove(id));
+      if (removed)
+        --size;
+    } else {
+      auto t = q.pop();
+      REQUIRE(t.id == model_pop());
+      if (t.id < 1'000'000)
+        REQUIRE(holds(t.args, int32_t(t.id)));
+      --size;
+    }
+    REQUIRE(q.size() == size);
+    if (step % 20'000 == 0) {
+      std::vector<task_id> expected;
+      for (auto& [p, l] : model)
+        expected.insert(expected.end(), l.begin(), l.end());
+      REQUIRE(visit_all(q) == expected);
+    }
+  }
+  CHECK(size > 10'000);  // the queue did grow over many blocks
+  while (!model.empty())
+    REQUIRE(q.pop().id == model_pop());
   CHECK(q.empty());
 }

@@ -101,11 +101,10 @@ int64_t pending_queue::seq_of(task_id id) const {
 }
 
 const pending_queue::entry* pending_queue::find_in(const level& lvl, int64_t seq) {
-  auto pos = std::lower_bound(lvl.tasks.begin(), lvl.tasks.end(), seq,
-                              [](const entry& x, int64_t s) { return x.seq < s; });
-  if (pos == lvl.tasks.end() || pos->seq != seq || pos->fn == tombstone)
+  auto pos = lvl.tasks.lower_bound(seq, [](const entry& x) { return x.seq; });
+  if (pos == nullptr || pos->seq != seq || pos->fn == tombstone)
     return nullptr;
-  return &*pos;
+  return pos;
 }
 
 bool pending_queue::contains(task_id id) const {

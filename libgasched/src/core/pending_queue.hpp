@@ -1,7 +1,7 @@
 // The tasks waiting for a slot: highest priority first, oldest first within a
 // priority, and tasks requeued from a dead node ahead of their priority.
 //
-// Each priority has one deque kept sorted by `seq`: a new task's seq is its id
+// Each priority has one segmented_queue kept sorted by `seq`: a new task's seq is its id
 // (ids grow), a requeued task's seq counts down from -1 (below every id), so
 // push_back and push_front both keep the order, and a task is found by binary
 // search. Cancelled tasks stay in place as tombstones until they reach the front.
@@ -17,6 +17,7 @@
 #include <caf/message.hpp>
 
 #include "core/compact_args.hpp"
+#include "core/segmented_queue.hpp"
 #include "gasched/task.hpp"
 
 namespace gasched::detail {
@@ -65,10 +66,11 @@ public:
   template <class F>
   void for_each(F&& f) const {
     for (auto& [priority, lvl] : levels_)
-      for (auto& x : lvl.tasks)
+      lvl.tasks.for_each([&, p = priority](const entry& x) {
         if (x.fn != tombstone)
-          f(x.seq >= 0 ? static_cast<task_id>(x.seq) : requeued_.at(x.seq).id, priority, x.fn,
+          f(x.seq >= 0 ? static_cast<task_id>(x.seq) : requeued_.at(x.seq).id, p, x.fn,
             x.args.to_message());
+      });
   }
 
 private:
@@ -112,7 +114,7 @@ private:
   };
 
   struct level {
-    std::deque<entry> tasks;  // ascending seq
+    segmented_queue<entry> tasks;  // ascending seq
     size_t live = 0;          // entries that are not tombstones
     std::deque<mark> marks;   // ascending id and time; the first at or below the front
   };
