@@ -71,7 +71,7 @@ TEST_CASE("gasched-node offers only what is safe to expose, gasched-test-node th
                                           "events.aggregate(std::string, std::string)",
                                           "hello.world(int32_t)"});
   auto test = functions_of(GASCHED_NODE_PROGRAM);
-  CHECK(test.size() == stock.size() + 11);
+  CHECK(test.size() == stock.size() + 12);
   for (auto fn : {"test.die()", "test.sleep(int32_t, int32_t)", "hello.world(int32_t)",
                   "test.record(int32_t, int32_t, std::string)"})
     CHECK(std::find(test.begin(), test.end(), fn) != test.end());
