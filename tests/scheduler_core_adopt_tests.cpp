@@ -137,3 +137,29 @@ TEST_CASE("scheduler_core: a task the journal kept as running, node and epoch un
   CHECK(core.release_unadopted() == 1);
   CHECK(ids_of(dispatch(core)) == ids{2});
 }
+
+// Found by the soak: a scheduler killed after dispatching tasks whose accept
+// it had not committed; started again, it gave their ids to new tasks, and a
+// node claiming its old lease on such an id got the new task's result made
+// of the old task's run (a wrong value, no attempt of its own).
+TEST_CASE("scheduler_core: a claim on an id the journal never held does not adopt this run's "
+          "task of that id",
+          "[core][adopt]") {
+  journal_snapshot s;
+  s.generation = generation;
+  s.next_id = 4;  // 4 and 5 were dispatched by the earlier run, never committed
+  s.functions = {"f"};
+  scheduler_core core{core_limits{4, 0, 3}};
+  REQUIRE_FALSE(core.restore(std::move(s)));
+  auto id = core.enqueue("f", caf::make_message(int32_t{1}), 0);  // this run's task 4
+  REQUIRE(id);
+  CHECK(*id == 4);
+  auto a = core.add_node(0);
+  CHECK(core.adopt(a, "a", {{4, old_epoch + 4}, {5, old_epoch + 5}}).empty());
+  CHECK(core.adopted() == 0);
+  CHECK(pending_ids(core) == ids{4});
+  // Its own run, under this generation's lease.
+  auto orders = dispatch(core);
+  REQUIRE(ids_of(orders) == ids{4});
+  CHECK(orders.front().epoch >> 16 == generation);
+}

@@ -214,6 +214,7 @@ caf::error scheduler_core::restore(journal_snapshot&& s) {
       return make_error(errc::invalid_argument, "restore: task " + std::to_string(t.id)
                                                   + " has no function name");
   next_id_ = s.next_id;
+  restored_next_id_ = s.next_id;
   generation_ = s.generation;
   auto now = clock_();  // when they were accepted before is not journaled
   count_ = s.count;
@@ -259,8 +260,11 @@ std::vector<task_id> scheduler_core::adopt(node_index n,
       unadopted_.erase(it);
       run_adopted(n, epoch, std::move(t));
       adopted.push_back(id);
-    } else if (earlier(epoch) && pending_.contains(id)) {
+    } else if (earlier(epoch) && id < restored_next_id_ && pending_.contains(id)) {
       // Dispatched before the restart, but the journal did not record it.
+      // Only a task the journal holds: an id from restored_next_id_ on is
+      // this run's own, reused from an accept the earlier run never
+      // committed, and the node's lease is for another task.
       run_adopted(n, epoch, std::move(*pending_.remove(id)));
       adopted.push_back(id);
     }

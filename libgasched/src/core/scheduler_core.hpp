@@ -382,6 +382,7 @@ private:
   std::vector<std::string> functions_;
   std::unordered_map<std::string, uint32_t> function_index_;
   task_id next_id_ = 1;
+  task_id restored_next_id_ = 1;  // ids below: accepted by an earlier run
   uint32_t generation_ = 0;
   counters count_;
   journal* journal_ = nullptr;
