@@ -39,3 +39,10 @@ struct held_port {
     close(fd);
   }
 };
+
+/// A loopback port free at this moment (bound, then released): for a program
+/// started next with a fixed address, as schedulers sharing a journal are.
+inline uint16_t free_port() {
+  held_port p{false};
+  return p.port;
+}

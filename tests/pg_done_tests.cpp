@@ -31,11 +31,6 @@ using namespace gasched::run_test;
 
 namespace {
 
-uint16_t free_port() {
-  held_port p{false};
-  return p.port;
-}
-
 // Schedulers at fixed addresses on one journal, nodes joining all of them.
 struct ha_cluster {
   scratch dir;

@@ -37,11 +37,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-uint16_t free_port() {
-  held_port p{false};
-  return p.port;
-}
-
 double seconds_since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
 }

@@ -24,11 +24,6 @@ using namespace gasched::run_test;
 
 namespace {
 
-uint16_t free_port() {
-  held_port p{false};
-  return p.port;
-}
-
 // Schedulers sharing `url`, nodes joining all of them, a client.
 struct cluster {
   scratch dir;

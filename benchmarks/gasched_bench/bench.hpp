@@ -67,6 +67,8 @@ double percentile(std::vector<double> v, double p);
 std::string self_dir();
 std::string run_command(const std::string& cmd);
 std::string cpu_model();
+// A new empty file /tmp/gasched-bench-WHAT-XXXXXX; throws when it cannot be made.
+std::string temp_file(const std::string& what);
 
 std::vector<task> identity_tasks(size_t n);
 

@@ -82,6 +82,15 @@ std::string run_command(const std::string& cmd) {
   return out;
 }
 
+std::string temp_file(const std::string& what) {
+  auto name = "/tmp/gasched-bench-" + what + "-XXXXXX";
+  auto fd = mkstemp(name.data());
+  if (fd < 0)
+    throw std::runtime_error("cannot create a temporary file for " + what);
+  close(fd);
+  return name;
+}
+
 std::string cpu_model() {
   std::ifstream in{"/proc/cpuinfo"};
   std::string line;

@@ -64,22 +64,13 @@ std::string read_file(const std::string& path) {
   return std::string{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
 }
 
-std::string temp_path(const char* what) {
-  std::string name = std::string{"/tmp/gasched-bench-"} + what + "-XXXXXX";
-  auto fd = mkstemp(name.data());
-  if (fd < 0)
-    throw std::runtime_error("idle: cannot create a temporary file");
-  close(fd);
-  return name;
-}
-
 // The processes of one measurement, stopped (SIGTERM) when it ends.
 struct idle_cluster {
   tools::child_process run;
   std::vector<tools::child_process> nodes;
   tools::child_process app;
   tools::child_process stealing_app;
-  std::string run_log = temp_path("idle-run");
+  std::string run_log = temp_file("idle-run");
 
   ~idle_cluster() {
     for (auto* p : {&app, &stealing_app, &run})

@@ -35,15 +35,6 @@ struct timed_run {
   double peak_mb;  // the child's peak resident memory
 };
 
-std::string temp_file(const char* what) {
-  std::string name = std::string{"/tmp/gasched-bench-"} + what + "-XXXXXX";
-  auto fd = mkstemp(name.data());
-  if (fd < 0)
-    throw std::runtime_error("remote: cannot create a temporary file");
-  close(fd);
-  return name;
-}
-
 size_t ok_lines(const std::string& path) {
   std::ifstream in{path};
   size_t n = 0;
