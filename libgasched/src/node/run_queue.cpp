@@ -4,6 +4,14 @@
 
 namespace gasched::detail {
 
+namespace {
+
+bool blocks(const task_job& job) {
+  return job.fn == nullptr || job.fn->mode == call_mode::blocking;
+}
+
+} // namespace
+
 run_queue::lane& run_queue::lane_for(const caf::actor_addr& scheduler) {
   for (auto& l : lanes_)
     if (l.scheduler == scheduler)
@@ -51,6 +59,7 @@ void run_queue::push(const caf::actor_addr& scheduler, uint32_t limit,
   l.limit = limit;
   for (auto& job : jobs) {
     job->received = now;
+    blocking_ += blocks(*job) ? 1 : 0;
     l.jobs.push_back(taken{std::move(job), caf::timespan{0}});
   }
   queued_.fetch_add(jobs.size(), std::memory_order_relaxed);
@@ -61,6 +70,7 @@ void run_queue::push_front(job_ptr job, caf::timespan pause) {
   if (stopped_)
     return;
   auto& l = lane_for(job->scheduler.address());
+  blocking_ += blocks(*job) ? 1 : 0;
   l.jobs.push_front(taken{std::move(job), pause});
   queued_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -70,7 +80,8 @@ run_queue::wake_plan run_queue::plan(size_t max_slots) {
   std::lock_guard<std::mutex> guard{mtx_};
   if (stopped_)
     return result;
-  auto wanted = runnable();
+  auto non_blocking = queued_.load(std::memory_order_relaxed) - blocking_;
+  auto wanted = std::min(runnable(), blocking_ + (non_blocking + max_in_a_row - 1) / max_in_a_row);
   if (wanted <= woken_)
     return result;
   wanted -= woken_;
@@ -114,6 +125,7 @@ std::optional<run_queue::taken> run_queue::next_locked(size_t index, uint64_t ge
     auto t = std::move(l->jobs.front());
     l->jobs.pop_front();
     queued_.fetch_sub(1, std::memory_order_relaxed);
+    blocking_ -= blocks(*t.job) ? 1 : 0;
     if (t.job->cancelled) {
       if (l->running == 0 && l->jobs.empty())
         lanes_.erase(lanes_.begin() + (l - lanes_.data()));
@@ -197,6 +209,7 @@ void run_queue::stop() {
       t.job->cancel();
   lanes_.clear();
   queued_ = 0;
+  blocking_ = 0;
   for (auto& s : slots_) {
     if (s.job)
       s.job->cancel();

@@ -30,6 +30,10 @@ namespace gasched::detail {
 
 class run_queue {
 public:
+  /// Jobs of non-blocking functions a worker runs in a row before it lets
+  /// other actors have its CAF thread (it goes on with a message to itself).
+  static constexpr size_t max_in_a_row = 64;
+
   /// A job taken, and the pause before its next attempt (a resumed job).
   struct taken {
     job_ptr job;
@@ -59,7 +63,10 @@ public:
   void push_front(job_ptr job, caf::timespan pause);
 
   /// The workers to wake (and to spawn, up to `max_slots` slots) for the jobs
-  /// that may run now; marks them woken.
+  /// that may run now; marks them woken. A blocking job needs a worker (its
+  /// thread) of its own; one worker runs up to max_in_a_row non-blocking jobs
+  /// in a row, so they wake one worker per max_in_a_row (waking one per job
+  /// cost an actor activation each that found nothing to do).
   wake_plan plan(size_t max_slots);
 
   /// Slot `slot` (generation `gen`) is done with the job it held, if any,
@@ -149,6 +156,7 @@ private:
   std::vector<slot> slots_;
   size_t woken_ = 0;  // slots woken that have not looked for work yet
   bool stopped_ = false;
+  size_t blocking_ = 0;  // queued jobs of blocking functions
   std::atomic<size_t> queued_{0};
   std::atomic<size_t> busy_{0};
 };

@@ -33,10 +33,6 @@ void keep_forever(T&& x) {
   kept->push_back(std::make_shared<std::decay_t<T>>(std::forward<T>(x)));
 }
 
-// Jobs a worker runs in a row before it lets other actors have its thread
-// (it goes on with a message to itself).
-constexpr int max_in_a_row = 64;
-
 // The worker's thread for blocking functions: one call at a time.
 struct runner {
   std::mutex mtx;
@@ -142,7 +138,12 @@ using worker_self = caf::event_based_actor;
 void post_batch(worker_core& core) {
   if (core.batch.empty())
     return;
-  core.shared->outcomes.post_all(core.batch, core.shared->others_in_hand());
+  // More than one in a row: tasks stream in, and more outcomes may follow in a
+  // moment (workers woken by the node's next orders): the node sends them
+  // together. One alone, nothing else in hand: sent at once (a lone task's
+  // round trip).
+  auto more = core.batch.size() > 1 || core.shared->others_in_hand();
+  core.shared->outcomes.post_all(core.batch, more);
   core.batch.clear();
   core.shared->jobs.posted(core.slot);
 }
@@ -217,11 +218,11 @@ bool start(worker_self* self, worker_core& core, run_queue::taken&& t) {
 // Runs the jobs waiting, in a row, until there are none or one goes on later;
 // then posts their outcomes together.
 void work(worker_self* self, worker_core& core) {
-  for (int n = 0;; ++n) {
+  for (size_t n = 0;; ++n) {
     auto t = core.shared->jobs.next(core.slot, core.gen, false);
     if (!t)
       break;
-    if (n == max_in_a_row) {
+    if (n == run_queue::max_in_a_row) {
       // Its turn is over: the job taken waits in its mailbox.
       self->send(self, run_atom::value, std::move(t->job), t->pause);
       break;
