@@ -118,6 +118,28 @@ TEST_CASE("every program maps usage errors to exit 2 and runtime failures to exi
   CHECK(err.find(dir.file("no-certs")) != std::string::npos);
 }
 
+TEST_CASE("gasched-node refuses a bad worker restart intensity, naming the option and the "
+          "value",
+          "[run][options]") {
+  scratch dir;
+  std::string err;
+  for (auto program : {stock_node_program(), std::string{GASCHED_NODE_PROGRAM}}) {
+    INFO(program);
+    CHECK(exit_status({program, "--worker-restart-period", "0"}, err, dir) == 2);
+    CHECK(err.find("--worker-restart-period") != std::string::npos);
+    CHECK(err.find("not in range 1 to 86400000") != std::string::npos);
+    CHECK(exit_status({program, "--worker-restart-period", "10s"}, err, dir) == 2);
+    CHECK(err.find("--worker-restart-period") != std::string::npos);
+    CHECK(err.find("10s") != std::string::npos);
+    CHECK(exit_status({program, "--worker-restarts", "-1"}, err, dir) == 2);
+    CHECK(err.find("--worker-restarts") != std::string::npos);
+    CHECK(err.find("-1") != std::string::npos);
+    CHECK(exit_status({program, "--worker-restarts", "2000000"}, err, dir) == 2);
+    CHECK(err.find("--worker-restarts") != std::string::npos);
+    CHECK(err.find("2000000") != std::string::npos);
+  }
+}
+
 namespace {
 
 // The help of `option` in `program --help`: its description, without the

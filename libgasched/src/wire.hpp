@@ -39,9 +39,8 @@ using join_atom = caf::atom_constant<caf::atom("join")>;
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
 /// scheduler -> node: (run_atom, run_batch)
 using run_atom = caf::atom_constant<caf::atom("run")>;
-/// a node's task-worker actors (same process only): a job is over; the next
+/// a node's task-worker actors (same process only): the next
 /// attempt's timer; a blocking call's result from the worker's thread
-using worker_done_atom = caf::atom_constant<caf::atom("wdone")>;
 using worker_retry_atom = caf::atom_constant<caf::atom("wretry")>;
 using worker_result_atom = caf::atom_constant<caf::atom("wresult")>;
 /// node -> scheduler: (done_atom, done_batch)
@@ -188,7 +187,6 @@ using node_impl = node_actor::extend<
   caf::reacts_to<rename_atom, std::string>,
   caf::reacts_to<flush_atom>,
   caf::reacts_to<rejoin_atom>,
-  caf::reacts_to<worker_done_atom>,         // from its task-worker actors
   caf::reacts_to<orphans_atom, uint64_t>>;  // its timer: stop keeping the lost tasks
 
 /// A scheduler as its nodes see it.

@@ -544,9 +544,6 @@ detail::node_impl::behavior_type node_behavior(node_self* self,
     },
     [self](rename_atom, std::string& name) { rename(self, name); },
     [self](flush_atom) { self->state.pool->flush(); },
-    [self](worker_done_atom) {
-      self->state.pool->worker_done(caf::actor_cast<caf::actor_addr>(self->current_sender()));
-    },
     [self](orphans_atom, uint64_t episode) {
       if (self->current_sender() == self->ctrl())
         drop_orphans(self, episode);

@@ -11,14 +11,34 @@ namespace gasched::detail {
 void outbox::post(const scheduler_for_nodes& scheduler, run_outcome&& outcome,
                   bool others_in_hand) {
   std::unique_lock<std::mutex> guard{mtx_};
+  if (closed_ || !add(scheduler, std::move(outcome)))
+    return;
+  send_or_ask(guard, others_in_hand);
+}
+
+void outbox::post_all(std::vector<std::pair<scheduler_for_nodes, run_outcome>>& outcomes,
+                      bool others_in_hand) {
+  std::unique_lock<std::mutex> guard{mtx_};
   if (closed_)
     return;
+  bool any = false;
+  for (auto& [dest, o] : outcomes)
+    any = add(dest, std::move(o)) || any;
+  if (any)
+    send_or_ask(guard, others_in_hand);
+}
+
+bool outbox::add(const scheduler_for_nodes& scheduler, run_outcome&& outcome) {
   auto dest = scheduler;
   if ((!held_.empty() || !routes_.empty()) && route(dest, lease{outcome.id, outcome.epoch})) {
     kept_.emplace_back(std::move(dest), std::move(outcome));
-    return;
+    return false;
   }
   ready_.emplace_back(std::move(dest), std::move(outcome));
+  return true;
+}
+
+void outbox::send_or_ask(std::unique_lock<std::mutex>& guard, bool others_in_hand) {
   if (sending_)
     return;  // the thread that is sending takes it along
   if (others_in_hand) {

@@ -31,6 +31,10 @@ public:
   void post(const scheduler_for_nodes& scheduler, run_outcome&& outcome,
             bool others_in_hand);
 
+  /// post() for several outcomes at once.
+  void post_all(std::vector<std::pair<scheduler_for_nodes, run_outcome>>& outcomes,
+                bool others_in_hand);
+
   /// Sends everything now (the node actor, when a thread asked it to).
   void flush();
 
@@ -78,6 +82,10 @@ private:
   // Where an outcome for `dest` under `l` goes now; true if kept instead.
   // Requires mtx_ held.
   bool route(scheduler_for_nodes& dest, lease l);
+  // Queues an outcome to send (true) or keeps it (false); requires mtx_ held.
+  bool add(const scheduler_for_nodes& scheduler, run_outcome&& outcome);
+  // Sends now, or asks the node to (others_in_hand); requires mtx_ held via `guard`.
+  void send_or_ask(std::unique_lock<std::mutex>& guard, bool others_in_hand);
   // Sends until empty; requires mtx_ held via `guard`.
   void send_all(std::unique_lock<std::mutex>& guard);
 

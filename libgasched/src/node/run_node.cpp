@@ -45,6 +45,10 @@ struct command_line {
   process_settings process;  // heartbeats, --tls, --insecure, --threads, --log, --caf#
   uint32_t max_attempts = 0;
   uint32_t min_retry_pause_ms = 0;
+  uint32_t worker_restarts = node_options{}.worker_restarts;
+  uint32_t worker_restart_period_ms = static_cast<uint32_t>(
+    std::chrono::duration_cast<std::chrono::milliseconds>(node_options{}.worker_restart_period)
+      .count());
   std::string data_dir;               // --data-dir, made canonical
   bool list_functions = false;
 };
@@ -79,6 +83,19 @@ void add_options(CLI::App& app, command_line& cl) {
   add_log_option(app, cl.process);
   app.add_option("--exclude", cl.excluded, "do not offer this function (repeatable)");
   add_heartbeat_options(app, cl.process);
+  // The restart intensity of the task workers, as an OTP supervisor's.
+  app.add_option("--worker-restarts", cl.worker_restarts,
+                 "task-worker deaths tolerated within --worker-restart-period (a dying "
+                 "worker's task counts as a failed attempt); one more and the node stops, so "
+                 "that its tasks go to other nodes (0..1000000)")
+    ->type_name("N")
+    ->check(CLI::Range(0u, 1000000u).description(""))
+    ->capture_default_str();
+  app.add_option("--worker-restart-period", cl.worker_restart_period_ms,
+                 "the window over which --worker-restarts counts deaths (1..86400000)")
+    ->type_name("MS")
+    ->check(CLI::Range(1u, 86400000u).description(""))
+    ->capture_default_str();
 }
 
 // Who may use the node, and what it lets them do.
@@ -182,6 +199,8 @@ caf::actor start_node(caf::actor_system& sys, const registry& offered, const com
   opts.serve_any = cl.port >= 0;
   opts.max_attempts = cl.max_attempts;
   opts.min_retry_pause = std::chrono::milliseconds(cl.min_retry_pause_ms);
+  opts.worker_restarts = cl.worker_restarts;
+  opts.worker_restart_period = std::chrono::milliseconds(cl.worker_restart_period_ms);
   caf::actor node;
   if (cl.port >= 0) {
     auto named = !opts.name.empty();

@@ -11,10 +11,10 @@
 // within `period` and the node gives up, as an OTP supervisor does beyond its
 // restart intensity: it stops, and its scheduler sends its tasks elsewhere.
 //
-// The parts: task_worker.cpp runs one task's attempts, attempts.cpp decides
-// what follows an attempt, outbox.cpp batches outcomes, this_task.cpp answers
-// a task about itself; this file queues jobs per scheduler (lanes) and hands
-// them to workers.
+// The parts: run_queue.cpp queues jobs per scheduler (lanes) for the workers
+// to take, task_worker.cpp runs tasks' attempts, attempts.cpp decides what
+// follows an attempt, outbox.cpp batches outcomes, this_task.cpp answers a
+// task about itself; this file spawns, wakes and supervises the workers.
 #pragma once
 
 #include <chrono>
@@ -60,9 +60,6 @@ public:
     shared_->post(scheduler, std::move(outcome));
   }
 
-  /// A worker (the sender) finished its job.
-  void worker_done(const caf::actor_addr& worker);
-
   /// Whether `source` is one of this node's workers.
   bool is_worker(const caf::actor_addr& source) const;
 
@@ -71,13 +68,10 @@ public:
   /// node should stop with it.
   caf::error worker_exited(const caf::actor_addr& worker, const std::string& why);
 
-  /// A job in hand, waiting or running, and not cancelled.
-  struct held_lease {
-    caf::actor_addr scheduler;
-    task_id id;
-    uint32_t epoch;
-  };
-  std::vector<held_lease> leases() const;
+  using held_lease = run_queue::held_lease;
+  std::vector<held_lease> leases() const {
+    return shared_->jobs.leases();
+  }
 
   /// Where outcomes wait for their scheduler (adoption: outbox.hpp).
   outbox& outcomes() noexcept {
@@ -109,31 +103,8 @@ public:
   size_t held(const caf::actor_addr& scheduler) const;
 
 private:
-  struct slot {
-    caf::actor worker;  // none: never spawned yet
-    job_ptr job;        // in its hands
-  };
-
-  // The jobs of one scheduler. With prefetch a scheduler hands over more
-  // jobs than it lets run at once; the rest wait here for a worker.
-  struct lane {
-    caf::actor_addr scheduler;
-    std::deque<std::pair<job_ptr, caf::timespan>> jobs;  // with a pause (a resumed job)
-    uint32_t running = 0;
-    uint32_t limit = 0;  // 0: no limit
-
-    size_t runnable() const noexcept {
-      if (limit == 0)
-        return jobs.size();
-      return running >= limit ? 0 : std::min<size_t>(jobs.size(), limit - running);
-    }
-  };
-
-  void dispatch();
-  lane* next_lane() noexcept;  // a lane with a job that may run now, round robin
-  lane* lane_of(const caf::actor_addr& scheduler) noexcept;
-  void release(slot& s);      // its job is over: the lane's count, busy
-  slot* slot_of(const caf::actor_addr& worker);
+  void dispatch();  // wakes (and spawns) workers for the jobs that may run now
+  size_t slot_of(const caf::actor_addr& worker) const;  // workers_.size(): none
 
   caf::local_actor* node_;
   std::shared_ptr<const registry> registry_;  // keeps task_job::fn valid
@@ -141,10 +112,7 @@ private:
   uint32_t restarts_;
   caf::timespan period_;
   std::shared_ptr<worker_shared> shared_;
-  std::vector<lane> lanes_;  // few: one per scheduler that uses this node
-  size_t next_lane_ = 0;
-  std::vector<slot> slots_;
-  std::vector<size_t> idle_;  // slots whose worker waits for a job
+  std::vector<caf::actor> workers_;  // by slot of shared_->jobs
   std::deque<std::chrono::steady_clock::time_point> deaths_;  // within period_
   bool stopping_ = false;
 };

@@ -1,14 +1,19 @@
 // Internal: the task-worker actor, gascheduler's worker process. Its node
 // spawns one per slot and monitors it (where gascheduler spawn_links and
-// traps exits), hands it one task at a time, and restarts it when it dies:
-// the task it held counts as a failed attempt (task_pool.cpp). A node that
+// traps exits), wakes it when tasks wait and it is idle, and restarts it
+// when it dies: the tasks it held count as failed attempts (task_pool.cpp). A node that
 // stops ends its workers.
 //
 // It runs a task's attempts: a function registered non-blocking on itself
 // (one of CAF's threads, no hand-off), a blocking one on a thread it owns,
 // created with its first blocking task and ended with it. The pause between
-// attempts is the actor's timer, never a thread's sleep. The thread is a
-// plain thread, not a detached actor: CAF 0.17 joins every detached actor's
+// attempts is the actor's timer, never a thread's sleep. A worker takes its
+// next job from the node's run queue itself (run_queue.hpp); its thread,
+// done with a blocking call that succeeded, posts the outcome and takes the
+// next blocking job too, and hands anything else (a failure, a pause, a
+// non-blocking job) to its worker.
+//
+// The thread is a plain thread, not a detached actor: CAF 0.17 joins every detached actor's
 // thread when its actor system ends, so a worker blocked in a task function
 // would keep the process from exiting. A thread still in a function when its
 // worker is gone finishes that call, keeps (never releases) the handles the
@@ -27,6 +32,7 @@
 #include <caf/fwd.hpp>
 
 #include "node/outbox.hpp"
+#include "node/run_queue.hpp"
 #include "node/task_job.hpp"
 
 namespace gasched::detail {
@@ -39,8 +45,7 @@ struct worker_shared {
 
   std::string node_name;  // changed only before the first worker exists
   outbox outcomes;
-  std::atomic<size_t> queued{0};   // jobs waiting for a worker
-  std::atomic<size_t> busy{0};     // workers holding a job
+  run_queue jobs;  // waiting for a worker, and what each slot holds
   std::atomic<bool> stopping{false};
 
   // Blocking calls in progress, for naming the ones a stop leaves behind.
@@ -54,13 +59,20 @@ struct worker_shared {
 
   /// Sends `outcome` with whatever else is ready (outbox.hpp).
   void post(const scheduler_for_nodes& scheduler, run_outcome&& outcome) {
-    outcomes.post(scheduler, std::move(outcome), queued > 0 || busy > 1);
+    outcomes.post(scheduler, std::move(outcome), others_in_hand());
+  }
+
+  /// Whether more outcomes may follow in a moment.
+  bool others_in_hand() const noexcept {
+    return jobs.queued() > 0 || jobs.busy() > 1;
   }
 };
 
-/// (run_atom, job_ptr, caf::timespan pause): run `job`, its next attempt
-/// after `pause` (a task resumed after its previous worker died).
-/// Answers nothing; sends (worker_done_atom) to `node` when the job is over.
-caf::actor spawn_task_worker(caf::local_actor* node_self, std::shared_ptr<worker_shared> shared);
+/// The worker of slot `slot` (generation `gen`) of `shared.jobs`. It looks
+/// for work when it gets (run_atom) and whenever it is done with a job: it
+/// takes the next job itself and runs the jobs waiting in a row; without
+/// work it waits for (run_atom) from its node.
+caf::actor spawn_task_worker(caf::local_actor* node_self, std::shared_ptr<worker_shared> shared,
+                             size_t slot, uint64_t gen);
 
 } // namespace gasched::detail
