@@ -30,6 +30,7 @@ struct options {
   std::vector<std::string> only;
   std::string policy = "sharing";
   size_t threads = 0;  // CAF's scheduler.max-threads of every process; 0: as configured
+  std::vector<std::string> caf;  // key=value: a CAF option of every process
   std::string tls_dir;  // with it, the nodes start with --tls tls_dir (see tls.cpp)
   std::string pg_url;   // the journal scenario's PostgreSQL; empty: a throw-away server
 };

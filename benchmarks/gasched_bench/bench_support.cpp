@@ -119,6 +119,8 @@ bench_cluster::bench_cluster(caf::actor_system& sys, const options& opts, size_t
       args.insert(args.end(), {"--tls", opts.tls_dir});
     if (opts.threads > 0)
       args.push_back("--caf#scheduler.max-threads=" + std::to_string(opts.threads));
+    for (auto& kv : opts.caf)
+      args.push_back("--caf#" + kv);
     procs_.push_back(tools::start_node(opts.node_program, args, 20s));
     auto handle = connect(sys, "127.0.0.1", procs_.back().port);
     if (!handle)

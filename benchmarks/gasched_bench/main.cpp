@@ -12,6 +12,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <utility>
 
 #include <CLI/CLI.hpp>
@@ -64,6 +65,9 @@ bool parse_command_line(int argc, char** argv, options& opts, int& exit_code) {
                  "CAF worker threads of every process (scheduler.max-threads); 0: as "
                  "configured")
     ->capture_default_str();
+  app.add_option("--caf", opts.caf,
+                 "KEY=VALUE: a CAF option of every process, as --caf#KEY=VALUE (e.g. "
+                 "gasched.thread-spin=0us)");
   app.add_option("--pg-url", opts.pg_url,
                  "the journal scenario's PostgreSQL database (postgresql://...), whose "
                  "gasched tables each run drops: give it a throw-away one. Without it, "
@@ -168,6 +172,16 @@ int main(int argc, char** argv) {
   cfg.set("scheduler.policy", caf::atom_from_string(opts.policy));
   if (opts.threads > 0)
     cfg.set("scheduler.max-threads", opts.threads);
+  if (!opts.caf.empty()) {
+    std::vector<std::string> args;
+    for (auto& kv : opts.caf)
+      args.push_back("--caf#" + kv);
+    std::istringstream no_ini;
+    if (auto err = cfg.parse(args, no_ini)) {
+      std::cerr << "gasched-bench: --caf: " << cfg.render(err) << "\n";
+      return 1;
+    }
+  }
   caf::actor_system sys{cfg};
 
   std::vector<figure> figures;

@@ -15,6 +15,7 @@
 #include "gasched/stats.hpp"
 #include "gasched/task.hpp"
 #include "net/tls.hpp"
+#include "runtime/spin_wait.hpp"
 #include "wire.hpp"
 
 namespace gasched {
@@ -72,6 +73,7 @@ caf::error init(caf::actor_system_config& cfg, const heartbeat_options& heartbea
   // go faster too (gasched-run: 1.3x the tasks/s; gasched-bench's identity
   // tasks 1.3-1.8x, its 5 ms tasks the same).
   set_default(cfg, "scheduler.policy", caf::atom("sharing"));
+  detail::install_spin_wait(cfg);
   // One CAF thread. With "sharing", a message between two actors of the
   // process (client and scheduler) wakes a second thread, and the receiver
   // often runs there after its wake-up; with one thread it runs right after

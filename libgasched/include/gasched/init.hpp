@@ -53,7 +53,15 @@ struct heartbeat_options {
 /// message (a remote round trip about 10-30 us shorter here). Trade-off: a
 /// large message's decoding holds up reading the other connections; a
 /// scheduler with many nodes on a machine with spare cores may set
-/// middleman.workers=1 or more to decode in parallel. Settings made before
+/// middleman.workers=1 or more to decode in parallel. With "sharing", an
+/// idle CAF thread polls for work for gasched.thread-spin (200 us) after its
+/// last job before it sleeps (yielding the core between polls), like the
+/// BEAM's schedulers: the answer to what it just sent then needs no thread
+/// wake-up; an idle process still sleeps. 0us turns it off; the cost is up
+/// to that much CPU after each burst of work. gasched.io-spin (0, off) does
+/// the same for CAF's I/O thread before it blocks in epoll_wait (libgasched
+/// defines epoll_wait: a call with timeout -1 polls first for that long
+/// after the thread's last event). Settings made before
 /// init are kept; parse the command
 /// line (or a caf-application.ini) after init to let it override. With
 /// `tls` enabled, it checks the three files (readable, the key matches the

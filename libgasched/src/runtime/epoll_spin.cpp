@@ -1,0 +1,62 @@
+// CAF's I/O thread (the middleman's multiplexer) sleeps in
+// epoll_wait(..., -1) as soon as it has handled its events; the next event,
+// most often the answer to the message it just wrote or a message an actor
+// of this process hands it (a write to its wake-up pipe), then pays a
+// wake-up of the thread. gasched defines epoll_wait itself (it is called
+// through the PLT from CAF's library): a call that would block polls
+// (timeout 0) for the process's I/O spin window after the calling thread's
+// last event, yielding the core between polls, and only then blocks. An
+// idle process sleeps as before once its window has passed. Calls with a
+// timeout other than "forever" (-1) are passed through untouched.
+#include <dlfcn.h>
+#include <sched.h>
+#include <sys/epoll.h>
+
+#include <atomic>
+#include <chrono>
+
+#include "runtime/spin_wait.hpp"
+
+namespace gasched::detail {
+
+namespace {
+
+std::atomic<int64_t> io_spin_ns{0};
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+} // namespace
+
+void set_io_spin(caf::timespan window) {
+  io_spin_ns.store(window.count() > 0 ? window.count() : 0, std::memory_order_relaxed);
+}
+
+} // namespace gasched::detail
+
+extern "C" int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout) {
+  using fn = int (*)(int, epoll_event*, int, int);
+  static auto real = reinterpret_cast<fn>(dlsym(RTLD_NEXT, "epoll_wait"));
+  using gasched::detail::now_ns;
+  thread_local int64_t last_event = 0;
+  auto spin = gasched::detail::io_spin_ns.load(std::memory_order_relaxed);
+  if (timeout != -1 || spin == 0)
+    return real(epfd, events, maxevents, timeout);
+  auto until = last_event + spin;
+  while (now_ns() < until) {
+    int n = real(epfd, events, maxevents, 0);
+    if (n != 0) {
+      if (n > 0)
+        last_event = now_ns();
+      return n;
+    }
+    sched_yield();
+  }
+  int n = real(epfd, events, maxevents, timeout);
+  if (n > 0)
+    last_event = now_ns();
+  return n;
+}

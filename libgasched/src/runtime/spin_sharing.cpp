@@ -1,0 +1,64 @@
+#include "runtime/spin_sharing.hpp"
+
+#include <sched.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/policy/work_stealing.hpp>
+#include <caf/scheduler/coordinator.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/settings.hpp>
+
+#include "runtime/spin_wait.hpp"
+
+namespace gasched::detail {
+
+bool spin_until_ready(caf::timespan window, const std::atomic<size_t>& ready) {
+  if (window.count() <= 0)
+    return false;
+  auto until = std::chrono::steady_clock::now() + window;
+  do {
+    if (ready.load(std::memory_order_acquire) != 0)
+      return true;
+    sched_yield();  // another runnable thread of this core goes first
+  } while (std::chrono::steady_clock::now() < until);
+  return ready.load(std::memory_order_acquire) != 0;
+}
+
+spin_sharing::coordinator_data::coordinator_data(caf::scheduler::abstract_coordinator* parent)
+  : spin(caf::get_or(parent->system().config(), thread_spin_key, default_thread_spin)) {
+}
+
+namespace {
+
+caf::actor_system::module* make_scheduler(caf::actor_system& sys) {
+  using namespace caf::scheduler;
+  auto& cfg = sys.config();
+  set_io_spin(caf::get_or(cfg, io_spin_key, default_io_spin));
+  auto policy = caf::get_or(cfg, "scheduler.policy", caf::atom("sharing"));
+  if (policy == caf::atom("sharing"))
+    return new coordinator<spin_sharing>(sys);
+  if (policy == caf::atom("testing"))
+    return new test_coordinator(sys);
+  return new coordinator<caf::policy::work_stealing>(sys);
+}
+
+// CAF keeps the options a command line may set in a protected member.
+struct option_access : caf::actor_system_config {
+  static caf::config_option_set& of(caf::actor_system_config& cfg) {
+    return cfg.*(&option_access::custom_options_);
+  }
+};
+
+} // namespace
+
+void install_spin_wait(caf::actor_system_config& cfg) {
+  cfg.module_factories.push_back(make_scheduler);
+  caf::config_option_adder{option_access::of(cfg), "gasched"}
+    .add<caf::timespan>("thread-spin",
+                        "how long an idle CAF thread polls for work before it sleeps")
+    .add<caf::timespan>("io-spin",
+                        "how long CAF's I/O thread polls its sockets before it sleeps");
+}
+
+} // namespace gasched::detail
