@@ -207,7 +207,13 @@ verdict check_dir(const std::string& dir, bool growth) {
     }
   }
 
-  // Faults, by kind.
+  // Faults, by kind. With standbys the takeover is one, and each one the
+  // nemesis caused (a killed active, one stopped beyond its lease) must show
+  // as a change of the active scheduler, a stopped one as its stepping down.
+  int standbys = 0;
+  std::ifstream{dir + "/standbys.txt"} >> standbys;
+  auto& kinds = fault_kinds(standbys > 0);
+  long active_changes = -1, stepped_down = 0;
   std::map<std::string, long> faults;
   std::vector<std::pair<double, double>> unsettled;  // from a fault's start to settled after it
   long unexpected_exits = 0;
@@ -219,9 +225,13 @@ verdict check_dir(const std::string& dir, bool growth) {
       double t = 0, lasts = 0;
       std::string kind, target;
       words >> t >> kind >> target >> lasts;
-      if (std::find(fault_kinds().begin(), fault_kinds().end(), kind) != fault_kinds().end())
+      if (std::find(kinds.begin(), kinds.end(), kind) != kinds.end())
         unsettled.emplace_back(t, t + lasts + settle_seconds);
-      if (kind == "healed")
+      if (kind == "active")
+        ++active_changes;
+      else if (kind == "stepped-down")
+        ++stepped_down;
+      else if (kind == "healed")
         healed_at = t;
       else if (kind == "unexpected-exit")
         ++unexpected_exits;
@@ -230,9 +240,13 @@ verdict check_dir(const std::string& dir, bool growth) {
     }
   }
   std::vector<std::string> missing_kinds;
-  for (auto& k : fault_kinds())
+  for (auto& k : kinds)
     if (!faults.count(k))
       missing_kinds.push_back(k);
+  long takeovers_caused = faults["takeover"] + faults["scheduler-kill"];
+  bool takeovers_seen = standbys == 0
+                        || (active_changes >= takeovers_caused
+                            && stepped_down >= faults["takeover"]);
 
   // Processes: /proc samples per life.
   std::map<std::string, std::map<int, std::vector<sample>>> lives;
@@ -257,11 +271,13 @@ verdict check_dir(const std::string& dir, bool growth) {
   // Growth is judged on calm samples only: during a fault and for a while
   // after it, a node holds an extra connection attempt or none, and the
   // scheduler a client's old and new connections. A leak outlives the fault
-  // and shows in the calm samples that follow.
+  // and shows in the calm samples that follow. And at constant load only:
+  // once every fault healed the clients stop and close their connections.
   auto calm = [&](const sample& s) {
-    return std::none_of(unsettled.begin(), unsettled.end(), [&](const auto& u) {
-      return s.seconds >= u.first && s.seconds <= u.second;
-    });
+    return (healed_at < 0 || s.seconds < healed_at)
+           && std::none_of(unsettled.begin(), unsettled.end(), [&](const auto& u) {
+                return s.seconds >= u.first && s.seconds <= u.second;
+              });
   };
   std::vector<std::string> growth_failures;
   long lives_checked = 0, calm_samples = 0;
@@ -297,6 +313,7 @@ verdict check_dir(const std::string& dir, bool growth) {
   bool pass = lost.empty() && duplicated.empty() && stuck.empty() && wrong.empty()
               && unexecuted.empty() && delivered_twice.empty() && delivered_wrong.empty()
               && missing_kinds.empty() && unexpected_exits == 0 && !subs.empty()
+              && takeovers_seen
               && (!growth || growth_failures.empty());
 
   r << "# gasched-soak report\n\n";
@@ -331,7 +348,7 @@ verdict check_dir(const std::string& dir, bool growth) {
   for (auto& [k, n] : by_outcome)
     r << "| " << k << " | " << n << " |\n";
   r << "\n## Faults\n\n| kind | injected |\n|---|---|\n";
-  for (auto& k : fault_kinds())
+  for (auto& k : kinds)
     r << "| " << k << " | " << (faults.count(k) ? faults[k] : 0) << " |\n";
   r << "\nUnexpected process exits: " << unexpected_exits << ". Every fault healed at "
     << healed_at << " s.";
@@ -340,6 +357,13 @@ verdict check_dir(const std::string& dir, bool growth) {
     for (auto& k : missing_kinds)
       r << " " << k;
   }
+  if (standbys > 0)
+    r << "\n\nStandby schedulers: " << standbys << " beside the active one, on a PostgreSQL "
+      << "journal. The active scheduler changed " << std::max(active_changes, 0L)
+      << " times (the nemesis killed it or stopped it beyond its lease " << takeovers_caused
+      << " times); " << stepped_down << " replaced schedulers stepped down when they woke ("
+      << faults["takeover"] << " stopped beyond the lease)"
+      << (takeovers_seen ? "." : ": FEWER TAKEOVERS THAN FAULTS THAT FORCE ONE.");
   r << "\n\n## Processes\n\nSampled from /proc every 10 s; per process, over all its lives "
        "(first / last / max).\n\n| process | lives | samples | RSS MiB | fds | threads | CPU s "
        "|\n|---|---|---|---|---|---|---|\n";
@@ -369,7 +393,8 @@ verdict check_dir(const std::string& dir, bool growth) {
   r << "\n## Growth\n\nRule: each life of the scheduler and of every node that lasts past\n"
        "its minute 5 keeps RSS within 110 % of its first calm sample from minute 5 on,\n"
        "and fds and threads equal to it, in every calm sample after it (calm: no fault\n"
-       "under way, none healed in the last " << settle_seconds << " s).\n\n";
+       "under way, none healed in the last " << settle_seconds << " s, the load still\n"
+       "on: before every fault healed and the clients stopped).\n\n";
   if (lives_checked == 0)
     r << "Not measured: no process life reached minute 5 with a calm sample after it.\n";
   else

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -22,6 +23,7 @@
 #include <CLI/CLI.hpp>
 
 #include "child_process.hpp"
+#include "pg_throwaway.hpp"
 #include "soak.hpp"
 #include "tcp_proxy.hpp"
 
@@ -46,12 +48,16 @@ struct settings {
   std::string dir = "soak-run";
   double sample_every = 10;
   double drain = 60;
+  int standbys = 0;          // schedulers beside the active one, on a PostgreSQL journal
+  std::string journal_url;   // that journal; empty: a throw-away server of the run's own
+  uint32_t lease_ms = 3000;  // the active's lease, with standbys
 };
 
 struct process {
   std::string role;  // scheduler, node, client
   std::string name;
   std::vector<std::string> argv;
+  uint16_t port = 0;  // a scheduler's
   child_process child{};
   int life = 0;
   clock_type::time_point started{};
@@ -63,7 +69,7 @@ struct process {
 struct fault {
   std::string kind;
   process* target = nullptr;
-  tcp_proxy* proxy = nullptr;
+  std::vector<std::unique_ptr<tcp_proxy>>* proxies = nullptr;
   clock_type::time_point heal_at{};
 };
 
@@ -94,20 +100,35 @@ public:
       return 2;
     }
     faults_fd_ = open_append(s_.dir + "/faults.txt");
-    samples_.open(s_.dir + "/samples.tsv");
-    samples_ << "seconds\trole\tname\tlife\tage\tpid\trss_kib\tfds\tthreads\tcpu_s\n";
+    // Close-on-exec, as every file the driver holds: a child inherits none.
+    samples_ = std::fopen((s_.dir + "/samples.tsv").c_str(), "we");
+    if (!samples_) {
+      std::cerr << "gasched-soak: cannot write " << s_.dir << "/samples.tsv\n";
+      return 1;
+    }
+    std::fputs("seconds\trole\tname\tlife\tage\tpid\trss_kib\tfds\tthreads\tcpu_s\n", samples_);
+    if (s_.standbys > 0) {
+      // The checker reads the set-up: with standbys, the takeover is a fault kind.
+      std::ofstream{s_.dir + "/standbys.txt"} << s_.standbys << "\n";
+      if (!start_journal())
+        return 1;
+    }
     if (s_.tls && !make_certs())
       return 1;
     t0_ = clock_type::now();
-    if (!start_scheduler())
-      return 1;
-    for (int i = 0; i < s_.nodes + s_.clients; ++i)
-      proxies_.push_back(std::make_unique<tcp_proxy>(port_));
+    scheds_.resize(static_cast<size_t>(1 + s_.standbys));
+    for (size_t j = 0; j < scheds_.size(); ++j)
+      if (!start_scheduler(j))
+        return 1;
+    for (int i = 0; i < s_.nodes + s_.clients; ++i) {
+      links_.emplace_back();
+      for (auto& sp : scheds_)
+        links_.back().push_back(std::make_unique<tcp_proxy>(sp.port));
+    }
     for (int i = 0; i < s_.nodes; ++i) {
       auto name = "node" + std::to_string(i);
-      process p{"node", name, {exe_, "node", "--dir", s_.dir, "--join",
-                               "127.0.0.1:" + std::to_string(proxies_[i]->port()), "--name",
-                               name, "--slots", std::to_string(s_.slots)}};
+      process p{"node", name, {exe_, "node", "--dir", s_.dir, "--join", join_list(i, true),
+                               "--name", name, "--slots", std::to_string(s_.slots)}};
       if (s_.tls)
         p.argv.insert(p.argv.end(), {"--tls", s_.dir + "/certs/" + name});
       nodes_.push_back(std::move(p));
@@ -121,12 +142,18 @@ public:
     std::cout << "gasched-soak: " << s_.nodes << " nodes, " << s_.clients << " clients, "
               << s_.rate << " tasks/s for " << s_.minutes << " min, a fault every "
               << s_.fault_every << " s on average, seed " << s_.seed
-              << (s_.tls ? ", TLS" : "") << "; files in " << s_.dir << std::endl;
+              << (s_.tls ? ", TLS" : "")
+              << (s_.standbys > 0 ? ", " + std::to_string(s_.standbys)
+                                      + " standby schedulers on PostgreSQL"
+                                  : std::string{})
+              << "; files in " << s_.dir << std::endl;
 
     storm();
     heal_all();
     drain();
     stop_all();
+    std::fclose(samples_);
+    samples_ = nullptr;
     auto v = check_dir(s_.dir, true);
     std::ofstream{s_.dir + "/report.md"} << v.report;
     std::cout << v.report;
@@ -159,22 +186,91 @@ private:
 
   std::string log_path(const process& p) const { return s_.dir + "/logs/" + p.name + ".log"; }
 
-  bool start_scheduler() {
-    sched_.role = "scheduler";
-    sched_.name = "scheduler";
-    sched_.argv = {exe_, "scheduler", "--dir", s_.dir, "--port", std::to_string(port_),
-                   "--slots", std::to_string(s_.slots)};
+  bool start_journal() {
+    if (s_.journal_url.empty()) {
+      if (!pg_throwaway::available()) {
+        std::cerr << "gasched-soak: --standbys wants PostgreSQL's server programs (Debian's "
+                     "postgresql package) or a database given with --journal-url\n";
+        return false;
+      }
+      try {
+        pg_.emplace();
+        s_.journal_url = pg_->fresh_db();
+      } catch (const std::exception& e) {
+        std::cerr << "gasched-soak: " << e.what() << "\n";
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // The first scheduler is active before the others start as its standbys.
+  bool start_scheduler(size_t j) {
+    auto& p = scheds_[j];
+    p.role = "scheduler";
+    p.name = j == 0 ? "scheduler" : "scheduler" + std::to_string(j);
+    p.argv = {exe_, "scheduler", "--dir", s_.dir, "--port", "0", "--slots",
+              std::to_string(s_.slots), "--name", p.name};
+    if (s_.standbys > 0)
+      p.argv.insert(p.argv.end(), {"--journal", s_.journal_url, "--lease-ms",
+                                   std::to_string(s_.lease_ms)});
     if (s_.tls)
-      sched_.argv.insert(sched_.argv.end(), {"--tls", s_.dir + "/certs/scheduler"});
-    start(sched_);
-    auto line = sched_.child.read_line(30s);
+      p.argv.insert(p.argv.end(), {"--tls", s_.dir + "/certs/scheduler"});
+    start(p);
+    auto line = p.child.read_line(30s);
     if (!line || line->rfind("listening on ", 0) != 0) {
-      std::cerr << "gasched-soak: the scheduler did not start (see " << log_path(sched_) << ")\n";
+      std::cerr << "gasched-soak: " << p.name << " did not start (see " << log_path(p) << ")\n";
       return false;
     }
-    port_ = static_cast<uint16_t>(std::stoi(line->substr(13)));
-    sched_.argv[5] = std::to_string(port_);  // a restart listens where the proxies point
+    p.port = static_cast<uint16_t>(std::stoi(line->substr(13)));
+    p.argv[5] = std::to_string(p.port);  // a restart listens where the proxies point
+    if (s_.standbys > 0 && j == 0) {
+      auto until = clock_type::now() + 30s;
+      while (role_of(p).first != "active") {
+        if (clock_type::now() > until) {
+          std::cerr << "gasched-soak: " << p.name << " did not become active (see "
+                    << log_path(p) << ")\n";
+          return false;
+        }
+        std::this_thread::sleep_for(50ms);
+      }
+    }
     return true;
+  }
+
+  // What a scheduler last said of itself: role and generation.
+  std::pair<std::string, long> role_of(const process& p) const {
+    std::ifstream in{s_.dir + "/role-" + p.name + ".txt"};
+    std::string role;
+    long generation = -1;
+    in >> role >> generation;
+    return {role, generation};
+  }
+
+  // The active scheduler: of those up, the one that says so with the
+  // highest generation (a hung one that was replaced still says active).
+  process* active_scheduler() {
+    process* best = nullptr;
+    long best_generation = -1;
+    for (auto& p : scheds_) {
+      if (p.down || !p.child.running())
+        continue;
+      auto [role, generation] = role_of(p);
+      if ((role == "active" || role == "alone") && generation > best_generation) {
+        best = &p;
+        best_generation = generation;
+      }
+    }
+    return best;
+  }
+
+  // Node or client i reaches every scheduler through a proxy of its own.
+  std::string join_list(size_t i, bool with_host) const {
+    std::string out;
+    for (auto& proxy : links_[i])
+      out += (out.empty() ? "" : ",") + std::string{with_host ? "127.0.0.1:" : ""}
+             + std::to_string(proxy->port());
+    return out;
   }
 
   void start(process& p) {
@@ -186,10 +282,12 @@ private:
                 "--tag-base", std::to_string(tag_base), "--rate",
                 std::to_string(s_.rate / s_.clients), "--seed",
                 std::to_string(s_.seed * 1000 + static_cast<uint64_t>(tag_base / 1000000000)),
-                "--port", std::to_string(proxies_[s_.nodes + index]->port())};
+                "--connect", join_list(static_cast<size_t>(s_.nodes + index), false)};
       if (s_.tls)
         p.argv.insert(p.argv.end(), {"--tls", s_.dir + "/certs/" + p.name});
     }
+    if (p.role == "scheduler")  // what an earlier life said of itself no longer holds
+      ::unlink((s_.dir + "/role-" + p.name + ".txt").c_str());
     p.child = child_process::start_logged(p.argv, log_path(p));
     p.started = clock_type::now();
     p.down = false;
@@ -199,11 +297,11 @@ private:
   void restart(process& p) {
     ++p.life;
     start(p);
-    if (&p == &sched_) {
+    if (p.role == "scheduler") {
       // The same port as before: every proxy points there.
-      auto line = sched_.child.read_line(30s);
+      auto line = p.child.read_line(30s);
       if (!line)
-        log_event("scheduler-restart-failed", "scheduler", 0);
+        log_event("scheduler-restart-failed", p.name, 0);
     }
   }
 
@@ -220,7 +318,7 @@ private:
   // comes once in each round of eight faults.
   std::string next_kind() {
     if (deck_.empty()) {
-      deck_ = fault_kinds();
+      deck_ = fault_kinds(s_.standbys > 0);
       std::shuffle(deck_.begin(), deck_.end(), rng_);
     }
     auto k = deck_.back();
@@ -238,14 +336,18 @@ private:
     return free[std::uniform_int_distribution<size_t>(0, free.size() - 1)(rng_)];
   }
 
-  tcp_proxy* proxy_of(const process& p) {
+  std::vector<std::unique_ptr<tcp_proxy>>* proxies_of(const process& p) {
     for (size_t i = 0; i < nodes_.size(); ++i)
       if (&nodes_[i] == &p)
-        return proxies_[i].get();
+        return &links_[i];
     for (size_t i = 0; i < clients_.size(); ++i)
       if (&clients_[i] == &p)
-        return proxies_[nodes_.size() + i].get();
+        return &links_[nodes_.size() + i];
     return nullptr;
+  }
+
+  bool any_scheduler_busy() const {
+    return std::any_of(scheds_.begin(), scheds_.end(), [](const process& p) { return p.busy; });
   }
 
   // Starts one fault; false when its targets are all held by others.
@@ -261,8 +363,11 @@ private:
       f.target = free_one(nodes_);
     } else if (kind == "client-kill") {
       f.target = free_one(clients_);
-    } else if (kind == "scheduler-stop" || kind == "scheduler-kill") {
-      f.target = sched_.busy ? nullptr : &sched_;
+    } else if (kind == "scheduler-stop" || kind == "scheduler-kill" || kind == "takeover") {
+      // With standbys, the active one (a standby takes over).
+      f.target = any_scheduler_busy() ? nullptr
+                 : s_.standbys > 0    ? active_scheduler()
+                                      : &scheds_[0];
     } else {
       f.target = links();
     }
@@ -273,24 +378,30 @@ private:
       secs = kind == "client-kill" ? 0.5 : uniform(0.5, 2);
       p.child.kill();
       p.down = true;
-    } else if (kind == "node-stop" || kind == "scheduler-stop") {
-      secs = uniform(1.5, 4);
+    } else if (kind == "node-stop" || kind == "scheduler-stop" || kind == "takeover") {
+      // With standbys a scheduler-stop stays within the active's lease (the
+      // active survives it), a takeover outlasts it (a standby takes over,
+      // the woken one steps down).
+      auto lease = s_.lease_ms / 1000.0;
+      secs = kind == "takeover"                               ? lease + uniform(1, 3)
+             : kind == "scheduler-stop" && s_.standbys > 0 ? uniform(lease * 0.2, lease * 0.5)
+                                                             : uniform(1.5, 4);
       p.child.signal(SIGSTOP);
       p.stopped = true;
     } else {
-      f.proxy = proxy_of(p);
-      if (kind == "cut") {
-        secs = uniform(2, 5);
-        f.proxy->blackhole();
-      } else if (kind == "delay") {
-        secs = uniform(3, 6);
-        f.proxy->delay(std::chrono::milliseconds(static_cast<int>(uniform(50, 300))));
-      } else {
-        secs = uniform(3, 6);
-        auto way = std::uniform_int_distribution<>(0, 1)(rng_) == 0
-                     ? tcp_proxy::direction::to_upstream
-                     : tcp_proxy::direction::to_client;
-        f.proxy->lossy(0.3, 300ms, way);
+      f.proxies = proxies_of(p);
+      double ms = uniform(50, 300);
+      auto way = std::uniform_int_distribution<>(0, 1)(rng_) == 0
+                   ? tcp_proxy::direction::to_upstream
+                   : tcp_proxy::direction::to_client;
+      secs = kind == "cut" ? uniform(2, 5) : uniform(3, 6);
+      for (auto& proxy : *f.proxies) {
+        if (kind == "cut")
+          proxy->blackhole();
+        else if (kind == "delay")
+          proxy->delay(std::chrono::milliseconds(static_cast<int>(ms)));
+        else
+          proxy->lossy(0.3, 300ms, way);
       }
     }
     p.busy = true;
@@ -303,8 +414,9 @@ private:
 
   void heal(fault& f) {
     auto& p = *f.target;
-    if (f.proxy)
-      f.proxy->pass();
+    if (f.proxies)
+      for (auto& proxy : *f.proxies)
+        proxy->pass();
     else if (p.stopped) {
       p.child.signal(SIGCONT);
       p.stopped = false;
@@ -314,11 +426,18 @@ private:
     p.busy = false;
   }
 
-  // A process that died without the nemesis: logged and started again.
+  // A process that died without the nemesis: logged and started again. A
+  // scheduler that a standby replaced steps down (exit status 3): expected.
   void watch(process& p) {
     if (p.down || p.stopped || !p.child.running())
       return;
     if (auto status = p.child.wait_exit(0ms)) {
+      if (p.role == "scheduler" && s_.standbys > 0 && WIFEXITED(*status)
+          && WEXITSTATUS(*status) == 3) {
+        log_event("stepped-down", p.name, 0);
+        restart(p);
+        return;
+      }
       log_event("unexpected-exit", p.name, 0);
       std::cerr << "gasched-soak: " << p.name << " " << tools::describe_exit(*status) << "\n";
       restart(p);
@@ -326,12 +445,13 @@ private:
   }
 
   void sample_all() {
-    sample(sched_);
+    for (auto& p : scheds_)
+      sample(p);
     for (auto& n : nodes_)
       sample(n);
     for (auto& c : clients_)
       sample(c);
-    samples_.flush();
+    std::fflush(samples_);
   }
 
   void sample(process& p) {
@@ -371,9 +491,11 @@ private:
       cpu = static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
     }
     auto age = std::chrono::duration<double>(clock_type::now() - p.started).count();
-    samples_ << static_cast<long>(seconds()) << "\t" << p.role << "\t" << p.name << "\t" << p.life
-             << "\t" << static_cast<long>(age) << "\t" << pid << "\t" << rss << "\t" << fds << "\t"
-             << threads << "\t" << cpu << "\n";
+    std::ostringstream line;
+    line << static_cast<long>(seconds()) << "\t" << p.role << "\t" << p.name << "\t" << p.life
+         << "\t" << static_cast<long>(age) << "\t" << pid << "\t" << rss << "\t" << fds << "\t"
+         << threads << "\t" << cpu << "\n";
+    std::fputs(line.str().c_str(), samples_);
   }
 
   void tick_faults() {
@@ -386,11 +508,28 @@ private:
         ++it;
       }
     }
-    watch(sched_);
+    for (auto& p : scheds_)
+      watch(p);
+    note_active();
     for (auto& n : nodes_)
       watch(n);
     for (auto& c : clients_)
       watch(c);
+  }
+
+  // With standbys: which scheduler is active, logged when it changes.
+  void note_active() {
+    if (s_.standbys == 0)
+      return;
+    auto* p = active_scheduler();
+    if (!p)
+      return;
+    auto generation = role_of(*p).second;
+    if (p->name != active_name_ || generation != active_generation_) {
+      log_event("active", p->name, static_cast<double>(generation));
+      active_name_ = p->name;
+      active_generation_ = generation;
+    }
   }
 
   double next_gap() {
@@ -457,6 +596,9 @@ private:
         sample_all();
         next_sample += s_.sample_every;
       }
+      for (auto& p : scheds_)
+        watch(p);
+      note_active();
       std::this_thread::sleep_for(100ms);
     }
     log_event("drained", "all", 0);
@@ -467,9 +609,20 @@ private:
     for (auto& c : clients_)
       if (c.child.running() && !c.child.wait_exit(0ms))
         c.child.kill();
-    sched_.child.signal(SIGTERM);
-    if (!sched_.child.wait_exit(60s))
-      sched_.child.kill();
+    // Standbys first (the active must not be replaced now), then the active,
+    // which accounts for every task on its way out.
+    auto* active = active_scheduler();
+    for (auto& p : scheds_)
+      if (&p != active) {
+        p.child.signal(SIGTERM);
+        if (!p.child.wait_exit(20s))
+          p.child.kill();
+      }
+    if (active) {
+      active->child.signal(SIGTERM);
+      if (!active->child.wait_exit(60s))
+        active->child.kill();
+    }
     for (auto& n : nodes_)
       n.child.signal(SIGTERM);
     for (auto& n : nodes_)
@@ -481,15 +634,17 @@ private:
   std::mt19937_64 rng_;
   std::string exe_ = self_exe();
   clock_type::time_point t0_;
-  uint16_t port_ = 0;
-  process sched_;
+  std::optional<pg_throwaway> pg_;  // stopped and removed last
+  std::vector<process> scheds_;     // the first is active at the start
+  std::string active_name_;
+  long active_generation_ = -1;
   std::vector<process> nodes_;
   std::vector<process> clients_;
-  std::vector<std::unique_ptr<tcp_proxy>> proxies_;
+  std::vector<std::vector<std::unique_ptr<tcp_proxy>>> links_;  // [node or client][scheduler]
   std::vector<fault> active_;
   std::vector<std::string> deck_;
   int faults_fd_ = -1;
-  std::ofstream samples_;
+  std::FILE* samples_ = nullptr;
   int injected_ = 0;
 };
 
@@ -517,12 +672,26 @@ int run_driver(int argc, char** argv) {
   app.add_option("--drain", s.drain,
                  "seconds the work may take to drain after the last fault healed")
     ->capture_default_str();
+  app.add_option("--standbys", s.standbys,
+                 "standby schedulers beside the active one, sharing a PostgreSQL journal; the "
+                 "scheduler faults then hit the active one, and a takeover (the active "
+                 "stopped beyond its lease) is a fault kind")
+    ->capture_default_str();
+  app.add_option("--journal-url", s.journal_url,
+                 "with --standbys: the PostgreSQL journal (postgresql://USER:PASSWORD@HOST:PORT/DB, "
+                 "an empty database); default: a throw-away server started for the run");
+  app.add_option("--lease-ms", s.lease_ms, "with --standbys: the active scheduler's lease")
+    ->capture_default_str();
   app.add_option("--check-only", check_only, "check the run in DIR again, run nothing");
   CLI11_PARSE(app, argc, argv);
   if (!check_only.empty()) {
     auto v = check_dir(check_only, true);
     std::cout << v.report;
     return v.pass ? 0 : 1;
+  }
+  if (s.standbys < 0 || s.lease_ms < 100) {
+    std::cerr << "gasched-soak: --standbys must be 0 or more, --lease-ms 100 or more\n";
+    return 2;
   }
   if (s.nodes < 1 || s.clients < 1 || s.rate <= 0 || s.fault_every <= 0 || s.minutes <= 0) {
     std::cerr << "gasched-soak: --nodes, --clients, --rate, --fault-every and --minutes must "

@@ -10,11 +10,16 @@
 
 namespace gasched::soak {
 
-const std::vector<std::string>& fault_kinds() {
+const std::vector<std::string>& fault_kinds(bool standbys) {
   static const std::vector<std::string> kinds{
     "node-kill", "node-stop", "scheduler-stop", "cut", "delay", "loss-one-way",
     "client-kill", "scheduler-kill"};
-  return kinds;
+  static const std::vector<std::string> with_takeover = [] {
+    auto k = kinds;
+    k.push_back("takeover");
+    return k;
+  }();
+  return standbys ? with_takeover : kinds;
 }
 
 void append_line(int fd, const std::string& line) {

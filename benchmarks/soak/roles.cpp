@@ -19,6 +19,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "gasched/active_search.hpp"
 #include "gasched/gasched.hpp"
 #include "gasched/run_node.hpp"
 #include "soak.hpp"
@@ -142,13 +143,17 @@ caf::behavior recorder(caf::event_based_actor*, int fd) {
 
 int run_scheduler(int argc, char** argv) {
   CLI::App app{"gasched-soak scheduler"};
-  std::string dir, tls_dir;
+  std::string dir, tls_dir, journal, name = "scheduler";
   uint16_t port = 0;
   uint32_t slots = 8;
+  uint32_t lease_ms = 1000;
   app.add_option("--dir", dir)->required();
   app.add_option("--port", port);
   app.add_option("--tls", tls_dir);
   app.add_option("--slots", slots);
+  app.add_option("--name", name);
+  app.add_option("--journal", journal, "default: DIR/journal.db; a PostgreSQL URL for standbys");
+  app.add_option("--lease-ms", lease_ms);
   CLI11_PARSE(app, argc, argv);
   auto stop_signals = block_stop_signals();
 
@@ -162,7 +167,10 @@ int run_scheduler(int argc, char** argv) {
   scheduler_options opts;
   opts.name = "soak";
   opts.client = sys.spawn(recorder, results_fd);
-  opts.journal = dir + "/journal.db";
+  opts.journal = journal.empty() ? dir + "/journal.db" : journal;
+  // No advertised address: nodes and clients reach each scheduler through
+  // their own fault proxies, and find the active by trying each in turn.
+  opts.lease_time = std::chrono::milliseconds(lease_ms);
   opts.max_workers = slots;
   opts.max_retries = max_retries;
   opts.retry_timeout = std::chrono::milliseconds(100);
@@ -181,22 +189,53 @@ int run_scheduler(int argc, char** argv) {
   }
   std::cout << "listening on " << *published << std::endl;
 
-  // Until told to stop: the figures the driver waits on, every 200 ms.
+  // Until told to stop: the figures the driver waits on, every 200 ms: this
+  // scheduler's role and generation ("role-NAME.txt"), and the active's load
+  // ("sched-stats.txt", which a standby does not write).
   caf::scoped_actor self{sys};
+  self->monitor(*sched);
+  std::string role = "alone";
+  auto replace_file = [&](const std::string& file, const std::string& text) {
+    auto tmp = dir + "/" + file + ".tmp";
+    std::ofstream{tmp} << text;
+    ::rename(tmp.c_str(), (dir + "/" + file).c_str());
+  };
   auto write_stats = [&] {
     self->request(*sched, std::chrono::seconds(2), stats_atom::value)
       .receive(
         [&](const stats& s) {
-          std::ofstream out{dir + "/sched-stats.tmp"};
-          out << s.pending << " " << s.running << " " << s.worker_node_count << "\n";
-          out.close();
-          ::rename((dir + "/sched-stats.tmp").c_str(), (dir + "/sched-stats.txt").c_str());
+          role = s.role;
+          replace_file("role-" + name + ".txt", s.role + " " + std::to_string(s.generation) + "\n");
+          if (s.role != "standby")
+            replace_file("sched-stats.txt", std::to_string(s.pending) + " "
+                                              + std::to_string(s.running) + " "
+                                              + std::to_string(s.worker_node_count) + "\n");
         },
         [](caf::error&) {});
   };
-  while (!wait_stop_signal(stop_signals, std::chrono::milliseconds(200)))
+  // A scheduler fenced by a standby's takeover steps down: its actor exits
+  // (errc::standby), and so does this process, with 3, for the driver.
+  auto stepped_down = [&] {
+    bool down = false;
+    self->receive([&](caf::down_msg& dm) { down = dm.source == sched->address(); },
+                  caf::after(std::chrono::milliseconds(0)) >> [] {});
+    return down;
+  };
+  while (!wait_stop_signal(stop_signals, std::chrono::milliseconds(200))) {
     write_stats();
+    if (stepped_down()) {
+      std::cerr << "gasched-soak scheduler " << name << ": stepped down\n";
+      caf::anon_send_exit(opts.client, caf::exit_reason::user_shutdown);
+      return 3;
+    }
+  }
   write_stats();
+  if (role == "standby") {
+    self->request(*sched, std::chrono::seconds(10), stop_atom::value)
+      .receive([](caf::ok_atom) {}, [](caf::error&) {});
+    caf::anon_send_exit(opts.client, caf::exit_reason::user_shutdown);
+    return 0;
+  }
 
   // The sweep: every acknowledged task without a line here is awaited from
   // the journal (its result line was lost to a kill between the journal's
@@ -478,13 +517,13 @@ int run_client(int argc, char** argv) {
   CLI::App app{"gasched-soak client"};
   client_setup setup;
   std::string tls_dir;
-  uint16_t port = 0;
+  std::string ports;
   app.add_option("--dir", setup.dir)->required();
   app.add_option("--name", setup.name)->required();
   app.add_option("--tag-base", setup.tag_base)->required();
   app.add_option("--rate", setup.rate);
   app.add_option("--seed", setup.seed);
-  app.add_option("--port", port)->required();
+  app.add_option("--connect", ports, "PORT[,PORT...] on 127.0.0.1: the schedulers")->required();
   app.add_option("--tls", tls_dir);
   CLI11_PARSE(app, argc, argv);
   auto stop_signals = block_stop_signals();
@@ -495,6 +534,17 @@ int run_client(int argc, char** argv) {
     return 1;
   }
   caf::actor_system sys{cfg};
+  std::string addresses;
+  for (size_t at = 0; at < ports.size();) {
+    auto comma = std::min(ports.find(',', at), ports.size());
+    addresses += (at ? "," : "") + std::string{"127.0.0.1:"} + ports.substr(at, comma - at);
+    at = comma + 1;
+  }
+  auto schedulers = parse_addresses(addresses);
+  if (!schedulers) {
+    std::cerr << "gasched-soak client: --connect wants PORT[,PORT...], got " << ports << "\n";
+    return 2;
+  }
   auto need_connect = std::make_shared<std::atomic<bool>>(true);
   auto me = sys.spawn(client, setup, need_connect);
   caf::scoped_actor self{sys};
@@ -506,7 +556,12 @@ int run_client(int argc, char** argv) {
   auto stop_by = std::chrono::steady_clock::time_point::max();
   for (;;) {
     if (need_connect->exchange(false)) {
-      if (auto s = connect_scheduler(sys, "127.0.0.1", port))
+      // One scheduler: connected to as before standbys existed; several:
+      // the active one among them.
+      auto s = schedulers->size() == 1
+                 ? connect_scheduler(sys, schedulers->front().host, schedulers->front().port)
+                 : connect_scheduler(sys, *schedulers);
+      if (s)
         caf::anon_send(me, *s);
       else
         *need_connect = true;

@@ -11,7 +11,11 @@
 //                    "A id tag outcome" (awaited from the journal), "U id" (unfinished),
 //                    "X id" (the journal does not know it)
 //   exec-PID.txt     "tag attempt node" per attempt a node started
-//   faults.txt       "T kind target seconds" per fault injected, "T healed" at the end
+//   faults.txt       "T kind target seconds" per fault injected, "T healed" at the end;
+//                    with standbys also "T active NAME GENERATION" when the active
+//                    changes, "T stepped-down NAME 0" when a replaced one exits
+//   standbys.txt     the number of standby schedulers, when there are some
+//   role-NAME.txt    a scheduler's role and generation, rewritten every 200 ms
 //   samples.tsv      /proc figures of every process every 10 s
 // An outcome is "ok VALUE" or "err CODE".
 #pragma once
@@ -27,8 +31,9 @@ namespace gasched::soak {
 //   f fails every attempt, p permanent failure, c cancelled after submission.
 inline int64_t value_of(int64_t tag) { return tag * 7 + 1; }
 
-// The fault kinds of the nemesis, in the order the report lists them.
-const std::vector<std::string>& fault_kinds();
+// The fault kinds of the nemesis, in the order the report lists them; with
+// standby schedulers, "takeover" too (the active stopped beyond its lease).
+const std::vector<std::string>& fault_kinds(bool standbys = false);
 
 // Options every part shares.
 constexpr uint32_t max_retries = 3;
