@@ -359,9 +359,9 @@ verdict check_dir(const std::string& dir, bool growth) {
   }
   if (standbys > 0)
     r << "\n\nStandby schedulers: " << standbys << " beside the active one, on a PostgreSQL "
-      << "journal. The active scheduler changed " << std::max(active_changes, 0L)
-      << " times (the nemesis killed it or stopped it beyond its lease " << takeovers_caused
-      << " times); " << stepped_down << " replaced schedulers stepped down when they woke ("
+      << "journal.\nThe active scheduler changed " << std::max(active_changes, 0L)
+      << " times (the nemesis killed it or stopped it\nbeyond its lease " << takeovers_caused
+      << " times); " << stepped_down << " replaced schedulers stepped down when they\nwoke ("
       << faults["takeover"] << " stopped beyond the lease)"
       << (takeovers_seen ? "." : ": FEWER TAKEOVERS THAN FAULTS THAT FORCE ONE.");
   r << "\n\n## Processes\n\nSampled from /proc every 10 s; per process, over all its lives "

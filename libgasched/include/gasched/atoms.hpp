@@ -13,7 +13,7 @@ namespace gasched {
 using execute_atom = caf::atom_constant<caf::atom("execute")>;
 /// (await_atom, task) -> task_result once it ends;  (await_atom, task_id) -> task_result
 using await_atom = caf::atom_constant<caf::atom("await")>;
-/// (cancel_atom, task_id) -> ok, or errc::unknown_task
+/// (cancel_atom, task_id) -> ok (with a journal: once on disk), or errc::unknown_task
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 /// (stats_atom) -> gasched::stats
 using stats_atom = caf::atom_constant<caf::atom("stats")>;

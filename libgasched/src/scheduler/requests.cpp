@@ -107,6 +107,15 @@ caf::result<caf::ok_atom> cancel_task(scheduler_self self, task_id id) {
     self->send(st.nodes[t->node].actor, cancel_atom::value, id, t->epoch);
   deliver(self, make_result(self, *t, {}, make_error(errc::cancelled)));
   pump(self);
+  if (journaled(self)) {
+    // Answered once the journal holds the cancellation, as a result is sent:
+    // a scheduler that died before would have promised a cancel that whoever
+    // resumes the journal never saw (the task would run to its end).
+    auto rp = self->make_response_promise<caf::ok_atom>();
+    st.next_commit.notes.push_back(rp);
+    schedule_commit(self);
+    return rp;
+  }
   return caf::ok_atom::value;
 }
 
