@@ -9,7 +9,6 @@
 // idle process sleeps as before once its window has passed. Calls with a
 // timeout other than "forever" (-1) are passed through untouched.
 #include <dlfcn.h>
-#include <sched.h>
 #include <sys/epoll.h>
 
 #include <atomic>
@@ -53,7 +52,8 @@ extern "C" int epoll_wait(int epfd, epoll_event* events, int maxevents, int time
         last_event = now_ns();
       return n;
     }
-    sched_yield();
+    if (!gasched::detail::yield_found_core_idle())
+      break;  // the machine is busy: sleep and be woken
   }
   int n = real(epfd, events, maxevents, timeout);
   if (n > 0)
