@@ -1,10 +1,13 @@
 // Idle gasched processes sleep: counted by their threads' wake-ups, no
 // timer polls while nothing happens.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <limits>
+#include <sstream>
 
 #include "run_support.hpp"
 
@@ -52,6 +55,26 @@ double wake_ups_per_second(pid_t pid, std::chrono::seconds window) {
                          : 0.0;
 }
 
+// CPU seconds `pid` has used so far (user and system, all threads).
+double cpu_seconds(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string all{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  std::istringstream rest{all.substr(all.rfind(')') + 2)};  // after "pid (comm) "
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i)
+    if (i >= 14)  // utime, stime
+      ticks += std::stod(field);
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds `pid` uses over `window` of wall time.
+double cpu_seconds_over(pid_t pid, std::chrono::seconds window) {
+  auto before = cpu_seconds(pid);
+  std::this_thread::sleep_for(window);  // the window measured, not a wait for an event
+  return cpu_seconds(pid) - before;
+}
+
 // CAF's own connection heartbeats (every 200 ms by default) out of the way:
 // what is left is gasched's and CAF's scheduler.
 const std::vector<std::string> no_heartbeats{"--heartbeat", "60000", "--heartbeat-timeout", "0"};
@@ -91,9 +114,14 @@ TEST_CASE("idle gasched processes sleep: no thread wakes up on a timer", "[run][
     CHECK(run.finish() == 0);
   }
   SECTION("gasched-node with no scheduler") {
-    auto node = gasched::tools::start_node(stock_node_program(),
-                                           with({"--port", "0"}, no_heartbeats));
+    // Both spin windows on, the I/O thread's too (off by default).
+    auto node = gasched::tools::start_node(
+      stock_node_program(), with({"--port", "0", "--caf#gasched.io-spin=200us"}, no_heartbeats));
     CHECK(fewest_wake_ups_per_second(node.process.pid()) <= 2);
+    // Nor does a thread keep polling instead of sleeping (gasched.thread-spin
+    // and gasched.io-spin end a short window after the last work): a thread
+    // that polls yields the core, so it shows in CPU time, not in wake-ups.
+    CHECK(cpu_seconds_over(node.process.pid(), 3s) < 0.1);
     node.process.signal(SIGTERM);
     CHECK(node.process.wait_exit(10s));
   }

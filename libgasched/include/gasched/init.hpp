@@ -55,7 +55,8 @@ struct heartbeat_options {
 /// scheduler with many nodes on a machine with spare cores may set
 /// middleman.workers=1 or more to decode in parallel. With "sharing", an
 /// idle CAF thread polls for work for gasched.thread-spin (200 us) after its
-/// last job before it sleeps (yielding the core between polls), like the
+/// last job before it sleeps (yielding the core between polls, and
+/// sleeping at once when a yield let another thread run), like the
 /// BEAM's schedulers: the answer to what it just sent then needs no thread
 /// wake-up; an idle process still sleeps. 0us turns it off; the cost is up
 /// to that much CPU after each burst of work. gasched.io-spin (0, off) does

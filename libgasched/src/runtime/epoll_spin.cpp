@@ -5,11 +5,11 @@
 // wake-up of the thread. gasched defines epoll_wait itself (it is called
 // through the PLT from CAF's library): a call that would block polls
 // (timeout 0) for the process's I/O spin window after the calling thread's
-// last event, yielding the core between polls, and only then blocks. An
+// last event, yielding the core between polls (and blocking at once when a
+// yield let another thread run), and only then blocks. An
 // idle process sleeps as before once its window has passed. Calls with a
 // timeout other than "forever" (-1) are passed through untouched.
 #include <dlfcn.h>
-#include <sched.h>
 #include <sys/epoll.h>
 
 #include <atomic>
@@ -53,7 +53,8 @@ extern "C" int epoll_wait(int epfd, epoll_event* events, int maxevents, int time
         last_event = now_ns();
       return n;
     }
-    sched_yield();
+    if (!gasched::detail::yield_found_core_idle())
+      break;  // the machine is busy: sleep and be woken
   }
   int n = real(epfd, events, maxevents, timeout);
   if (n > 0)

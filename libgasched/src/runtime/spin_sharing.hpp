@@ -8,8 +8,9 @@
 // after its last job before it sleeps: a message arriving within that
 // window is taken without a wake-up, and an idle process still sleeps (the
 // window closes `spin` after the last job). While spinning the thread
-// yields the core to any other runnable thread, so on a loaded machine the
-// spin costs the waiting thread's idle time, not someone else's work.
+// yields the core between polls, and stops at the first yield that let
+// another thread run: on a busy machine a woken thread goes before one that
+// kept polling, so there it sleeps at once.
 #pragma once
 
 #include <atomic>

@@ -19,6 +19,10 @@ inline const caf::timespan default_io_spin = std::chrono::microseconds(0);
 /// I/O thread's spin from the config when the actor system starts.
 void install_spin_wait(caf::actor_system_config& cfg);
 
+/// Yields the core; false when another thread ran meanwhile (the machine is
+/// busy, and spinning on stops helping: stop and sleep).
+bool yield_found_core_idle();
+
 /// The process's epoll_wait spin window (process-wide: the last actor
 /// system started sets it).
 void set_io_spin(caf::timespan window);
