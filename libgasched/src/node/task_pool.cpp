@@ -24,7 +24,8 @@ task_pool::task_pool(caf::local_actor* node, std::string node_name,
 
 size_t task_pool::workers() const {
   return static_cast<size_t>(
-    std::count_if(workers_.begin(), workers_.end(), [](const caf::actor& w) { return w != nullptr; }));
+    std::count_if(workers_.begin(), workers_.end(),
+                  [](const caf::actor& w) { return w != nullptr; }));
 }
 
 size_t task_pool::slot_of(const caf::actor_addr& worker) const {
