@@ -57,7 +57,10 @@ void task_pool::dispatch() {
   auto plan = shared_->jobs.plan(max_workers_);
   for (size_t i = 0; i < plan.spawn; ++i)
     workers_.push_back(spawn_task_worker(node_, shared_, plan.first_new + i, 0));
-  for (auto slot : plan.wake) {
+  for (size_t i = 0; i < plan.wake.size(); ++i) {
+    auto slot = plan.wake[i];
+    if (plan.pokes[i] && plan.pokes[i]())
+      continue;  // its thread takes the job itself
     // From the node's own thread (its execution unit): no wake-up elsewhere.
     workers_[slot]->enqueue(node_->ctrl(), caf::make_message_id(),
                             caf::make_message(run_atom::value), node_->context());
