@@ -90,6 +90,7 @@ run_queue::wake_plan run_queue::plan(size_t max_slots) {
       slots_[i].state = slot_state::woken;
       ++woken_;
       result.wake.push_back(i);
+      result.pokes.push_back(slots_[i].poke);
       --wanted;
     }
   result.first_new = slots_.size();
@@ -97,6 +98,7 @@ run_queue::wake_plan run_queue::plan(size_t max_slots) {
     slots_.emplace_back();  // woken: its worker looks for work when it starts
     ++woken_;
     result.wake.push_back(slots_.size() - 1);
+    result.pokes.emplace_back();
     ++result.spawn;
     --wanted;
   }
@@ -154,6 +156,7 @@ std::vector<job_ptr> run_queue::worker_died(size_t index) {
     return result;
   auto& s = slots_[index];
   ++s.gen;
+  s.poke = nullptr;
   if (s.job) {
     release(s.job);
     result.push_back(std::move(s.job));
@@ -170,6 +173,12 @@ std::vector<job_ptr> run_queue::worker_died(size_t index) {
     ++woken_;
   s.state = slot_state::woken;
   return result;
+}
+
+void run_queue::set_poke(size_t index, uint64_t gen, std::function<bool()> poke) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (index < slots_.size() && slots_[index].gen == gen)
+    slots_[index].poke = std::move(poke);
 }
 
 uint64_t run_queue::generation(size_t index) const {

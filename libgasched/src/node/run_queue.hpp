@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -51,6 +52,9 @@ public:
   /// and spawn workers for `spawn` new slots (numbered from `first_new`).
   struct wake_plan {
     std::vector<size_t> wake;
+    // By wake's entries: the slot's parked thread to wake directly instead
+    // (empty: none; false: it is gone, wake the worker).
+    std::vector<std::function<bool()>> pokes;
     size_t first_new = 0;
     size_t spawn = 0;
   };
@@ -99,6 +103,11 @@ public:
   /// (its new worker is told to look for work).
   std::vector<job_ptr> worker_died(size_t slot);
 
+  /// Slot `slot` (generation `gen`) has a thread that waits for a blocking
+  /// job: a wake goes to it directly (one hand-off, not the worker's and then
+  /// its thread's). `poke` wakes it, false if it is gone.
+  void set_poke(size_t slot, uint64_t gen, std::function<bool()> poke);
+
   /// The slot's current generation (a new worker's).
   uint64_t generation(size_t slot) const;
 
@@ -142,6 +151,7 @@ private:
     slot_state state = slot_state::woken;
     job_ptr job;                 // in hand
     std::vector<job_ptr> done;   // finished, outcome not posted yet
+    std::function<bool()> poke;  // its worker's thread, once it has one
   };
 
   std::optional<taken> next_locked(size_t slot, uint64_t gen, bool posted);

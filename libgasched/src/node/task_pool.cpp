@@ -24,7 +24,8 @@ task_pool::task_pool(caf::local_actor* node, std::string node_name,
 
 size_t task_pool::workers() const {
   return static_cast<size_t>(
-    std::count_if(workers_.begin(), workers_.end(), [](const caf::actor& w) { return w != nullptr; }));
+    std::count_if(workers_.begin(), workers_.end(),
+                  [](const caf::actor& w) { return w != nullptr; }));
 }
 
 size_t task_pool::slot_of(const caf::actor_addr& worker) const {
@@ -56,7 +57,10 @@ void task_pool::dispatch() {
   auto plan = shared_->jobs.plan(max_workers_);
   for (size_t i = 0; i < plan.spawn; ++i)
     workers_.push_back(spawn_task_worker(node_, shared_, plan.first_new + i, 0));
-  for (auto slot : plan.wake) {
+  for (size_t i = 0; i < plan.wake.size(); ++i) {
+    auto slot = plan.wake[i];
+    if (plan.pokes[i] && plan.pokes[i]())
+      continue;  // its thread takes the job itself
     // From the node's own thread (its execution unit): no wake-up elsewhere.
     workers_[slot]->enqueue(node_->ctrl(), caf::make_message_id(),
                             caf::make_message(run_atom::value), node_->context());

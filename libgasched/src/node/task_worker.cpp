@@ -40,6 +40,7 @@ struct runner {
   job_ptr job;         // the call to make, until it is made
   caf::actor owner;    // its worker; reset when the worker is gone
   bool stop = false;
+  bool poked = false;  // its node woke it: jobs wait
   std::shared_ptr<worker_shared> shared;
   size_t slot = 0;
   uint64_t gen = 0;
@@ -82,7 +83,30 @@ job_ptr succeeded(runner& r, const caf::actor& owner, job_ptr job, attempt_resul
 void run_calls(std::shared_ptr<runner> r) {
   std::unique_lock<std::mutex> guard{r->mtx};
   for (;;) {
-    r->cv.wait(guard, [&] { return r->stop || r->job != nullptr; });
+    r->cv.wait(guard, [&] { return r->stop || r->poked || r->job != nullptr; });
+    if (r->job == nullptr && r->poked && !r->stop) {
+      // Its node woke it: it takes the next job; a blocking one runs here.
+      r->poked = false;
+      auto owner = r->owner;
+      guard.unlock();
+      auto t = r->shared->jobs.next(r->slot, r->gen);
+      guard.lock();
+      if (!t)
+        continue;
+      auto& n = *t->job;
+      if (n.attempt == 0)
+        n.started = std::chrono::steady_clock::now();
+      if (r->owner && n.fn->mode == call_mode::blocking && t->pause.count() == 0
+          && !n.cancelled) {
+        ++n.attempt;
+        r->job = std::move(t->job);
+      } else {
+        // A worker gone meanwhile counts the job as a failed attempt.
+        if (owner)
+          caf::anon_send(owner, run_atom::value, std::move(t->job), t->pause);
+        continue;
+      }
+    }
     if (r->job == nullptr)
       return;
     auto job = r->job;
@@ -196,6 +220,18 @@ bool attempt(worker_self* self, worker_core& core) {
     core.thread->slot = core.slot;
     core.thread->gen = core.gen;
     std::thread{run_calls, core.thread}.detach();
+    std::weak_ptr<runner> weak = core.thread;
+    core.shared->jobs.set_poke(core.slot, core.gen, [weak] {
+      auto r = weak.lock();
+      if (!r)
+        return false;
+      std::lock_guard<std::mutex> guard{r->mtx};
+      if (!r->owner || r->stop)
+        return false;
+      r->poked = true;
+      r->cv.notify_one();
+      return true;
+    });
   }
   std::lock_guard<std::mutex> guard{core.thread->mtx};
   core.thread->job = core.job;

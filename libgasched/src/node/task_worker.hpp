@@ -1,23 +1,23 @@
 // Internal: the task-worker actor, gascheduler's worker process. Its node
 // spawns one per slot and monitors it (where gascheduler spawn_links and
-// traps exits), wakes it when tasks wait and it is idle, and restarts it
-// when it dies: the tasks it held count as failed attempts (task_pool.cpp). A node that
-// stops ends its workers.
+// traps exits), wakes it when tasks wait and it is idle, and restarts it when
+// it dies: the tasks it held count as failed attempts (task_pool.cpp). A node
+// that stops ends its workers.
 //
 // It runs a task's attempts: a function registered non-blocking on itself
 // (one of CAF's threads, no hand-off), a blocking one on a thread it owns,
 // created with its first blocking task and ended with it. The pause between
 // attempts is the actor's timer, never a thread's sleep. A worker takes its
-// next job from the node's run queue itself (run_queue.hpp); its thread,
-// done with a blocking call that succeeded, posts the outcome and takes the
-// next blocking job too, and hands anything else (a failure, a pause, a
+// next job from the node's run queue itself (run_queue.hpp); its thread, done
+// with a blocking call that succeeded, posts the outcome and takes the next
+// blocking job too, and hands anything else (a failure, a pause, a
 // non-blocking job) to its worker.
 //
-// The thread is a plain thread, not a detached actor: CAF 0.17 joins every detached actor's
-// thread when its actor system ends, so a worker blocked in a task function
-// would keep the process from exiting. A thread still in a function when its
-// worker is gone finishes that call, keeps (never releases) the handles the
-// call holds, and ends.
+// The thread is a plain thread, not a detached actor: CAF 0.17 joins every
+// detached actor's thread when its actor system ends, so a worker blocked in
+// a task function would keep the process from exiting. A thread still in a
+// function when its worker is gone finishes that call, keeps (never releases)
+// the handles the call holds, and ends.
 #pragma once
 
 #include <atomic>
