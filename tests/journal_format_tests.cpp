@@ -95,6 +95,20 @@ TEST_CASE("journal: a task is one row, updated in place from accepted to finishe
   CHECK((r->value.get_as<int32_t>(0) == 70 && r->args.get_as<int32_t>(0) == 7));
 }
 
+TEST_CASE("journal: a journal of format 2 is upgraded on opening; its running task, kept "
+          "without node or lease, may be claimed by any node under an earlier lease",
+          "[journal][adopt]") {
+  temp_dir dir;
+  test_system ts;
+  auto path = dir.file("j.db");
+  check_upgrade_keeps_running(ts.sys, path, [&] {
+    // As format 2 left it: no epoch column, no node for a running task.
+    sql(path, "UPDATE tasks SET node = NULL WHERE state < 2; ALTER TABLE tasks DROP COLUMN "
+              "epoch; PRAGMA user_version=2;");
+  });
+  CHECK(sql_int(path, "PRAGMA user_version") == journal_format);
+}
+
 TEST_CASE("journal: a journal of format 1 is upgraded on opening, its tasks and results kept",
           "[journal]") {
   temp_dir dir;

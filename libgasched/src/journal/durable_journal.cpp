@@ -73,9 +73,12 @@ std::vector<std::pair<task_id, caf::error>> durable_journal::take_refused() {
 }
 
 void durable_journal::name_node(node_index n, const std::string& name) {
-  if (n >= core_node_names_.size())
+  if (n >= core_node_names_.size()) {
     core_node_names_.resize(n + 1);
+    core_node_numbers_.resize(n + 1, -1);
+  }
   core_node_names_[n] = name;
+  core_node_numbers_[n] = name.empty() ? -1 : unnumbered;
 }
 
 uint32_t durable_journal::function_number(const std::string& name) {
@@ -85,14 +88,20 @@ uint32_t durable_journal::function_number(const std::string& name) {
   return it->second;
 }
 
+// Every dispatch asks: one index into a vector, the name interned once per
+// node (at its first task, so a node that ran nothing is not written).
 int64_t durable_journal::node_number(node_index n) {
-  if (n >= core_node_names_.size() || core_node_names_[n].empty())
+  if (n >= core_node_numbers_.size())
     return -1;
-  auto& name = core_node_names_[n];
-  auto [it, added] = node_numbers_.emplace(name, static_cast<int64_t>(names_.nodes.size()));
-  if (added)
-    names_.nodes.push_back(name);
-  return it->second;
+  auto& number = core_node_numbers_[n];
+  if (number == unnumbered) {
+    auto& name = core_node_names_[n];
+    auto [it, added] = node_numbers_.emplace(name, static_cast<int64_t>(names_.nodes.size()));
+    if (added)
+      names_.nodes.push_back(name);
+    number = it->second;
+  }
+  return number;
 }
 
 namespace {
@@ -145,9 +154,15 @@ void durable_journal::enqueued(task_id id, const std::string& function,
   c.seq = static_cast<int64_t>(id);
 }
 
-void durable_journal::dispatched(task_id id, uint32_t, node_index) {
-  if (refused_ids_.count(id) == 0)
-    buffer_.touch(id).state = task_state::running;
+// Where and under which lease: a scheduler that resumes the journal adopts
+// the task only from that node, under that lease (scheduler_core::adopt).
+void durable_journal::dispatched(task_id id, uint32_t epoch, node_index node) {
+  if (refused_ids_.count(id) > 0)
+    return;
+  auto& c = buffer_.touch(id);
+  c.state = task_state::running;
+  c.node = node_number(node);
+  c.epoch = epoch;
 }
 
 void durable_journal::requeued(task_id id, uint32_t node_failures) {
@@ -160,6 +175,8 @@ void durable_journal::requeued(task_id id, uint32_t node_failures) {
   c.requeued = true;
   c.seq = meta_.front_seq--;
   c.node_failures = node_failures;
+  c.node = -1;  // its node is gone: no claim on it counts
+  c.epoch = 0;
 }
 
 void durable_journal::finished(task_id id, outcome_kind how, node_index node,

@@ -190,6 +190,8 @@ private:
   std::unordered_map<std::string, uint32_t> function_numbers_;
   std::unordered_map<std::string, int64_t> node_numbers_;
   std::vector<std::string> core_node_names_;  // by the core's node_index
+  static constexpr int64_t unnumbered = -2;   // named, not interned yet
+  std::vector<int64_t> core_node_numbers_;    // by the core's node_index; -1: no name
   change_buffer buffer_;  // changes since the last commit started
   std::vector<std::pair<std::string, std::string>> notes_changed_;
   commit_batch batch_;  // being written, or failed and written again next

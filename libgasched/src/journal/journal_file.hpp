@@ -39,7 +39,7 @@
 namespace gasched::detail {
 
 constexpr int32_t journal_application_id = 0x47534a4e;  // "GSJN"
-constexpr int32_t journal_format = 2;
+constexpr int32_t journal_format = 3;
 
 /// Reads the meta row (within a transaction).
 caf::error read_meta(sqlite_db& db, journal_meta& meta);

@@ -18,10 +18,12 @@ void bind_bytes(sqlite_stmt& stmt, int i, const change_buffer& buf, arena_ref r)
 caf::error journal_writer::prepare(sqlite_db& db) {
   db_ = &db;
   const std::pair<sqlite_stmt*, const char*> all[] = {
+    // A running task's node and lease epoch (NULL otherwise): whom a
+    // scheduler that resumes the file adopts it from (scheduler_core::adopt).
     {&insert_task_, "INSERT OR REPLACE INTO tasks(id, fn, args, priority, state, seq, "
-                    "node_failures) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+                    "node_failures, node, epoch) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
     {&update_task_, "UPDATE tasks SET state=?2, seq=COALESCE(?3, seq), "
-                    "node_failures=COALESCE(?4, node_failures) WHERE id=?1"},
+                    "node_failures=COALESCE(?4, node_failures), node=?5, epoch=?6 WHERE id=?1"},
     // A task that comes and ends within one commit: its one row, finished.
     {&insert_result_, "INSERT OR REPLACE INTO tasks(id, node, outcome, value, error, "
                       "error_text, finished_at, fn, args, priority, state, seq, "
@@ -88,6 +90,13 @@ caf::error journal_writer::write_all(const commit_batch& batch, size_t& pruned) 
 caf::error journal_writer::write_task(const change_buffer& buf, const task_change& c) {
   auto id = static_cast<int64_t>(c.id);
   auto state = static_cast<int64_t>(c.state);
+  auto running = c.state == task_state::running;
+  auto& stmt = c.is_new ? insert_task_ : update_task_;
+  auto [node_at, epoch_at] = c.is_new ? std::pair{8, 9} : std::pair{5, 6};
+  if (running && c.node >= 0)
+    stmt.bind(node_at, c.node);
+  if (running)
+    stmt.bind(epoch_at, int64_t{c.epoch});
   if (c.is_new) {
     insert_task_.bind(1, id).bind(2, int64_t{c.fn}).bind(4, int64_t{c.priority});
     bind_bytes(insert_task_, 3, buf, c.args);
