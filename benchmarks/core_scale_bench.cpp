@@ -4,8 +4,9 @@
 //   gasched-core-scale-bench [--nodes 2,100,1000,10000] [--slots 8]
 //                            [--pending 10000000] [--json]
 //
-// For each node count: enqueue --pending tasks, fill every slot (dispatch),
-// then run the steady state of a busy cluster (a result comes in, its slot is
+// For each node count: enqueue --pending tasks, fill every slot (dispatch)
+// and complete them, round after round for at least 100,000 tasks, then run
+// the steady state of a busy cluster (a result comes in, its slot is
 // refilled) for as many tasks as there are slots, twice over; then kill
 // nodes one by one among the running tasks and time each requeue. Memory is
 // the process's resident size, read from /proc after each step.
@@ -110,11 +111,6 @@ figures measure(uint32_t nodes, const settings& s) {
   std::vector<lease> running;
   running.reserve(uint64_t{nodes} * s.slots);
   auto record = [&](const dispatch_order& d) { running.push_back({d.id, d.epoch, d.node}); };
-  auto start = clock_type::now();
-  core.dispatch(record);
-  f.dispatch_ns = ns_since(start, running.size());
-  f.running = running.size();
-
   // Completing every running task (each result frees a slot), then refilling.
   const caf::message value = caf::make_message(int32_t{0});
   const caf::error none;
@@ -123,11 +119,38 @@ figures measure(uint32_t nodes, const settings& s) {
       if (!core.complete(l.id, l.epoch, l.node, value, none, run_timing{}))
         throw std::runtime_error("a result was not taken");
   };
+  // Fill every slot, complete them all, fill again ..., until at least 100,000
+  // tasks were dispatched: one fill of 2 nodes' 16 slots would time the first
+  // call's fixed costs, not the cost per task.
+  constexpr uint64_t timed_tasks = 100'000;
+  double dispatch_total = 0, complete_total = 0;
+  uint64_t dispatched = 0, completed = 0;
   std::vector<lease> batch;
+  do {
+    auto start = clock_type::now();
+    core.dispatch(record);
+    dispatch_total += ns_since(start, 1);
+    dispatched += running.size();
+    f.running = std::max<uint64_t>(f.running, running.size());
+    if (dispatched >= timed_tasks || core.pending() == 0)
+      break;
+    batch.clear();
+    batch.swap(running);
+    start = clock_type::now();
+    complete_all(batch);
+    complete_total += ns_since(start, 1);
+    completed += batch.size();
+  } while (true);
+  f.dispatch_ns = dispatch_total / static_cast<double>(dispatched);
+  // The running tasks complete once more: at 10,000 nodes one fill exceeds the
+  // timed tasks and nothing was completed yet.
+  batch.clear();
   batch.swap(running);
-  start = clock_type::now();
+  auto start = clock_type::now();
   complete_all(batch);
-  f.complete_ns = ns_since(start, batch.size());
+  complete_total += ns_since(start, 1);
+  completed += batch.size();
+  f.complete_ns = complete_total / static_cast<double>(completed);
   // The steady state: results and refills interleaved, one at a time, as
   // they come in a busy cluster.
   core.dispatch(record);

@@ -205,7 +205,7 @@ TEST_CASE("tls: a node joining a scheduler that is down keeps no descriptor of i
   };
   auto baseline = between_attempts();
   auto first = proxy.connections_accepted();
-  REQUIRE(attempts_reach(first + 30));
+  REQUIRE(attempts_reach(first + 10));  // a leak would show as 10 more
   CHECK(between_attempts() == baseline);
 }
 
