@@ -1,5 +1,7 @@
-// The journal's file layout: one row per task, and a journal of the earlier
-// format (a table of tasks and a table of results) upgraded on opening.
+// The journal's file layout: one row per task, and the end of a task accepted
+// by an earlier commit one row of `ends`; journals of the earlier formats (a
+// table of tasks and a table of results; ends updated in place) upgraded on
+// opening.
 #include <sqlite3.h>
 
 #include "journal_support.hpp"
@@ -40,25 +42,42 @@ CREATE TABLE results(id INTEGER PRIMARY KEY, fn INTEGER NOT NULL, args BLOB NOT 
 CREATE INDEX results_by_time ON results(finished_at);
 INSERT INTO results SELECT id, fn, args, priority, node, outcome, value, error, error_text,
   finished_at FROM tasks WHERE state = 2;
+INSERT INTO results SELECT t.id, t.fn, t.args, t.priority, e.node, e.outcome, e.value,
+  e.error, e.error_text, e.finished_at FROM tasks t JOIN ends e ON e.id = t.id;
 CREATE TABLE old_tasks(id INTEGER PRIMARY KEY, fn INTEGER NOT NULL, args BLOB NOT NULL,
   priority INTEGER NOT NULL, state INTEGER NOT NULL, seq INTEGER NOT NULL,
   node_failures INTEGER NOT NULL);
 INSERT INTO old_tasks SELECT id, fn, args, priority, state, seq, node_failures FROM tasks
-  WHERE state < 2;
+  WHERE state < 2 AND id NOT IN (SELECT id FROM ends);
 DROP TABLE tasks;
+DROP TABLE ends;
 ALTER TABLE old_tasks RENAME TO tasks;
 PRAGMA user_version=1;
 )";
 
+// The same into format 3: no lease (node, epoch) kept for a running task.
+#define GASCHED_TO_FORMAT_3 \
+  "UPDATE tasks SET node = NULL WHERE state < 2; ALTER TABLE tasks DROP COLUMN epoch;"
+constexpr const char* to_format_3 = GASCHED_TO_FORMAT_3 " PRAGMA user_version=3;";
+
+// The same into format 2: each end written into its task's row (state 2).
+constexpr const char* to_format_2 = GASCHED_TO_FORMAT_3 R"(
+UPDATE tasks SET state = 2, node = e.node, outcome = e.outcome, value = e.value,
+  error = e.error, error_text = e.error_text, finished_at = e.finished_at
+  FROM (SELECT * FROM ends) AS e WHERE e.id = tasks.id;
+DROP TABLE ends;
+PRAGMA user_version=2;
+)";
+
 } // namespace
 
-TEST_CASE("journal: a task is one row, updated in place from accepted to finished",
+TEST_CASE("journal: a task is one row; its end, when a later commit writes it, one row of ends",
           "[journal]") {
   temp_dir dir;
   test_system ts;
   auto path = dir.file("j.db");
-  auto row = [&](const char* what) {
-    auto q = std::string{"SELECT "} + what + " FROM tasks WHERE id=1";
+  auto row = [&](const char* what, const char* table = "tasks") {
+    auto q = std::string{"SELECT "} + what + " FROM " + table + " WHERE id=1";
     return sql_int(path, q.c_str());
   };
   {
@@ -86,26 +105,85 @@ TEST_CASE("journal: a task is one row, updated in place from accepted to finishe
     jc.commit();
   }
   CHECK(sql_int(path, "SELECT count(*) FROM tasks") == 1);
-  CHECK(row("state") == 2);
-  CHECK(row("outcome") == static_cast<int64_t>(outcome_kind::succeeded));
+  CHECK(sql_int(path, "SELECT count(*) FROM ends") == 1);
+  CHECK(row("outcome", "ends") == static_cast<int64_t>(outcome_kind::succeeded));
   CHECK_FALSE(has_table(path, "results"));
+  {
+    auto j = open_ok(ts.sys, path);
+    auto r = j->result_of(1);
+    REQUIRE(r);
+    CHECK((r->value.get_as<int32_t>(0) == 70 && r->args.get_as<int32_t>(0) == 7));
+    CHECK(j->take_snapshot().pending.empty());  // ended: not resumed
+  }
+  // A task that comes and ends within one commit: one row, finished.
+  {
+    journaled_core jc{ts.sys, path};
+    jc.add_node("n");
+    jc.enqueue(int_args(8));
+    auto d = jc.dispatch();
+    REQUIRE(d.size() == 1);
+    REQUIRE(jc.core.complete(d[0].first, d[0].second, no_node, int_args(80), {}));
+    jc.commit();
+  }
+  CHECK(sql_int(path, "SELECT count(*) FROM tasks WHERE id=2 AND state=2") == 1);
+  CHECK(sql_int(path, "SELECT count(*) FROM ends WHERE id=2") == 0);
   auto j = open_ok(ts.sys, path);
-  auto r = j->result_of(1);
+  auto r = j->result_of(2);
   REQUIRE(r);
-  CHECK((r->value.get_as<int32_t>(0) == 70 && r->args.get_as<int32_t>(0) == 7));
+  CHECK((r->value.get_as<int32_t>(0) == 80 && r->args.get_as<int32_t>(0) == 8));
 }
 
-TEST_CASE("journal: a journal of format 2 is upgraded on opening; its running task, kept "
+TEST_CASE("journal: a journal of format 2 is upgraded on opening, its tasks and results kept",
+          "[journal]") {
+  temp_dir dir;
+  test_system ts;
+  auto path = dir.file("j.db");
+  {
+    journaled_core jc{ts.sys, path};
+    jc.add_node("a", 1);
+    jc.enqueue(int_args(1));
+    jc.enqueue(int_args(2));
+    jc.enqueue(int_args(3));
+    jc.commit();
+    REQUIRE(jc.dispatch().size() == 1);  // 1
+    REQUIRE(jc.core.complete(1, 0, no_node, int_args(10), {}));
+    REQUIRE(jc.dispatch().size() == 1);  // 2 runs when the scheduler stops
+    jc.commit();
+  }
+  REQUIRE(sql_int(path, "SELECT count(*) FROM ends") == 1);
+  sql(path, to_format_2);
+  REQUIRE(sql_int(path, "PRAGMA user_version") == 2);
+  REQUIRE_FALSE(has_table(path, "ends"));
+  {
+    journaled_core jc{ts.sys, path};
+    CHECK(pending_ids(jc.core) == ids{2, 3});  // the running one in front
+    auto r = jc.journal->result_of(1);
+    REQUIRE(r);
+    CHECK((r->value.get_as<int32_t>(0) == 10 && r->node == "a"));
+    CHECK(is(jc.journal->result_of(2).error(), errc::unknown_task));
+    jc.add_node("b", 1);
+    auto d = jc.dispatch();
+    REQUIRE(d.size() == 1);
+    REQUIRE(jc.core.complete(2, d[0].second, no_node, int_args(20), {}));
+    jc.commit();
+  }
+  CHECK(sql_int(path, "PRAGMA user_version") == journal_format);
+  CHECK(sql_int(path, "SELECT count(*) FROM ends") == 1);  // 2's end
+  journaled_core jc{ts.sys, path};
+  CHECK(pending_ids(jc.core) == ids{3});
+  REQUIRE(jc.journal->result_of(1));
+  auto r2 = jc.journal->result_of(2);
+  REQUIRE(r2);
+  CHECK((r2->value.get_as<int32_t>(0) == 20 && r2->args.get_as<int32_t>(0) == 2));
+}
+
+TEST_CASE("journal: a journal of format 3 is upgraded on opening; its running task, kept "
           "without node or lease, may be claimed by any node under an earlier lease",
           "[journal][adopt]") {
   temp_dir dir;
   test_system ts;
   auto path = dir.file("j.db");
-  check_upgrade_keeps_running(ts.sys, path, [&] {
-    // As format 2 left it: no epoch column, no node for a running task.
-    sql(path, "UPDATE tasks SET node = NULL WHERE state < 2; ALTER TABLE tasks DROP COLUMN "
-              "epoch; PRAGMA user_version=2;");
-  });
+  check_upgrade_keeps_running(ts.sys, path, [&] { sql(path, to_format_3); });
   CHECK(sql_int(path, "PRAGMA user_version") == journal_format);
 }
 
@@ -143,7 +221,8 @@ TEST_CASE("journal: a journal of format 1 is upgraded on opening, its tasks and 
   }
   CHECK(sql_int(path, "PRAGMA user_version") == journal_format);
   CHECK_FALSE(has_table(path, "results"));
-  CHECK(sql_int(path, "SELECT count(*) FROM tasks WHERE state = 2") == 2);
+  CHECK(sql_int(path, "SELECT (SELECT count(*) FROM tasks WHERE state = 2) + "
+                     "(SELECT count(*) FROM ends)") == 2);
   journaled_core jc{ts.sys, path};
   CHECK(pending_ids(jc.core) == ids{3});
   REQUIRE(jc.journal->result_of(1));

@@ -338,19 +338,35 @@ TEST_CASE("journal: results are kept for keep_results, then pruned", "[journal]"
     jc.dispatch();
     REQUIRE(jc.core.complete(1, 0, no_node, int_args(10), {}));
     jc.commit();
+    // 2 is written when accepted and again when it ends, by a later commit.
+    jc.enqueue(int_args(2));
+    jc.commit();
+    auto d = jc.dispatch();
+    REQUIRE(d.size() == 1);
+    REQUIRE(jc.core.complete(2, d[0].second, no_node, int_args(20), {}));
+    jc.commit();
   }
   {
     auto j = open_ok(ts.sys, path);
     REQUIRE(j->result_of(1));
     CHECK(j->result_of(1)->value.get_as<int32_t>(0) == 10);
+    REQUIRE(j->result_of(2));
+    CHECK(j->result_of(2)->value.get_as<int32_t>(0) == 20);
   }
   auto opts = fast();
   opts.keep_results = std::chrono::seconds(0);
-  auto j = open_ok(ts.sys, path, opts);
-  REQUIRE(j->result_of(1));  // not pruned before a commit
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  REQUIRE_FALSE(j->commit());
-  CHECK(is(j->result_of(1).error(), errc::unknown_task));
+  {
+    auto j = open_ok(ts.sys, path, opts);
+    REQUIRE(j->result_of(1));  // not pruned before a commit
+    REQUIRE(j->result_of(2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE_FALSE(j->commit());
+    CHECK(is(j->result_of(1).error(), errc::unknown_task));
+    CHECK(is(j->result_of(2).error(), errc::unknown_task));
+  }
+  // Nothing of a pruned task is left to resume.
+  auto j = open_ok(ts.sys, path);
+  CHECK(j->take_snapshot().pending.empty());
 }
 
 TEST_CASE("journal: a registered user type round-trips", "[journal]") {

@@ -75,33 +75,35 @@ std::vector<std::pair<task_id, caf::error>> durable_journal::take_refused() {
 void durable_journal::name_node(node_index n, const std::string& name) {
   if (n >= core_node_names_.size()) {
     core_node_names_.resize(n + 1);
-    core_node_numbers_.resize(n + 1, -1);
+    core_node_numbers_.resize(n + 1, unnumbered);
   }
   core_node_names_[n] = name;
-  core_node_numbers_[n] = name.empty() ? -1 : unnumbered;
+  core_node_numbers_[n] = unnumbered;
 }
 
 uint32_t durable_journal::function_number(const std::string& name) {
+  // A batch is mostly one function: the last one is compared before hashing.
+  if (last_function_ != nullptr && *last_function_ == name)
+    return last_fn_;
   auto [it, added] = function_numbers_.emplace(name, names_.functions.size());
   if (added)
     names_.functions.push_back(name);
+  last_function_ = &it->first;  // node-based map: stays valid
+  last_fn_ = it->second;
   return it->second;
 }
 
-// Every dispatch asks: one index into a vector, the name interned once per
-// node (at its first task, so a node that ran nothing is not written).
 int64_t durable_journal::node_number(node_index n) {
-  if (n >= core_node_numbers_.size())
+  if (n >= core_node_names_.size() || core_node_names_[n].empty())
     return -1;
-  auto& number = core_node_numbers_[n];
-  if (number == unnumbered) {
-    auto& name = core_node_names_[n];
-    auto [it, added] = node_numbers_.emplace(name, static_cast<int64_t>(names_.nodes.size()));
-    if (added)
-      names_.nodes.push_back(name);
-    number = it->second;
-  }
-  return number;
+  // Numbered once per core node, not hashed per dispatched or finished task.
+  if (auto known = core_node_numbers_[n]; known != unnumbered)
+    return known;
+  auto& name = core_node_names_[n];
+  auto [it, added] = node_numbers_.emplace(name, static_cast<int64_t>(names_.nodes.size()));
+  if (added)
+    names_.nodes.push_back(name);
+  return core_node_numbers_[n] = it->second;
 }
 
 namespace {
@@ -157,7 +159,7 @@ void durable_journal::enqueued(task_id id, const std::string& function,
 // Where and under which lease: a scheduler that resumes the journal adopts
 // the task only from that node, under that lease (scheduler_core::adopt).
 void durable_journal::dispatched(task_id id, uint32_t epoch, node_index node) {
-  if (refused_ids_.count(id) > 0)
+  if (!refused_ids_.empty() && refused_ids_.count(id) > 0)
     return;
   auto& c = buffer_.touch(id);
   c.state = task_state::running;
@@ -168,7 +170,7 @@ void durable_journal::dispatched(task_id id, uint32_t epoch, node_index node) {
 void durable_journal::requeued(task_id id, uint32_t node_failures) {
   ++meta_.count.ticks;
   ++meta_.count.requeued;
-  if (refused_ids_.count(id) > 0)
+  if (!refused_ids_.empty() && refused_ids_.count(id) > 0)
     return;
   auto& c = buffer_.touch(id);
   c.state = task_state::pending;
@@ -190,7 +192,7 @@ void durable_journal::finished(task_id id, outcome_kind how, node_index node,
   }
   if (node != no_node)
     ++count.ticks;
-  if (refused_ids_.erase(id) > 0)
+  if (!refused_ids_.empty() && refused_ids_.erase(id) > 0)
     return;
   auto& c = buffer_.touch(id);
   c.state = task_state::finished;

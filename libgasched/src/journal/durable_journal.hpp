@@ -190,8 +190,10 @@ private:
   std::unordered_map<std::string, uint32_t> function_numbers_;
   std::unordered_map<std::string, int64_t> node_numbers_;
   std::vector<std::string> core_node_names_;  // by the core's node_index
-  static constexpr int64_t unnumbered = -2;   // named, not interned yet
-  std::vector<int64_t> core_node_numbers_;    // by the core's node_index; -1: no name
+  static constexpr int64_t unnumbered = -2;
+  std::vector<int64_t> core_node_numbers_;  // node_number's, by node_index
+  const std::string* last_function_ = nullptr;  // function_number's last
+  uint32_t last_fn_ = 0;
   change_buffer buffer_;  // changes since the last commit started
   std::vector<std::pair<std::string, std::string>> notes_changed_;
   commit_batch batch_;  // being written, or failed and written again next

@@ -29,6 +29,8 @@ CREATE TABLE tasks(id INTEGER PRIMARY KEY, fn INTEGER NOT NULL, args BLOB NOT NU
   priority INTEGER NOT NULL, state INTEGER NOT NULL, seq INTEGER NOT NULL,
   node_failures INTEGER NOT NULL, node INTEGER, outcome INTEGER, value BLOB, error BLOB,
   error_text TEXT, finished_at INTEGER, epoch INTEGER);
+CREATE TABLE ends(id INTEGER PRIMARY KEY, node INTEGER, outcome INTEGER NOT NULL,
+  value BLOB, error BLOB, error_text TEXT, finished_at INTEGER NOT NULL);
 CREATE TABLE notes(key TEXT PRIMARY KEY, value BLOB NOT NULL);
 INSERT INTO meta VALUES(1, 0, 1, -1, 0, 0, 0, 0, 0, 0);
 )";

@@ -1,6 +1,6 @@
 // The journal's file: its options, its format, and opening it safely.
 //
-// Schema (format 2; SQLite's application_id marks the file as gasched's and
+// Schema (format 4; SQLite's application_id marks the file as gasched's and
 // user_version holds the format):
 //
 //   meta(one = 1, generation, next_id, front_seq, ticks, succeeded, failed,
@@ -10,16 +10,24 @@
 //   tasks(id PRIMARY KEY, fn, args BLOB, priority,  one row per task, from its
 //         state, seq, node_failures,                acceptance to its pruning:
 //         node, outcome, value BLOB, error BLOB,    state 0 pending, 1 running,
-//         error_text, finished_at)                  2 finished (for await; the
-//                                                   last six columns are set)
+//         error_text, finished_at, epoch)           2 finished within the commit
+//                                                   that accepted it (outcome to
+//                                                   finished_at are set); while
+//                                                   running, node and epoch: its
+//                                                   lease, for adoption
+//   ends(id PRIMARY KEY, node, outcome, value BLOB, the end of a task accepted
+//        error BLOB, error_text, finished_at)       by an earlier commit
 //   notes(key PRIMARY KEY, value BLOB NOT NULL)     clients' notes (note_atom)
 //
-// One row per task: a task costs an insert when accepted and an update in
-// place when it ends (format 1 moved it into a table of results). No index
-// on finished_at: keeping one up to date cost a third of the writer's time
-// (measured); pruning, once a minute, scans the rows in id order instead,
-// where the oldest results are. Older formats are upgraded on opening
-// (journal_upgrade.hpp).
+// A task is finished when its row has state 2 or it has a row in `ends`.
+// A task that comes and ends within one commit is one insert; one that ends
+// in a later commit is an insert when accepted and an append to `ends`
+// (ids end nearly in order) when it ends: measured, an append costs about
+// half of the update in place of format 2, which grew each row and split
+// its page. No index on finished_at: keeping one up to date cost a third of
+// the writer's time (measured); pruning, once a minute, scans the rows in
+// id order instead, where the oldest results are. Older formats are
+// upgraded on opening (journal_upgrade.hpp).
 //
 // A pending task's place within its priority is `seq`: its id when it came
 // in, or a number counting down from -1 (meta.front_seq) when it went back
@@ -39,7 +47,7 @@
 namespace gasched::detail {
 
 constexpr int32_t journal_application_id = 0x47534a4e;  // "GSJN"
-constexpr int32_t journal_format = 3;
+constexpr int32_t journal_format = 4;
 
 /// Reads the meta row (within a transaction).
 caf::error read_meta(sqlite_db& db, journal_meta& meta);

@@ -27,23 +27,36 @@ DROP TABLE results;
 PRAGMA user_version=2;
 )";
 
-// Format 3 keeps a running task's node (in `node`, which held only where a
+// Format 3 writes the end of a task accepted by an earlier commit into
+// `ends` rather than into its row; the finished rows of format 2 stay as
+// they are (state 2), as format 3 also writes a task that ends within the
+// commit that accepted it.
+constexpr const char* format_2_to_3 = R"(
+CREATE TABLE ends(id INTEGER PRIMARY KEY, node INTEGER, outcome INTEGER NOT NULL,
+  value BLOB, error BLOB, error_text TEXT, finished_at INTEGER NOT NULL);
+PRAGMA user_version=3;
+)";
+
+// Format 4 keeps a running task's node (in `node`, which held only where a
 // task ended) and its lease's epoch, for adoption; a running task of an
 // older file has neither, and any node may claim it under an earlier lease.
-constexpr const char* format_2_to_3 = R"(
+constexpr const char* format_3_to_4 = R"(
 ALTER TABLE tasks ADD COLUMN epoch INTEGER;
-PRAGMA user_version=3;
+PRAGMA user_version=4;
 )";
 
 } // namespace
 
 caf::error upgrade_journal(sqlite_db& db, int64_t from) {
-  static_assert(journal_format == 3, "add the upgrade to the new format here");
+  static_assert(journal_format == 4, "add the upgrade to the new format here");
   if (from == 1)
     if (auto err = db.exec(format_1_to_2, "cannot upgrade it from journal format 1 to 2"))
       return err;
   if (from <= 2)
-    return db.exec(format_2_to_3, "cannot upgrade it from journal format 2 to 3");
+    if (auto err = db.exec(format_2_to_3, "cannot upgrade it from journal format 2 to 3"))
+      return err;
+  if (from <= 3)
+    return db.exec(format_3_to_4, "cannot upgrade it from journal format 3 to 4");
   return caf::none;
 }
 

@@ -29,9 +29,9 @@ caf::error journal_writer::prepare(sqlite_db& db) {
                       "error_text, finished_at, fn, args, priority, state, seq, "
                       "node_failures) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 2, "
                       "?1, 0)"},
-    // A task already in the file ends in place.
-    {&finish_task_, "UPDATE tasks SET state=2, node=?2, outcome=?3, value=?4, error=?5, "
-                    "error_text=?6, finished_at=?7 WHERE id=?1"},
+    // A task already in the file: its end is appended to `ends`.
+    {&finish_task_, "INSERT OR REPLACE INTO ends(id, node, outcome, value, error, "
+                    "error_text, finished_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
     {&insert_function_, "INSERT INTO functions(fn, name) VALUES(?1, ?2)"},
     {&insert_node_, "INSERT INTO nodes(node, name) VALUES(?1, ?2)"},
     {&write_note_, "INSERT OR REPLACE INTO notes(key, value) VALUES(?1, ?2)"},
@@ -39,6 +39,9 @@ caf::error journal_writer::prepare(sqlite_db& db) {
     // In id order (no index on finished_at): the oldest results come first.
     {&prune_, "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks "
               "WHERE state=2 AND finished_at < ?1 LIMIT ?2)"},
+    {&select_old_ends_, "SELECT id FROM ends WHERE finished_at < ?1 LIMIT ?2"},
+    {&delete_task_, "DELETE FROM tasks WHERE id=?1"},
+    {&delete_end_, "DELETE FROM ends WHERE id=?1"},
   };
   for (auto& [stmt, sql] : all)
     if (auto err = stmt->prepare(db, sql))
@@ -84,6 +87,26 @@ caf::error journal_writer::write_all(const commit_batch& batch, size_t& pruned) 
   if (auto err = prune_.run(*db_, "cannot prune old results"))
     return err;
   pruned = static_cast<size_t>(sqlite3_changes(db_->get()));
+  return prune_ends(batch.prune_before, pruned);
+}
+
+// The ends that are old enough, and their tasks' rows.
+caf::error journal_writer::prune_ends(int64_t before, size_t& pruned) {
+  old_ids_.clear();
+  select_old_ends_.bind(1, before).bind(2, journal_store::prune_limit);
+  int rc;
+  while ((rc = select_old_ends_.step()) == SQLITE_ROW)
+    old_ids_.push_back(select_old_ends_.int64(0));
+  select_old_ends_.reset();
+  if (rc != SQLITE_DONE)
+    return db_->fail(rc, "cannot prune old results");
+  for (auto id : old_ids_) {
+    if (auto err = delete_task_.bind(1, id).run(*db_, "cannot prune old results"))
+      return err;
+    if (auto err = delete_end_.bind(1, id).run(*db_, "cannot prune old results"))
+      return err;
+  }
+  pruned += old_ids_.size();
   return caf::none;
 }
 

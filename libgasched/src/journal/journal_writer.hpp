@@ -31,10 +31,13 @@ private:
   caf::error write_task(const change_buffer& buf, const task_change& c);
   caf::error write_result(const change_buffer& buf, const task_change& c, int64_t finished_at);
   void bind_outcome(const change_buffer& buf, const task_change& c, int64_t finished_at);
+  caf::error prune_ends(int64_t before, size_t& pruned);
 
   sqlite_db* db_ = nullptr;
   sqlite_stmt insert_task_, update_task_, insert_result_, finish_task_;
   sqlite_stmt insert_function_, insert_node_, write_note_, write_meta_, prune_;
+  sqlite_stmt select_old_ends_, delete_task_, delete_end_;
+  std::vector<int64_t> old_ids_;  // prune_ends's, kept for its capacity
 };
 
 } // namespace gasched::detail

@@ -52,15 +52,27 @@ caf::error read_notes(sqlite_db& db, journal_notes& notes) {
 caf::error read_tasks(sqlite_db& db, caf::actor_system& sys, const journal_names& names,
                       std::vector<restored_task>& tasks, std::vector<int64_t>& seqs,
                       std::vector<size_t>& running) {
+  // Rows of state < 2 with an end in `ends` finished: both in id order, so
+  // that one pass over each skips them.
   auto functions = names.functions.size();
-  sqlite_stmt stmt;
+  sqlite_stmt stmt, ends;
   if (auto err = stmt.prepare(db, "SELECT id, fn, args, priority, state, seq, node_failures, "
-                                  "node, epoch FROM tasks WHERE state < 2"))
+                                  "node, epoch FROM tasks WHERE state < 2 ORDER BY id"))
     return err;
+  if (auto err = ends.prepare(db, "SELECT id FROM ends ORDER BY id"))
+    return err;
+  int ends_rc = ends.step();
   int rc;
   while ((rc = stmt.step()) == SQLITE_ROW) {
+    auto id = stmt.int64(0);
+    while (ends_rc == SQLITE_ROW && ends.int64(0) < id)
+      ends_rc = ends.step();
+    if (ends_rc != SQLITE_ROW && ends_rc != SQLITE_DONE)
+      return db.fail(ends_rc, "cannot read it");
+    if (ends_rc == SQLITE_ROW && ends.int64(0) == id)
+      continue;  // ended
     restored_task t;
-    t.id = static_cast<task_id>(stmt.int64(0));
+    t.id = static_cast<task_id>(id);
     t.fn = static_cast<uint32_t>(stmt.int64(1));
     if (t.fn >= functions)
       return corrupt(db, "task " + std::to_string(t.id) + " has no function name");

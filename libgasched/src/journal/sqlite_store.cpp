@@ -26,9 +26,14 @@ caf::error sqlite_store::resume(caf::actor_system& sys, journal_meta& meta,
   // After resuming: it gives a journal of an earlier version its notes table.
   if (auto err = writer_.prepare(db_))
     return err;
-  if (auto err = select_result_.prepare(db_, "SELECT fn, args, priority, node, outcome, "
-                                             "value, error, finished_at FROM tasks "
-                                             "WHERE id=?1 AND state=2"))
+  // Finished: its row has state 2 (the end columns set), or it has an end in
+  // `ends` (its row's end columns are null).
+  if (auto err = select_result_.prepare(
+        db_, "SELECT t.fn, t.args, t.priority, COALESCE(e.node, t.node), "
+             "COALESCE(e.outcome, t.outcome), COALESCE(e.value, t.value), "
+             "COALESCE(e.error, t.error), COALESCE(e.finished_at, t.finished_at) "
+             "FROM tasks t LEFT JOIN ends e ON e.id = t.id "
+             "WHERE t.id=?1 AND (t.state=2 OR e.id IS NOT NULL)"))
     return err;
   return select_task_.prepare(db_, "SELECT fn, args, priority FROM tasks WHERE id=?1");
 }

@@ -68,8 +68,9 @@ void outbox::hold(const caf::actor_addr& scheduler) {
   // end, so the outcome is offered again rather than the task run again.
   acking_.erase(scheduler);
   if (auto it = unacked_.find(scheduler); it != unacked_.end()) {
-    for (auto& [l, sent] : it->second)
-      kept_.push_back(std::move(sent));
+    for (auto& x : it->second)
+      if (!x.acked)
+        kept_.emplace_back(std::move(x.dest), std::move(x.outcome));
     unacked_.erase(it);
   }
 }
@@ -133,9 +134,20 @@ void outbox::acked(const caf::actor_addr& scheduler, const std::vector<lease>& l
   auto it = unacked_.find(scheduler);
   if (it == unacked_.end())
     return;
-  for (auto& l : leases)
-    it->second.erase(l);
-  if (it->second.empty())
+  auto& q = it->second;
+  for (auto& l : leases) {
+    if (!q.empty() && q.front().l == l) {
+      q.pop_front();
+    } else {
+      // Out of order (rare): marked, and dropped once it reaches the front.
+      auto at = std::find_if(q.begin(), q.end(), [&](const sent& x) { return x.l == l; });
+      if (at != q.end())
+        at->acked = true;
+    }
+    while (!q.empty() && q.front().acked)
+      q.pop_front();
+  }
+  if (q.empty())
     unacked_.erase(it);
 }
 
@@ -162,7 +174,7 @@ void outbox::send_all(std::unique_lock<std::mutex>& guard) {
     if (!acking_.empty())
       for (auto& [dest, o] : batch_of)
         if (acking_.count(dest.address()) > 0)
-          unacked_[dest.address()].insert_or_assign(lease{o.id, o.epoch}, std::pair{dest, o});
+          unacked_[dest.address()].push_back(sent{lease{o.id, o.epoch}, dest, o});
     guard.unlock();
     // Nearly always one scheduler; group without sorting.
     while (!batch_of.empty()) {

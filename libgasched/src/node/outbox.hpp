@@ -5,6 +5,7 @@
 // go along in the same message.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -92,10 +93,17 @@ private:
   std::vector<std::pair<scheduler_for_nodes, run_outcome>> kept_;
   std::map<lease, scheduler_for_nodes> routes_;  // adopted leases: their new scheduler
   // Schedulers that acknowledge, and what they were sent and have not
-  // acknowledged yet (empty for a scheduler without a journal).
+  // acknowledged yet (empty for a scheduler without a journal), in the order
+  // sent: a scheduler acknowledges in the order it received, so an ack
+  // nearly always takes the front (no tree node per task).
+  struct sent {
+    lease l;
+    scheduler_for_nodes dest;
+    run_outcome outcome;
+    bool acked = false;  // acknowledged out of order, before those in front
+  };
   std::unordered_set<caf::actor_addr> acking_;
-  std::unordered_map<caf::actor_addr,
-                     std::map<lease, std::pair<scheduler_for_nodes, run_outcome>>> unacked_;
+  std::unordered_map<caf::actor_addr, std::deque<sent>> unacked_;
 };
 
 } // namespace gasched::detail
