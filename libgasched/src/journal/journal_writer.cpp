@@ -13,25 +13,86 @@ void bind_bytes(sqlite_stmt& stmt, int i, const change_buffer& buf, arena_ref r)
     stmt.bind_blob(i, buf.bytes(r), r.size);
 }
 
+// "INSERT ... VALUES(?, ...), ...": `rows` rows of `cols` parameters.
+std::string values(const char* head, int cols, int rows) {
+  std::string sql = head;
+  sql += " VALUES";
+  for (int r = 0; r < rows; ++r) {
+    sql += r == 0 ? "(" : ",(";
+    for (int c = 0; c < cols; ++c)
+      sql += c == 0 ? "?" : ",?";
+    sql += ")";
+  }
+  return sql;
+}
+
+// A running task's node and lease epoch (NULL otherwise): whom a scheduler
+// that resumes the file adopts it from (scheduler_core::adopt).
+void bind_lease(sqlite_stmt& s, int node_at, const task_change& c) {
+  auto running = c.state == task_state::running;
+  if (running && c.node >= 0)
+    s.bind(node_at, c.node);
+  else
+    s.bind_null(node_at);
+  if (running)
+    s.bind(node_at + 1, int64_t{c.epoch});
+  else
+    s.bind_null(node_at + 1);
+}
+
+// The parameters from b + 1 on, in the order of the INSERTs below.
+void bind_task(sqlite_stmt& s, int b, const change_buffer& buf, const task_change& c) {
+  s.bind(b + 1, static_cast<int64_t>(c.id)).bind(b + 2, int64_t{c.fn});
+  bind_bytes(s, b + 3, buf, c.args);
+  s.bind(b + 4, int64_t{c.priority}).bind(b + 5, static_cast<int64_t>(c.state));
+  s.bind(b + 6, c.seq).bind(b + 7, int64_t{c.node_failures});
+  bind_lease(s, b + 8, c);
+}
+
+// id, node, outcome, value, error, error_text, finished_at.
+void bind_end(sqlite_stmt& s, int b, const change_buffer& buf, const task_change& c,
+              int64_t finished_at) {
+  s.bind(b + 1, static_cast<int64_t>(c.id));
+  if (c.node >= 0)
+    s.bind(b + 2, c.node);
+  else
+    s.bind_null(b + 2);
+  s.bind(b + 3, static_cast<int64_t>(c.how));
+  bind_bytes(s, b + 4, buf, c.value);
+  bind_bytes(s, b + 5, buf, c.error);
+  if (c.error_text.size > 0)
+    s.bind(b + 6, std::string{buf.bytes(c.error_text), c.error_text.size});
+  else
+    s.bind_null(b + 6);
+  s.bind(b + 7, finished_at);
+}
+
+// A task that comes and ends within one commit: its end, then fn, args,
+// priority (state 2, seq its id, no node failures).
+void bind_result(sqlite_stmt& s, int b, const change_buffer& buf, const task_change& c,
+                 int64_t finished_at) {
+  bind_end(s, b, buf, c, finished_at);
+  s.bind(b + 8, int64_t{c.fn});
+  bind_bytes(s, b + 9, buf, c.args);
+  s.bind(b + 10, int64_t{c.priority}).bind(b + 11, int64_t{2});
+  s.bind(b + 12, static_cast<int64_t>(c.id)).bind(b + 13, int64_t{0});
+}
+
 } // namespace
+
+caf::error batched_insert::prepare(sqlite_db& db, const char* head, int cols) {
+  cols_ = cols;
+  n_ = 0;
+  if (auto err = one_.prepare(db, values(head, cols, 1).c_str()))
+    return err;
+  return many_.prepare(db, values(head, cols, rows_per_step).c_str());
+}
 
 caf::error journal_writer::prepare(sqlite_db& db) {
   db_ = &db;
   const std::pair<sqlite_stmt*, const char*> all[] = {
-    // A running task's node and lease epoch (NULL otherwise): whom a
-    // scheduler that resumes the file adopts it from (scheduler_core::adopt).
-    {&insert_task_, "INSERT OR REPLACE INTO tasks(id, fn, args, priority, state, seq, "
-                    "node_failures, node, epoch) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
     {&update_task_, "UPDATE tasks SET state=?2, seq=COALESCE(?3, seq), "
                     "node_failures=COALESCE(?4, node_failures), node=?5, epoch=?6 WHERE id=?1"},
-    // A task that comes and ends within one commit: its one row, finished.
-    {&insert_result_, "INSERT OR REPLACE INTO tasks(id, node, outcome, value, error, "
-                      "error_text, finished_at, fn, args, priority, state, seq, "
-                      "node_failures) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 2, "
-                      "?1, 0)"},
-    // A task already in the file: its end is appended to `ends`.
-    {&finish_task_, "INSERT OR REPLACE INTO ends(id, node, outcome, value, error, "
-                    "error_text, finished_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
     {&insert_function_, "INSERT INTO functions(fn, name) VALUES(?1, ?2)"},
     {&insert_node_, "INSERT INTO nodes(node, name) VALUES(?1, ?2)"},
     {&write_note_, "INSERT OR REPLACE INTO notes(key, value) VALUES(?1, ?2)"},
@@ -46,7 +107,18 @@ caf::error journal_writer::prepare(sqlite_db& db) {
   for (auto& [stmt, sql] : all)
     if (auto err = stmt->prepare(db, sql))
       return err;
-  return caf::none;
+  if (auto err = insert_tasks_.prepare(db, "INSERT OR REPLACE INTO tasks(id, fn, args, "
+                                           "priority, state, seq, node_failures, node, epoch)",
+                                       9))
+    return err;
+  // A task already in the file: its end is appended to `ends`.
+  if (auto err = insert_ends_.prepare(db, "INSERT OR REPLACE INTO ends(id, node, outcome, "
+                                          "value, error, error_text, finished_at)", 7))
+    return err;
+  // A task that comes and ends within one commit: its one row, finished.
+  return insert_results_.prepare(db, "INSERT OR REPLACE INTO tasks(id, node, outcome, value, "
+                                     "error, error_text, finished_at, fn, args, priority, "
+                                     "state, seq, node_failures)", 13);
 }
 
 caf::error journal_writer::write(const commit_batch& batch, size_t& pruned) {
@@ -72,12 +144,33 @@ caf::error journal_writer::write_all(const commit_batch& batch, size_t& pruned) 
     if (auto err = write_note_.run(*db_, "cannot write it"))
       return err;
   }
-  for (auto& c : batch.changes.changes()) {
-    auto err = c.state == task_state::finished ? write_result(batch.changes, c, batch.finished_at)
-                                               : write_task(batch.changes, c);
+  auto& buf = batch.changes;
+  auto at = batch.finished_at;
+  auto task = [&](sqlite_stmt& s, int b, const task_change& c) { bind_task(s, b, buf, c); };
+  auto end = [&](sqlite_stmt& s, int b, const task_change& c) { bind_end(s, b, buf, c, at); };
+  auto result = [&](sqlite_stmt& s, int b, const task_change& c) {
+    bind_result(s, b, buf, c, at);
+  };
+  insert_tasks_.clear();
+  insert_ends_.clear();
+  insert_results_.clear();
+  for (auto& c : buf.changes()) {
+    caf::error err;
+    if (c.state == task_state::finished)
+      err = c.is_new ? insert_results_.add(*db_, c, result) : insert_ends_.add(*db_, c, end);
+    else if (c.is_new)
+      err = insert_tasks_.add(*db_, c, task);
+    else
+      err = update_task(c);
     if (err)
       return err;
   }
+  if (auto err = insert_tasks_.flush(*db_, task))
+    return err;
+  if (auto err = insert_ends_.flush(*db_, end))
+    return err;
+  if (auto err = insert_results_.flush(*db_, result))
+    return err;
   bind_meta(write_meta_, batch.meta);
   if (auto err = write_meta_.run(*db_, "cannot write it"))
     return err;
@@ -110,52 +203,12 @@ caf::error journal_writer::prune_ends(int64_t before, size_t& pruned) {
   return caf::none;
 }
 
-caf::error journal_writer::write_task(const change_buffer& buf, const task_change& c) {
-  auto id = static_cast<int64_t>(c.id);
-  auto state = static_cast<int64_t>(c.state);
-  auto running = c.state == task_state::running;
-  auto& stmt = c.is_new ? insert_task_ : update_task_;
-  auto [node_at, epoch_at] = c.is_new ? std::pair{8, 9} : std::pair{5, 6};
-  if (running && c.node >= 0)
-    stmt.bind(node_at, c.node);
-  if (running)
-    stmt.bind(epoch_at, int64_t{c.epoch});
-  if (c.is_new) {
-    insert_task_.bind(1, id).bind(2, int64_t{c.fn}).bind(4, int64_t{c.priority});
-    bind_bytes(insert_task_, 3, buf, c.args);
-    insert_task_.bind(5, state).bind(6, c.seq).bind(7, int64_t{c.node_failures});
-    return insert_task_.run(*db_, "cannot write it");
-  }
-  update_task_.bind(1, id).bind(2, state);
+caf::error journal_writer::update_task(const task_change& c) {
+  update_task_.bind(1, static_cast<int64_t>(c.id)).bind(2, static_cast<int64_t>(c.state));
+  bind_lease(update_task_, 5, c);
   if (c.requeued)
     update_task_.bind(3, c.seq).bind(4, int64_t{c.node_failures});
   return update_task_.run(*db_, "cannot write it");
-}
-
-void journal_writer::bind_outcome(const change_buffer& buf, const task_change& c,
-                                  int64_t finished_at) {
-  auto& stmt = c.is_new ? insert_result_ : finish_task_;
-  stmt.bind(1, static_cast<int64_t>(c.id));
-  if (c.node >= 0)
-    stmt.bind(2, c.node);
-  stmt.bind(3, static_cast<int64_t>(c.how));
-  bind_bytes(stmt, 4, buf, c.value);
-  bind_bytes(stmt, 5, buf, c.error);
-  if (c.error_text.size > 0)
-    stmt.bind(6, std::string{buf.bytes(c.error_text), c.error_text.size});
-  stmt.bind(7, finished_at);
-}
-
-caf::error journal_writer::write_result(const change_buffer& buf, const task_change& c,
-                                        int64_t finished_at) {
-  bind_outcome(buf, c, finished_at);
-  if (c.is_new) {
-    insert_result_.bind(8, int64_t{c.fn});
-    bind_bytes(insert_result_, 9, buf, c.args);
-    insert_result_.bind(10, int64_t{c.priority});
-    return insert_result_.run(*db_, "cannot write it");
-  }
-  return finish_task_.run(*db_, "cannot write it");
 }
 
 } // namespace gasched::detail

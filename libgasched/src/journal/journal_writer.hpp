@@ -18,6 +18,53 @@
 
 namespace gasched::detail {
 
+/// Rows of one kind, inserted `rows_per_step` to a statement step: measured,
+/// a step of 32 rows costs the writer about a quarter less per row than a
+/// step per row. What is left at the end goes one row a step.
+class batched_insert {
+public:
+  static constexpr int rows_per_step = 32;
+
+  /// `head`: "INSERT ... INTO t(columns)", of `cols` columns.
+  caf::error prepare(sqlite_db& db, const char* head, int cols);
+
+  /// Forgets rows held from a write that failed.
+  void clear() noexcept {
+    n_ = 0;
+  }
+
+  /// Holds `c`; writes the rows held once they are rows_per_step.
+  /// `bind(stmt, b, c)` binds c's row from parameter b + 1 on.
+  template <class Bind>
+  caf::error add(const sqlite_db& db, const task_change& c, Bind&& bind) {
+    held_[n_++] = &c;
+    if (n_ < rows_per_step)
+      return caf::none;
+    for (int r = 0; r < n_; ++r)
+      bind(many_, r * cols_, *held_[r]);
+    n_ = 0;
+    return many_.run(db, "cannot write it");
+  }
+
+  /// Writes the rows still held, one a step.
+  template <class Bind>
+  caf::error flush(const sqlite_db& db, Bind&& bind) {
+    auto n = std::exchange(n_, 0);
+    for (int r = 0; r < n; ++r) {
+      bind(one_, 0, *held_[r]);
+      if (auto err = one_.run(db, "cannot write it"))
+        return err;
+    }
+    return caf::none;
+  }
+
+private:
+  int cols_ = 0;
+  int n_ = 0;
+  const task_change* held_[rows_per_step] = {};
+  sqlite_stmt one_, many_;
+};
+
 class journal_writer {
 public:
   caf::error prepare(sqlite_db& db);
@@ -28,13 +75,12 @@ public:
 
 private:
   caf::error write_all(const commit_batch& batch, size_t& pruned);
-  caf::error write_task(const change_buffer& buf, const task_change& c);
-  caf::error write_result(const change_buffer& buf, const task_change& c, int64_t finished_at);
-  void bind_outcome(const change_buffer& buf, const task_change& c, int64_t finished_at);
+  caf::error update_task(const task_change& c);
   caf::error prune_ends(int64_t before, size_t& pruned);
 
   sqlite_db* db_ = nullptr;
-  sqlite_stmt insert_task_, update_task_, insert_result_, finish_task_;
+  batched_insert insert_tasks_, insert_ends_, insert_results_;
+  sqlite_stmt update_task_;
   sqlite_stmt insert_function_, insert_node_, write_note_, write_meta_, prune_;
   sqlite_stmt select_old_ends_, delete_task_, delete_end_;
   std::vector<int64_t> old_ids_;  // prune_ends's, kept for its capacity
