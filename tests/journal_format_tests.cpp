@@ -71,7 +71,7 @@ PRAGMA user_version=2;
 
 } // namespace
 
-TEST_CASE("journal: a task is one row; its end, when a later commit writes it, one row of ends",
+TEST_CASE("journal: a task is one row, and its end, when a later commit writes it, one row of ends",
           "[journal]") {
   temp_dir dir;
   test_system ts;
@@ -177,7 +177,7 @@ TEST_CASE("journal: a journal of format 2 is upgraded on opening, its tasks and 
   CHECK((r2->value.get_as<int32_t>(0) == 20 && r2->args.get_as<int32_t>(0) == 2));
 }
 
-TEST_CASE("journal: a journal of format 3 is upgraded on opening; its running task, kept "
+TEST_CASE("journal: a journal of format 3 is upgraded on opening, and its running task, kept "
           "without node or lease, may be claimed by any node under an earlier lease",
           "[journal][adopt]") {
   temp_dir dir;

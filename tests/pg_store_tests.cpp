@@ -96,7 +96,7 @@ TEST_CASE("pg journal: a running task's node and lease are kept for its adoption
   check_dispatch_kept(ts.sys, pg_server::get().fresh_db());
 }
 
-TEST_CASE("pg journal: a journal of layout 2 is upgraded on opening; its running task, kept "
+TEST_CASE("pg journal: a journal of layout 2 is upgraded on opening, and its running task, kept "
           "without node or lease, may be claimed by any node under an earlier lease",
           "[pg]") {
   test_system ts;

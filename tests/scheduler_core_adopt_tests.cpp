@@ -170,7 +170,7 @@ TEST_CASE("scheduler_core: a claim on an id the journal never held does not adop
 // refused, the task waits for its own node, and that node back without it
 // sends it to the front of pending.
 TEST_CASE("scheduler_core: a claim from another node than the one the journal names is "
-          "refused and counted late; the named node's claim is adopted",
+          "refused and counted late, and the named node's claim is adopted",
           "[core][adopt]") {
   SECTION("the named node claims it") {
     scheduler_core core{core_limits{4, 0, 3}};
