@@ -128,8 +128,9 @@ TEST_CASE_METHOD(bad_journal,
 TEST_CASE_METHOD(bad_journal, "journal: a journal of a newer format is refused and left as it is",
                  "[journal][bad_input]") {
   make_journal(ts.sys, path, 3);
-  sql(path, "PRAGMA user_version=4");
-  refused("newer gasched (journal format 4; this one reads up to 3)");
+  sql(path, ("PRAGMA user_version=" + std::to_string(journal_format + 1)).c_str());
+  refused("newer gasched (journal format " + std::to_string(journal_format + 1)
+          + "; this one reads up to " + std::to_string(journal_format) + ")");
 }
 
 TEST_CASE_METHOD(bad_journal, "journal: a journal of a format gasched never wrote is refused "

@@ -55,8 +55,13 @@ ALTER TABLE old_tasks RENAME TO tasks;
 PRAGMA user_version=1;
 )";
 
+// The same into format 3: no lease (node, epoch) kept for a running task.
+#define GASCHED_TO_FORMAT_3 \
+  "UPDATE tasks SET node = NULL WHERE state < 2; ALTER TABLE tasks DROP COLUMN epoch;"
+constexpr const char* to_format_3 = GASCHED_TO_FORMAT_3 " PRAGMA user_version=3;";
+
 // The same into format 2: each end written into its task's row (state 2).
-constexpr const char* to_format_2 = R"(
+constexpr const char* to_format_2 = GASCHED_TO_FORMAT_3 R"(
 UPDATE tasks SET state = 2, node = e.node, outcome = e.outcome, value = e.value,
   error = e.error, error_text = e.error_text, finished_at = e.finished_at
   FROM (SELECT * FROM ends) AS e WHERE e.id = tasks.id;
@@ -66,7 +71,7 @@ PRAGMA user_version=2;
 
 } // namespace
 
-TEST_CASE("journal: a task is one row; its end, when a later commit writes it, one row of ends",
+TEST_CASE("journal: a task is one row, and its end, when a later commit writes it, one row of ends",
           "[journal]") {
   temp_dir dir;
   test_system ts;
@@ -170,6 +175,16 @@ TEST_CASE("journal: a journal of format 2 is upgraded on opening, its tasks and 
   auto r2 = jc.journal->result_of(2);
   REQUIRE(r2);
   CHECK((r2->value.get_as<int32_t>(0) == 20 && r2->args.get_as<int32_t>(0) == 2));
+}
+
+TEST_CASE("journal: a journal of format 3 is upgraded on opening, and its running task, kept "
+          "without node or lease, may be claimed by any node under an earlier lease",
+          "[journal][adopt]") {
+  temp_dir dir;
+  test_system ts;
+  auto path = dir.file("j.db");
+  check_upgrade_keeps_running(ts.sys, path, [&] { sql(path, to_format_3); });
+  CHECK(sql_int(path, "PRAGMA user_version") == journal_format);
 }
 
 TEST_CASE("journal: a journal of format 1 is upgraded on opening, its tasks and results kept",

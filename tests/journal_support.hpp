@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <thread>
+#include <tuple>
 
 #include <chrono>
 #include <filesystem>
@@ -168,6 +169,114 @@ inline caf::message int_args(int32_t i) {
   return caf::make_message(i);
 }
 
+// What a journal keeps of a running task for adoption (scheduler_core::adopt):
+// the name of its node and its lease's epoch, written with its dispatch (in
+// the commit that accepts it, or later), kept by a resume that no node's
+// claim followed, cleared by a requeue. For every store.
+inline void check_dispatch_kept(caf::actor_system& sys, const std::string& path) {
+  auto snapshot = [&] { return open_ok(sys, path)->take_snapshot(); };
+  auto find = [](journal_snapshot& s, task_id id) -> restored_task& {
+    for (auto& t : s.pending)
+      if (t.id == id)
+        return t;
+    FAIL("task " << id << " is not in the snapshot");
+    return s.pending.front();
+  };
+  uint32_t e1 = 0;
+  {
+    journaled_core jc{sys, path, core_limits{1, 0, 3}};
+    jc.add_node("x");
+    jc.enqueue(int_args(1));
+    jc.enqueue(int_args(2));
+    auto d = jc.dispatch();  // 1 on x, in the commit that accepts it
+    REQUIRE(d.size() == 1);
+    e1 = d[0].second;
+    jc.commit();
+  }
+  for (int reopen = 0; reopen < 2; ++reopen) {  // the second: after a resume nobody claimed
+    INFO("reopen " << reopen);
+    auto s = snapshot();
+    auto& t1 = find(s, 1);
+    CHECK(t1.node == "x");
+    CHECK(t1.epoch == e1);
+    CHECK(t1.running == (reopen == 0));
+    auto& t2 = find(s, 2);
+    CHECK(t2.node.empty());
+    CHECK(t2.epoch == 0);
+    CHECK_FALSE(t2.running);
+  }
+  std::string name_of_2;
+  uint32_t e2 = 0;
+  {
+    journaled_core jc{sys, path, core_limits{1, 0, 3}};  // releases 1: it runs again
+    std::vector<std::string> names{"y", "z"};
+    for (auto& name : names)
+      jc.add_node(name);
+    REQUIRE(jc.dispatch().size() == 2);  // rows written before
+    node_index node_of_1 = no_node;
+    jc.core.for_each_running([&](task_id id, node_index n, uint32_t epoch) {
+      if (id == 1)
+        node_of_1 = n;
+      else
+        std::tie(name_of_2, e2) = std::pair{names.at(n), epoch};
+    });
+    REQUIRE(node_of_1 != no_node);
+    jc.core.remove_node(node_of_1);  // 1 requeued: its node forgotten
+    jc.commit();
+  }
+  auto s = snapshot();
+  auto& t1 = find(s, 1);
+  CHECK(t1.node.empty());
+  CHECK(t1.epoch == 0);
+  CHECK_FALSE(t1.running);
+  auto& t2 = find(s, 2);
+  CHECK(t2.node == name_of_2);
+  CHECK(t2.epoch == e2);
+  CHECK(t2.running);
+}
+
+
+// A journal of the format before a running task's node and lease were kept
+// (SQLite format 2, PostgreSQL layout 2), as `downgrade()` makes it of one
+// just written: upgraded on opening, its running task, kept without node or
+// lease, may be claimed by any node under an earlier lease, and that
+// adoption is written as the current format writes it. For every store.
+template <class Downgrade>
+void check_upgrade_keeps_running(caf::actor_system& sys, const std::string& path,
+                                 Downgrade downgrade) {
+  uint32_t epoch = 0;
+  {
+    journaled_core jc{sys, path};
+    jc.add_node("a", 1);
+    jc.enqueue(int_args(1));
+    jc.enqueue(int_args(2));
+    auto d = jc.dispatch();  // 1 runs when the scheduler stops
+    REQUIRE(d.size() == 1);
+    epoch = d[0].second;
+    jc.commit();
+  }
+  downgrade();
+  auto j = open_ok(sys, path);
+  auto s = j->take_snapshot();
+  REQUIRE(s.pending.size() == 2);
+  auto& t1 = s.pending.front();
+  CHECK(t1.id == 1);
+  CHECK(t1.running);
+  CHECK(t1.node.empty());
+  CHECK(t1.epoch == 0);
+  scheduler_core core{core_limits{2, 0, 3}};
+  REQUIRE_FALSE(core.restore(std::move(s)));
+  core.set_journal(j.get());
+  auto b = core.add_node(0);
+  j->name_node(b, "b");
+  CHECK(core.adopt(b, "b", {{1, epoch}}) == std::vector<task_id>{1});
+  REQUIRE_FALSE(j->commit());
+  j.reset();
+  auto again = open_ok(sys, path)->take_snapshot();
+  REQUIRE_FALSE(again.pending.empty());
+  CHECK(again.pending.front().node == "b");
+  CHECK(again.pending.front().epoch == epoch);
+}
 
 // Another process of this test binary, for the tests that need a second
 // process on the same journal. It is exec'd, not just forked: a fork of a

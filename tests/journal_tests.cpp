@@ -263,6 +263,14 @@ TEST_CASE("journal: a resumed core has the order, ids and counters it had, runni
     CHECK(dispatched[i] == before[i].first);
 }
 
+TEST_CASE("journal: a running task's node and lease are kept for its adoption, a requeue "
+          "forgets them",
+          "[journal][adopt]") {
+  temp_dir dir;
+  test_system ts;
+  check_dispatch_kept(ts.sys, dir.file("j.db"));
+}
+
 TEST_CASE("journal: leases of a run before a restart never count, even uncommitted ones",
           "[journal]") {
   temp_dir dir;

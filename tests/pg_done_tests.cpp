@@ -32,65 +32,18 @@ using namespace gasched::run_test;
 namespace {
 
 // Schedulers at fixed addresses on one journal, nodes joining all of them.
-struct ha_cluster {
-  scratch dir;
-  std::string url = pg_server::get().fresh_db();
-  std::vector<std::string> addresses;
-  std::vector<std::optional<run_process>> servers;
-  std::vector<tools::child_process> nodes;
-  std::string record = dir.file("runs.txt");
-  caf::actor_system_config cfg;
-  std::optional<caf::actor_system> sys;
-
-  explicit ha_cluster(size_t schedulers) {
-    REQUIRE(!init(cfg));
-    sys.emplace(cfg);
-    for (size_t i = 0; i < schedulers; ++i)
-      addresses.push_back("127.0.0.1:" + std::to_string(free_port()));
-    servers.resize(schedulers);
-  }
-
-  std::string all() const {
-    std::string list;
-    for (auto& a : addresses)
-      list += (list.empty() ? "" : ",") + a;
-    return list;
+struct ha_cluster : pg_cluster {
+  explicit ha_cluster(size_t schedulers) : pg_cluster(schedulers) {
   }
 
   // Scheduler i, as a user starts it; waits until it says its role.
   std::string serve(size_t i) {
-    servers[i].emplace(dir, on_test_nodes({"--listen", addresses[i], "--advertise", addresses[i],
-                                           "--serve", "--nodes", "0", "--slots", "4",
-                                           "--journal", url, "--lease-time", "1s"}));
-    served_address(*servers[i], "127.0.0.1");
-    auto role = await_err(*servers[i], std::regex{"role: [^\n]*\n"});
-    INFO("stderr of " << addresses[i] << ":\n" << servers[i]->err());
-    REQUIRE(role);
-    CHECK(role->find("secret") == std::string::npos);
-    return *role;
+    return pg_cluster::serve(i, {"--advertise", addresses[i], "--slots", "4", "--lease-time",
+                                 "1s"});
   }
 
   void start_nodes(size_t n) {
-    for (size_t i = 1; i <= n; ++i) {
-      nodes.push_back(tools::child_process::start({GASCHED_NODE_PROGRAM, "--join", all(),
-                                                   "--name", "n" + std::to_string(i),
-                                                   "--slots", "4", "--log", "off"},
-                                                  true));
-      REQUIRE(nodes.back().read_line(20s));
-    }
-  }
-
-  // Stats of scheduler i, or nothing if it does not answer in time.
-  std::optional<stats> stats_of(size_t i) {
-    auto a = parse_address(addresses[i]);
-    auto s = connect_scheduler(*sys, a->host, a->port);
-    if (!s)
-      return std::nullopt;
-    caf::scoped_actor self{*sys};
-    std::optional<stats> out;
-    self->request(*s, 5s, stats_atom::value)
-      .receive([&](stats& x) { out = std::move(x); }, [](caf::error&) {});
-    return out;
+    pg_cluster::start_nodes(n, {"--slots", "4"});
   }
 
   // Waits until one of `candidates` is active at `generation`; its index.

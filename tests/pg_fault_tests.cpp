@@ -10,6 +10,7 @@
 //     line naming what is wrong, and a non-zero exit.
 #include <algorithm>
 #include <cstdio>
+#include <future>
 #include <regex>
 #include <set>
 
@@ -43,72 +44,16 @@ double seconds_since(clock_type::time_point t) {
 
 // Schedulers on one journal (each may reach it by its own URL: through a
 // proxy), nodes joining all of them, a client in this process.
-struct shared_cluster {
-  scratch dir;
-  std::string url = pg_server::get().fresh_db();
-  std::vector<std::string> addresses;
-  std::vector<std::optional<run_process>> servers;
-  std::vector<tools::child_process> nodes;
-  std::string record = dir.file("runs.txt");
-  caf::actor_system_config cfg;
-  std::optional<caf::actor_system> sys;
-
-  shared_cluster() {
-    REQUIRE(!init(cfg));
-    sys.emplace(cfg);
-  }
-
+struct shared_cluster : pg_cluster {
   // `urls[i]`: how scheduler i reaches the journal; the first one is active.
   void start(const std::vector<std::string>& urls, std::vector<std::string> extra = {}) {
-    for (size_t i = 0; i < urls.size(); ++i)
-      addresses.push_back("127.0.0.1:" + std::to_string(free_port()));
-    servers.resize(urls.size());
+    add_addresses(urls.size());
     for (size_t i = 0; i < urls.size(); ++i) {
-      auto args = with({"--listen", addresses[i], "--serve", "--nodes", "0", "--journal",
-                        urls[i]},
-                       extra);
-      servers[i].emplace(dir, on_test_nodes(args));
-      served_address(*servers[i], "127.0.0.1");
-      auto role = await_err(*servers[i], std::regex{"role: [^\n]*\n"});
-      REQUIRE(role);
-      INFO(*role);
-      REQUIRE(role->find(i == 0 ? "role: active" : "role: standby") != std::string::npos);
+      auto role = serve(i, extra, urls[i]);
+      INFO(role);
+      REQUIRE(role.find(i == 0 ? "role: active" : "role: standby") != std::string::npos);
     }
-    std::string all;
-    for (auto& a : addresses)
-      all += (all.empty() ? "" : ",") + a;
-    for (auto name : {"n1", "n2"}) {
-      nodes.push_back(tools::child_process::start(
-        {GASCHED_NODE_PROGRAM, "--join", all, "--name", name, "--log", "off"}, true));
-      REQUIRE(nodes.back().read_line(20s));
-    }
-  }
-
-  std::string all_addresses() const {
-    std::string all;
-    for (auto& a : addresses)
-      all += (all.empty() ? "" : ",") + a;
-    return all;
-  }
-
-  scheduler_actor at(size_t i) {
-    auto a = parse_address(addresses[i]);
-    auto s = connect_scheduler(*sys, a->host, a->port);
-    REQUIRE(s);
-    return *s;
-  }
-
-  // Scheduler i's stats, or nothing if it does not answer (it is gone).
-  std::optional<stats> stats_of(size_t i) {
-    auto a = parse_address(addresses[i]);
-    auto s = connect_scheduler(*sys, a->host, a->port);
-    if (!s)
-      return std::nullopt;
-    caf::scoped_actor self{*sys};
-    std::optional<stats> out;
-    self->request(*s, 5s, stats_atom::value)
-      .receive([&](stats& st) { out = std::move(st); }, [&](caf::error&) {});
-    return out;
+    start_nodes(2);
   }
 
   // Waits (bounded) until scheduler i says it is active at a generation
@@ -124,44 +69,6 @@ struct shared_cluster {
                           << servers[i]->err());
       std::this_thread::sleep_for(50ms);  // stats are polled: no message says when
     }
-  }
-
-  std::vector<task_id> submit(int n, int ms) {
-    blocking_client client{*sys, at(0)};
-    std::vector<task_id> ids;
-    for (int i = 1; i <= n; ++i) {
-      auto id = client.execute(task{"test.record", caf::make_message(i, ms, record)});
-      REQUIRE(id);
-      ids.push_back(*id);
-    }
-    return ids;
-  }
-
-  void await_started(size_t k) {
-    auto deadline = clock_type::now() + 30s;
-    while (line_count(record) < k) {
-      REQUIRE(clock_type::now() < deadline);
-      std::this_thread::sleep_for(10ms);  // the file grows as tasks start
-    }
-  }
-
-  // Every task's result from scheduler i, each once, right; each ran, at
-  // most twice, and at most `max_again` ran twice.
-  // Returns how many ran twice.
-  int check_every_result(size_t i, const std::vector<task_id>& ids, int max_again) {
-    blocking_client client{*sys, at(i), 30s, 60s};
-    for (size_t k = 0; k < ids.size(); ++k) {
-      auto r = client.await(ids[k]);
-      INFO("task " << k + 1);
-      REQUIRE(r);
-      REQUIRE(r->ok());
-      CHECK(r->value.get_as<int32_t>(0) == static_cast<int32_t>(k + 1));
-    }
-    auto runs = executions(record);
-    CHECK(runs.size() == ids.size());
-    auto again = starts_again(runs);
-    CHECK(again <= max_again);
-    return again;
   }
 
   // The process of scheduler i exits by itself (bounded): its status.
@@ -194,7 +101,7 @@ TEST_CASE("pg faults: the database restarted (pg_ctl restart -m immediate) under
     tasks += "{\"fn\": \"test.record\", \"args\": [" + std::to_string(i) + ", 10, \""
              + c.record + "\"]}\n";
   auto out = c.dir.file("out.jsonl");
-  run_process client{c.dir, {"--connect", c.all_addresses(), "--tasks",
+  run_process client{c.dir, {"--connect", c.all(), "--tasks",
                              c.dir.file("tasks.jsonl", tasks), "--out", out, "-q"}};
   c.await_started(100);
   auto t0 = clock_type::now();
@@ -288,6 +195,39 @@ TEST_CASE("pg faults: the active cut from the database by the proxy (blackholed 
               close ? "closed" : "blackholed", gone, taken, again, n);
   c.servers[1]->signal(SIGTERM);
   CHECK(c.servers[1]->finish(30s) == 0);
+}
+
+// -- a standby cut from the database ---------------------------------------------------
+
+// A standby's queries (the lock it tries, the lease it watches) each end
+// within two leases, answered or not: cut from the database it retries and
+// can stop, where it waited in one query for as long as the cut lasted.
+TEST_CASE("pg faults: a standby cut from the database by the proxy (blackholed) stops when "
+          "told, within its query bound",
+          "[pg][faults]") {
+  auto url = pg_server::get().fresh_db();
+  auto active = detail::pg_leader::open({url, "127.0.0.1:1", 500ms});
+  REQUIRE(active);
+  REQUIRE((*active)->holds());
+  testing::tcp_proxy proxy{pg_server::get().port()};
+  auto standby = detail::pg_leader::open({via_port(url, proxy.port()), "127.0.0.1:2", 500ms});
+  REQUIRE(standby);
+  REQUIRE_FALSE((*standby)->holds());
+  // Cut before its thread starts: its first try of the lock is sent into
+  // the cut link and waits there.
+  proxy.blackhole();
+  (*standby)->start([] {}, [](caf::error) {});
+  auto t0 = clock_type::now();
+  auto stopped = std::async(std::launch::async, [&] { standby->reset(); });
+  if (stopped.wait_for(10s) != std::future_status::ready) {
+    proxy.pass();  // so that the test ends
+    stopped.wait();
+    FAIL("a standby cut from the database did not stop within 10 s (lease 500 ms)");
+  }
+  auto took = seconds_since(t0);
+  std::printf("pg faults: a standby cut from the database stopped %.2f s after it was told "
+              "(lease 500 ms, each query bound to 1 s)\n", took);
+  proxy.pass();
 }
 
 // -- bad input -----------------------------------------------------------------------

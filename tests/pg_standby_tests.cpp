@@ -24,70 +24,28 @@ using namespace gasched::run_test;
 
 namespace {
 
-// Schedulers sharing `url`, nodes joining all of them, a client.
-struct cluster {
-  scratch dir;
-  std::string url = pg_server::get().fresh_db();
-  std::vector<std::string> addresses;
-  std::vector<std::optional<run_process>> servers;
-  std::vector<tools::child_process> nodes;
-  std::string record = dir.file("runs.txt");
-  caf::actor_system_config cfg;
-  std::optional<caf::actor_system> sys;
-
-  cluster() {
-    REQUIRE(!init(cfg));
-    sys.emplace(cfg);
-  }
-
-  void serve(size_t i, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"--listen", addresses[i], "--serve", "--nodes", "0",
-                                  "--journal", url};
-    args.insert(args.end(), extra.begin(), extra.end());
-    servers[i].emplace(dir, on_test_nodes(args));
-    served_address(*servers[i], "127.0.0.1");
-  }
-
+// Schedulers sharing one journal, nodes joining all of them, a client.
+struct cluster : pg_cluster {
   // `n` schedulers: the first active, the others standbys.
   void start(size_t n, std::vector<std::string> extra = {}) {
-    for (size_t i = 0; i < n; ++i)
-      addresses.push_back("127.0.0.1:" + std::to_string(free_port()));
-    servers.resize(n);
+    add_addresses(n);
     for (size_t i = 0; i < n; ++i) {
-      serve(i, extra);
-      auto role = await_err(*servers[i], std::regex{"role: [^\n]*\n"});
-      REQUIRE(role);
-      INFO(*role);
-      CHECK(role->find(i == 0 ? "role: active, generation 1" : "role: standby")
+      auto role = serve(i, extra);
+      INFO(role);
+      CHECK(role.find(i == 0 ? "role: active, generation 1" : "role: standby")
             != std::string::npos);
       if (i > 0)
-        CHECK(role->find("active at " + addresses[0]) != std::string::npos);
-      CHECK(role->find("secret") == std::string::npos);
+        CHECK(role.find("active at " + addresses[0]) != std::string::npos);
     }
-    std::string all;
-    for (auto& a : addresses)
-      all += (all.empty() ? "" : ",") + a;
-    for (auto name : {"n1", "n2"}) {
-      nodes.push_back(tools::child_process::start(
-        {GASCHED_NODE_PROGRAM, "--join", all, "--name", name, "--log", "off"}, true));
-      REQUIRE(nodes.back().read_line(20s));
-    }
+    start_nodes(2);
   }
 
-  scheduler_actor at(size_t i) {
-    auto a = parse_address(addresses[i]);
-    auto s = connect_scheduler(*sys, a->host, a->port);
-    REQUIRE(s);
+  // Scheduler i's stats; it must answer.
+  stats stats_ok(size_t i) {
+    auto s = stats_of(i);
+    if (!s)
+      FAIL("no stats from " << addresses[i]);
     return *s;
-  }
-
-  stats stats_of(size_t i) {
-    caf::scoped_actor self{*sys};
-    std::optional<stats> out;
-    self->request(at(i), 10s, stats_atom::value)
-      .receive([&](stats& s) { out = std::move(s); },
-               [&](caf::error& e) { FAIL("stats of " << addresses[i] << ": " << describe(e)); });
-    return *out;
   }
 
   // The active among the schedulers still up (after a takeover).
@@ -106,42 +64,6 @@ struct cluster {
     FAIL("no such address " << to_string(found));
     return 0;
   }
-
-  std::vector<task_id> submit(int n, int ms) {
-    blocking_client client{*sys, at(0)};
-    std::vector<task_id> ids;
-    for (int i = 1; i <= n; ++i) {
-      auto id = client.execute(task{"test.record", caf::make_message(i, ms, record)});
-      REQUIRE(id);
-      ids.push_back(*id);
-    }
-    return ids;
-  }
-
-  void await_started(size_t k) {
-    auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (line_count(record) < k) {
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-      std::this_thread::sleep_for(10ms);  // the file grows as tasks start
-    }
-  }
-
-  // Every task's result from the scheduler at `i`, each once, right; each
-  // ran, at most twice, and at most `max_again` ran twice.
-  void check_every_result(size_t i, const std::vector<task_id>& ids, int max_again) {
-    blocking_client client{*sys, at(i), 30s, 60s};
-    for (size_t k = 0; k < ids.size(); ++k) {
-      auto r = client.await(ids[k]);
-      INFO("task " << k + 1);
-      REQUIRE(r);
-      REQUIRE(r->ok());
-      CHECK(r->value.get_as<int32_t>(0) == static_cast<int32_t>(k + 1));
-    }
-    auto runs = executions(record);
-    CHECK(runs.size() == ids.size());
-    int again = starts_again(runs);
-    CHECK(again <= max_again);
-  }
 };
 
 } // namespace
@@ -152,12 +74,12 @@ TEST_CASE("pg standbys: kill -9 of the active mid-batch: a standby takes over un
           "[pg][standby]") {
   cluster c;
   c.start(3);
-  auto before = c.stats_of(0);
+  auto before = c.stats_ok(0);
   CHECK(before.role == "active");
   CHECK(before.generation == 1);
   auto standbys = before.standbys;  // listed once they registered
   for (auto deadline = std::chrono::steady_clock::now() + 10s; standbys.size() < 2;
-       standbys = c.stats_of(0).standbys) {
+       standbys = c.stats_ok(0).standbys) {
     REQUIRE(std::chrono::steady_clock::now() < deadline);
     std::this_thread::sleep_for(50ms);  // they register every quarter of the lease
   }
@@ -173,7 +95,7 @@ TEST_CASE("pg standbys: kill -9 of the active mid-batch: a standby takes over un
   REQUIRE(line_count(c.record) < static_cast<size_t>(n));
   auto now = c.active_one();
   REQUIRE(now != 0);
-  auto after = c.stats_of(now);
+  auto after = c.stats_ok(now);
   CHECK(after.role == "active");
   CHECK(after.generation == 2);
   CHECK(after.takeovers == 1);
@@ -184,7 +106,7 @@ TEST_CASE("pg standbys: kill -9 of the active mid-batch: a standby takes over un
   c.check_every_result(now, ids, 0);
   // The other standby refuses work, naming the new active.
   size_t other = now == 1 ? 2 : 1;
-  auto s = c.stats_of(other);
+  auto s = c.stats_ok(other);
   CHECK(s.role == "standby");
   CHECK(s.active == c.addresses[now]);
   blocking_client client{*c.sys, c.at(other)};
@@ -212,14 +134,14 @@ TEST_CASE("pg standbys: an active hung (kill -STOP) beyond its lease is replaced
   kill(c.servers[0]->pid(), SIGSTOP);
   // Bounded: the standby takes over about a lease after the hang.
   auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (c.stats_of(1).role != "active") {
+  while (c.stats_ok(1).role != "active") {
     if (std::chrono::steady_clock::now() >= deadline) {
       kill(c.servers[0]->pid(), SIGCONT);
       FAIL("the standby did not take over; its stderr:\n" << c.servers[1]->err());
     }
     std::this_thread::sleep_for(50ms);  // stats are polled: no message says when
   }
-  CHECK(c.stats_of(1).generation == 2);
+  CHECK(c.stats_ok(1).generation == 2);
   kill(c.servers[0]->pid(), SIGCONT);
   auto status = c.servers[0]->finish(30s);
   INFO("stderr of the woken one:\n" << c.servers[0]->err());

@@ -89,6 +89,27 @@ TEST_CASE("pg journal: every record kind round-trips, as in an SQLite file", "[p
   CHECK(is(jc.journal->result_of(99).error(), errc::unknown_task));  // never accepted
 }
 
+TEST_CASE("pg journal: a running task's node and lease are kept for its adoption, a requeue "
+          "forgets them",
+          "[pg]") {
+  test_system ts;
+  check_dispatch_kept(ts.sys, pg_server::get().fresh_db());
+}
+
+TEST_CASE("pg journal: a journal of layout 2 is upgraded on opening, and its running task, kept "
+          "without node or lease, may be claimed by any node under an earlier lease",
+          "[pg]") {
+  test_system ts;
+  auto& pg = pg_server::get();
+  auto url = pg.fresh_db();
+  check_upgrade_keeps_running(ts.sys, url, [&] {
+    // As layout 2 left it: no epoch column, no node for a running task.
+    pg.sql(url.substr(url.rfind('/') + 1),
+           "UPDATE gasched_tasks SET node = NULL WHERE state < 2; ALTER TABLE gasched_tasks "
+           "DROP COLUMN epoch; UPDATE gasched_meta SET layout = 2");
+  });
+}
+
 TEST_CASE("pg journal: results are kept, pruned after keep_results, notes kept", "[pg]") {
   test_system ts;
   auto url = pg_server::get().fresh_db();

@@ -21,6 +21,7 @@ journal_snapshot snapshot() {
     restored_task t;
     t.id = id;
     t.front = id <= 3;
+    t.running = id <= 3;
     if (id <= 3) {
       t.node = id <= 2 ? "a" : "b";
       t.epoch = old_epoch + static_cast<uint32_t>(id);
@@ -162,4 +163,85 @@ TEST_CASE("scheduler_core: a claim on an id the journal never held does not adop
   auto orders = dispatch(core);
   REQUIRE(ids_of(orders) == ids{4});
   CHECK(orders.front().epoch >> 16 == generation);
+}
+
+// The journal names the node a task was dispatched to (its name, as it
+// joined) and the lease: a claim of that lease from any other node is
+// refused, the task waits for its own node, and that node back without it
+// sends it to the front of pending.
+TEST_CASE("scheduler_core: a claim from another node than the one the journal names is "
+          "refused and counted late, and the named node's claim is adopted",
+          "[core][adopt]") {
+  SECTION("the named node claims it") {
+    scheduler_core core{core_limits{4, 0, 3}};
+    REQUIRE_FALSE(core.restore(snapshot()));
+    auto b = core.add_node(0);
+    // "b" holds task 1 under the very lease the journal kept for "a".
+    CHECK(core.adopt(b, "b", {{1, old_epoch + 1}, {3, old_epoch + 3}}) == ids{3});
+    CHECK(core.count().late_results == 1);
+    CHECK(core.unadopted() == 2);  // 1 and 2 still wait for "a"
+    auto a = core.add_node(0);
+    CHECK(core.adopt(a, "a", {{1, old_epoch + 1}, {2, old_epoch + 2}}) == ids{1, 2});
+    CHECK(core.unadopted() == 0);
+    CHECK(core.nodes().running(a) == 2);
+    // b's report on task 1 is no holder's: refused.
+    CHECK_FALSE(core.complete(1, old_epoch + 1, b, caf::make_message(1), caf::error{}));
+    CHECK(core.complete(1, old_epoch + 1, a, caf::make_message(1), caf::error{}));
+  }
+  SECTION("the named node comes back without it") {
+    scheduler_core core{core_limits{4, 0, 3}};
+    REQUIRE_FALSE(core.restore(snapshot()));
+    auto b = core.add_node(0);
+    CHECK(core.adopt(b, "b", {{1, old_epoch + 1}}).empty());  // not b's: refused
+    CHECK(core.count().late_results == 1);
+    CHECK(core.adopted() == 0);
+    CHECK(pending_ids(core) == ids{3, 4});  // b is back without its task 3
+    auto a = core.add_node(0);
+    CHECK(core.adopt(a, "a", {}).empty());  // a restarted: it runs nothing of before
+    CHECK(pending_ids(core) == ids{1, 2, 3, 4});
+    CHECK(core.unadopted() == 0);
+    auto orders = dispatch(core);
+    REQUIRE(ids_of(orders) == ids{1, 2, 3, 4});
+    for (auto& o : orders)
+      CHECK(o.epoch >> 16 == generation);  // run again, under this generation
+    // The refused run's result, should it come, is late.
+    CHECK_FALSE(core.complete(1, old_epoch + 1, b, caf::make_message(1), caf::error{}));
+    CHECK(core.count().late_results == 2);
+  }
+}
+
+// A second takeover before any claim came: the journal holds the task
+// pending (the first resume put it back) with the node and lease of its
+// last run. It keeps its place in pending, and only that claim adopts it.
+TEST_CASE("scheduler_core: a task a resume put back to pending, its node and lease kept, keeps "
+          "its place and is adopted only from that node under that lease",
+          "[core][adopt]") {
+  journal_snapshot s;
+  s.generation = generation + 1;
+  s.next_id = 4;
+  s.functions = {"f"};
+  for (task_id id = 1; id <= 3; ++id) {
+    restored_task t;
+    t.id = id;
+    t.front = id == 2;  // 2 ran on "a" before the first resume
+    if (id == 2) {
+      t.node = "a";
+      t.epoch = old_epoch + 2;
+    }
+    s.pending.push_back(std::move(t));
+  }
+  std::swap(s.pending[0], s.pending[1]);  // dispatch order: 2 in front
+  scheduler_core core{core_limits{4, 0, 3}};
+  REQUIRE_FALSE(core.restore(std::move(s)));
+  CHECK(core.unadopted() == 0);
+  CHECK(pending_ids(core) == ids{2, 1, 3});
+  auto b = core.add_node(0);
+  CHECK(core.adopt(b, "b", {{2, old_epoch + 2}}).empty());  // another node's claim
+  CHECK(core.count().late_results == 1);
+  auto a = core.add_node(0);
+  CHECK(core.adopt(a, "a", {{2, old_epoch + 3}}).empty());  // another lease
+  CHECK(core.adopt(a, "a", {{2, old_epoch + 2}}) == ids{2});
+  CHECK(core.count().late_results == 2);
+  CHECK(pending_ids(core) == ids{1, 3});
+  CHECK(core.nodes().running(a) == 1);
 }

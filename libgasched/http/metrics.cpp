@@ -136,7 +136,9 @@ void write_counters(metrics_writer& w, const stats& s) {
   w.counter("gasched_tasks_reclaimed_total",
             "Tasks taken back from a stalled node before they started.", s.reclaimed);
   w.counter("gasched_late_results_total",
-            "Results dropped because their lease had ended.", s.late_results);
+            "Results dropped because their lease had ended, and runs a joining node claimed "
+            "that the journal does not vouch for.",
+            s.late_results);
   w.counter("gasched_node_joins_total", "Nodes that came up for the first time.",
             s.node_joins);
   w.counter("gasched_node_losses_total", "Times a node was declared down.", s.node_losses);

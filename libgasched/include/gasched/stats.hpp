@@ -92,7 +92,8 @@ struct stats {
   uint64_t adopted = 0;
   uint64_t unadopted = 0;
   uint64_t quarantined = 0;   ///< tasks ended with errc::node_failures
-  uint64_t late_results = 0;  ///< results dropped because their lease had ended
+  uint64_t late_results = 0;  ///< results dropped because their lease had ended, and claims
+                              ///< of a joining node the journal did not vouch for (adopt)
   uint64_t node_joins = 0;    ///< nodes that came up for the first time (joined or handed)
   uint64_t node_losses = 0;   ///< times a node was declared down
   uint64_t node_rejoins = 0;  ///< times a node came back under a name lost before

@@ -48,12 +48,17 @@ struct restored_task {
   uint32_t node_failures = 0;
   bool front = false;  ///< requeued: ahead of the new tasks of its priority
   caf::message args;
-  /// Where and under which epoch it ran, when the journal knows (see running).
+  /// Where (the node's name) and under which lease epoch it was last
+  /// dispatched, when the journal recorded it and no requeue undid it: also
+  /// for a task a resume put back to pending before any node claimed it
+  /// (running false: it keeps its place in pending, and while it is there
+  /// only that claim adopts it).
   std::string node;
   uint32_t epoch = 0;
   /// Dispatched and not ended when the journal was last written. Such a task
   /// waits for the node that runs it to claim it (scheduler_core::adopt)
-  /// rather than run a second time; with node empty and epoch 0 any node
+  /// rather than run a second time; only that node, under that epoch, may.
+  /// With node empty and epoch 0 (a journal of an older format) any node
   /// may claim it under a lease of an earlier generation.
   bool running = false;
 };
@@ -67,7 +72,7 @@ struct journal_snapshot {
   /// Every unfinished task, pending, in dispatch order: the tasks that were
   /// running when the scheduler stopped are at the front, as after a node's
   /// death (counted in requeued and ticks, but not as a node failure); those
-  /// with restored_task::node set wait for adoption first.
+  /// wait for adoption first (restored_task::running).
   std::vector<restored_task> pending;
 };
 

@@ -64,6 +64,8 @@ caf::expected<task_id> scheduler_core::enqueue(const std::string& function,
 scheduler_core::running_map::value_type&
 scheduler_core::start(node_index node, queued_task&& t) {
   nodes_.started(node);
+  if (!vouched_.empty())
+    vouched_.erase(t.id);  // its run of before is over: this one is recorded now
   auto epoch = epoch_base(generation_) + t.lease;
   auto [it, added] = running_.emplace(
     t.id, running_task{node, t.fn, epoch, t.node_failures, t.priority, std::move(t.args),
@@ -224,8 +226,14 @@ caf::error scheduler_core::restore(journal_snapshot&& s) {
     fn.push_back(intern(name));
   // Requeued tasks go in from the back of the order: each push_front goes
   // ahead of those before it. New tasks follow in order.
+  // A task that a resume already put back to pending (no claim came in
+  // that run) keeps its place; the node and lease it had stay the only
+  // claim that may take it while it is pending.
   for (auto& t : s.pending)
-    if (t.running || !t.node.empty())
+    if (!t.running && (!t.node.empty() || t.epoch != 0))
+      vouched_.emplace(t.id, vouched_claim{t.node, t.epoch});
+  for (auto& t : s.pending)
+    if (t.running)
       unadopted_.emplace(t.id, waiting_task{queued_task{t.id, t.priority, fn[t.fn],
                                                         t.node_failures, std::move(t.args), 0,
                                                         now},
@@ -251,23 +259,32 @@ std::vector<task_id> scheduler_core::adopt(node_index n,
   auto earlier = [base = epoch_base(generation_)](uint32_t epoch) { return epoch < base; };
   for (auto& [id, epoch] : held) {
     if (auto it = unadopted_.find(id); it != unadopted_.end()) {
+      // The journal names the node and the lease: only that claim counts.
+      // (A running task of an older journal names neither: any lease of an
+      // earlier generation.)
       auto& w = it->second;
       auto node_ok = w.node.empty() || w.node == name;
       auto epoch_ok = w.node.empty() && w.epoch == 0 ? earlier(epoch) : w.epoch == epoch;
-      if (!node_ok || !epoch_ok)
-        continue;  // not what the journal says that node ran: its result will be late
-      auto t = std::move(w.task);
-      unadopted_.erase(it);
-      run_adopted(n, epoch, std::move(t));
-      adopted.push_back(id);
-    } else if (earlier(epoch) && id < restored_next_id_ && pending_.contains(id)) {
+      if (node_ok && epoch_ok) {
+        auto t = std::move(w.task);
+        unadopted_.erase(it);
+        run_adopted(n, epoch, std::move(t));
+        adopted.push_back(id);
+        continue;
+      }
+    } else if (earlier(epoch) && id < restored_next_id_ && pending_.contains(id)
+               && vouches(id, name, epoch)) {
       // Dispatched before the restart, but the journal did not record it.
       // Only a task the journal holds: an id from restored_next_id_ on is
       // this run's own, reused from an accept the earlier run never
       // committed, and the node's lease is for another task.
+      vouched_.erase(id);
       run_adopted(n, epoch, std::move(*pending_.remove(id)));
       adopted.push_back(id);
+      continue;
     }
+    // Refused: the node drops that run; its result is fenced, never delivered.
+    ++count_.late_results;
   }
   // The node is back without the rest of what it ran: lost with the old run.
   std::vector<task_id> lost;
@@ -276,6 +293,14 @@ std::vector<task_id> scheduler_core::adopt(node_index n,
       lost.push_back(id);
   requeue_unadopted(std::move(lost));
   return adopted;
+}
+
+bool scheduler_core::vouches(task_id id, const std::string& name, uint32_t epoch) const {
+  auto it = vouched_.find(id);
+  if (it == vouched_.end())
+    return true;  // the journal knows no dispatch of it: nothing contradicts the claim
+  auto& v = it->second;
+  return (v.node.empty() || v.node == name) && v.epoch == epoch;
 }
 
 void scheduler_core::run_adopted(node_index n, uint32_t epoch, queued_task&& t) {

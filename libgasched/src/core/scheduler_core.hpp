@@ -303,9 +303,11 @@ public:
   /// claim (restored running) when its node and epoch match what it kept,
   /// or, where it kept neither, for any lease of an earlier generation; and
   /// for a task still pending under a lease of an earlier generation (its
-  /// dispatch left before the journal recorded it). Every other task waiting
+  /// dispatch left before the journal recorded it), unless the journal kept
+  /// another node or lease for it (restored_task::node on a pending task). Every other task waiting
   /// for `name` goes to the front of pending: the node has come back without
-  /// it. A lease refused here is the node's to cancel; its result is late.
+  /// it. A lease refused here is the node's to cancel; its result is fenced
+  /// and counted as late (count().late_results), never delivered.
   std::vector<task_id> adopt(node_index n, const std::string& name,
                              const std::vector<std::pair<task_id, uint32_t>>& held);
   /// Every task still waiting for its node goes to the front of pending (its
@@ -356,6 +358,13 @@ private:
     std::string node;
     uint32_t epoch;
   };
+  // The node and lease a journal kept for a task it holds pending (a
+  // resume put it back before any claim came): the only claim that counts.
+  struct vouched_claim {
+    std::string node;
+    uint32_t epoch;
+  };
+  bool vouches(task_id id, const std::string& name, uint32_t epoch) const;
   void requeue_unadopted(std::vector<task_id> ids);
   void run_adopted(node_index n, uint32_t epoch, queued_task&& t);
 
@@ -378,6 +387,7 @@ private:
   pending_queue pending_;
   running_map running_;
   std::unordered_map<task_id, waiting_task> unadopted_;
+  std::unordered_map<task_id, vouched_claim> vouched_;  // few: those of one resume
   node_table nodes_;
   std::vector<std::string> functions_;
   std::unordered_map<std::string, uint32_t> function_index_;

@@ -32,7 +32,11 @@ struct task_change {
   int32_t priority = 0;
   uint32_t node_failures = 0;
   int64_t seq = 0;
-  int64_t node = -1;  ///< the journal's number of the node it ended on; -1: none
+  /// The journal's number of the node it runs on (running) or ended on
+  /// (finished); -1: none, or not known (requeued: its last node is gone).
+  int64_t node = -1;
+  /// Running: the epoch of its lease, for adoption (scheduler_core::adopt).
+  uint32_t epoch = 0;
   arena_ref args, value, error, error_text;
 };
 

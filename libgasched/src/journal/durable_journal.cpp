@@ -96,7 +96,7 @@ uint32_t durable_journal::function_number(const std::string& name) {
 int64_t durable_journal::node_number(node_index n) {
   if (n >= core_node_names_.size() || core_node_names_[n].empty())
     return -1;
-  // Numbered once per core node, not hashed per finished task.
+  // Numbered once per core node, not hashed per dispatched or finished task.
   if (auto known = core_node_numbers_[n]; known != unnumbered)
     return known;
   auto& name = core_node_names_[n];
@@ -156,9 +156,15 @@ void durable_journal::enqueued(task_id id, const std::string& function,
   c.seq = static_cast<int64_t>(id);
 }
 
-void durable_journal::dispatched(task_id id, uint32_t, node_index) {
-  if (refused_ids_.empty() || refused_ids_.count(id) == 0)
-    buffer_.touch(id).state = task_state::running;
+// Where and under which lease: a scheduler that resumes the journal adopts
+// the task only from that node, under that lease (scheduler_core::adopt).
+void durable_journal::dispatched(task_id id, uint32_t epoch, node_index node) {
+  if (!refused_ids_.empty() && refused_ids_.count(id) > 0)
+    return;
+  auto& c = buffer_.touch(id);
+  c.state = task_state::running;
+  c.node = node_number(node);
+  c.epoch = epoch;
 }
 
 void durable_journal::requeued(task_id id, uint32_t node_failures) {
@@ -171,6 +177,8 @@ void durable_journal::requeued(task_id id, uint32_t node_failures) {
   c.requeued = true;
   c.seq = meta_.front_seq--;
   c.node_failures = node_failures;
+  c.node = -1;  // its node is gone: no claim on it counts
+  c.epoch = 0;
 }
 
 void durable_journal::finished(task_id id, outcome_kind how, node_index node,

@@ -28,7 +28,7 @@ CREATE TABLE nodes(node INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE tasks(id INTEGER PRIMARY KEY, fn INTEGER NOT NULL, args BLOB NOT NULL,
   priority INTEGER NOT NULL, state INTEGER NOT NULL, seq INTEGER NOT NULL,
   node_failures INTEGER NOT NULL, node INTEGER, outcome INTEGER, value BLOB, error BLOB,
-  error_text TEXT, finished_at INTEGER);
+  error_text TEXT, finished_at INTEGER, epoch INTEGER);
 CREATE TABLE ends(id INTEGER PRIMARY KEY, node INTEGER, outcome INTEGER NOT NULL,
   value BLOB, error BLOB, error_text TEXT, finished_at INTEGER NOT NULL);
 CREATE TABLE notes(key TEXT PRIMARY KEY, value BLOB NOT NULL);

@@ -1,6 +1,6 @@
 // The journal's file: its options, its format, and opening it safely.
 //
-// Schema (format 3; SQLite's application_id marks the file as gasched's and
+// Schema (format 4; SQLite's application_id marks the file as gasched's and
 // user_version holds the format):
 //
 //   meta(one = 1, generation, next_id, front_seq, ticks, succeeded, failed,
@@ -10,9 +10,11 @@
 //   tasks(id PRIMARY KEY, fn, args BLOB, priority,  one row per task, from its
 //         state, seq, node_failures,                acceptance to its pruning:
 //         node, outcome, value BLOB, error BLOB,    state 0 pending, 1 running,
-//         error_text, finished_at)                  2 finished within the commit
-//                                                   that accepted it (the last
-//                                                   six columns are set)
+//         error_text, finished_at, epoch)           2 finished within the commit
+//                                                   that accepted it (outcome to
+//                                                   finished_at are set); while
+//                                                   running, node and epoch: its
+//                                                   lease, for adoption
 //   ends(id PRIMARY KEY, node, outcome, value BLOB, the end of a task accepted
 //        error BLOB, error_text, finished_at)       by an earlier commit
 //   notes(key PRIMARY KEY, value BLOB NOT NULL)     clients' notes (note_atom)
@@ -45,7 +47,7 @@
 namespace gasched::detail {
 
 constexpr int32_t journal_application_id = 0x47534a4e;  // "GSJN"
-constexpr int32_t journal_format = 3;
+constexpr int32_t journal_format = 4;
 
 /// Reads the meta row (within a transaction).
 caf::error read_meta(sqlite_db& db, journal_meta& meta);

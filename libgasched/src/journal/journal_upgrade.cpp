@@ -37,15 +37,26 @@ CREATE TABLE ends(id INTEGER PRIMARY KEY, node INTEGER, outcome INTEGER NOT NULL
 PRAGMA user_version=3;
 )";
 
+// Format 4 keeps a running task's node (in `node`, which held only where a
+// task ended) and its lease's epoch, for adoption; a running task of an
+// older file has neither, and any node may claim it under an earlier lease.
+constexpr const char* format_3_to_4 = R"(
+ALTER TABLE tasks ADD COLUMN epoch INTEGER;
+PRAGMA user_version=4;
+)";
+
 } // namespace
 
 caf::error upgrade_journal(sqlite_db& db, int64_t from) {
-  static_assert(journal_format == 3, "add the upgrade to the new format here");
+  static_assert(journal_format == 4, "add the upgrade to the new format here");
   if (from == 1)
     if (auto err = db.exec(format_1_to_2, "cannot upgrade it from journal format 1 to 2"))
       return err;
   if (from <= 2)
-    return db.exec(format_2_to_3, "cannot upgrade it from journal format 2 to 3");
+    if (auto err = db.exec(format_2_to_3, "cannot upgrade it from journal format 2 to 3"))
+      return err;
+  if (from <= 3)
+    return db.exec(format_3_to_4, "cannot upgrade it from journal format 3 to 4");
   return caf::none;
 }
 

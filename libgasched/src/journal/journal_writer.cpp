@@ -26,12 +26,27 @@ std::string values(const char* head, int cols, int rows) {
   return sql;
 }
 
+// A running task's node and lease epoch (NULL otherwise): whom a scheduler
+// that resumes the file adopts it from (scheduler_core::adopt).
+void bind_lease(sqlite_stmt& s, int node_at, const task_change& c) {
+  auto running = c.state == task_state::running;
+  if (running && c.node >= 0)
+    s.bind(node_at, c.node);
+  else
+    s.bind_null(node_at);
+  if (running)
+    s.bind(node_at + 1, int64_t{c.epoch});
+  else
+    s.bind_null(node_at + 1);
+}
+
 // The parameters from b + 1 on, in the order of the INSERTs below.
 void bind_task(sqlite_stmt& s, int b, const change_buffer& buf, const task_change& c) {
   s.bind(b + 1, static_cast<int64_t>(c.id)).bind(b + 2, int64_t{c.fn});
   bind_bytes(s, b + 3, buf, c.args);
   s.bind(b + 4, int64_t{c.priority}).bind(b + 5, static_cast<int64_t>(c.state));
   s.bind(b + 6, c.seq).bind(b + 7, int64_t{c.node_failures});
+  bind_lease(s, b + 8, c);
 }
 
 // id, node, outcome, value, error, error_text, finished_at.
@@ -77,7 +92,7 @@ caf::error journal_writer::prepare(sqlite_db& db) {
   db_ = &db;
   const std::pair<sqlite_stmt*, const char*> all[] = {
     {&update_task_, "UPDATE tasks SET state=?2, seq=COALESCE(?3, seq), "
-                    "node_failures=COALESCE(?4, node_failures) WHERE id=?1"},
+                    "node_failures=COALESCE(?4, node_failures), node=?5, epoch=?6 WHERE id=?1"},
     {&insert_function_, "INSERT INTO functions(fn, name) VALUES(?1, ?2)"},
     {&insert_node_, "INSERT INTO nodes(node, name) VALUES(?1, ?2)"},
     {&write_note_, "INSERT OR REPLACE INTO notes(key, value) VALUES(?1, ?2)"},
@@ -93,7 +108,8 @@ caf::error journal_writer::prepare(sqlite_db& db) {
     if (auto err = stmt->prepare(db, sql))
       return err;
   if (auto err = insert_tasks_.prepare(db, "INSERT OR REPLACE INTO tasks(id, fn, args, "
-                                           "priority, state, seq, node_failures)", 7))
+                                           "priority, state, seq, node_failures, node, epoch)",
+                                       9))
     return err;
   // A task already in the file: its end is appended to `ends`.
   if (auto err = insert_ends_.prepare(db, "INSERT OR REPLACE INTO ends(id, node, outcome, "
@@ -189,6 +205,7 @@ caf::error journal_writer::prune_ends(int64_t before, size_t& pruned) {
 
 caf::error journal_writer::update_task(const task_change& c) {
   update_task_.bind(1, static_cast<int64_t>(c.id)).bind(2, static_cast<int64_t>(c.state));
+  bind_lease(update_task_, 5, c);
   if (c.requeued)
     update_task_.bind(3, c.seq).bind(4, int64_t{c.node_failures});
   return update_task_.run(*db_, "cannot write it");

@@ -188,6 +188,8 @@ bool good(PGresult* res) {
 } // namespace
 
 caf::error pg_db::exec(const std::string& sql, const char* what, pg_rows* out) {
+  if (bound_.count() > 0)
+    return exec_until(std::chrono::steady_clock::now() + bound_, sql, {}, what, out);
   auto res = PQexec(conn_, sql.c_str());
   if (!good(res)) {
     auto err = fail(what, res);
@@ -203,6 +205,8 @@ caf::error pg_db::exec(const std::string& sql, const char* what, pg_rows* out) {
 
 caf::error pg_db::exec(const std::string& sql, const std::vector<const char*>& params,
                        const char* what, pg_rows* out) {
+  if (bound_.count() > 0)
+    return exec_until(std::chrono::steady_clock::now() + bound_, sql, params, what, out);
   auto res = PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
                           params.data(), nullptr, nullptr, 0);
   if (!good(res)) {

@@ -71,6 +71,14 @@ public:
   /// The server process of this session (for pg_terminate_backend).
   int backend_pid() const;
 
+  /// From now on every exec() not answered within `bound` fails (and closes
+  /// the connection), as exec_until does; 0 (the default): no bound. For a
+  /// connection whose every query must end though the server is cut off by
+  /// the network: a standby's, a resume's.
+  void bound_each(std::chrono::milliseconds bound) noexcept {
+    bound_ = bound;
+  }
+
   /// Runs `sql` (one or more statements, no parameters); `out` gets the last result.
   caf::error exec(const std::string& sql, const char* what, pg_rows* out = nullptr);
 
@@ -120,6 +128,7 @@ private:
   std::atomic<int> sock_{-1};  ///< conn_'s socket, for cut()
   std::string where_;
   std::string sqlstate_;
+  std::chrono::milliseconds bound_{0};
 };
 
 } // namespace gasched::detail

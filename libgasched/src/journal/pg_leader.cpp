@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
@@ -99,6 +100,12 @@ pg_leader::~pg_leader() {
 caf::error pg_leader::setup() {
   if (auto err = db_.connect(opts_.url, 5, session_name()))
     return err;
+  // Every query ends, answered or not: a standby cut from the database by the
+  // network (the socket stays open) notices, retries and can stop, rather
+  // than wait in one query for ever. Two leases: the server's own
+  // statement_timeout (one lease) answers first when it can.
+  db_.bound_each(std::max<std::chrono::milliseconds>(2 * opts_.lease_time,
+                                                     std::chrono::seconds(1)));
   // A hung server must not hold a renewal beyond the lease.
   auto timeout = "SET statement_timeout = " + std::to_string(opts_.lease_time.count());
   if (auto err = db_.exec(timeout, "cannot set up the session"))

@@ -26,6 +26,9 @@ namespace {
 // one row of gasched_tasks with its result (state 2). gasched_tasks leaves
 // room in each page (fillfactor) so that the UPDATE of a task dispatched or
 // requeued mostly stays in its page: a HOT update, without a new index entry.
+// A running task's row names its node and the epoch of its lease (node,
+// epoch: 8 bytes), what a standby that takes over needs to adopt it from
+// that node only (scheduler_core::adopt); a requeue clears them.
 constexpr const char* schema = R"(
 CREATE TABLE gasched_meta(one int PRIMARY KEY CHECK (one = 1), layout int NOT NULL,
   cluster text NOT NULL, version text NOT NULL, generation bigint NOT NULL,
@@ -38,7 +41,7 @@ CREATE TABLE gasched_nodes(node int PRIMARY KEY, name text NOT NULL UNIQUE);
 CREATE TABLE gasched_tasks(id bigint PRIMARY KEY, fn int NOT NULL, args bytea NOT NULL,
   priority int NOT NULL, state smallint NOT NULL, seq bigint NOT NULL,
   node_failures int NOT NULL, node int, outcome smallint, value bytea, error bytea,
-  error_text text, finished_at bigint) WITH (fillfactor = 70);
+  error_text text, finished_at bigint, epoch int) WITH (fillfactor = 70);
 CREATE TABLE gasched_ends(id bigint PRIMARY KEY, node int, outcome smallint NOT NULL,
   value bytea, error bytea, error_text text, finished_at bigint NOT NULL);
 CREATE TABLE gasched_notes(key text PRIMARY KEY, value bytea NOT NULL);
@@ -60,13 +63,24 @@ END $$;
 // and the UPDATE's hash join.
 constexpr const char* session_setup =
   "SET temp_buffers = '64MB'; SET work_mem = '64MB'; CREATE TEMP TABLE IF NOT EXISTS "
-  "gasched_changes(id bigint, state smallint, seq bigint, node_failures int) "
-  "ON COMMIT DELETE ROWS";
+  "gasched_changes(id bigint, state smallint, seq bigint, node_failures int, node int, "
+  "epoch int) ON COMMIT DELETE ROWS";
 
 constexpr const char* apply_changes =
   "UPDATE gasched_tasks t SET state=c.state, seq=COALESCE(c.seq, t.seq), "
-  "node_failures=COALESCE(c.node_failures, t.node_failures) FROM gasched_changes c "
+  "node_failures=COALESCE(c.node_failures, t.node_failures), node=c.node, epoch=c.epoch "
+  "FROM gasched_changes c WHERE t.id = c.id;";
+
+// Resuming: the running tasks back to pending, their node and epoch kept
+// (they wait for that node's claim, also if this scheduler dies first).
+constexpr const char* requeue_running =
+  "UPDATE gasched_tasks t SET state=c.state, seq=c.seq FROM gasched_changes c "
   "WHERE t.id = c.id;";
+
+// An epoch is 32 bits unsigned; the column, int, holds its bit pattern.
+int64_t epoch_column(uint32_t epoch) {
+  return static_cast<int32_t>(epoch);
+}
 
 // Whether task t has ended: as a row of its own (state 2) or in gasched_ends.
 #define GASCHED_ENDED "(t.state = 2 OR e.id IS NOT NULL)"
@@ -157,6 +171,12 @@ constexpr char copy_header[] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
 constexpr size_t copy_header_size = 19;
 constexpr char copy_trailer[] = "\377\377";
 
+// Layout 2 to 3: a running task's epoch (its node goes in `node`, which
+// held only where a task ended). Its running tasks keep no node: any node
+// may claim them under an earlier lease, as before.
+constexpr const char* layout_2_to_3 =
+  "ALTER TABLE gasched_tasks ADD COLUMN epoch int; UPDATE gasched_meta SET layout = 3";
+
 caf::error refuse(const std::string& where, const std::string& why) {
   return make_error(errc::journal_error, "journal " + where + ": " + why
                                            + "; the database was left as it is");
@@ -164,7 +184,7 @@ caf::error refuse(const std::string& where, const std::string& why) {
 
 } // namespace
 
-caf::error pg_check_journal(pg_db& db, const std::string& cluster) {
+caf::error pg_check_journal(pg_db& db, const std::string& cluster, int64_t* layout_out) {
   pg_rows r;
   if (auto err = db.exec("SELECT to_regclass('gasched_meta') IS NOT NULL", "cannot read it", &r))
     return err;
@@ -176,11 +196,16 @@ caf::error pg_check_journal(pg_db& db, const std::string& cluster) {
   if (r.rows() != 1)
     return refuse(db.where(), "gasched_meta has no row: not a gasched journal");
   auto layout = r.int64(0, 0);
-  if (layout != pg_layout)
+  if (layout_out != nullptr)
+    *layout_out = layout;
+  if (layout < pg_oldest_layout || layout > pg_layout)
     return refuse(db.where(), "a gasched journal of "
                                 + std::string{layout < pg_layout ? "an older" : "a newer"}
                                 + " layout (" + std::to_string(layout) + ", written by gasched "
                                 + r.text(0, 2) + "); this gasched reads layout "
+                                + (pg_oldest_layout < pg_layout
+                                     ? std::to_string(pg_oldest_layout) + " to "
+                                     : std::string{})
                                 + std::to_string(pg_layout) + " only");
   if (r.text(0, 1) != cluster)
     return refuse(db.where(), "the journal of cluster '" + r.text(0, 1)
@@ -196,6 +221,10 @@ pg_store::open(const std::string& url, const std::string& cluster,
   s->sync_ = opts.sync_every_commit;
   if (auto err = s->db_.connect(url, 5, opts.session))
     return err;
+  // Until resumed (a standby taking over, possibly cut from the database
+  // meanwhile), no query waits for ever; later an active's lease bounds
+  // them (pg_leader cuts the connection of one that lost it).
+  s->db_.bound_each(resume_bound);
   if (auto err = s->check_schema(cluster))
     return err;
   return s;
@@ -223,7 +252,12 @@ caf::error pg_store::check_schema(const std::string& cluster) {
                 + ", 0, 1, -1, 0, 0, 0, 0, 0, 0)";
     return done(db_.exec(meta, "cannot create its tables"));
   }
-  return done(pg_check_journal(db_, cluster));
+  int64_t layout = pg_layout;
+  if (auto err = pg_check_journal(db_, cluster, &layout))
+    return done(err);
+  if (layout == 2)  // under the schema's lock: one scheduler upgrades it
+    return done(db_.exec(layout_2_to_3, "cannot upgrade it from layout 2 to 3"));
+  return done(caf::none);
 }
 
 caf::error pg_store::fenced_or(caf::error err) {
@@ -246,6 +280,7 @@ caf::error pg_store::resume(caf::actor_system& sys, journal_meta& meta, journal_
     err = fenced_or(std::move(err));
     db_.exec("ROLLBACK", "cannot read it");
   }
+  db_.bound_each(std::chrono::milliseconds{0});
   return err;
 }
 
@@ -303,7 +338,7 @@ caf::error pg_store::resume_in_transaction(caf::actor_system& sys, journal_meta&
   std::vector<int64_t> seqs;
   std::vector<size_t> running;
   if (auto err = db_.exec("DECLARE gasched_resume NO SCROLL CURSOR FOR SELECT id, fn, args, "
-                          "priority, state, seq, node_failures FROM gasched_tasks t "
+                          "priority, state, seq, node_failures, node, epoch FROM gasched_tasks t "
                           "WHERE state < 2 AND NOT EXISTS (SELECT 1 FROM gasched_ends e "
                           "WHERE e.id = t.id)",
                           "cannot read it"))
@@ -330,6 +365,16 @@ caf::error pg_store::resume_in_transaction(caf::actor_system& sys, journal_meta&
         running.push_back(tasks.size());
       seqs.push_back(r.int64(i, 5));
       t.node_failures = static_cast<uint32_t>(r.int64(i, 6));
+      // Dispatched (and not requeued since): to this node, under this lease.
+      if (!r.null(i, 7)) {
+        auto node = r.int64(i, 7);
+        if (node < 0 || node >= static_cast<int64_t>(names.nodes.size()))
+          return refuse(where(), "task " + std::to_string(t.id) + " ran on node "
+                                   + std::to_string(node) + ", which has no name");
+        t.node = names.nodes[static_cast<size_t>(node)];
+      }
+      if (!r.null(i, 8))
+        t.epoch = static_cast<uint32_t>(static_cast<int32_t>(r.int64(i, 8)));
       tasks.push_back(std::move(t));
     }
   }
@@ -347,7 +392,7 @@ caf::error pg_store::resume_in_transaction(caf::actor_system& sys, journal_meta&
   if (!rows.empty()) {
     if (auto err = db_.copy_in("gasched_changes(id, state, seq)", rows, "cannot write it"))
       return err;
-    if (auto err = db_.exec(apply_changes, "cannot write it"))
+    if (auto err = db_.exec(requeue_running, "cannot write it"))
       return err;
   }
   auto& c = meta.count;
@@ -427,6 +472,10 @@ caf::error pg_store::write_in_transaction(const commit_batch& batch, size_t& pru
   size_t news = 0, ends = 0, others = 0;
   for (auto& c : buf.changes())
     ++(is_new(c) ? news : is_end(c) ? ends : others);
+  // A running task's node (when it has a name: scheduler_core::adopt).
+  auto running_node = [](const task_change& c, copy_row& row) {
+    c.state == task_state::running && c.node >= 0 ? row.i32(c.node) : row.null();
+  };
   auto fresh_row = [&](const task_change& c, copy_row& row) {
     row.i64(static_cast<int64_t>(c.id)).i32(c.fn).bytes(buf, c.args).i32(c.priority);
     row.i16(static_cast<int64_t>(c.state));
@@ -434,10 +483,12 @@ caf::error pg_store::write_in_transaction(const commit_batch& batch, size_t& pru
       row.i64(static_cast<int64_t>(c.id)).i32(0);
       c.node >= 0 ? row.i32(c.node) : row.null();
       row.i16(static_cast<int64_t>(c.how)).bytes(buf, c.value).bytes(buf, c.error);
-      row.text(buf, c.error_text).i64(batch.finished_at);
+      row.text(buf, c.error_text).i64(batch.finished_at).null();
     } else {
       row.i64(c.seq).i32(c.node_failures);
-      row.null().null().null().null().null().null();
+      running_node(c, row);
+      row.null().null().null().null().null();
+      c.state == task_state::running ? row.i32(epoch_column(c.epoch)) : row.null();
     }
   };
   auto end_row = [&](const task_change& c, copy_row& row) {
@@ -449,14 +500,16 @@ caf::error pg_store::write_in_transaction(const commit_batch& batch, size_t& pru
   auto other_row = [&](const task_change& c, copy_row& row) {
     row.i64(static_cast<int64_t>(c.id)).i16(static_cast<int64_t>(c.state));
     c.requeued ? row.i64(c.seq).i32(c.node_failures) : row.null().null();
+    running_node(c, row);
+    c.state == task_state::running ? row.i32(epoch_column(c.epoch)) : row.null();
   };
   // The fence first: a scheduler that lost its lease sends no rows.
   std::string sql = "BEGIN; SELECT gasched_fence_check(" + std::to_string(generation_) + ");";
   std::vector<std::function<caf::error()>> copies;
   if (news > 0) {
     sql += "COPY gasched_tasks(id, fn, args, priority, state, seq, node_failures, node, "
-           "outcome, value, error, error_text, finished_at) FROM STDIN (FORMAT binary);";
-    copies.emplace_back([&] { return copy_each(buf, 13, is_new, fresh_row); });
+           "outcome, value, error, error_text, finished_at, epoch) FROM STDIN (FORMAT binary);";
+    copies.emplace_back([&] { return copy_each(buf, 14, is_new, fresh_row); });
   }
   if (ends > 0) {
     sql += "COPY gasched_ends(id, node, outcome, value, error, error_text, finished_at) "
@@ -464,9 +517,10 @@ caf::error pg_store::write_in_transaction(const commit_batch& batch, size_t& pru
     copies.emplace_back([&] { return copy_each(buf, 7, is_end, end_row); });
   }
   if (others > 0) {
-    sql += "COPY gasched_changes(id, state, seq, node_failures) FROM STDIN (FORMAT binary);";
+    sql += "COPY gasched_changes(id, state, seq, node_failures, node, epoch) FROM STDIN "
+           "(FORMAT binary);";
     sql += apply_changes;
-    copies.emplace_back([&] { return copy_each(buf, 4, is_other, other_row); });
+    copies.emplace_back([&] { return copy_each(buf, 6, is_other, other_row); });
   }
   for (size_t i = 0; i < batch.functions.size(); ++i)
     sql += "INSERT INTO gasched_functions VALUES(" + std::to_string(batch.first_function + i)

@@ -20,6 +20,7 @@
 // a temporary table and one UPDATE, the rest and COMMIT in one message.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -30,18 +31,27 @@
 
 namespace gasched::detail {
 
-/// The tables' layout this version writes.
-constexpr int pg_layout = 2;
+/// The tables' layout this version writes (3: a running task's node and
+/// epoch), and the oldest it upgrades when it opens the journal (older
+/// ones are refused, naming them).
+constexpr int pg_layout = 3;
+constexpr int pg_oldest_layout = 2;
 
 /// This build's version, as leases and meta record it.
 const char* gasched_version();
 
-/// The journal `db` holds, if any, is of this layout and of `cluster`.
-/// Error journal_error naming what it is instead (the database untouched).
-caf::error pg_check_journal(pg_db& db, const std::string& cluster);
+/// The journal `db` holds, if any, is of a layout this version reads (up
+/// to pg_layout, from pg_oldest_layout: `layout` gets which) and of
+/// `cluster`. Error journal_error naming what it is instead (the database
+/// untouched).
+caf::error pg_check_journal(pg_db& db, const std::string& cluster, int64_t* layout = nullptr);
 
 class pg_store final : public journal_store {
 public:
+  /// How long each query of opening and resuming may wait for an answer.
+  /// Generous: a slice of a resume is 50,000 tasks.
+  static constexpr std::chrono::milliseconds resume_bound{10000};
+
   /// Connects to `url` and checks (or, in an empty database, creates) the
   /// tables. Error journal_error naming the URL without its password:
   /// unreachable, refused, a journal of another cluster than `cluster`, or

@@ -49,14 +49,15 @@ caf::error read_notes(sqlite_db& db, journal_notes& notes) {
 }
 
 // Every unfinished task (the finished ones are kept results); `seqs` gets each one's place, `running` which ran.
-caf::error read_tasks(sqlite_db& db, caf::actor_system& sys, size_t functions,
+caf::error read_tasks(sqlite_db& db, caf::actor_system& sys, const journal_names& names,
                       std::vector<restored_task>& tasks, std::vector<int64_t>& seqs,
                       std::vector<size_t>& running) {
   // Rows of state < 2 with an end in `ends` finished: both in id order, so
   // that one pass over each skips them.
+  auto functions = names.functions.size();
   sqlite_stmt stmt, ends;
-  if (auto err = stmt.prepare(db, "SELECT id, fn, args, priority, state, seq, node_failures "
-                                  "FROM tasks WHERE state < 2 ORDER BY id"))
+  if (auto err = stmt.prepare(db, "SELECT id, fn, args, priority, state, seq, node_failures, "
+                                  "node, epoch FROM tasks WHERE state < 2 ORDER BY id"))
     return err;
   if (auto err = ends.prepare(db, "SELECT id FROM ends ORDER BY id"))
     return err;
@@ -86,6 +87,16 @@ caf::error read_tasks(sqlite_db& db, caf::actor_system& sys, size_t functions,
       running.push_back(tasks.size());
     seqs.push_back(stmt.int64(5));
     t.node_failures = static_cast<uint32_t>(stmt.int64(6));
+    // Dispatched (and not requeued since): to this node, under this lease.
+    if (!stmt.is_null(7)) {
+      auto node = stmt.int64(7);
+      if (node < 0 || node >= static_cast<int64_t>(names.nodes.size()))
+        return corrupt(db, "task " + std::to_string(t.id) + " ran on node "
+                             + std::to_string(node) + ", which has no name");
+      t.node = names.nodes[static_cast<size_t>(node)];
+    }
+    if (!stmt.is_null(8))
+      t.epoch = static_cast<uint32_t>(stmt.int64(8));
     tasks.push_back(std::move(t));
   }
   return rc == SQLITE_DONE ? caf::none : db.fail(rc, "cannot read it");
@@ -93,6 +104,8 @@ caf::error read_tasks(sqlite_db& db, caf::actor_system& sys, size_t functions,
 
 // The running tasks go back to the front, in id order: the newest first, so
 // that the oldest ends up in front, as scheduler_core::remove_node does.
+// Their node and epoch stay: they wait for that node's claim, also when this
+// scheduler dies before it comes.
 caf::error requeue_running(sqlite_db& db, journal_meta& meta,
                            const std::vector<restored_task>& tasks,
                            std::vector<int64_t>& seqs, std::vector<size_t>& running) {
@@ -144,7 +157,7 @@ caf::error read_and_requeue(sqlite_db& db, caf::actor_system& sys, bool fresh,
   std::vector<restored_task> tasks;
   std::vector<int64_t> seqs;
   std::vector<size_t> running;
-  if (auto err = read_tasks(db, sys, names.functions.size(), tasks, seqs, running))
+  if (auto err = read_tasks(db, sys, names, tasks, seqs, running))
     return err;
   if (auto err = requeue_running(db, meta, tasks, seqs, running))
     return err;
