@@ -74,8 +74,13 @@ TEST_CASE("cluster max_retries: 10 nodes, 100 failing tasks, 100 max_retries err
 TEST_CASE("cluster permanent_failure: 5 nodes, every node reports it", "[cluster][gascheduler]") {
   process_cluster c;
   auto sched = c.scheduler(c.options(c.start_nodes(5)));
+  // One batch: the scheduler spreads it over every node at once. Sent one at
+  // a time, each failure can come back before the next task arrives, and the
+  // least loaded node (ties to the lowest index) is then the same one.
+  std::vector<task> batch;
   for (int i = 0; i < 100; ++i)
-    c.execute(sched, make_task("test.permanent"));
+    batch.push_back(make_task("test.permanent"));
+  REQUIRE(c.ask<std::vector<task_id>>(sched, execute_atom::value, std::move(batch)));
   result_summary got{c.results(100, 30s)};
   for (auto& r : got.all)
     CHECK(is(r.error, errc::permanent_failure));
