@@ -54,6 +54,12 @@ std::string rest_of(std::istringstream& words) {
 struct sample {
   long seconds = 0, age = 0, rss = 0, fds = 0, threads = 0;
   double cpu = 0;
+  // Descriptors that are links between cluster processes (driver.cpp: a
+  // node's or client's connections to its scheduler addresses, a
+  // scheduler's accepted and journal connections), and their bound; 0 and
+  // -1 in runs sampled before they were counted.
+  long links = 0, link_limit = -1;
+  long other_fds() const { return fds - links; }
 };
 
 std::string ids_text(const std::vector<uint64_t>& ids) {
@@ -263,6 +269,10 @@ verdict check_dir(const std::string& dir, bool growth) {
       long pid = 0;
       if (words >> s.seconds >> role >> name >> life >> s.age >> pid >> s.rss >> s.fds >> s.threads
           >> s.cpu) {
+        if (!(words >> s.links >> s.link_limit)) {
+          s.links = 0;
+          s.link_limit = -1;
+        }
         lives[name][life].push_back(s);
         roles[name] = role;
       }
@@ -297,8 +307,19 @@ verdict check_dir(const std::string& dir, bool growth) {
         std::ostringstream why;
         if (it->rss > base->rss * 11 / 10)
           why << "RSS " << it->rss << " KiB > 110 % of " << base->rss;
-        if (it->fds != base->fds)
+        // With standbys, links follow the searches for the active scheduler
+        // (one kept per scheduler address that refused): judged by their
+        // bound; every other descriptor must stay exactly as it was.
+        auto by_bound = standbys > 0 && it->link_limit >= 0 && base->link_limit >= 0;
+        if (by_bound) {
+          if (it->other_fds() != base->other_fds())
+            why << "fds other than links " << it->other_fds() << " != " << base->other_fds();
+          if (it->links > it->link_limit)
+            why << (why.tellp() ? ", " : "") << "links " << it->links << " > their bound "
+                << it->link_limit;
+        } else if (it->fds != base->fds) {
           why << (why.tellp() ? ", " : "") << "fds " << it->fds << " != " << base->fds;
+        }
         if (it->threads != base->threads)
           why << (why.tellp() ? ", " : "") << "threads " << it->threads << " != " << base->threads;
         if (why.tellp()) {
@@ -394,7 +415,14 @@ verdict check_dir(const std::string& dir, bool growth) {
        "its minute 5 keeps RSS within 110 % of its first calm sample from minute 5 on,\n"
        "and fds and threads equal to it, in every calm sample after it (calm: no fault\n"
        "under way, none healed in the last " << settle_seconds << " s, the load still\n"
-       "on: before every fault healed and the clients stopped).\n\n";
+       "on: before every fault healed and the clients stopped).\n";
+  if (standbys > 0)
+    r << "With standbys, fds are judged apart from links (a node's or client's connections\n"
+         "to its scheduler addresses, a scheduler's accepted and journal connections):\n"
+         "the other fds must equal the minute-5 sample's, the links stay within their bound\n"
+         "(a node or client: one per scheduler address; a scheduler: one per node or\n"
+         "client, two to the journal).\n";
+  r << "\n";
   if (lives_checked == 0)
     r << "Not measured: no process life reached minute 5 with a calm sample after it.\n";
   else
