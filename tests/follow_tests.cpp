@@ -4,10 +4,12 @@
 // another listed address after theirs was killed with kill -9.
 #include "cluster_support.hpp"
 #include "held_port.hpp"
+#include "tcp_proxy.hpp"
 
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <thread>
 #include <regex>
 
 #include "wire.hpp"
@@ -46,21 +48,27 @@ struct fake_standby_state {
   std::string active;
   bool accept_first = false;
   std::shared_ptr<std::promise<void>> joined;
+  std::shared_ptr<std::atomic<int>> refusals;  // counted when given
 };
 
 caf::behavior fake_standby(caf::stateful_actor<fake_standby_state>* self, std::string active,
-                           bool accept_first, std::shared_ptr<std::promise<void>> joined) {
+                           bool accept_first, std::shared_ptr<std::promise<void>> joined,
+                           std::shared_ptr<std::atomic<int>> refusals) {
   self->state.active = std::move(active);
   self->state.accept_first = accept_first;
   self->state.joined = std::move(joined);
+  self->state.refusals = std::move(refusals);
   return {
     // Nodes join with the leases they hold (detail::lease_list); this one
     // holds none to adopt.
     [self](join_atom, const detail::node_info&,
            const detail::lease_list&) -> caf::result<detail::lease_list> {
       auto& st = self->state;
-      if (!st.accept_first)
+      if (!st.accept_first) {
+        if (st.refusals)
+          ++*st.refusals;
         return make_standby_error("a test standby", st.active);
+      }
       st.accept_first = false;
       auto node = caf::actor_cast<caf::actor>(self->current_sender());
       st.joined->set_value();
@@ -78,6 +86,26 @@ caf::behavior fake_standby(caf::stateful_actor<fake_standby_state>* self, std::s
       return s;
     },
   };
+}
+
+// The descriptors process `pid` holds open.
+size_t open_descriptors(pid_t pid) {
+  size_t n = 0;
+  for ([[maybe_unused]] auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    ++n;
+  return n;
+}
+
+// Whether `done` holds within `limit`, polled every 20 ms.
+template <class Pred>
+bool holds_within(std::chrono::milliseconds limit, Pred done) {
+  for (auto until = std::chrono::steady_clock::now() + limit; !done();) {
+    if (std::chrono::steady_clock::now() > until)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 } // namespace
@@ -104,13 +132,50 @@ TEST_CASE("follow: a standby's refusal names the active scheduler, and the node 
   auto port = publish(c.sys(), sched, 0);
   REQUIRE(port);
   auto standby = c.sys().spawn(fake_standby, local(*port), false,
-                               std::make_shared<std::promise<void>>());
+                               std::make_shared<std::promise<void>>(), nullptr);
   exit_on_scope_end standby_guard{standby};
   auto standby_port = publish(c.sys(), standby, 0);
   REQUIRE(standby_port);
   auto argv = c.node_argv({"--join", local(*standby_port), "--name", "j1"});
   auto node = tools::child_process::start(argv, std::getenv("GASCHED_LOG") == nullptr);
   REQUIRE(c.wait_for_stats(sched, [](const stats& s) { return s.worker_node_count == 1; }));
+}
+
+// What the soak sees with standbys: a node searching for the active
+// scheduler keeps its connection to a standby that refused it, one per
+// address, and reuses it at its next search: many refusals, one connection,
+// no descriptor more.
+TEST_CASE("follow: a node refused by a standby again and again keeps one connection to it, "
+          "reused", "[cluster][follow]") {
+  process_cluster c;
+  held_port closed{false};  // the active it names is down: the node searches on
+  auto refusals = std::make_shared<std::atomic<int>>(0);
+  auto standby = c.sys().spawn(fake_standby, local(closed.port), false,
+                               std::make_shared<std::promise<void>>(), refusals);
+  exit_on_scope_end standby_guard{standby};
+  auto standby_port = publish(c.sys(), standby, 0);
+  REQUIRE(standby_port);
+  tcp_proxy proxy{*standby_port};  // counts the node's connections to the standby
+  auto argv = c.node_argv({"--join", local(proxy.port()), "--name", "j1"});
+  auto node = tools::child_process::start(argv, std::getenv("GASCHED_LOG") == nullptr);
+  auto refused = [&](int n) {
+    return holds_within(std::chrono::seconds(60), [&] { return refusals->load() >= n; });
+  };
+  REQUIRE(refused(3));
+  // An attempt on the closed port holds a socket for milliseconds: the
+  // fewest seen over half a second is the count between attempts.
+  auto between_attempts = [&] {
+    auto fewest = open_descriptors(node.pid());
+    for (int i = 0; i < 25; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      fewest = std::min(fewest, open_descriptors(node.pid()));
+    }
+    return fewest;
+  };
+  auto baseline = between_attempts();
+  REQUIRE(refused(refusals->load() + 8));  // one connection each would show as 8 more
+  CHECK(between_attempts() == baseline);
+  CHECK(proxy.connections_accepted() == 1);
 }
 
 TEST_CASE("follow: a node whose scheduler steps down (standby_atom) joins the active one it "
@@ -121,7 +186,7 @@ TEST_CASE("follow: a node whose scheduler steps down (standby_atom) joins the ac
   REQUIRE(port);
   auto joined = std::make_shared<std::promise<void>>();
   auto first_join = joined->get_future();
-  auto stepping_down = c.sys().spawn(fake_standby, local(*port), true, joined);
+  auto stepping_down = c.sys().spawn(fake_standby, local(*port), true, joined, nullptr);
   exit_on_scope_end stepping_down_guard{stepping_down};
   auto fake_port = publish(c.sys(), stepping_down, 0);
   REQUIRE(fake_port);
@@ -198,7 +263,7 @@ TEST_CASE("follow: connect_scheduler with a list skips a closed port and a stand
   auto port = publish(c.sys(), sched, 0);
   REQUIRE(port);
   auto standby = c.sys().spawn(fake_standby, local(*port), false,
-                               std::make_shared<std::promise<void>>());
+                               std::make_shared<std::promise<void>>(), nullptr);
   exit_on_scope_end standby_guard{standby};
   auto standby_port = publish(c.sys(), standby, 0);
   REQUIRE(standby_port);

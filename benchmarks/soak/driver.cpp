@@ -9,10 +9,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -106,7 +109,9 @@ public:
       std::cerr << "gasched-soak: cannot write " << s_.dir << "/samples.tsv\n";
       return 1;
     }
-    std::fputs("seconds\trole\tname\tlife\tage\tpid\trss_kib\tfds\tthreads\tcpu_s\n", samples_);
+    std::fputs("seconds\trole\tname\tlife\tage\tpid\trss_kib\tfds\tthreads\tcpu_s\tlinks\t"
+               "link_limit\n",
+               samples_);
     if (s_.standbys > 0) {
       // The checker reads the set-up: with standbys, the takeover is a fault kind.
       std::ofstream{s_.dir + "/standbys.txt"} << s_.standbys << "\n";
@@ -454,6 +459,71 @@ private:
     std::fflush(samples_);
   }
 
+  // Links: the connections between a node or client and the scheduler
+  // addresses it was given (its proxies), and a scheduler's connections
+  // accepted on its port and to its journal. With standbys, a node or client
+  // that searched for the active scheduler keeps its connection to each
+  // standby that refused it (CAF keeps a connection per address and reuses
+  // it for the next search), so their number follows the searches, not a
+  // leak; the checker judges them by their bound (link_limit) and the other
+  // descriptors exactly.
+  std::function<bool(unsigned, unsigned)> link_ports(const process& p) {
+    if (p.role == "scheduler") {
+      auto own = p.port;
+      auto journal = journal_port();
+      return [own, journal](unsigned local, unsigned remote) {
+        return local == own || (journal != 0 && remote == journal);
+      };
+    }
+    std::vector<unsigned> ports;
+    if (auto* proxies = proxies_of(p))
+      for (auto& proxy : *proxies)
+        ports.push_back(proxy->port());
+    return [ports](unsigned, unsigned remote) {
+      return std::find(ports.begin(), ports.end(), remote) != ports.end();
+    };
+  }
+
+  // At most one connection per scheduler address for a node or client; for
+  // a scheduler one per node or client (each holds at most one to it) and two
+  // to the journal (one as a standby, two once active).
+  long link_limit(const process& p) const {
+    if (p.role == "scheduler")
+      return static_cast<long>(links_.size()) + 2;
+    return static_cast<long>(scheds_.size());
+  }
+
+  unsigned journal_port() const {
+    if (s_.standbys == 0)
+      return 0;
+    // postgresql://user:password@host:port/db
+    auto at = s_.journal_url.rfind('@');
+    auto colon = s_.journal_url.find(':', at == std::string::npos ? 0 : at);
+    if (at == std::string::npos || colon == std::string::npos)
+      return 5432;
+    return static_cast<unsigned>(std::atoi(s_.journal_url.c_str() + colon + 1));
+  }
+
+  // Established IPv4 TCP sockets by inode: (local port, remote port).
+  static std::map<unsigned long, std::pair<unsigned, unsigned>>
+  established_tcp(const std::string& base) {
+    std::map<unsigned long, std::pair<unsigned, unsigned>> out;
+    std::ifstream in{base + "/net/tcp"};
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      unsigned local = 0, remote = 0, state = 0;
+      unsigned long inode = 0;
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      if (std::sscanf(line.c_str(), " %*d: %*x:%x %*x:%x %x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+                      &local, &remote, &state, &inode)
+            == 4
+          && state == 1)
+        out[inode] = {local, remote};
+    }
+    return out;
+  }
+
   void sample(process& p) {
     if (p.down || !p.child.running())
       return;
@@ -467,11 +537,26 @@ private:
       if (line.rfind("Threads:", 0) == 0)
         threads = std::stol(line.substr(8));
     }
-    long fds = 0;
+    long fds = 0, links = 0;
+    auto link = link_ports(p);
+    auto tcp = established_tcp(base);
     if (auto* d = ::opendir((base + "/fd").c_str())) {
-      while (auto* e = ::readdir(d))
-        if (e->d_name[0] != '.')
-          ++fds;
+      while (auto* e = ::readdir(d)) {
+        if (e->d_name[0] == '.')
+          continue;
+        ++fds;
+        char target[64];
+        auto n = ::readlinkat(::dirfd(d), e->d_name, target, sizeof target - 1);
+        if (n <= 0)
+          continue;
+        target[n] = 0;
+        unsigned long inode = 0;
+        if (std::sscanf(target, "socket:[%lu]", &inode) != 1)
+          continue;
+        auto it = tcp.find(inode);
+        if (it != tcp.end() && link(it->second.first, it->second.second))
+          ++links;
+      }
       ::closedir(d);
     }
     double cpu = 0;
@@ -494,7 +579,7 @@ private:
     std::ostringstream line;
     line << static_cast<long>(seconds()) << "\t" << p.role << "\t" << p.name << "\t" << p.life
          << "\t" << static_cast<long>(age) << "\t" << pid << "\t" << rss << "\t" << fds << "\t"
-         << threads << "\t" << cpu << "\n";
+         << threads << "\t" << cpu << "\t" << links << "\t" << link_limit(p) << "\n";
     std::fputs(line.str().c_str(), samples_);
   }
 
