@@ -32,23 +32,33 @@ using nlohmann::json;
 
 namespace {
 
-// Bytes the kernel holds, not yet sent, on a connection to `port` on
-// 127.0.0.1 (/proc/net/tcp's tx_queue): what a client wrote that nobody read.
-size_t unsent_to(uint16_t port) {
+// Bytes the kernel holds of what was written to `port` on 127.0.0.1 and not
+// yet read there (/proc/net/tcp): the writer's unacknowledged bytes
+// (tx_queue of its side) and the listener's unread ones (rx_queue of the
+// accepted side). Loopback acknowledges what fits in the reader's buffer, so
+// a batch written to a reader that stopped reading sits in either queue.
+size_t unread_at(uint16_t port) {
   std::ifstream in{"/proc/net/tcp"};
   std::string line;
   std::getline(in, line);  // the header
-  size_t most = 0;
+  auto port_of = [](const std::string& address) -> unsigned long {
+    auto colon = address.find(':');
+    return colon == std::string::npos ? 0 : std::stoul(address.substr(colon + 1), nullptr, 16);
+  };
+  size_t total = 0;
   while (std::getline(in, line)) {
     std::istringstream fields{line};
     std::string sl, local, remote, st, queues;
     fields >> sl >> local >> remote >> st >> queues;
-    auto colon = remote.find(':');
-    if (colon == std::string::npos || std::stoul(remote.substr(colon + 1), nullptr, 16) != port)
+    auto colon = queues.find(':');
+    if (colon == std::string::npos)
       continue;
-    most = std::max<size_t>(most, std::stoul(queues.substr(0, queues.find(':')), nullptr, 16));
+    if (port_of(remote) == port)
+      total += std::stoul(queues.substr(0, colon), nullptr, 16);
+    else if (port_of(local) == port && st == "01")  // established, not the listener
+      total += std::stoul(queues.substr(colon + 1), nullptr, 16);
   }
-  return most;
+  return total;
 }
 
 // The lines i..j of test.identity tasks.
@@ -385,7 +395,7 @@ TEST_CASE("gasched-run --connect sends again a batch whose ids never came back: 
   send(identity_lines(2001, 3000));
   close(fd);  // the input ends
   deadline = std::chrono::steady_clock::now() + 30s;
-  while (unsent_to(proxy.port()) < 10000) {  // 1,000 tasks: some 30 kB
+  while (unread_at(proxy.port()) < 10000) {  // 1,000 tasks: some 30 kB
     REQUIRE(std::chrono::steady_clock::now() < deadline);
     std::this_thread::sleep_for(10ms);  // the kernel's queue: nothing to block on
   }
