@@ -59,13 +59,12 @@ void to_layout_3(const std::string& url) {
     done_entry e;
     for (size_t at = 0; at < bytes.size();) {
       REQUIRE(next_done(bytes.data(), bytes.size(), at, e));
+      std::string text{e.error_text.data, e.error_text.size};
       sql += "INSERT INTO gasched_ends VALUES(" + std::to_string(e.id) + ", "
              + (e.node < 0 ? std::string{"NULL"} : std::to_string(e.node)) + ", "
              + std::to_string(e.outcome) + ", " + bytea_or_null(e.value) + ", "
              + bytea_or_null(e.error) + ", "
-             + (e.error_text.size == 0 ? std::string{"NULL"}
-                                      : "$t$" + std::string{e.error_text.data, e.error_text.size} + "$t$")
-             + ", "
+             + (text.empty() ? std::string{"NULL"} : "$t$" + text + "$t$") + ", "
              + r.text(i, 0) + ");";
     }
   }
