@@ -211,6 +211,41 @@ TEST_CASE("pg journal: a journal of layout 2 is upgraded on opening, and its run
   });
 }
 
+TEST_CASE("pg journal: a block whose count of open tasks is wrong is resumed by its ends, "
+          "and the count is set right",
+          "[pg]") {
+  test_system ts;
+  auto& pg = pg_server::get();
+  auto url = pg.fresh_db();
+  {
+    journaled_core jc{ts.sys, url};
+    jc.add_node("a", 2);
+    jc.enqueue(int_args(1));
+    jc.enqueue(int_args(2));
+    jc.commit();
+    auto d = jc.dispatch();
+    REQUIRE(d.size() == 2);
+    REQUIRE(jc.core.complete(1, d[0].second, no_node, int_args(10), {}));
+    jc.commit();
+  }
+  auto open_count = [&] {
+    pg_db db;
+    REQUIRE_FALSE(db.connect(url));
+    pg_rows r;
+    REQUIRE_FALSE(db.exec("SELECT open FROM gasched_news", "read the count", &r));
+    REQUIRE(r.rows() == 1);
+    return r.int64(0, 0);
+  };
+  CHECK(open_count() == 1);
+  pg.sql(url.substr(url.rfind('/') + 1), "UPDATE gasched_news SET open = 7");
+  auto j = open_ok(ts.sys, url);
+  auto snap = j->take_snapshot();
+  REQUIRE(snap.pending.size() == 1);
+  CHECK(snap.pending[0].id == 2);
+  REQUIRE(j->result_of(1));
+  CHECK(open_count() == 1);
+}
+
 TEST_CASE("pg journal: results are kept, pruned after keep_results, notes kept", "[pg]") {
   test_system ts;
   auto url = pg_server::get().fresh_db();

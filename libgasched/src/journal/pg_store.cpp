@@ -128,6 +128,11 @@ std::string prune_sql(int64_t before) {
          "SELECT (SELECT COALESCE(sum(n), 0) FROM onews) + (SELECT count(*) FROM rt);";
 }
 
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
 // An epoch is 32 bits unsigned; the column, int, holds its bit pattern.
 int64_t epoch_column(uint32_t epoch) {
   return static_cast<int32_t>(epoch);
@@ -535,6 +540,7 @@ caf::error pg_store::resume_blocks(caf::actor_system& sys, const journal_names& 
   for (int i = 0; i < r.rows(); ++i)
     states[static_cast<task_id>(r.int64(i, 0))] = state_row{r.int64(i, 1) == 1, opt(i, 2),
                                                             opt(i, 3), opt(i, 4), opt(i, 5)};
+  std::string recount;
   if (auto err = db_.exec("DECLARE gasched_blocks NO SCROLL CURSOR FOR SELECT first_id, "
                           "last_id, open, tasks FROM gasched_news WHERE open > 0 "
                           "ORDER BY first_id",
@@ -585,14 +591,18 @@ caf::error pg_store::resume_blocks(caf::actor_system& sys, const journal_names& 
         seqs.push_back(seq);
         tasks.push_back(std::move(t));
       }
+      // Its ends are what counts; a count that says otherwise is set right.
       if (open != r.int64(i, 2))
-        return refuse(where(), "the block of tasks from " + std::to_string(first) + " has "
-                                 + std::to_string(open) + " unfinished tasks, not "
-                                 + r.text(i, 2));
-      open_[first] = open_block{static_cast<task_id>(r.int64(i, 1)), open};
+        recount += "UPDATE gasched_news SET open = " + std::to_string(open)
+                   + ", last_end = GREATEST(last_end, " + std::to_string(now_ms())
+                   + ") WHERE first_id = " + std::to_string(first) + ";";
+      if (open > 0)
+        open_[first] = open_block{static_cast<task_id>(r.int64(i, 1)), open};
     }
   }
-  return db_.exec("CLOSE gasched_blocks", "cannot read it");
+  if (auto err = db_.exec("CLOSE gasched_blocks", "cannot read it"))
+    return err;
+  return recount.empty() ? caf::none : db_.exec(recount, "cannot write it");
 }
 
 // -- write -------------------------------------------------------------------------
