@@ -20,6 +20,7 @@
 #include "gasched/gasched.hpp"
 #include "held_port.hpp"
 #include "journal/blob.hpp"
+#include "journal/pg_blocks.hpp"
 #include "journal/pg_db.hpp"
 #include "out_check.hpp"
 #include "pg_support.hpp"
@@ -79,15 +80,31 @@ struct ha_cluster : pg_cluster {
     detail::pg_db db;
     REQUIRE(!db.connect(url));
     detail::pg_rows r;
-    REQUIRE(!db.exec("SELECT args FROM gasched_tasks t WHERE state = 1 AND NOT EXISTS "
-                     "(SELECT 1 FROM gasched_ends e WHERE e.id = t.id)",
-                     "read the running tasks", &r));
+    // Running: a state row says so (pg_store.hpp); ended: in a block's ends.
+    std::set<task_id> running;
+    REQUIRE(!db.exec("SELECT id FROM gasched_states WHERE state = 1", "read the running tasks",
+                     &r));
+    for (int i = 0; i < r.rows(); ++i)
+      running.insert(static_cast<task_id>(r.int64(i, 0)));
+    REQUIRE(!db.exec("SELECT ids FROM gasched_done", "read the ended tasks", &r));
+    for (int i = 0; i < r.rows(); ++i) {
+      auto ids = r.bytes(i, 0);
+      for (size_t k = 0; k + 8 <= ids.size(); k += 8)
+        running.erase(detail::get_u64(ids.data() + k));
+    }
+    REQUIRE(!db.exec("SELECT tasks FROM gasched_news", "read the tasks", &r));
     std::set<int> lines;
     for (int i = 0; i < r.rows(); ++i) {
       auto bytes = r.bytes(i, 0);
-      caf::message args;
-      REQUIRE(!detail::load_blob(*sys, bytes.data(), bytes.size(), args));
-      lines.insert(args.get_as<int32_t>(0));
+      detail::news_entry e;
+      for (size_t at = 0; at < bytes.size();) {
+        REQUIRE(detail::next_news(bytes.data(), bytes.size(), at, e));
+        if (running.count(e.id) == 0)
+          continue;
+        caf::message args;
+        REQUIRE(!detail::load_blob(*sys, e.args.data, e.args.size, args));
+        lines.insert(args.get_as<int32_t>(0));
+      }
     }
     return lines;
   }

@@ -6,6 +6,8 @@
 #include "held_port.hpp"
 #include "pg_support.hpp"
 
+#include "journal/pg_blocks.hpp"
+#include "journal/pg_db.hpp"
 #include "journal/pg_store.hpp"
 
 #include <caf/all.hpp>
@@ -16,11 +18,74 @@ using namespace gasched;
 using namespace gasched::detail;
 using namespace gasched::journal_test;
 
-TEST_CASE("pg journal: every record kind round-trips, as in an SQLite file", "[pg]") {
-  test_system ts;
+namespace {
+
+std::string bytea_or_null(bytes_view b) {
+  if (b.size == 0)
+    return "NULL";
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out = "'\\x";
+  for (size_t i = 0; i < b.size; ++i) {
+    auto c = static_cast<unsigned char>(b.data[i]);
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out + "'::bytea";
+}
+
+// The journal at `url`, as this version wrote it, made what layout 3 wrote of
+// the same: a row of gasched_tasks per task, its state in it, and a row of
+// gasched_ends per end; no blocks.
+void to_layout_3(const std::string& url) {
+  pg_db db;
+  REQUIRE_FALSE(db.connect(url));
+  pg_rows r;
+  std::string sql = "BEGIN;";
+  REQUIRE_FALSE(db.exec("SELECT tasks FROM gasched_news", "read the blocks", &r));
+  for (int i = 0; i < r.rows(); ++i) {
+    auto bytes = r.bytes(i, 0);
+    news_entry e;
+    for (size_t at = 0; at < bytes.size();) {
+      REQUIRE(next_news(bytes.data(), bytes.size(), at, e));
+      sql += "INSERT INTO gasched_tasks(id, fn, args, priority, state, seq, node_failures) "
+             "VALUES(" + std::to_string(e.id) + ", " + std::to_string(e.fn) + ", "
+             + bytea_or_null(e.args) + ", " + std::to_string(e.priority) + ", 0, "
+             + std::to_string(e.id) + ", 0);";
+    }
+  }
+  REQUIRE_FALSE(db.exec("SELECT finished_at, ends FROM gasched_done", "read the ends", &r));
+  for (int i = 0; i < r.rows(); ++i) {
+    auto bytes = r.bytes(i, 1);
+    done_entry e;
+    for (size_t at = 0; at < bytes.size();) {
+      REQUIRE(next_done(bytes.data(), bytes.size(), at, e));
+      std::string text{e.error_text.data, e.error_text.size};
+      sql += "INSERT INTO gasched_ends VALUES(" + std::to_string(e.id) + ", "
+             + (e.node < 0 ? std::string{"NULL"} : std::to_string(e.node)) + ", "
+             + std::to_string(e.outcome) + ", " + bytea_or_null(e.value) + ", "
+             + bytea_or_null(e.error) + ", "
+             + (text.empty() ? std::string{"NULL"} : "$t$" + text + "$t$") + ", "
+             + r.text(i, 0) + ");";
+    }
+  }
+  sql += "UPDATE gasched_tasks t SET state = s.state, seq = COALESCE(s.seq, t.seq), "
+         "node_failures = COALESCE(s.node_failures, t.node_failures), node = s.node, "
+         "epoch = s.epoch FROM gasched_states s WHERE s.id = t.id;"
+         "DROP TABLE gasched_news, gasched_done, gasched_states;"
+         "UPDATE gasched_meta SET layout = 3; COMMIT";
+  REQUIRE_FALSE(db.exec(sql, "make it layout 3"));
+}
+
+} // namespace
+
+namespace {
+
+// Every record kind written, then read back: by this version, or (`old`)
+// after the journal was made what layout 3 wrote, upgraded on opening.
+void check_round_trip(caf::actor_system& sys, bool old) {
   auto path = pg_server::get().fresh_db();
   {
-    journaled_core jc{ts.sys, path, core_limits{1, 0, 2}};
+    journaled_core jc{sys, path, core_limits{1, 0, 2}};
     auto a = jc.add_node("a");
     auto b = jc.add_node("b");
     jc.enqueue(int_args(1));                                        // 1: fails
@@ -52,7 +117,9 @@ TEST_CASE("pg journal: every record kind round-trips, as in an SQLite file", "[p
     static_cast<void>(b);
     jc.commit();
   }
-  journaled_core jc{ts.sys, path};
+  if (old)
+    to_layout_3(path);
+  journaled_core jc{sys, path};
   auto& count = jc.core.count();
   CHECK(count.succeeded == 1);
   CHECK(count.failed == 1);
@@ -87,6 +154,39 @@ TEST_CASE("pg journal: every record kind round-trips, as in an SQLite file", "[p
   CHECK((t.ok() && t.scheduler == "sched" && t.id == 2 && t.task.function == "g"));
   CHECK(is(jc.journal->result_of(6).error(), errc::unknown_task));   // unfinished
   CHECK(is(jc.journal->result_of(99).error(), errc::unknown_task));  // never accepted
+  // The tasks of either layout go on: 6 ends, 7 is new and runs.
+  jc.add_node("d", 1);
+  auto d = jc.dispatch();
+  REQUIRE(d.size() == 1);
+  REQUIRE(d[0].first == 6);
+  jc.commit();  // 6's new state: running on d
+  REQUIRE(jc.core.complete(6, d[0].second, no_node, int_args(60), {}));
+  jc.enqueue(int_args(7));
+  auto d7 = jc.dispatch();
+  REQUIRE(d7.size() == 1);
+  jc.commit();
+  auto again = open_ok(sys, path);
+  auto snap = again->take_snapshot();
+  REQUIRE(snap.pending.size() == 1);
+  CHECK((snap.pending[0].id == 7 && snap.pending[0].running && snap.pending[0].node == "d"));
+  CHECK(snap.pending[0].epoch == d7[0].second);
+  REQUIRE(again->result_of(6));
+  CHECK(again->result_of(6)->value.get_as<int32_t>(0) == 60);
+  CHECK(again->result_of(2)->value.get_as<std::string>(0) == "done");
+}
+
+} // namespace
+
+TEST_CASE("pg journal: every record kind round-trips, as in an SQLite file", "[pg]") {
+  test_system ts;
+  check_round_trip(ts.sys, false);
+}
+
+TEST_CASE("pg journal: a journal of layout 3 (a row per task) is upgraded on opening: its "
+          "tasks, states and results read as before, and what comes after kept",
+          "[pg]") {
+  test_system ts;
+  check_round_trip(ts.sys, true);
 }
 
 TEST_CASE("pg journal: a running task's node and lease are kept for its adoption, a requeue "
@@ -104,10 +204,46 @@ TEST_CASE("pg journal: a journal of layout 2 is upgraded on opening, and its run
   auto url = pg.fresh_db();
   check_upgrade_keeps_running(ts.sys, url, [&] {
     // As layout 2 left it: no epoch column, no node for a running task.
+    to_layout_3(url);
     pg.sql(url.substr(url.rfind('/') + 1),
            "UPDATE gasched_tasks SET node = NULL WHERE state < 2; ALTER TABLE gasched_tasks "
            "DROP COLUMN epoch; UPDATE gasched_meta SET layout = 2");
   });
+}
+
+TEST_CASE("pg journal: a block whose count of open tasks is wrong is resumed by its ends, "
+          "and the count is set right",
+          "[pg]") {
+  test_system ts;
+  auto& pg = pg_server::get();
+  auto url = pg.fresh_db();
+  {
+    journaled_core jc{ts.sys, url};
+    jc.add_node("a", 2);
+    jc.enqueue(int_args(1));
+    jc.enqueue(int_args(2));
+    jc.commit();
+    auto d = jc.dispatch();
+    REQUIRE(d.size() == 2);
+    REQUIRE(jc.core.complete(1, d[0].second, no_node, int_args(10), {}));
+    jc.commit();
+  }
+  auto open_count = [&] {
+    pg_db db;
+    REQUIRE_FALSE(db.connect(url));
+    pg_rows r;
+    REQUIRE_FALSE(db.exec("SELECT open FROM gasched_news", "read the count", &r));
+    REQUIRE(r.rows() == 1);
+    return r.int64(0, 0);
+  };
+  CHECK(open_count() == 1);
+  pg.sql(url.substr(url.rfind('/') + 1), "UPDATE gasched_news SET open = 7");
+  auto j = open_ok(ts.sys, url);
+  auto snap = j->take_snapshot();
+  REQUIRE(snap.pending.size() == 1);
+  CHECK(snap.pending[0].id == 2);
+  REQUIRE(j->result_of(1));
+  CHECK(open_count() == 1);
 }
 
 TEST_CASE("pg journal: results are kept, pruned after keep_results, notes kept", "[pg]") {
@@ -136,11 +272,23 @@ TEST_CASE("pg journal: results are kept, pruned after keep_results, notes kept",
   }
   auto opts = fast();
   opts.keep_results = std::chrono::seconds(0);
+  opts.prune_interval = std::chrono::seconds(0);  // every commit prunes
   auto j = open_ok(ts.sys, url, opts);
   REQUIRE(j->result_of(1));  // not pruned before a commit
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   REQUIRE_FALSE(j->commit());
+  // 2, accepted in the same commit, has not ended: the block of both stays.
+  REQUIRE(j->result_of(1));
+  scheduler_core core{core_limits{2, 0, 3}};
+  REQUIRE_FALSE(core.restore(j->take_snapshot()));
+  core.set_journal(j.get());
+  REQUIRE(core.cancel(2));
+  REQUIRE_FALSE(j->commit());
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE_FALSE(j->commit());
   CHECK(is(j->result_of(1).error(), errc::unknown_task));
+  CHECK(is(j->result_of(2).error(), errc::unknown_task));
+  CHECK(open_ok(ts.sys, url)->take_snapshot().pending.empty());
 }
 
 TEST_CASE("pg journal: tasks that end after a commit wrote them are not resumed, and their "
@@ -183,17 +331,31 @@ TEST_CASE("pg journal: tasks that end after a commit wrote them are not resumed,
   }
   auto opts = fast();
   opts.keep_results = std::chrono::seconds(0);
+  opts.prune_interval = std::chrono::seconds(0);  // every commit prunes
   {
+    // 4, accepted in the same commit, has not ended: the block stays whole.
     auto j = open_ok(ts.sys, url, opts);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     REQUIRE_FALSE(j->commit());
     for (task_id id : {1, 2, 3})
+      CHECK(j->result_of(id));
+  }
+  {
+    auto j = open_ok(ts.sys, url, opts);
+    auto snap = j->take_snapshot();
+    REQUIRE(snap.pending.size() == 1);
+    CHECK(snap.pending[0].id == 4);
+    scheduler_core core{core_limits{2, 0, 3}};
+    REQUIRE_FALSE(core.restore(std::move(snap)));
+    core.set_journal(j.get());
+    REQUIRE(core.cancel(4));
+    REQUIRE_FALSE(j->commit());
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE_FALSE(j->commit());
+    for (task_id id : {1, 2, 3, 4})
       CHECK(is(j->result_of(id).error(), errc::unknown_task));
   }
-  auto j = open_ok(ts.sys, url, opts);
-  auto snap = j->take_snapshot();
-  REQUIRE(snap.pending.size() == 1);
-  CHECK(snap.pending[0].id == 4);
+  CHECK(open_ok(ts.sys, url)->take_snapshot().pending.empty());
 }
 
 TEST_CASE("pg journal: once another scheduler resumed the journal, the first can never "

@@ -107,6 +107,7 @@ void reset_pg(const std::string& url) {
   if (!err)
     err = db.exec("DROP TABLE IF EXISTS gasched_meta, gasched_fence, gasched_lease, "
                   "gasched_functions, gasched_nodes, gasched_tasks, gasched_ends, "
+                  "gasched_news, gasched_done, gasched_states, "
                   "gasched_notes; "
                   "DROP FUNCTION IF EXISTS gasched_fence_check",
                   "cannot drop the tables");

@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <functional>
 #include <numeric>
+#include <optional>
 #include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "gasched/errc.hpp"
 #include "journal/blob.hpp"
+#include "journal/pg_blocks.hpp"
 
 #ifndef GASCHED_VERSION
 #  define GASCHED_VERSION "unknown"
@@ -29,6 +33,30 @@ namespace {
 // A running task's row names its node and the epoch of its lease (node,
 // epoch: 8 bytes), what a standby that takes over needs to adopt it from
 // that node only (scheduler_core::adopt); a requeue clears them.
+// Layout 4: what a commit accepts is one row of gasched_news (pg_blocks.hpp),
+// the ends it writes one row of gasched_done per block they belong to, and a
+// task's state when it is not pending as accepted (dispatched: node and
+// epoch; requeued: seq and node_failures) a row of gasched_states, NULL
+// columns as accepted. `open` counts a block's tasks that have not ended;
+// a block goes, with its ends and states, once none is open and its last
+// end is older than keep_results. The bytes are stored as they are
+// (STORAGE EXTERNAL): compressing blocks costs more than it saves here.
+#define GASCHED_BLOCKS \
+  "CREATE TABLE gasched_news(first_id bigint PRIMARY KEY, last_id bigint NOT NULL, " \
+  "  n int NOT NULL, open int NOT NULL, last_end bigint NOT NULL, tasks bytea NOT NULL); " \
+  "ALTER TABLE gasched_news ALTER COLUMN tasks SET STORAGE EXTERNAL; " \
+  "CREATE TABLE gasched_done(news bigint NOT NULL, n int NOT NULL, finished_at bigint " \
+  "  NOT NULL, ids bytea NOT NULL, ends bytea NOT NULL); " \
+  "ALTER TABLE gasched_done ALTER COLUMN ids SET STORAGE EXTERNAL, " \
+  "  ALTER COLUMN ends SET STORAGE EXTERNAL; " \
+  "CREATE INDEX gasched_done_news ON gasched_done(news); " \
+  "CREATE TABLE gasched_states(id bigint PRIMARY KEY, state smallint NOT NULL, " \
+  "  seq bigint, node_failures int, node int, epoch int); "
+
+// Up to layout 3 a task was a row of gasched_tasks and its end one of
+// gasched_ends: a journal upgraded from it keeps them, read as before (its
+// tasks' later states and ends go where layout 4 writes them); a new one
+// has them empty.
 constexpr const char* schema = R"(
 CREATE TABLE gasched_meta(one int PRIMARY KEY CHECK (one = 1), layout int NOT NULL,
   cluster text NOT NULL, version text NOT NULL, generation bigint NOT NULL,
@@ -46,6 +74,7 @@ CREATE TABLE gasched_ends(id bigint PRIMARY KEY, node int, outcome smallint NOT 
   value bytea, error bytea, error_text text, finished_at bigint NOT NULL);
 CREATE TABLE gasched_notes(key text PRIMARY KEY, value bytea NOT NULL);
 INSERT INTO gasched_fence VALUES(1, 0);
+)" GASCHED_BLOCKS R"(
 CREATE FUNCTION gasched_fence_check(g bigint) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE now_g bigint;
 BEGIN
@@ -66,16 +95,43 @@ constexpr const char* session_setup =
   "gasched_changes(id bigint, state smallint, seq bigint, node_failures int, node int, "
   "epoch int) ON COMMIT DELETE ROWS";
 
-constexpr const char* apply_changes =
-  "UPDATE gasched_tasks t SET state=c.state, seq=COALESCE(c.seq, t.seq), "
-  "node_failures=COALESCE(c.node_failures, t.node_failures), node=c.node, epoch=c.epoch "
-  "FROM gasched_changes c WHERE t.id = c.id;";
+// Tasks' states of one commit (or of a resume: the running ones back to
+// pending, their node and epoch kept, for they wait for that node's claim)
+// joined into gasched_states by one INSERT.
+constexpr const char* apply_states =
+  "INSERT INTO gasched_states AS s SELECT id, state, seq, node_failures, node, epoch FROM "
+  "gasched_changes ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, seq = "
+  "COALESCE(EXCLUDED.seq, s.seq), node_failures = COALESCE(EXCLUDED.node_failures, "
+  "s.node_failures), node = EXCLUDED.node, epoch = EXCLUDED.epoch;";
 
-// Resuming: the running tasks back to pending, their node and epoch kept
-// (they wait for that node's claim, also if this scheduler dies first).
-constexpr const char* requeue_running =
-  "UPDATE gasched_tasks t SET state=c.state, seq=c.seq FROM gasched_changes c "
-  "WHERE t.id = c.id;";
+// Deletes results that ended before `before` (ms), at most about prune_limit
+// of them, and says how many: whole blocks, once none of their tasks is open
+// and the last ended before; of layout 3's rows, the oldest first (in id
+// order: no index on finished_at). The blocks first in id order too.
+std::string prune_sql(int64_t before) {
+  auto b = std::to_string(before);
+  auto limit = std::to_string(journal_store::prune_limit);
+  return "WITH old AS (SELECT first_id, last_id FROM (SELECT first_id, last_id, n, sum(n) "
+         "OVER (ORDER BY first_id) AS upto FROM gasched_news WHERE open = 0 AND last_end < "
+         + b + ") x WHERE upto - n < " + limit + "), "
+         "od AS (DELETE FROM gasched_done WHERE news IN (SELECT first_id FROM old)), "
+         "os AS (DELETE FROM gasched_states s USING old WHERE s.id BETWEEN old.first_id AND "
+         "old.last_id), "
+         "onews AS (DELETE FROM gasched_news WHERE first_id IN (SELECT first_id FROM old) "
+         "RETURNING n), "
+         "rows AS (SELECT id FROM (SELECT id FROM gasched_tasks WHERE state = 2 AND "
+         "finished_at < " + b + " UNION ALL SELECT id FROM gasched_ends WHERE finished_at < "
+         + b + ") o ORDER BY id LIMIT " + limit + "), "
+         "re AS (DELETE FROM gasched_ends WHERE id IN (SELECT id FROM rows)), "
+         "rs AS (DELETE FROM gasched_states WHERE id IN (SELECT id FROM rows)), "
+         "rt AS (DELETE FROM gasched_tasks WHERE id IN (SELECT id FROM rows) RETURNING 1) "
+         "SELECT (SELECT COALESCE(sum(n), 0) FROM onews) + (SELECT count(*) FROM rt);";
+}
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
 
 // An epoch is 32 bits unsigned; the column, int, holds its bit pattern.
 int64_t epoch_column(uint32_t epoch) {
@@ -177,6 +233,9 @@ constexpr char copy_trailer[] = "\377\377";
 constexpr const char* layout_2_to_3 =
   "ALTER TABLE gasched_tasks ADD COLUMN epoch int; UPDATE gasched_meta SET layout = 3";
 
+// Layout 3 to 4: the blocks' tables, empty; the rows stay where they are.
+constexpr const char* layout_3_to_4 = GASCHED_BLOCKS "UPDATE gasched_meta SET layout = 4";
+
 caf::error refuse(const std::string& where, const std::string& why) {
   return make_error(errc::journal_error, "journal " + where + ": " + why
                                            + "; the database was left as it is");
@@ -255,8 +314,13 @@ caf::error pg_store::check_schema(const std::string& cluster) {
   int64_t layout = pg_layout;
   if (auto err = pg_check_journal(db_, cluster, &layout))
     return done(err);
-  if (layout == 2)  // under the schema's lock: one scheduler upgrades it
-    return done(db_.exec(layout_2_to_3, "cannot upgrade it from layout 2 to 3"));
+  // Under the schema's lock: one scheduler upgrades it.
+  if (layout == 2)
+    if (auto err = db_.exec(layout_2_to_3, "cannot upgrade it from layout 2 to 3"))
+      return done(err);
+  if (layout <= 3)
+    if (auto err = db_.exec(layout_3_to_4, "cannot upgrade it from layout 3 to 4"))
+      return done(err);
   return done(caf::none);
 }
 
@@ -337,10 +401,14 @@ caf::error pg_store::resume_in_transaction(caf::actor_system& sys, journal_meta&
   std::vector<restored_task> tasks;
   std::vector<int64_t> seqs;
   std::vector<size_t> running;
-  if (auto err = db_.exec("DECLARE gasched_resume NO SCROLL CURSOR FOR SELECT id, fn, args, "
-                          "priority, state, seq, node_failures, node, epoch FROM gasched_tasks t "
-                          "WHERE state < 2 AND NOT EXISTS (SELECT 1 FROM gasched_ends e "
-                          "WHERE e.id = t.id)",
+  // Layout 3's rows first (their later states in gasched_states), then the blocks.
+  if (auto err = db_.exec("DECLARE gasched_resume NO SCROLL CURSOR FOR SELECT t.id, t.fn, "
+                          "t.args, t.priority, COALESCE(s.state, t.state), COALESCE(s.seq, "
+                          "t.seq), COALESCE(s.node_failures, t.node_failures), CASE WHEN s.id "
+                          "IS NULL THEN t.node ELSE s.node END, CASE WHEN s.id IS NULL THEN "
+                          "t.epoch ELSE s.epoch END FROM gasched_tasks t LEFT JOIN "
+                          "gasched_states s ON s.id = t.id WHERE t.state < 2 AND NOT EXISTS "
+                          "(SELECT 1 FROM gasched_ends e WHERE e.id = t.id)",
                           "cannot read it"))
     return err;
   for (;;) {
@@ -379,20 +447,35 @@ caf::error pg_store::resume_in_transaction(caf::actor_system& sys, journal_meta&
     }
   }
   db_.exec("CLOSE gasched_resume", "cannot read it");
-  // The running ones back to the front, newest first (scheduler_core::remove_node's order).
+  auto first_block = tasks.size();
+  if (auto err = resume_blocks(sys, names, tasks, seqs))
+    return err;
+  for (auto i = first_block; i < tasks.size(); ++i)
+    if (tasks[i].running)
+      running.push_back(i);
+  // The running ones back to the front, newest first (scheduler_core::remove_node's
+  // order), their node and epoch kept.
   std::sort(running.begin(), running.end(),
             [&](size_t a, size_t b) { return tasks[a].id > tasks[b].id; });
   std::string rows;
   for (auto i : running) {
     seqs[i] = meta.front_seq--;
-    rows += std::to_string(tasks[i].id) + "\t0\t" + std::to_string(seqs[i]) + "\n";
+    auto& t = tasks[i];
+    auto node = std::find(names.nodes.begin(), names.nodes.end(), t.node);
+    rows += std::to_string(t.id) + "\t0\t" + std::to_string(seqs[i]) + "\t"
+            + std::to_string(t.node_failures) + "\t"
+            + (t.node.empty() || node == names.nodes.end()
+                 ? std::string{"\\N"}
+                 : std::to_string(node - names.nodes.begin()))
+            + "\t" + std::to_string(epoch_column(t.epoch)) + "\n";
     ++meta.count.ticks;
     ++meta.count.requeued;
   }
   if (!rows.empty()) {
-    if (auto err = db_.copy_in("gasched_changes(id, state, seq)", rows, "cannot write it"))
+    if (auto err = db_.copy_in("gasched_changes(id, state, seq, node_failures, node, epoch)",
+                               rows, "cannot write it"))
       return err;
-    if (auto err = db_.exec(requeue_running, "cannot write it"))
+    if (auto err = db_.exec(apply_states, "cannot write it"))
       return err;
   }
   auto& c = meta.count;
@@ -422,6 +505,104 @@ caf::error pg_store::resume_in_transaction(caf::actor_system& sys, journal_meta&
   snapshot.count = meta.count;
   snapshot.functions = names.functions;
   return caf::none;
+}
+
+// The unfinished tasks of the blocks with open ones: their ends and states
+// first, then the blocks a few at a time.
+caf::error pg_store::resume_blocks(caf::actor_system& sys, const journal_names& names,
+                                   std::vector<restored_task>& tasks,
+                                   std::vector<int64_t>& seqs) {
+  open_.clear();
+  pg_rows r;
+  std::unordered_set<task_id> ended;
+  if (auto err = db_.exec("SELECT d.ids FROM gasched_done d JOIN gasched_news n ON "
+                          "n.first_id = d.news WHERE n.open > 0",
+                          "cannot read it", &r))
+    return err;
+  for (int i = 0; i < r.rows(); ++i) {
+    auto ids = r.bytes(i, 0);
+    for (size_t k = 0; k + 8 <= ids.size(); k += 8)
+      ended.insert(get_u64(ids.data() + k));
+  }
+  struct state_row {
+    bool running = false;
+    std::optional<int64_t> seq, node_failures, node, epoch;
+  };
+  std::unordered_map<task_id, state_row> states;
+  if (auto err = db_.exec("SELECT s.id, s.state, s.seq, s.node_failures, s.node, s.epoch FROM "
+                          "gasched_states s JOIN gasched_news n ON s.id BETWEEN n.first_id "
+                          "AND n.last_id WHERE n.open > 0",
+                          "cannot read it", &r))
+    return err;
+  auto opt = [&](int row, int col) {
+    return r.null(row, col) ? std::optional<int64_t>{} : r.int64(row, col);
+  };
+  for (int i = 0; i < r.rows(); ++i)
+    states[static_cast<task_id>(r.int64(i, 0))] = state_row{r.int64(i, 1) == 1, opt(i, 2),
+                                                            opt(i, 3), opt(i, 4), opt(i, 5)};
+  std::string recount;
+  if (auto err = db_.exec("DECLARE gasched_blocks NO SCROLL CURSOR FOR SELECT first_id, "
+                          "last_id, open, tasks FROM gasched_news WHERE open > 0 "
+                          "ORDER BY first_id",
+                          "cannot read it"))
+    return err;
+  for (;;) {
+    if (auto err = db_.exec("FETCH 8 FROM gasched_blocks", "cannot read it", &r))
+      return err;
+    if (r.rows() == 0)
+      break;
+    for (int i = 0; i < r.rows(); ++i) {
+      auto first = static_cast<task_id>(r.int64(i, 0));
+      auto bytes = r.bytes(i, 3);
+      int64_t open = 0;
+      news_entry e;
+      for (size_t at = 0; at < bytes.size();) {
+        if (!next_news(bytes.data(), bytes.size(), at, e))
+          return refuse(where(), "the block of tasks from " + std::to_string(first)
+                                   + " is cut short");
+        if (ended.count(e.id) > 0)
+          continue;
+        ++open;
+        restored_task t;
+        t.id = e.id;
+        t.fn = e.fn;
+        if (t.fn >= names.functions.size())
+          return refuse(where(), "task " + std::to_string(t.id) + " has no function name");
+        if (auto err = load_blob(sys, e.args.data, e.args.size, t.args))
+          return make_error(errc::journal_error, "journal " + where() + ": task "
+                                                   + std::to_string(t.id)
+                                                   + "'s arguments: " + describe(err));
+        t.priority = e.priority;
+        int64_t seq = static_cast<int64_t>(t.id);
+        if (auto s = states.find(t.id); s != states.end()) {
+          auto& st = s->second;
+          t.running = st.running;  // waits for its node's claim (scheduler_core::adopt)
+          seq = st.seq.value_or(seq);
+          t.node_failures = static_cast<uint32_t>(st.node_failures.value_or(0));
+          if (st.node) {
+            if (*st.node < 0 || *st.node >= static_cast<int64_t>(names.nodes.size()))
+              return refuse(where(), "task " + std::to_string(t.id) + " ran on node "
+                                       + std::to_string(*st.node) + ", which has no name");
+            t.node = names.nodes[static_cast<size_t>(*st.node)];
+          }
+          if (st.epoch)
+            t.epoch = static_cast<uint32_t>(static_cast<int32_t>(*st.epoch));
+        }
+        seqs.push_back(seq);
+        tasks.push_back(std::move(t));
+      }
+      // Its ends are what counts; a count that says otherwise is set right.
+      if (open != r.int64(i, 2))
+        recount += "UPDATE gasched_news SET open = " + std::to_string(open)
+                   + ", last_end = GREATEST(last_end, " + std::to_string(now_ms())
+                   + ") WHERE first_id = " + std::to_string(first) + ";";
+      if (open > 0)
+        open_[first] = open_block{static_cast<task_id>(r.int64(i, 1)), open};
+    }
+  }
+  if (auto err = db_.exec("CLOSE gasched_blocks", "cannot read it"))
+    return err;
+  return recount.empty() ? caf::none : db_.exec(recount, "cannot write it");
 }
 
 // -- write -------------------------------------------------------------------------
@@ -458,38 +639,62 @@ caf::error pg_store::copy_each(const change_buffer& buf, int16_t fields, Select 
   return db_.copy_put(rows, "cannot write it");
 }
 
+task_id pg_store::block_of(task_id id) const {
+  auto it = open_.upper_bound(id);
+  if (it == open_.begin())
+    return 0;
+  --it;
+  return id <= it->second.last ? it->first : 0;
+}
+
 caf::error pg_store::write_in_transaction(const commit_batch& batch, size_t& pruned) {
   auto& buf = batch.changes;
-  // New tasks, ends of tasks written before, then dispatched and requeued
-  // ones: up to three binary COPYs, and the whole commit one query, so that
-  // the server reads each COPY's rows as it comes to it, without a round
-  // trip of its own.
-  auto is_new = [](const task_change& c) { return c.is_new; };
-  auto is_end = [](const task_change& c) { return !c.is_new && c.state == task_state::finished; };
-  auto is_other = [](const task_change& c) {
-    return !c.is_new && c.state != task_state::finished;
-  };
-  size_t news = 0, ends = 0, others = 0;
+  // The new tasks: one block (ids only grow: blocks never overlap).
+  task_id first_new = 0, last_new = 0;
+  int64_t news = 0, news_open = 0;
   for (auto& c : buf.changes())
-    ++(is_new(c) ? news : is_end(c) ? ends : others);
-  // A running task's node (when it has a name: scheduler_core::adopt).
-  auto running_node = [](const task_change& c, copy_row& row) {
-    c.state == task_state::running && c.node >= 0 ? row.i32(c.node) : row.null();
-  };
-  auto fresh_row = [&](const task_change& c, copy_row& row) {
-    row.i64(static_cast<int64_t>(c.id)).i32(c.fn).bytes(buf, c.args).i32(c.priority);
-    row.i16(static_cast<int64_t>(c.state));
-    if (c.state == task_state::finished) {
-      row.i64(static_cast<int64_t>(c.id)).i32(0);
-      c.node >= 0 ? row.i32(c.node) : row.null();
-      row.i16(static_cast<int64_t>(c.how)).bytes(buf, c.value).bytes(buf, c.error);
-      row.text(buf, c.error_text).i64(batch.finished_at).null();
-    } else {
-      row.i64(c.seq).i32(c.node_failures);
-      running_node(c, row);
-      row.null().null().null().null().null();
-      c.state == task_state::running ? row.i32(epoch_column(c.epoch)) : row.null();
+    if (c.is_new) {
+      first_new = news++ == 0 ? c.id : std::min(first_new, c.id);
+      last_new = std::max(last_new, c.id);
+      news_open += c.state == task_state::finished ? 0 : 1;
     }
+  // The ends, by the block of their task; those of layout 3's rows as rows.
+  struct block_ends {
+    std::string ids, ends;
+    int64_t n = 0;
+  };
+  std::map<task_id, block_ends> done;
+  size_t old_ends = 0, states = 0;
+  for (auto& c : buf.changes()) {
+    if (c.state != task_state::finished) {
+      // Its state, unless it is pending as accepted.
+      if (!c.is_new || c.state != task_state::pending || c.requeued)
+        ++states;
+      continue;
+    }
+    auto block = c.is_new ? first_new : block_of(c.id);
+    if (block == 0) {
+      ++old_ends;
+      continue;
+    }
+    auto& d = done[block];
+    put_u64(d.ids, c.id);
+    done_entry e;
+    e.id = c.id;
+    e.node = static_cast<int32_t>(c.node);
+    e.outcome = static_cast<uint8_t>(c.how);
+    e.value = {buf.bytes(c.value), c.value.size};
+    e.error = {buf.bytes(c.error), c.error.size};
+    e.error_text = {buf.bytes(c.error_text), c.error_text.size};
+    put_done(d.ends, e);
+    ++d.n;
+  }
+  auto is_old_end = [this](const task_change& c) {
+    return !c.is_new && c.state == task_state::finished && block_of(c.id) == 0;
+  };
+  auto is_state = [](const task_change& c) {
+    return c.state != task_state::finished
+           && (!c.is_new || c.state != task_state::pending || c.requeued);
   };
   auto end_row = [&](const task_change& c, copy_row& row) {
     row.i64(static_cast<int64_t>(c.id));
@@ -497,30 +702,75 @@ caf::error pg_store::write_in_transaction(const commit_batch& batch, size_t& pru
     row.i16(static_cast<int64_t>(c.how)).bytes(buf, c.value).bytes(buf, c.error);
     row.text(buf, c.error_text).i64(batch.finished_at);
   };
-  auto other_row = [&](const task_change& c, copy_row& row) {
+  // A new task's state in full; a known one's seq and node_failures only
+  // when requeued (NULL: as they were).
+  auto state_row = [&](const task_change& c, copy_row& row) {
     row.i64(static_cast<int64_t>(c.id)).i16(static_cast<int64_t>(c.state));
-    c.requeued ? row.i64(c.seq).i32(c.node_failures) : row.null().null();
-    running_node(c, row);
+    c.requeued || c.is_new ? row.i64(c.seq).i32(c.node_failures) : row.null().null();
+    c.state == task_state::running && c.node >= 0 ? row.i32(c.node) : row.null();
     c.state == task_state::running ? row.i32(epoch_column(c.epoch)) : row.null();
+  };
+  auto news_rows = [&] {
+    std::string rows{copy_header, copy_header_size};
+    copy_row row{rows, 6};
+    row.i64(static_cast<int64_t>(first_new)).i64(static_cast<int64_t>(last_new));
+    row.i32(news).i32(news_open).i64(news_open < news ? batch.finished_at : 0);
+    auto at = rows.size();
+    row.be(int32_t{0});
+    for (auto& c : buf.changes())
+      if (c.is_new)
+        put_news(rows, news_entry{c.id, c.fn, c.priority, {buf.bytes(c.args), c.args.size}});
+    auto n = static_cast<uint32_t>(rows.size() - at - 4);
+    for (int k = 0; k < 4; ++k)
+      rows[at + static_cast<size_t>(k)] = static_cast<char>((n >> (24 - 8 * k)) & 0xff);
+    rows.append(copy_trailer, 2);
+    return db_.copy_put(rows, "cannot write it");
+  };
+  auto done_rows = [&] {
+    std::string rows{copy_header, copy_header_size};
+    for (auto& [block, d] : done) {
+      copy_row row{rows, 5};
+      row.i64(static_cast<int64_t>(block)).i32(d.n).i64(batch.finished_at);
+      row.be(static_cast<int32_t>(d.ids.size()));
+      rows += d.ids;
+      row.be(static_cast<int32_t>(d.ends.size()));
+      rows += d.ends;
+    }
+    rows.append(copy_trailer, 2);
+    return db_.copy_put(rows, "cannot write it");
   };
   // The fence first: a scheduler that lost its lease sends no rows.
   std::string sql = "BEGIN; SELECT gasched_fence_check(" + std::to_string(generation_) + ");";
   std::vector<std::function<caf::error()>> copies;
   if (news > 0) {
-    sql += "COPY gasched_tasks(id, fn, args, priority, state, seq, node_failures, node, "
-           "outcome, value, error, error_text, finished_at, epoch) FROM STDIN (FORMAT binary);";
-    copies.emplace_back([&] { return copy_each(buf, 14, is_new, fresh_row); });
+    sql += "COPY gasched_news(first_id, last_id, n, open, last_end, tasks) FROM STDIN "
+           "(FORMAT binary);";
+    copies.emplace_back(news_rows);
   }
-  if (ends > 0) {
+  if (!done.empty()) {
+    sql += "COPY gasched_done(news, n, finished_at, ids, ends) FROM STDIN (FORMAT binary);";
+    copies.emplace_back(done_rows);
+  }
+  // What ended of the blocks of earlier commits.
+  std::string closed;
+  for (auto& [block, d] : done)
+    if (block != first_new || news == 0)
+      closed += (closed.empty() ? "" : ",") + ("(" + std::to_string(block) + ","
+                                               + std::to_string(d.n) + ")");
+  if (!closed.empty())
+    sql += "UPDATE gasched_news SET open = open - v.n, last_end = "
+           + std::to_string(batch.finished_at) + " FROM (VALUES " + closed
+           + ") v(f, n) WHERE first_id = v.f;";
+  if (old_ends > 0) {
     sql += "COPY gasched_ends(id, node, outcome, value, error, error_text, finished_at) "
            "FROM STDIN (FORMAT binary);";
-    copies.emplace_back([&] { return copy_each(buf, 7, is_end, end_row); });
+    copies.emplace_back([&] { return copy_each(buf, 7, is_old_end, end_row); });
   }
-  if (others > 0) {
+  if (states > 0) {
     sql += "COPY gasched_changes(id, state, seq, node_failures, node, epoch) FROM STDIN "
            "(FORMAT binary);";
-    sql += apply_changes;
-    copies.emplace_back([&] { return copy_each(buf, 6, is_other, other_row); });
+    sql += apply_states;
+    copies.emplace_back([&] { return copy_each(buf, 6, is_state, state_row); });
   }
   for (size_t i = 0; i < batch.functions.size(); ++i)
     sql += "INSERT INTO gasched_functions VALUES(" + std::to_string(batch.first_function + i)
@@ -540,16 +790,8 @@ caf::error pg_store::write_in_transaction(const commit_batch& batch, size_t& pru
          + ", succeeded=" + s(c.succeeded) + ", failed=" + s(c.failed) + ", cancelled="
          + s(c.cancelled) + ", requeued=" + s(c.requeued) + ", quarantined="
          + s(c.quarantined) + ";";
-  if (batch.prune_before != 0) {
-    // In id order (no index on finished_at): the oldest results come first.
-    auto before = std::to_string(batch.prune_before);
-    sql += "WITH old AS (SELECT id FROM (SELECT id FROM gasched_tasks WHERE state = 2 AND "
-           "finished_at < " + before + " UNION ALL SELECT id FROM gasched_ends WHERE "
-           "finished_at < " + before + ") o ORDER BY id LIMIT "
-           + std::to_string(prune_limit) + "), e AS (DELETE FROM gasched_ends WHERE id IN "
-           "(SELECT id FROM old)), d AS (DELETE FROM gasched_tasks WHERE id IN (SELECT id "
-           "FROM old) RETURNING 1) SELECT count(*) FROM d;";
-  }
+  if (batch.prune_before != 0)
+    sql += prune_sql(batch.prune_before);
   sql += "COMMIT";
   pg_rows r;
   auto feed = [&](size_t i) { return copies[i](); };
@@ -557,14 +799,52 @@ caf::error pg_store::write_in_transaction(const commit_batch& batch, size_t& pru
     return err;
   if (batch.prune_before != 0)
     pruned = static_cast<size_t>(r.int64(0, 0));
+  // Written: the open blocks as they are now.
+  for (auto& [block, d] : done)
+    if (block != first_new || news == 0) {
+      auto it = open_.find(block);
+      if (it != open_.end() && (it->second.open -= d.n) <= 0)
+        open_.erase(it);
+    }
+  if (news_open > 0)
+    open_[first_new] = open_block{last_new, news_open};
   return caf::none;
 }
 
 // -- read --------------------------------------------------------------------------
 
-caf::error pg_store::read(task_id id, bool finished_only, kept_task& out) {
+caf::error pg_store::read_block_task(task_id id, kept_task& out, task_id& block) {
   auto key = std::to_string(id);
   pg_rows r;
+  if (auto err = db_.exec("SELECT first_id, last_id, tasks FROM gasched_news WHERE first_id "
+                          "<= $1 ORDER BY first_id DESC LIMIT 1",
+                          {key.c_str()}, "cannot read a result", &r))
+    return err;
+  if (r.rows() == 1 && static_cast<task_id>(r.int64(0, 1)) >= id) {
+    block = static_cast<task_id>(r.int64(0, 0));
+    auto bytes = r.bytes(0, 2);
+    news_entry e;
+    for (size_t at = 0; next_news(bytes.data(), bytes.size(), at, e);)
+      if (e.id == id) {
+        out.fn = e.fn;
+        out.priority = e.priority;
+        out.args.assign(e.args.data, e.args.data + e.args.size);
+        return caf::none;
+      }
+  }
+  return make_error(errc::unknown_task, "task " + key + " is not in the journal");
+}
+
+caf::error pg_store::read(task_id id, bool finished_only, kept_task& out) {
+  auto key = std::to_string(id);
+  auto unknown = [&] {
+    return make_error(errc::unknown_task,
+                      finished_only ? "no result of task " + key
+                                        + " is kept: unfinished, never accepted, or pruned"
+                                    : "task " + key + " is not in the journal");
+  };
+  pg_rows r;
+  // A row of layout 3 and before, or else in a block.
   auto sql = finished_only
                ? "SELECT t.fn, t.args, t.priority, " GASCHED_END("node") ", "
                  GASCHED_END("outcome") ", " GASCHED_END("value") ", " GASCHED_END("error")
@@ -573,11 +853,31 @@ caf::error pg_store::read(task_id id, bool finished_only, kept_task& out) {
                : "SELECT fn, args, priority FROM gasched_tasks WHERE id = $1";
   if (auto err = db_.exec(sql, {key.c_str()}, "cannot read a result", &r))
     return err;
-  if (r.rows() == 0)
-    return make_error(errc::unknown_task,
-                      finished_only ? "no result of task " + key
-                                        + " is kept: unfinished, never accepted, or pruned"
-                                    : "task " + key + " is not in the journal");
+  if (r.rows() == 0) {
+    task_id block = 0;
+    if (auto err = read_block_task(id, out, block))
+      return is(err, errc::unknown_task) ? unknown() : err;
+    if (!finished_only)
+      return caf::none;
+    auto news = std::to_string(block);
+    if (auto err = db_.exec("SELECT finished_at, ends FROM gasched_done WHERE news = $1",
+                            {news.c_str()}, "cannot read a result", &r))
+      return err;
+    for (int i = 0; i < r.rows(); ++i) {
+      auto bytes = r.bytes(i, 1);
+      done_entry e;
+      for (size_t at = 0; next_done(bytes.data(), bytes.size(), at, e);)
+        if (e.id == id) {
+          out.node = e.node;
+          out.how = static_cast<outcome_kind>(e.outcome);
+          out.value.assign(e.value.data, e.value.data + e.value.size);
+          out.error.assign(e.error.data, e.error.data + e.error.size);
+          out.finished_at = r.int64(i, 0);
+          return caf::none;
+        }
+    }
+    return unknown();
+  }
   out.fn = static_cast<uint32_t>(r.int64(0, 0));
   out.args = r.bytes(0, 1);
   out.priority = static_cast<int32_t>(r.int64(0, 2));
