@@ -62,7 +62,8 @@ PRAGMA user_version=1;
 
 // The same into format 3: no lease (node, epoch) kept for a running task.
 #define GASCHED_TO_FORMAT_3 \
-  GASCHED_TO_FORMAT_4 "UPDATE tasks SET node = NULL WHERE state < 2; ALTER TABLE tasks DROP COLUMN epoch;"
+  GASCHED_TO_FORMAT_4 "UPDATE tasks SET node = NULL WHERE state < 2; " \
+                      "ALTER TABLE tasks DROP COLUMN epoch;"
 constexpr const char* to_format_3 = GASCHED_TO_FORMAT_3 " PRAGMA user_version=3;";
 
 // The same into format 2: each end written into its task's row (state 2).
