@@ -162,6 +162,23 @@ TEST_CASE_METHOD(bad_journal, "journal: a journal in use by another scheduler is
 }
 
 TEST_CASE_METHOD(bad_journal,
+                 "journal: a block of tasks with damaged bytes is refused, naming it, and left "
+                 "as it is",
+                 "[journal][bad_input]") {
+  make_journal(ts.sys, path, 400);  // one commit of 400 tasks: one block
+  SECTION("cut short") {
+    sql(path, "UPDATE blocks SET tasks = substr(tasks, 1, length(tasks) - 7)");
+  }
+  SECTION("a task's numbers overwritten") {
+    sql(path, "UPDATE blocks SET tasks = x'ffffffffffffffffffffff' || tasks");
+  }
+  SECTION("a task outside its block's range") {
+    sql(path, "UPDATE blocks SET last_id = 7");
+  }
+  refused("the block of tasks from 1 is damaged");
+}
+
+TEST_CASE_METHOD(bad_journal,
                  "journal: a full disk fails the commit, keeps the changes and the file",
                  "[journal][bad_input]") {
   { journaled_core jc{ts.sys, path}; }

@@ -32,10 +32,15 @@ bool has_table(const std::string& path, const std::string& name) {
   return sql_int(path, query.c_str()) == 1;
 }
 
+// A closed journal of this format whose commits each accepted few tasks
+// (rows, no blocks) into format 4: the same without the tables of blocks.
+#define GASCHED_TO_FORMAT_4 "DROP TABLE blocks; DROP TABLE moves;"
+constexpr const char* to_format_4 = GASCHED_TO_FORMAT_4 " PRAGMA user_version=4;";
+
 // Rewrites a closed journal of this format into format 1, as a gasched of
 // that format would have left it: unfinished tasks in `tasks`, finished ones
 // in `results`.
-constexpr const char* to_format_1 = R"(
+constexpr const char* to_format_1 = GASCHED_TO_FORMAT_4 R"(
 CREATE TABLE results(id INTEGER PRIMARY KEY, fn INTEGER NOT NULL, args BLOB NOT NULL,
   priority INTEGER NOT NULL, node INTEGER, outcome INTEGER NOT NULL, value BLOB,
   error BLOB, error_text TEXT, finished_at INTEGER NOT NULL);
@@ -57,7 +62,8 @@ PRAGMA user_version=1;
 
 // The same into format 3: no lease (node, epoch) kept for a running task.
 #define GASCHED_TO_FORMAT_3 \
-  "UPDATE tasks SET node = NULL WHERE state < 2; ALTER TABLE tasks DROP COLUMN epoch;"
+  GASCHED_TO_FORMAT_4 "UPDATE tasks SET node = NULL WHERE state < 2; " \
+                      "ALTER TABLE tasks DROP COLUMN epoch;"
 constexpr const char* to_format_3 = GASCHED_TO_FORMAT_3 " PRAGMA user_version=3;";
 
 // The same into format 2: each end written into its task's row (state 2).
@@ -177,6 +183,43 @@ TEST_CASE("journal: a journal of format 2 is upgraded on opening, its tasks and 
   CHECK((r2->value.get_as<int32_t>(0) == 20 && r2->args.get_as<int32_t>(0) == 2));
 }
 
+TEST_CASE("journal: a journal of format 4 is upgraded on opening, its tasks, lease and results "
+          "kept",
+          "[journal]") {
+  temp_dir dir;
+  test_system ts;
+  auto path = dir.file("j.db");
+  uint32_t epoch = 0;
+  {
+    journaled_core jc{ts.sys, path};
+    jc.add_node("a", 2);
+    jc.enqueue(int_args(1));
+    jc.enqueue(int_args(2));
+    jc.enqueue(int_args(3));
+    jc.commit();
+    auto d = jc.dispatch();
+    REQUIRE(d.size() == 2);
+    REQUIRE(jc.core.complete(1, d[0].second, no_node, int_args(10), {}));
+    epoch = d[1].second;  // 2 runs when the scheduler stops
+    jc.commit();
+  }
+  sql(path, to_format_4);
+  REQUIRE_FALSE(has_table(path, "blocks"));
+  {
+    auto j = open_ok(ts.sys, path);
+    auto s = j->take_snapshot();
+    REQUIRE(s.pending.size() == 2);
+    CHECK((s.pending[0].id == 2 && s.pending[0].node == "a" && s.pending[0].epoch == epoch));
+    CHECK(s.pending[1].id == 3);
+    auto r = j->result_of(1);
+    REQUIRE(r);
+    CHECK(r->value.get_as<int32_t>(0) == 10);
+  }
+  CHECK(sql_int(path, "PRAGMA user_version") == journal_format);
+  CHECK(has_table(path, "blocks"));
+  CHECK(has_table(path, "moves"));
+}
+
 TEST_CASE("journal: a journal of format 3 is upgraded on opening, and its running task, kept "
           "without node or lease, may be claimed by any node under an earlier lease",
           "[journal][adopt]") {
@@ -229,4 +272,81 @@ TEST_CASE("journal: a journal of format 1 is upgraded on opening, its tasks and 
   auto r2 = jc.journal->result_of(2);
   REQUIRE(r2);
   CHECK((r2->value.get_as<int32_t>(0) == 20 && r2->args.get_as<std::string>(0) == "two"));
+}
+
+TEST_CASE("journal: a commit that accepts many tasks packs them into blocks, and they resume, "
+          "run, end, read back and prune as rows do",
+          "[journal]") {
+  temp_dir dir;
+  test_system ts;
+  auto path = dir.file("j.db");
+  constexpr int n = 1500;  // two blocks: 1,024 and 476
+  uint32_t epoch2 = 0;
+  {
+    journaled_core jc{ts.sys, path};
+    for (int i = 1; i <= n; ++i)
+      jc.enqueue(int_args(i));
+    jc.commit();
+  }
+  CHECK(sql_int(path, "SELECT count(*) FROM tasks") == 0);
+  CHECK(sql_int(path, "SELECT count(*) FROM blocks") == 2);
+  {
+    journaled_core jc{ts.sys, path};
+    jc.add_node("a", 2);
+    auto d = jc.dispatch();
+    REQUIRE(d.size() == 2);
+    REQUIRE(jc.core.complete(1, d[0].second, no_node, int_args(10), {}));
+    epoch2 = d[1].second;
+    jc.commit();
+    jc.journal.reset();  // closed while 2 runs
+  }
+  CHECK(sql_int(path, "SELECT count(*) FROM ends") == 1);
+  CHECK(sql_int(path, "SELECT count(*) FROM moves WHERE id=2 AND state=1") == 1);
+  for (int round = 0; round < 2; ++round) {
+    // Resumed twice: 2 waits for node a's claim in front, under its lease.
+    auto j = open_ok(ts.sys, path);
+    auto s = j->take_snapshot();
+    REQUIRE(s.pending.size() == n - 1);
+    CHECK(s.pending.front().id == 2);
+    CHECK(s.pending.front().node == "a");
+    CHECK(s.pending.front().epoch == epoch2);
+    CHECK(s.pending.back().id == n);
+    CHECK(s.pending.back().args.get_as<int32_t>(0) == n);
+    auto r = j->result_of(1);
+    REQUIRE(r);
+    CHECK((r->value.get_as<int32_t>(0) == 10 && r->args.get_as<int32_t>(0) == 1));
+    CHECK(is(j->result_of(3).error(), errc::unknown_task));  // unfinished
+    CHECK(is(j->result_of(n + 1).error(), errc::unknown_task));  // never accepted
+  }
+  {
+    // Every task but the first block's last ends.
+    journaled_core jc{ts.sys, path};
+    jc.add_node("b", 2);
+    for (auto d = jc.dispatch(); !d.empty(); d = jc.dispatch())
+      for (auto& [id, epoch] : d)
+        if (id != 1024)
+          REQUIRE(jc.core.complete(id, epoch, no_node, int_args(static_cast<int32_t>(id) * 10),
+                                   {}));
+    jc.commit();
+    auto r = jc.journal->result_of(n);
+    REQUIRE(r);
+    CHECK(r->value.get_as<int32_t>(0) == n * 10);
+  }
+  auto opts = fast();
+  opts.keep_results = std::chrono::seconds(0);
+  {
+    auto j = open_ok(ts.sys, path, opts);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE_FALSE(j->commit());
+    CHECK(is(j->result_of(1).error(), errc::unknown_task));
+    CHECK(is(j->result_of(n).error(), errc::unknown_task));
+  }
+  // The second block went with its last result; the first keeps 1024 alone.
+  CHECK(sql_int(path, "SELECT count(*) FROM blocks") == 1);
+  CHECK(sql_int(path, "SELECT count(*) FROM ends") == 0);
+  CHECK(sql_int(path, "SELECT count(*) FROM moves WHERE id <> 1024") == 0);
+  auto s = open_ok(ts.sys, path)->take_snapshot();
+  REQUIRE(s.pending.size() == 1);
+  CHECK(s.pending.front().id == 1024);
+  CHECK(s.pending.front().args.get_as<int32_t>(0) == 1024);
 }

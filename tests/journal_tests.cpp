@@ -10,11 +10,16 @@
 #include <optional>
 #include <thread>
 
+#include <limits>
+
+#include <caf/binary_serializer.hpp>
+
 #include <sqlite3.h>
 
 #include <poll.h>
 #include <sys/wait.h>
 
+#include "journal/blob.hpp"
 #include "journal_support.hpp"
 
 using namespace gasched;
@@ -555,5 +560,47 @@ TEST_CASE("journal: the change buffer keeps one change per task, in order, acros
     CHECK(buf.empty());
     CHECK(buf.find(1) == nullptr);
     CHECK(buf.find(7 * 1000003) == nullptr);
+  }
+}
+
+TEST_CASE("journal: messages of integers are written in exactly CAF's bytes without its "
+          "serializer, and read back",
+          "[journal]") {
+  test_system ts;
+  auto caf_bytes = [&](caf::message x) {
+    std::vector<char> out;
+    caf::binary_serializer sink{ts.sys, out};
+    REQUIRE_FALSE(sink(x));
+    return out;
+  };
+  const std::vector<caf::message> ints = {
+    caf::make_message(int32_t{0}),
+    caf::make_message(int32_t{7}),
+    caf::make_message(int32_t{-1}),
+    caf::make_message(std::numeric_limits<int32_t>::min()),
+    caf::make_message(int64_t{0x0123456789abcdefll}),
+    caf::make_message(uint64_t{0xfedcba9876543210ull}),
+    caf::make_message(uint8_t{200}),
+    caf::make_message(int16_t{-300}),
+    caf::make_message(int32_t{5}, int64_t{-6}),
+    caf::make_message(uint32_t{4000000000u}, int8_t{-8}),
+  };
+  for (auto& x : ints) {
+    INFO(to_string(x));
+    std::vector<char> fast{'a'};  // appended after what is there
+    REQUIRE(append_int_blob(ts.sys, x, fast));
+    auto expected = caf_bytes(x);
+    expected.insert(expected.begin(), 'a');
+    CHECK(fast == expected);
+    caf::message back;
+    REQUIRE_FALSE(load_blob(ts.sys, fast.data() + 1, fast.size() - 1, back));
+    CHECK(to_string(back) == to_string(x));
+  }
+  // Anything else is CAF's to write.
+  for (auto& x : {caf::make_message(1.5), caf::make_message(std::string{"s"}),
+                  caf::make_message(true), caf::make_message(1, 2, 3), caf::message{}}) {
+    std::vector<char> out;
+    CHECK_FALSE(append_int_blob(ts.sys, x, out));
+    CHECK(out.empty());
   }
 }

@@ -130,6 +130,12 @@ double throughput_run(caf::actor_system& sys, const options& opts, size_t n,
                       uint32_t prefetch, bool batch, const std::string& journal = {},
                       const watch_fn& watch = {}, bool journal_sync = true);
 
+// The CPU time (user + system) this process spent during the last
+// throughput_run, from the batch's send to its last result: µs per task. It
+// holds the scheduler, the client and the journal's writer; the nodes are
+// processes of their own.
+double last_run_cpu_us_per_task();
+
 // Sequential round trips of one awaited task (or, with caf_floor, of a bare
 // request to a node: CAF's own remote round trip), after 100 for warm-up: µs.
 std::vector<double> latency_run(caf::actor_system& sys, const options& opts, size_t n,

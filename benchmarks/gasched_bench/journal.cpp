@@ -59,16 +59,25 @@ void journal_pairs(context& c, size_t n, uint32_t prefetch, bool sync) {
               "one transaction per commit on the journal's thread"};
   figure share{"journal", label + ", " + on + " / off", "%", {}, "",
                sync ? "target >= 80 %" : "target >= 90 %"};
+  figure cpu_off{"journal", label + ", journal off: this process's CPU", "µs/task", {}, "",
+                 "scheduler and client"};
+  figure cpu_on{"journal", label + ", " + on + ": this process's CPU", "µs/task", {}, "",
+                "scheduler, client and the journal's writer"};
   for (int i = 0; i < c.runs; ++i) {
     off_f.runs.push_back(throughput_run(c.sys, c.opts, n, prefetch, true));
+    cpu_off.runs.push_back(last_run_cpu_us_per_task());
     auto file = temp_journal();
     on_f.runs.push_back(throughput_run(c.sys, c.opts, n, prefetch, true, file, {}, sync));
+    cpu_on.runs.push_back(last_run_cpu_us_per_task());
     std::remove(file.c_str());
+    std::remove((file + "-wal").c_str());
     share.runs.push_back(100.0 * on_f.runs.back() / off_f.runs.back());
   }
   c.add(off_f);
   c.add(on_f);
   c.add(share);
+  c.add(cpu_off);
+  c.add(cpu_on);
 }
 
 // Where the PostgreSQL journal goes: --pg-url, or else a throw-away server

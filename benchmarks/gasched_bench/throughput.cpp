@@ -4,7 +4,28 @@
 
 #include <memory>
 
+#include <sys/resource.h>
+
 namespace gasched::bench {
+
+namespace {
+
+double last_cpu_us_per_task = 0;
+
+double cpu_us() {
+  rusage r;
+  getrusage(RUSAGE_SELF, &r);
+  auto us = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
+  };
+  return us(r.ru_utime) + us(r.ru_stime);
+}
+
+} // namespace
+
+double last_run_cpu_us_per_task() {
+  return last_cpu_us_per_task;
+}
 
 double throughput_run(caf::actor_system& sys, const options& opts, size_t n,
                       uint32_t prefetch, bool batch, const std::string& journal,
@@ -14,6 +35,7 @@ double throughput_run(caf::actor_system& sys, const options& opts, size_t n,
   auto sched = c.scheduler(10, client.actor(), prefetch, journal, journal_sync);
   auto watching = watch ? watch(sched) : nullptr;
   auto tasks = identity_tasks(n);
+  auto cpu0 = cpu_us();
   auto t0 = clock_type::now();
   if (batch) {
     c.self()->send(sched, execute_atom::value, std::move(tasks));
@@ -22,7 +44,9 @@ double throughput_run(caf::actor_system& sys, const options& opts, size_t n,
       c.self()->send(sched, execute_atom::value, std::move(t));
   }
   client.done();
-  return static_cast<double>(n) / seconds_since(t0);
+  auto secs = seconds_since(t0);
+  last_cpu_us_per_task = (cpu_us() - cpu0) / static_cast<double>(n);
+  return static_cast<double>(n) / secs;
 }
 
 namespace {

@@ -21,6 +21,12 @@ namespace gasched::detail {
 caf::error append_blob(caf::actor_system& sys, const caf::message& x, std::vector<char>& buf);
 caf::error append_blob(caf::actor_system& sys, const caf::error& x, std::vector<char>& buf);
 
+/// Appends a message of one or two integers in the bytes CAF's serializer
+/// writes, learned from it once per combination of types, without it
+/// (append_blob's fast path): true; false, appending nothing, for any other
+/// message.
+bool append_int_blob(caf::actor_system& sys, const caf::message& x, std::vector<char>& buf);
+
 /// Reads what append_blob wrote. Error: the bytes are not a whole message
 /// of types this actor system knows (the error names them).
 caf::error load_blob(caf::actor_system& sys, const void* data, size_t size, caf::message& x);

@@ -18,8 +18,21 @@
 //   ends(id PRIMARY KEY, node, outcome, value BLOB, the end of a task accepted
 //        error BLOB, error_text, finished_at)       by an earlier commit
 //   notes(key PRIMARY KEY, value BLOB NOT NULL)     clients' notes (note_atom)
+//   blocks(first_id PRIMARY KEY, last_id,           the tasks a commit accepted,
+//          tasks BLOB)                              when it accepted many
+//                                                   (block_min_tasks), unfinished
+//                                                   when written: up to 1,024 a
+//                                                   row (task_block.hpp)
+//   moves(id PRIMARY KEY, state, seq,               a block's task dispatched or
+//         node_failures, node, epoch)               requeued by a later commit
+//                                                   (seq, node_failures: NULL
+//                                                   when unchanged)
 //
 // A task is finished when its row has state 2 or it has a row in `ends`.
+// A commit that accepts many tasks (a batch) packs those not finished
+// within it into blocks: one row per 1,024 tasks rather than one each, the
+// largest share of the writer's time for a batch (measured); their later
+// changes go to `moves` and their ends to `ends`, as a row's do.
 // A task that comes and ends within one commit is one insert; one that ends
 // in a later commit is an insert when accepted and an append to `ends`
 // (ids end nearly in order) when it ends: measured, an append costs about
@@ -47,7 +60,7 @@
 namespace gasched::detail {
 
 constexpr int32_t journal_application_id = 0x47534a4e;  // "GSJN"
-constexpr int32_t journal_format = 4;
+constexpr int32_t journal_format = 5;
 
 /// Reads the meta row (within a transaction).
 caf::error read_meta(sqlite_db& db, journal_meta& meta);

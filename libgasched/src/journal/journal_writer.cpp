@@ -1,6 +1,10 @@
 #include "journal/journal_writer.hpp"
 
+#include <algorithm>
+
 #include <sqlite3.h>
+
+#include "gasched/errc.hpp"
 
 namespace gasched::detail {
 
@@ -13,8 +17,8 @@ void bind_bytes(sqlite_stmt& stmt, int i, const change_buffer& buf, arena_ref r)
     stmt.bind_blob(i, buf.bytes(r), r.size);
 }
 
-// "INSERT ... VALUES(?, ...), ...": `rows` rows of `cols` parameters.
-std::string values(const char* head, int cols, int rows) {
+// "INSERT ... VALUES(?, ...), ... tail": `rows` rows of `cols` parameters.
+std::string values(const char* head, int cols, int rows, const char* tail) {
   std::string sql = head;
   sql += " VALUES";
   for (int r = 0; r < rows; ++r) {
@@ -23,7 +27,7 @@ std::string values(const char* head, int cols, int rows) {
       sql += c == 0 ? "?" : ",?";
     sql += ")";
   }
-  return sql;
+  return sql + tail;
 }
 
 // A running task's node and lease epoch (NULL otherwise): whom a scheduler
@@ -78,14 +82,26 @@ void bind_result(sqlite_stmt& s, int b, const change_buffer& buf, const task_cha
   s.bind(b + 12, static_cast<int64_t>(c.id)).bind(b + 13, int64_t{0});
 }
 
+// A block's task changed by a later commit: id, state, seq, node_failures
+// (NULL unless requeued: unchanged), node, epoch.
+void bind_move(sqlite_stmt& s, int b, const task_change& c) {
+  s.bind(b + 1, static_cast<int64_t>(c.id)).bind(b + 2, static_cast<int64_t>(c.state));
+  if (c.requeued)
+    s.bind(b + 3, c.seq).bind(b + 4, int64_t{c.node_failures});
+  else
+    s.bind_null(b + 3).bind_null(b + 4);
+  bind_lease(s, b + 5, c);
+}
+
 } // namespace
 
-caf::error batched_insert::prepare(sqlite_db& db, const char* head, int cols) {
+caf::error batched_insert::prepare(sqlite_db& db, const char* head, int cols,
+                                   const char* tail) {
   cols_ = cols;
   n_ = 0;
-  if (auto err = one_.prepare(db, values(head, cols, 1).c_str()))
+  if (auto err = one_.prepare(db, values(head, cols, 1, tail).c_str()))
     return err;
-  return many_.prepare(db, values(head, cols, rows_per_step).c_str());
+  return many_.prepare(db, values(head, cols, rows_per_step, tail).c_str());
 }
 
 caf::error journal_writer::prepare(sqlite_db& db) {
@@ -103,6 +119,12 @@ caf::error journal_writer::prepare(sqlite_db& db) {
     {&select_old_ends_, "SELECT id FROM ends WHERE finished_at < ?1 LIMIT ?2"},
     {&delete_task_, "DELETE FROM tasks WHERE id=?1"},
     {&delete_end_, "DELETE FROM ends WHERE id=?1"},
+    {&delete_move_, "DELETE FROM moves WHERE id=?1"},
+    {&insert_block_, "INSERT INTO blocks(first_id, last_id, tasks) VALUES(?1, ?2, ?3)"},
+    {&select_block_, "SELECT first_id, last_id, tasks FROM blocks WHERE first_id <= ?1 "
+                     "ORDER BY first_id DESC LIMIT 1"},
+    {&update_block_, "UPDATE blocks SET tasks=?2 WHERE first_id=?1"},
+    {&delete_block_, "DELETE FROM blocks WHERE first_id=?1"},
   };
   for (auto& [stmt, sql] : all)
     if (auto err = stmt->prepare(db, sql))
@@ -115,16 +137,77 @@ caf::error journal_writer::prepare(sqlite_db& db) {
   if (auto err = insert_ends_.prepare(db, "INSERT OR REPLACE INTO ends(id, node, outcome, "
                                           "value, error, error_text, finished_at)", 7))
     return err;
+  // A block's task dispatched or requeued: what changed, over what was.
+  if (auto err = insert_moves_.prepare(db, "INSERT INTO moves(id, state, seq, node_failures, "
+                                           "node, epoch)", 6,
+                                       " ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
+                                       "seq=COALESCE(excluded.seq, seq), "
+                                       "node_failures=COALESCE(excluded.node_failures, "
+                                       "node_failures), node=excluded.node, "
+                                       "epoch=excluded.epoch"))
+    return err;
   // A task that comes and ends within one commit: its one row, finished.
-  return insert_results_.prepare(db, "INSERT OR REPLACE INTO tasks(id, node, outcome, value, "
-                                     "error, error_text, finished_at, fn, args, priority, "
-                                     "state, seq, node_failures)", 13);
+  if (auto err = insert_results_.prepare(db, "INSERT OR REPLACE INTO tasks(id, node, outcome, "
+                                             "value, error, error_text, finished_at, fn, args, "
+                                             "priority, state, seq, node_failures)", 13))
+    return err;
+  sqlite_stmt ranges;
+  if (auto err = ranges.prepare(db, "SELECT first_id, last_id FROM blocks ORDER BY first_id"))
+    return err;
+  blocks_.clear();
+  int rc;
+  while ((rc = ranges.step()) == SQLITE_ROW)
+    blocks_.emplace_back(ranges.int64(0), ranges.int64(1));
+  return rc == SQLITE_DONE ? caf::none : db.fail(rc, "cannot read it");
 }
 
 caf::error journal_writer::write(const commit_batch& batch, size_t& pruned) {
   pruned = 0;
-  return db_->transaction("BEGIN", "cannot write it",
-                          [&] { return write_all(batch, pruned); });
+  auto blocks = blocks_.size();
+  auto err = db_->transaction("BEGIN", "cannot write it",
+                              [&] { return write_all(batch, pruned); });
+  if (err)
+    blocks_.resize(blocks);  // none of them was written
+  return err;
+}
+
+bool journal_writer::in_block(task_id id) const {
+  auto x = static_cast<int64_t>(id);
+  if (blocks_.empty() || x < blocks_.front().first)
+    return false;
+  // The last block whose first id is at most x.
+  auto it = std::upper_bound(blocks_.begin(), blocks_.end(), x,
+                             [](int64_t v, const auto& r) { return v < r.first; });
+  return x <= std::prev(it)->second;
+}
+
+caf::error journal_writer::add_to_block(const change_buffer& buf, const task_change& c) {
+  auto running = c.state == task_state::running;
+  block_task t;
+  t.id = static_cast<int64_t>(c.id);
+  t.fn = c.fn;
+  t.priority = c.priority;
+  t.state = running ? 1 : 0;
+  t.seq = c.seq;
+  t.node_failures = c.node_failures;
+  t.node = running ? c.node : -1;
+  t.epoch = running ? c.epoch : 0;
+  t.args = buf.bytes(c.args);
+  t.args_size = c.args.size;
+  block_.add(t);
+  return block_.size() < block_writer::max_tasks ? caf::none : write_block();
+}
+
+caf::error journal_writer::write_block() {
+  if (block_.size() == 0)
+    return caf::none;
+  auto& bytes = block_.bytes();
+  insert_block_.bind(1, block_.first_id()).bind(2, block_.last_id());
+  insert_block_.bind_blob(3, bytes.data(), bytes.size());
+  blocks_.emplace_back(block_.first_id(), block_.last_id());
+  auto err = insert_block_.run(*db_, "cannot write it");
+  block_.clear();
+  return err;
 }
 
 caf::error journal_writer::write_all(const commit_batch& batch, size_t& pruned) {
@@ -151,20 +234,33 @@ caf::error journal_writer::write_all(const commit_batch& batch, size_t& pruned) 
   auto result = [&](sqlite_stmt& s, int b, const task_change& c) {
     bind_result(s, b, buf, c, at);
   };
+  auto move = [&](sqlite_stmt& s, int b, const task_change& c) { bind_move(s, b, c); };
   insert_tasks_.clear();
   insert_ends_.clear();
   insert_results_.clear();
+  insert_moves_.clear();
+  block_.clear();
+  size_t accepted = 0;  // new and unfinished
+  for (auto& c : buf.changes())
+    accepted += c.is_new && c.state != task_state::finished ? 1 : 0;
+  auto pack = accepted >= block_min_tasks;
   for (auto& c : buf.changes()) {
     caf::error err;
     if (c.state == task_state::finished)
       err = c.is_new ? insert_results_.add(*db_, c, result) : insert_ends_.add(*db_, c, end);
     else if (c.is_new)
-      err = insert_tasks_.add(*db_, c, task);
+      err = pack ? add_to_block(buf, c) : insert_tasks_.add(*db_, c, task);
+    else if (in_block(c.id))
+      err = insert_moves_.add(*db_, c, move);
     else
       err = update_task(c);
     if (err)
       return err;
   }
+  if (auto err = write_block())
+    return err;
+  if (auto err = insert_moves_.flush(*db_, move))
+    return err;
   if (auto err = insert_tasks_.flush(*db_, task))
     return err;
   if (auto err = insert_ends_.flush(*db_, end))
@@ -193,13 +289,71 @@ caf::error journal_writer::prune_ends(int64_t before, size_t& pruned) {
   select_old_ends_.reset();
   if (rc != SQLITE_DONE)
     return db_->fail(rc, "cannot prune old results");
+  std::vector<int64_t> in_blocks;
   for (auto id : old_ids_) {
     if (auto err = delete_task_.bind(1, id).run(*db_, "cannot prune old results"))
       return err;
+    if (sqlite3_changes(db_->get()) == 0)
+      in_blocks.push_back(id);  // no row of its own: in a block
     if (auto err = delete_end_.bind(1, id).run(*db_, "cannot prune old results"))
+      return err;
+    if (auto err = delete_move_.bind(1, id).run(*db_, "cannot prune old results"))
       return err;
   }
   pruned += old_ids_.size();
+  return prune_blocks(in_blocks);
+}
+
+// The pruned tasks `ids` out of their blocks: each block written again
+// without them, or deleted when none is left.
+caf::error journal_writer::prune_blocks(std::vector<int64_t>& ids) {
+  std::sort(ids.begin(), ids.end());
+  std::vector<char> bytes;
+  for (size_t i = 0; i < ids.size();) {
+    select_block_.bind(1, ids[i]);
+    auto rc = select_block_.step();
+    if (rc != SQLITE_ROW) {
+      select_block_.reset();
+      if (rc != SQLITE_DONE)
+        return db_->fail(rc, "cannot prune old results");
+      ++i;  // in no block (an end whose task was never kept): nothing to do
+      continue;
+    }
+    auto first = select_block_.int64(0);
+    auto last = select_block_.int64(1);
+    if (ids[i] > last) {
+      select_block_.reset();
+      ++i;  // in no block (an end whose task was never kept): nothing to do
+      continue;
+    }
+    auto [data, size] = select_block_.blob(2);
+    bytes.assign(static_cast<const char*>(data), static_cast<const char*>(data) + size);
+    select_block_.reset();
+    block_.clear();
+    block_reader in{bytes.data(), bytes.size()};
+    block_task t;
+    auto j = i;
+    while (in.next(t)) {
+      while (j < ids.size() && ids[j] < t.id)
+        ++j;
+      if (j == ids.size() || ids[j] != t.id)
+        block_.add(t);
+    }
+    if (in.damaged())
+      return make_error(errc::journal_error, "journal " + db_->path() + ": the file is corrupt "
+                                               "(the block of tasks from "
+                                               + std::to_string(first) + " is damaged)");
+    auto err = block_.size() == 0
+                 ? delete_block_.bind(1, first).run(*db_, "cannot prune old results")
+                 : update_block_.bind(1, first)
+                     .bind_blob(2, block_.bytes().data(), block_.bytes().size())
+                     .run(*db_, "cannot prune old results");
+    block_.clear();
+    if (err)
+      return err;
+    while (i < ids.size() && ids[i] <= last)
+      ++i;
+  }
   return caf::none;
 }
 

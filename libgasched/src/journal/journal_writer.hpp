@@ -15,6 +15,7 @@
 #include "journal/journal_store.hpp"
 #include "journal/resume.hpp"
 #include "journal/sqlite_db.hpp"
+#include "journal/task_block.hpp"
 
 namespace gasched::detail {
 
@@ -25,8 +26,9 @@ class batched_insert {
 public:
   static constexpr int rows_per_step = 32;
 
-  /// `head`: "INSERT ... INTO t(columns)", of `cols` columns.
-  caf::error prepare(sqlite_db& db, const char* head, int cols);
+  /// `head`: "INSERT ... INTO t(columns)", of `cols` columns; `tail` after
+  /// the values (an upsert's ON CONFLICT clause).
+  caf::error prepare(sqlite_db& db, const char* head, int cols, const char* tail = "");
 
   /// Forgets rows held from a write that failed.
   void clear() noexcept {
@@ -67,6 +69,11 @@ private:
 
 class journal_writer {
 public:
+  /// Fewest tasks a commit accepts, unfinished, that it packs into blocks
+  /// (task_block.hpp); fewer are rows of `tasks`, which await reads and
+  /// prunes one by one.
+  static constexpr size_t block_min_tasks = 64;
+
   caf::error prepare(sqlite_db& db);
 
   /// Writes `batch` atomically; `pruned` counts the results deleted. On
@@ -76,14 +83,24 @@ public:
 private:
   caf::error write_all(const commit_batch& batch, size_t& pruned);
   caf::error update_task(const task_change& c);
+  caf::error add_to_block(const change_buffer& buf, const task_change& c);
+  caf::error write_block();
+  bool in_block(task_id id) const;
   caf::error prune_ends(int64_t before, size_t& pruned);
+  caf::error prune_blocks(std::vector<int64_t>& ids);
 
   sqlite_db* db_ = nullptr;
-  batched_insert insert_tasks_, insert_ends_, insert_results_;
+  batched_insert insert_tasks_, insert_ends_, insert_results_, insert_moves_;
   sqlite_stmt update_task_;
   sqlite_stmt insert_function_, insert_node_, write_note_, write_meta_, prune_;
-  sqlite_stmt select_old_ends_, delete_task_, delete_end_;
+  sqlite_stmt select_old_ends_, delete_task_, delete_end_, delete_move_;
+  sqlite_stmt insert_block_, select_block_, update_block_, delete_block_;
   std::vector<int64_t> old_ids_;  // prune_ends's, kept for its capacity
+  block_writer block_;
+  // (first_id, last_id) of every block written, in order: a change of a
+  // task in one goes to `moves`. (A block pruned away keeps its range: none
+  // of its tasks changes again.)
+  std::vector<std::pair<int64_t, int64_t>> blocks_;
 };
 
 } // namespace gasched::detail

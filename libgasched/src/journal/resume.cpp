@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <numeric>
+#include <tuple>
+#include <unordered_map>
 
 #include <sqlite3.h>
 
 #include "gasched/errc.hpp"
 #include "journal/blob.hpp"
+#include "journal/journal_file.hpp"
+#include "journal/task_block.hpp"
 
 namespace gasched::detail {
 
@@ -48,59 +52,200 @@ caf::error read_notes(sqlite_db& db, journal_notes& notes) {
   return rc == SQLITE_DONE ? caf::none : db.fail(rc, "cannot read it");
 }
 
-// Every unfinished task (the finished ones are kept results); `seqs` gets each one's place, `running` which ran.
-caf::error read_tasks(sqlite_db& db, caf::actor_system& sys, const journal_names& names,
-                      std::vector<restored_task>& tasks, std::vector<int64_t>& seqs,
-                      std::vector<size_t>& running) {
-  // Rows of state < 2 with an end in `ends` finished: both in id order, so
-  // that one pass over each skips them.
-  auto functions = names.functions.size();
-  sqlite_stmt stmt, ends;
-  if (auto err = stmt.prepare(db, "SELECT id, fn, args, priority, state, seq, node_failures, "
-                                  "node, epoch FROM tasks WHERE state < 2 ORDER BY id"))
-    return err;
-  if (auto err = ends.prepare(db, "SELECT id FROM ends ORDER BY id"))
-    return err;
-  int ends_rc = ends.step();
-  int rc;
-  while ((rc = stmt.step()) == SQLITE_ROW) {
-    auto id = stmt.int64(0);
-    while (ends_rc == SQLITE_ROW && ends.int64(0) < id)
-      ends_rc = ends.step();
-    if (ends_rc != SQLITE_ROW && ends_rc != SQLITE_DONE)
-      return db.fail(ends_rc, "cannot read it");
-    if (ends_rc == SQLITE_ROW && ends.int64(0) == id)
-      continue;  // ended
+// A task as resume reads it, before its arguments are decoded.
+struct read_task {
+  int64_t id = 0;
+  int64_t fn = 0;
+  const void* args = nullptr;
+  size_t args_size = 0;
+  int64_t priority = 0, state = 0, seq = 0, node_failures = 0;
+  int64_t node = -1, epoch = -1;  // -1: none kept
+};
+
+// What `moves` holds for a block's task; -1 where NULL.
+struct move_row {
+  int64_t state = 0, seq = -1, node_failures = -1, node = -1, epoch = -1;
+  bool has_seq = false, has_node_failures = false;
+};
+
+// Where resume found a task: its row, or a block (its changes go to `moves`).
+struct found_at {
+  bool in_block = false;
+  int64_t node = -1;   // the journal's node number, -1: none
+  int64_t epoch = -1;  // -1: none
+};
+
+class task_reader {
+public:
+  task_reader(sqlite_db& db, caf::actor_system& sys, const journal_names& names,
+              std::vector<restored_task>& tasks, std::vector<int64_t>& seqs,
+              std::vector<size_t>& running, std::vector<found_at>& where)
+    : db_(db), sys_(sys), names_(names), tasks_(tasks), seqs_(seqs), running_(running),
+      where_(where) {
+  }
+
+  caf::error read() {
+    if (auto err = read_ends())
+      return err;
+    if (auto err = read_moves())
+      return err;
+    if (auto err = read_rows())
+      return err;
+    return read_blocks();
+  }
+
+private:
+  bool ended(int64_t id) const {
+    return std::binary_search(ends_.begin(), ends_.end(), id);
+  }
+
+  caf::error read_ends() {
+    sqlite_stmt stmt;
+    if (auto err = stmt.prepare(db_, "SELECT id FROM ends ORDER BY id"))
+      return err;
+    int rc;
+    while ((rc = stmt.step()) == SQLITE_ROW)
+      ends_.push_back(stmt.int64(0));
+    return rc == SQLITE_DONE ? caf::none : db_.fail(rc, "cannot read it");
+  }
+
+  caf::error read_moves() {
+    sqlite_stmt stmt;
+    if (auto err = stmt.prepare(db_, "SELECT id, state, seq, node_failures, node, epoch "
+                                     "FROM moves"))
+      return err;
+    int rc;
+    while ((rc = stmt.step()) == SQLITE_ROW) {
+      move_row m;
+      m.state = stmt.int64(1);
+      m.has_seq = !stmt.is_null(2);
+      m.seq = stmt.int64(2);
+      m.has_node_failures = !stmt.is_null(3);
+      m.node_failures = stmt.int64(3);
+      m.node = stmt.is_null(4) ? -1 : stmt.int64(4);
+      m.epoch = stmt.is_null(5) ? -1 : stmt.int64(5);
+      moves_.emplace(stmt.int64(0), m);
+    }
+    return rc == SQLITE_DONE ? caf::none : db_.fail(rc, "cannot read it");
+  }
+
+  caf::error read_rows() {
+    sqlite_stmt stmt;
+    if (auto err = stmt.prepare(db_, "SELECT id, fn, args, priority, state, seq, node_failures, "
+                                     "node, epoch FROM tasks WHERE state < 2 ORDER BY id"))
+      return err;
+    int rc;
+    while ((rc = stmt.step()) == SQLITE_ROW) {
+      read_task t;
+      t.id = stmt.int64(0);
+      if (ended(t.id))
+        continue;
+      t.fn = stmt.int64(1);
+      std::tie(t.args, t.args_size) = stmt.blob(2);
+      t.priority = stmt.int64(3);
+      t.state = stmt.int64(4);
+      t.seq = stmt.int64(5);
+      t.node_failures = stmt.int64(6);
+      t.node = stmt.is_null(7) ? -1 : stmt.int64(7);
+      t.epoch = stmt.is_null(8) ? -1 : stmt.int64(8);
+      if (auto err = add(t, false))
+        return err;
+    }
+    return rc == SQLITE_DONE ? caf::none : db_.fail(rc, "cannot read it");
+  }
+
+  caf::error read_blocks() {
+    sqlite_stmt stmt;
+    if (auto err = stmt.prepare(db_, "SELECT first_id, last_id, tasks FROM blocks "
+                                     "ORDER BY first_id"))
+      return err;
+    int rc;
+    while ((rc = stmt.step()) == SQLITE_ROW) {
+      auto first = stmt.int64(0);
+      auto last = stmt.int64(1);
+      auto [data, size] = stmt.blob(2);
+      block_reader in{data, size};
+      block_task b;
+      auto outside = false;  // a task outside the block's range
+      while (in.next(b)) {
+        if ((outside = b.id < first || b.id > last))
+          break;
+        if (ended(b.id))
+          continue;
+        read_task t;
+        t.id = b.id;
+        t.fn = b.fn;
+        t.args = b.args;
+        t.args_size = b.args_size;
+        t.priority = b.priority;
+        t.state = b.state;
+        t.seq = b.seq;
+        t.node_failures = b.node_failures;
+        t.node = b.node;
+        t.epoch = b.state == 1 ? int64_t{b.epoch} : -1;
+        if (auto it = moves_.find(b.id); it != moves_.end()) {
+          auto& m = it->second;
+          t.state = m.state;
+          if (m.has_seq)
+            t.seq = m.seq;
+          if (m.has_node_failures)
+            t.node_failures = m.node_failures;
+          t.node = m.node;
+          t.epoch = m.epoch;
+        }
+        if (auto err = add(t, true))
+          return err;
+      }
+      if (in.damaged() || outside)
+        return corrupt(db_, "the block of tasks from " + std::to_string(first)
+                              + " is damaged");
+    }
+    return rc == SQLITE_DONE ? caf::none : db_.fail(rc, "cannot read it");
+  }
+
+  caf::error add(const read_task& r, bool in_block) {
     restored_task t;
-    t.id = static_cast<task_id>(id);
-    t.fn = static_cast<uint32_t>(stmt.int64(1));
-    if (t.fn >= functions)
-      return corrupt(db, "task " + std::to_string(t.id) + " has no function name");
-    auto [data, size] = stmt.blob(2);
-    if (auto err = load_blob(sys, data, size, t.args))
-      return make_error(errc::journal_error, "journal " + db.path() + ": task "
+    t.id = static_cast<task_id>(r.id);
+    if (r.fn < 0 || r.fn >= static_cast<int64_t>(names_.functions.size()))
+      return corrupt(db_, "task " + std::to_string(t.id) + " has no function name");
+    t.fn = static_cast<uint32_t>(r.fn);
+    if (auto err = load_blob(sys_, r.args, r.args_size, t.args))
+      return make_error(errc::journal_error, "journal " + db_.path() + ": task "
                                                + std::to_string(t.id) + "'s arguments: "
                                                + describe(err));
-    t.priority = static_cast<int32_t>(stmt.int64(3));
-    t.running = stmt.int64(4) == 1;  // waits for its node's claim (scheduler_core::adopt)
+    t.priority = static_cast<int32_t>(r.priority);
+    t.running = r.state == 1;  // waits for its node's claim (scheduler_core::adopt)
     if (t.running)
-      running.push_back(tasks.size());
-    seqs.push_back(stmt.int64(5));
-    t.node_failures = static_cast<uint32_t>(stmt.int64(6));
+      running_.push_back(tasks_.size());
+    seqs_.push_back(r.seq);
+    t.node_failures = static_cast<uint32_t>(r.node_failures);
     // Dispatched (and not requeued since): to this node, under this lease.
-    if (!stmt.is_null(7)) {
-      auto node = stmt.int64(7);
-      if (node < 0 || node >= static_cast<int64_t>(names.nodes.size()))
-        return corrupt(db, "task " + std::to_string(t.id) + " ran on node "
-                             + std::to_string(node) + ", which has no name");
-      t.node = names.nodes[static_cast<size_t>(node)];
+    if (r.node >= 0) {
+      if (r.node >= static_cast<int64_t>(names_.nodes.size()))
+        return corrupt(db_, "task " + std::to_string(t.id) + " ran on node "
+                              + std::to_string(r.node) + ", which has no name");
+      t.node = names_.nodes[static_cast<size_t>(r.node)];
+    } else if (r.node < -1) {
+      return corrupt(db_, "task " + std::to_string(t.id) + " ran on node "
+                            + std::to_string(r.node) + ", which has no name");
     }
-    if (!stmt.is_null(8))
-      t.epoch = static_cast<uint32_t>(stmt.int64(8));
-    tasks.push_back(std::move(t));
+    if (r.epoch >= 0)
+      t.epoch = static_cast<uint32_t>(r.epoch);
+    tasks_.push_back(std::move(t));
+    where_.push_back(found_at{in_block, r.node, r.epoch});
+    return caf::none;
   }
-  return rc == SQLITE_DONE ? caf::none : db.fail(rc, "cannot read it");
-}
+
+  sqlite_db& db_;
+  caf::actor_system& sys_;
+  const journal_names& names_;
+  std::vector<restored_task>& tasks_;
+  std::vector<int64_t>& seqs_;
+  std::vector<size_t>& running_;
+  std::vector<found_at>& where_;
+  std::vector<int64_t> ends_;                      // ids, in order
+  std::unordered_map<int64_t, move_row> moves_;  // by id
+};
 
 // The running tasks go back to the front, in id order: the newest first, so
 // that the oldest ends up in front, as scheduler_core::remove_node does.
@@ -108,15 +253,28 @@ caf::error read_tasks(sqlite_db& db, caf::actor_system& sys, const journal_names
 // scheduler dies before it comes.
 caf::error requeue_running(sqlite_db& db, journal_meta& meta,
                            const std::vector<restored_task>& tasks,
-                           std::vector<int64_t>& seqs, std::vector<size_t>& running) {
-  sqlite_stmt stmt;
-  if (auto err = stmt.prepare(db, "UPDATE tasks SET state=0, seq=?2 WHERE id=?1"))
+                           std::vector<int64_t>& seqs, std::vector<size_t>& running,
+                           const std::vector<found_at>& where) {
+  sqlite_stmt row, move;
+  if (auto err = row.prepare(db, "UPDATE tasks SET state=0, seq=?2 WHERE id=?1"))
+    return err;
+  if (auto err = move.prepare(db, "INSERT INTO moves(id, state, seq, node_failures, node, "
+                                  "epoch) VALUES(?1, 0, ?2, NULL, ?3, ?4) "
+                                  "ON CONFLICT(id) DO UPDATE SET state=0, seq=?2"))
     return err;
   std::sort(running.begin(), running.end(),
             [&](size_t a, size_t b) { return tasks[a].id > tasks[b].id; });
   for (auto i : running) {
     seqs[i] = meta.front_seq--;
+    auto& w = where[i];
+    auto& stmt = w.in_block ? move : row;
     stmt.bind(1, static_cast<int64_t>(tasks[i].id)).bind(2, seqs[i]);
+    if (w.in_block) {
+      if (w.node >= 0)
+        stmt.bind(3, w.node);
+      if (w.epoch >= 0)
+        stmt.bind(4, w.epoch);
+    }
     if (auto err = stmt.run(db, "cannot write it"))
       return err;
     ++meta.count.ticks;
@@ -157,9 +315,10 @@ caf::error read_and_requeue(sqlite_db& db, caf::actor_system& sys, bool fresh,
   std::vector<restored_task> tasks;
   std::vector<int64_t> seqs;
   std::vector<size_t> running;
-  if (auto err = read_tasks(db, sys, names, tasks, seqs, running))
+  std::vector<found_at> where;
+  if (auto err = task_reader{db, sys, names, tasks, seqs, running, where}.read())
     return err;
-  if (auto err = requeue_running(db, meta, tasks, seqs, running))
+  if (auto err = requeue_running(db, meta, tasks, seqs, running, where))
     return err;
   if (!fresh)
     ++meta.generation;

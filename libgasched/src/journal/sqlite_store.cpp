@@ -5,6 +5,7 @@
 #include "gasched/errc.hpp"
 #include "journal/journal_file.hpp"
 #include "journal/resume.hpp"
+#include "journal/task_block.hpp"
 
 namespace gasched::detail {
 
@@ -35,6 +36,13 @@ caf::error sqlite_store::resume(caf::actor_system& sys, journal_meta& meta,
              "FROM tasks t LEFT JOIN ends e ON e.id = t.id "
              "WHERE t.id=?1 AND (t.state=2 OR e.id IS NOT NULL)"))
     return err;
+  if (auto err = select_block_.prepare(db_, "SELECT first_id, last_id, tasks FROM blocks "
+                                            "WHERE first_id <= ?1 ORDER BY first_id DESC "
+                                            "LIMIT 1"))
+    return err;
+  if (auto err = select_end_.prepare(db_, "SELECT node, outcome, value, error, finished_at "
+                                          "FROM ends WHERE id=?1"))
+    return err;
   return select_task_.prepare(db_, "SELECT fn, args, priority FROM tasks WHERE id=?1");
 }
 
@@ -50,20 +58,73 @@ void copy_blob(sqlite_stmt& s, int col, std::vector<char>& out) {
   out.assign(bytes, bytes + size);
 }
 
+caf::error unknown(task_id id, bool finished_only) {
+  return finished_only
+           ? make_error(errc::unknown_task, "no result of task " + std::to_string(id)
+                                              + " is kept: unfinished, never accepted, or "
+                                                "pruned")
+           : make_error(errc::unknown_task, "task " + std::to_string(id)
+                                              + " is not in the journal");
+}
+
 } // namespace
+
+// A task of a block: its bytes there, its end in `ends`.
+caf::error sqlite_store::read_from_block(task_id id, bool finished_only, kept_task& out) {
+  auto key = static_cast<int64_t>(id);
+  select_block_.bind(1, key);
+  auto rc = select_block_.step();
+  if (rc != SQLITE_ROW || select_block_.int64(1) < key) {
+    select_block_.reset();
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+             ? unknown(id, finished_only)
+             : db_.fail(rc, "cannot read task " + std::to_string(id));
+  }
+  auto first = select_block_.int64(0);
+  auto [data, size] = select_block_.blob(2);
+  block_.assign(static_cast<const char*>(data), static_cast<const char*>(data) + size);
+  select_block_.reset();
+  block_reader in{block_.data(), block_.size()};
+  block_task t;
+  while (in.next(t) && t.id < key)
+    continue;
+  if (in.damaged())
+    return make_error(errc::journal_error, "journal " + db_.path() + ": cannot read task "
+                                             + std::to_string(id) + ": the block of tasks from "
+                                             + std::to_string(first) + " is damaged");
+  if (t.id != key || t.args == nullptr)
+    return unknown(id, finished_only);
+  out.fn = t.fn;
+  out.args.assign(t.args, t.args + t.args_size);
+  out.priority = t.priority;
+  if (!finished_only)
+    return caf::none;
+  select_end_.bind(1, key);
+  rc = select_end_.step();
+  if (rc != SQLITE_ROW) {
+    select_end_.reset();
+    return rc == SQLITE_DONE ? unknown(id, finished_only)
+                             : db_.fail(rc, "cannot read task " + std::to_string(id));
+  }
+  out.node = select_end_.is_null(0) ? -1 : select_end_.int64(0);
+  out.how = static_cast<outcome_kind>(select_end_.int64(1));
+  copy_blob(select_end_, 2, out.value);
+  copy_blob(select_end_, 3, out.error);
+  out.finished_at = select_end_.int64(4);
+  select_end_.reset();
+  return caf::none;
+}
 
 caf::error sqlite_store::read(task_id id, bool finished_only, kept_task& out) {
   auto& s = finished_only ? select_result_ : select_task_;
   s.bind(1, static_cast<int64_t>(id));
   auto rc = s.step();
+  if (rc == SQLITE_DONE) {
+    s.reset();
+    return read_from_block(id, finished_only, out);
+  }
   if (rc != SQLITE_ROW) {
-    auto err = rc != SQLITE_DONE ? db_.fail(rc, "cannot read task " + std::to_string(id))
-               : finished_only
-                 ? make_error(errc::unknown_task, "no result of task " + std::to_string(id)
-                                                    + " is kept: unfinished, never "
-                                                      "accepted, or pruned")
-                 : make_error(errc::unknown_task, "task " + std::to_string(id)
-                                                    + " is not in the journal");
+    auto err = db_.fail(rc, "cannot read task " + std::to_string(id));
     s.reset();
     return err;
   }

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -33,7 +34,10 @@ private:
   bool fresh_ = false;
   sqlite_db db_;
   journal_writer writer_;
-  sqlite_stmt select_result_, select_task_;
+  caf::error read_from_block(task_id id, bool finished_only, kept_task& out);
+
+  sqlite_stmt select_result_, select_task_, select_block_, select_end_;
+  std::vector<char> block_;  // read_from_block's, kept for its capacity
 };
 
 } // namespace gasched::detail
