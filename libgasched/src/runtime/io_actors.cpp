@@ -36,6 +36,11 @@ struct kept_actors {
 
 thread_local kept_actors kept;
 
+// Passes over the kept actors in one call before CAF's loop goes on (and
+// writes what they sent): each pass more saves an epoll_wait and a turn of
+// that loop, and holds up reading the sockets by one more actor's run.
+constexpr int max_passes = 4;
+
 } // namespace
 
 void io_thread_hooked() noexcept {
@@ -70,24 +75,27 @@ void io_thread_run_actors(bool sockets_ready) {
     kept.hand_off();
     return;
   }
-  // Jobs that these make runnable on this thread go to kept.jobs: they run
-  // in the next pass, after the sockets were looked at again.
-  kept.running.swap(kept.jobs);
+  // Jobs that these make runnable on this thread go to kept.jobs and run in
+  // the next pass: a few passes (a client's request to its scheduler, the
+  // scheduler's answer) before the sockets are looked at again.
   auto throughput = kept.coordinator->max_throughput();
-  for (auto* job : kept.running) {
-    switch (job->resume(kept.unit, throughput)) {
-      case caf::resumable::resume_later:
-        kept.jobs.push_back(job);
-        break;
-      case caf::resumable::done:
-      case caf::resumable::awaiting_message:
-        intrusive_ptr_release(job);
-        break;
-      case caf::resumable::shutdown_execution_unit:
-        break;  // only CAF's workers get shutdown jobs
+  for (int pass = 0; pass < max_passes && !kept.jobs.empty(); ++pass) {
+    kept.running.swap(kept.jobs);
+    for (auto* job : kept.running) {
+      switch (job->resume(kept.unit, throughput)) {
+        case caf::resumable::resume_later:
+          kept.jobs.push_back(job);
+          break;
+        case caf::resumable::done:
+        case caf::resumable::awaiting_message:
+          intrusive_ptr_release(job);
+          break;
+        case caf::resumable::shutdown_execution_unit:
+          break;  // only CAF's workers get shutdown jobs
+      }
     }
+    kept.running.clear();
   }
-  kept.running.clear();
 }
 
 } // namespace gasched::detail

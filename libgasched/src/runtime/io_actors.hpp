@@ -38,8 +38,9 @@ bool io_thread_takes(caf::scheduler::abstract_coordinator* c, caf::resumable* jo
 /// On the I/O thread, in epoll_wait: whether it keeps actors to run.
 bool io_thread_has_actors() noexcept;
 
-/// Runs the actors kept (each once; what they make runnable waits for the
-/// next call) or, with `sockets_ready`, hands them to CAF's threads.
+/// Runs the actors kept, and those they make runnable, for a few passes
+/// (the rest wait for the next call) or, with `sockets_ready`, hands them to
+/// CAF's threads.
 void io_thread_run_actors(bool sockets_ready);
 
 /// Whether the calling thread is `sys`'s I/O thread, where a call that
