@@ -6,6 +6,8 @@
 // progress line still owes a change. Results, the feed's wake-up, signals
 // and SIGCHLD reach the actor as messages, without any timer.
 #include <algorithm>
+#include <set>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -103,18 +105,29 @@ void hand_over_restarted(cluster_self self) {
     auto* n = ctx.nodes.find(name);
     if (!n || !n->process.running() || n->death)
       continue;  // died again: supervision has it
-    auto handle = gasched::connect(self->system(), "127.0.0.1", n->port);
-    if (!handle) {
-      st.hand_over.push_back(name);
-      continue;
-    }
-    self->request(ctx.sched, std::chrono::seconds(5), add_node_atom::value, *handle)
-      .then([](caf::ok_atom) {},
-            [self, name](caf::error&) {
-              self->state.hand_over.push_back(name);
-              if (self->state.run)
-                look_soon(self);
-            });
+    // Not gasched::connect: this actor may run on CAF's I/O thread, which a
+    // blocking connect would wait for.
+    auto again = [self, name](caf::error&) {
+      self->state.hand_over.push_back(name);
+      if (self->state.run)
+        look_soon(self);
+    };
+    self
+      ->request(gasched::connector(self->system()), std::chrono::seconds(5),
+                caf::connect_atom::value, std::string{"127.0.0.1"}, n->port)
+      .then(
+        [self, again](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                      const std::set<std::string>&) {
+          if (!ptr) {
+            caf::error none_there = caf::sec::no_actor_published_at_port;
+            return again(none_there);
+          }
+          self
+            ->request(self->state.ctx->sched, std::chrono::seconds(5), add_node_atom::value,
+                      caf::actor_cast<caf::actor>(ptr))
+            .then([](caf::ok_atom) {}, again);
+        },
+        again);
   }
 }
 

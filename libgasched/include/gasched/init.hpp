@@ -62,7 +62,13 @@ struct heartbeat_options {
 /// to that much CPU after each burst of work. gasched.io-spin (0, off) does
 /// the same for CAF's I/O thread before it blocks in epoll_wait (libgasched
 /// defines epoll_wait: a call with timeout -1 polls first for that long
-/// after the thread's last event). Settings made before
+/// after the thread's last event). gasched.io-actors (idle) runs actors that
+/// CAF's I/O thread makes runnable on that thread just before it would
+/// block, unless sockets are ready then: a task's round trip crosses no
+/// thread; while such an actor runs no connection of the process is served,
+/// so an application whose own actors compute sets it to never
+/// (docs/library.md). CAF's timer thread is woken only for an entry due
+/// before those it waits for. Settings made before
 /// init are kept; parse the command
 /// line (or a caf-application.ini) after init to let it override. With
 /// `tls` enabled, it checks the three files (readable, the key matches the

@@ -10,6 +10,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
+#include <caf/io/middleman_actor.hpp>
 
 #include "gasched/scheduler_actor.hpp"
 
@@ -24,7 +25,10 @@ caf::expected<uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
                                 uint16_t port, const std::string& host = "127.0.0.1");
 
 /// The actor published at host:port (a scheduler or a node), connecting if
-/// needed. Errors: errc::network_error naming the address.
+/// needed. Errors: errc::network_error naming the address. Both calls block
+/// until CAF's I/O thread has done the work: an actor that runs on that
+/// thread (gasched.io-actors, init.hpp) gets errc::network_error saying so
+/// instead of waiting forever, and connects with connector() instead.
 caf::expected<caf::actor> connect(caf::actor_system& sys, const std::string& host,
                                   uint16_t port);
 
@@ -34,6 +38,13 @@ caf::expected<caf::actor> connect(caf::actor_system& sys, const std::string& hos
 /// publishes plain handles, so that a node and a scheduler share one connect.
 caf::expected<scheduler_actor> connect_scheduler(caf::actor_system& sys,
                                                  const std::string& host, uint16_t port);
+
+/// The middleman actor to connect through without blocking (CAF's OpenSSL
+/// one with TLS): `self->request(connector(sys), timeout,
+/// caf::connect_atom::value, host, port)` answers with (caf::node_id,
+/// caf::strong_actor_ptr, std::set<std::string>); a null pointer: nothing
+/// is published there.
+caf::io::middleman_actor connector(caf::actor_system& sys);
 
 /// Same as publish() for a scheduler's handle.
 caf::expected<uint16_t> publish(caf::actor_system& sys, const scheduler_actor& whom,

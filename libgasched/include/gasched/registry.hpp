@@ -56,11 +56,13 @@ std::string type_label() {
 
 /// How a task function runs on its node (registry::add). A blocking function
 /// gets a thread of its own task-worker actor; a non-blocking one runs on the
-/// task-worker actor itself, on one of CAF's threads, with no hand-off to
+/// task-worker actor itself, on one of CAF's threads (or on CAF's I/O thread
+/// with gasched.io-actors=idle, init.hpp), with no hand-off to
 /// another thread: a shorter round trip (about one thread wake-up less each
 /// way), but while it runs, no other actor of the process that shares that
 /// thread (the node actor, a scheduler, a client; one thread under
-/// gasched::init's defaults) handles a message. Declare non_blocking only a
+/// gasched::init's defaults; on the I/O thread, no connection is read or
+/// written either) handles a message. Declare non_blocking only a
 /// function that returns in microseconds and never waits (no I/O, no sleep,
 /// no lock held by others for long).
 enum class call_mode { blocking, non_blocking };

@@ -10,6 +10,7 @@
 #include "gasched/net.hpp"
 #include "net/network_failure.hpp"
 #include "net/tls.hpp"
+#include "runtime/io_actors.hpp"
 
 namespace gasched {
 
@@ -26,10 +27,18 @@ caf::io::middleman_actor middleman_of(caf::actor_system& sys) {
 
 } // namespace detail
 
+caf::io::middleman_actor connector(caf::actor_system& sys) {
+  return detail::middleman_of(sys);
+}
+
 caf::expected<uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
                                 uint16_t port, const std::string& host) {
   if (!whom)
     return make_error(errc::invalid_argument, "publish needs an actor");
+  if (detail::on_io_thread(sys))
+    return make_error(errc::network_error, "cannot publish on " + host + ":"
+                                             + std::to_string(port) + ": "
+                                             + detail::io_thread_blocking_call);
   // reuse_addr: a restarted process can take its port again at once
   // instead of failing while the old socket sits in TIME_WAIT.
   auto result = detail::tls_enabled(sys)
@@ -52,6 +61,10 @@ caf::expected<caf::actor> connect(caf::actor_system& sys, const std::string& hos
   // spans a heartbeat tick, reporting connection_timeout after a few
   // milliseconds (measured here: about 1 connect in 30 on a loaded machine).
   // Such a failure says nothing about the peer: try again, a few times.
+  if (detail::on_io_thread(sys))
+    return make_error(errc::network_error, "cannot connect to " + host + ":"
+                                             + std::to_string(port) + ": "
+                                             + detail::io_thread_blocking_call);
   auto attempt = [&] {
     return detail::tls_enabled(sys) ? caf::openssl::remote_actor(sys, host, port)
                                     : sys.middleman().remote_actor(host, port);

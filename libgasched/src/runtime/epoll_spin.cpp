@@ -8,13 +8,16 @@
 // last event, yielding the core between polls (and blocking at once when a
 // yield let another thread run), and only then blocks. An
 // idle process sleeps as before once its window has passed. Calls with a
-// timeout other than "forever" (-1) are passed through untouched.
+// timeout other than "forever" (-1) are passed through untouched. Before
+// any of that, a blocking call runs the actors this thread kept
+// (io_actors.hpp).
 #include <dlfcn.h>
 #include <sys/epoll.h>
 
 #include <atomic>
 #include <chrono>
 
+#include "runtime/io_actors.hpp"
 #include "runtime/spin_wait.hpp"
 
 namespace gasched::detail {
@@ -42,8 +45,28 @@ extern "C" int epoll_wait(int epfd, epoll_event* events, int maxevents, int time
   static auto real = reinterpret_cast<fn>(dlsym(RTLD_NEXT, "epoll_wait"));
   using gasched::detail::now_ns;
   thread_local int64_t last_event = 0;
-  auto spin = gasched::detail::io_spin_ns.load(std::memory_order_relaxed);
-  if (timeout != -1 || spin == 0)
+  if (timeout != -1)
+    return real(epfd, events, maxevents, timeout);
+  using namespace gasched::detail;
+  io_thread_hooked();
+  if (io_thread_has_actors()) {
+    // Before blocking: run the actors this thread made runnable, unless
+    // sockets are ready (then they go to CAF's threads). CAF's loop comes
+    // back at once and first handles what they posted to it (their writes).
+    int n = real(epfd, events, maxevents, 0);
+    if (n != 0) {
+      if (n > 0) {
+        io_thread_run_actors(true);
+        last_event = now_ns();
+      }
+      return n;
+    }
+    io_thread_run_actors(false);
+    last_event = now_ns();
+    return 0;
+  }
+  auto spin = io_spin_ns.load(std::memory_order_relaxed);
+  if (spin == 0)
     return real(epfd, events, maxevents, timeout);
   auto until = last_event + spin;
   while (now_ns() < until) {
@@ -53,7 +76,7 @@ extern "C" int epoll_wait(int epfd, epoll_event* events, int maxevents, int time
         last_event = now_ns();
       return n;
     }
-    if (!gasched::detail::yield_found_core_idle())
+    if (!yield_found_core_idle())
       break;  // the machine is busy: sleep and be woken
   }
   int n = real(epfd, events, maxevents, timeout);

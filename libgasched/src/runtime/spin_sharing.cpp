@@ -2,13 +2,18 @@
 
 #include <sched.h>
 
+#include <thread>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/detail/set_thread_name.hpp>
 #include <caf/policy/work_stealing.hpp>
 #include <caf/scheduler/coordinator.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/settings.hpp>
 
+#include "logging.hpp"
+#include "runtime/lazy_clock.hpp"
 #include "runtime/spin_wait.hpp"
 
 namespace gasched::detail {
@@ -37,11 +42,60 @@ bool spin_until_ready(caf::timespan window, const std::atomic<size_t>& ready) {
   return ready.load(std::memory_order_acquire) != 0;
 }
 
+namespace {
+
+bool io_actors_from(const caf::actor_system_config& cfg) {
+  auto value = caf::get_or(cfg, io_actors_key, caf::atom("idle"));
+  if (value == caf::atom("never"))
+    return false;
+  if (value != caf::atom("idle"))
+    log(log_level::warning, "{}={} is neither idle nor never: idle is used", io_actors_key,
+        caf::to_string(value));
+  return true;
+}
+
+} // namespace
+
 spin_sharing::coordinator_data::coordinator_data(caf::scheduler::abstract_coordinator* parent)
-  : spin(caf::get_or(parent->system().config(), thread_spin_key, default_thread_spin)) {
+  : spin(caf::get_or(parent->system().config(), thread_spin_key, default_thread_spin)),
+    io_actors(io_actors_from(parent->system().config())) {
 }
 
 namespace {
+
+// CAF's coordinator for the policy, with the lazy clock (lazy_clock.hpp).
+// CAF's own clock thread still starts and sleeps: nothing is ever queued
+// for it.
+class spin_coordinator final : public caf::scheduler::coordinator<spin_sharing> {
+public:
+  using super = caf::scheduler::coordinator<spin_sharing>;
+  using super::super;
+
+  lazy_clock& clock() noexcept override {
+    return clock_;
+  }
+
+protected:
+  void start() override {
+    timer_ = std::thread{[this] {
+      caf::detail::set_thread_name("gasched.clock");
+      system().thread_started();
+      clock_.run();
+      system().thread_terminates();
+    }};
+    super::start();
+  }
+
+  void stop() override {
+    super::stop();
+    clock_.stop();
+    timer_.join();
+  }
+
+private:
+  lazy_clock clock_;
+  std::thread timer_;
+};
 
 caf::actor_system::module* make_scheduler(caf::actor_system& sys) {
   using namespace caf::scheduler;
@@ -49,7 +103,7 @@ caf::actor_system::module* make_scheduler(caf::actor_system& sys) {
   set_io_spin(caf::get_or(cfg, io_spin_key, default_io_spin));
   auto policy = caf::get_or(cfg, "scheduler.policy", caf::atom("sharing"));
   if (policy == caf::atom("sharing"))
-    return new coordinator<spin_sharing>(sys);
+    return new spin_coordinator(sys);
   if (policy == caf::atom("testing"))
     return new test_coordinator(sys);
   return new coordinator<caf::policy::work_stealing>(sys);
@@ -70,7 +124,10 @@ void install_spin_wait(caf::actor_system_config& cfg) {
     .add<caf::timespan>("thread-spin",
                         "how long an idle CAF thread polls for work before it sleeps")
     .add<caf::timespan>("io-spin",
-                        "how long CAF's I/O thread polls its sockets before it sleeps");
+                        "how long CAF's I/O thread polls its sockets before it sleeps")
+    .add<caf::atom_value>("io-actors",
+                          "idle: actors the I/O thread wakes run on it while it is idle; "
+                          "never: always on CAF's threads");
 }
 
 } // namespace gasched::detail

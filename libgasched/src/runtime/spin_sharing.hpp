@@ -11,6 +11,9 @@
 // yields the core between polls, and stops at the first yield that let
 // another thread run: on a busy machine a woken thread goes before one that
 // kept polling, so there it sleeps at once.
+//
+// Actors that CAF's I/O thread makes runnable may run on that thread instead
+// (gasched.io-actors, io_actors.hpp).
 #pragma once
 
 #include <atomic>
@@ -24,6 +27,8 @@
 #include <caf/resumable.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 #include <caf/timespan.hpp>
+
+#include "runtime/io_actors.hpp"
 
 namespace gasched::detail {
 
@@ -42,6 +47,7 @@ public:
     std::mutex lock;
     std::condition_variable cv;
     caf::timespan spin;
+    bool io_actors;  // gasched.io-actors=idle
   };
 
   struct worker_data {
@@ -62,7 +68,16 @@ public:
 
   template <class Coordinator>
   void central_enqueue(Coordinator* self, caf::resumable* job) {
+    // CAF hands an actor that the I/O thread makes runnable to the
+    // coordinator: that thread may keep it.
+    if (d(self).io_actors && io_thread_takes(self, job, &to_workers<Coordinator>))
+      return;
     enqueue(self, job);
+  }
+
+  template <class Coordinator>
+  static void to_workers(caf::scheduler::abstract_coordinator* self, caf::resumable* job) {
+    spin_sharing{}.enqueue(static_cast<Coordinator*>(self), job);
   }
 
   template <class Worker>

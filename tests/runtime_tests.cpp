@@ -1,0 +1,95 @@
+// What init's runtime changes to CAF (libgasched/src/runtime): the timer
+// thread that is woken only for an entry due before the ones it waits for,
+// and actors that run on CAF's I/O thread.
+#include <string>
+
+#include "actor_support.hpp"
+
+namespace gasched::testing {
+
+namespace {
+
+// Heartbeats off: their ticks would wake the timer thread every 200 ms and
+// hide a timer that sleeps past a new, earlier entry.
+struct quiet_config : actor_config {
+  quiet_config() {
+    set("middleman.heartbeat-interval", caf::timespan{0});
+    set("middleman.connection-timeout", caf::timespan{0});
+  }
+};
+
+} // namespace
+
+TEST_CASE("CAF's timer delivers a delayed message due before the one it waits for, on time") {
+  quiet_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  self->delayed_send(self, std::chrono::seconds(30), int32_t{30});
+  // Each of these is due before the 30 s one; once the first has come, the
+  // timer thread sleeps for that one again when the second is set.
+  for (int32_t i = 1; i <= 2; ++i) {
+    self->delayed_send(self, std::chrono::milliseconds(20), i);
+    int32_t got = 0;
+    self->receive([&](int32_t x) { got = x; },
+                  caf::after(std::chrono::seconds(5)) >> [] {});
+    CHECK(got == i);
+  }
+}
+
+TEST_CASE("a request with a timeout that nobody answers fails with request_timeout") {
+  quiet_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  // Holds a request until it ends: the caller's timeout must fire.
+  auto silent = sys.spawn([](caf::event_based_actor* s) -> caf::behavior {
+    return {[=](int32_t) { return s->make_response_promise<int32_t>(); }};
+  });
+  // A long timeout set first, so that the short one is due before it.
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  auto asker = sys.spawn([=](caf::event_based_actor* s) {
+    s->request(silent, std::chrono::seconds(30), int32_t{0}).then([](int32_t) {});
+    s->request(silent, std::chrono::milliseconds(20), int32_t{1})
+      .then([](int32_t) {}, [=](caf::error& e) { s->send(me, e); });
+  });
+  caf::error err;
+  self->receive([&](caf::error& e) { err = std::move(e); },
+                caf::after(std::chrono::seconds(5)) >> [] {});
+  CHECK(err == caf::sec::request_timeout);
+  self->send_exit(asker, caf::exit_reason::user_shutdown);
+  self->send_exit(silent, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("an actor on CAF's I/O thread that calls connect gets an error naming the thread") {
+  // Two actor systems, each with its own I/O thread: a message from B's to
+  // A's makes A's probe runnable on A's I/O thread (gasched.io-actors=idle),
+  // where a blocking connect would wait for that very thread forever.
+  actor_config cfg_a;
+  caf::actor_system sys_a{cfg_a};
+  auto probe = sys_a.spawn([&sys_a](caf::event_based_actor*) -> caf::behavior {
+    return {[&sys_a](uint16_t port) -> std::string {
+      auto r = gasched::connect(sys_a, "127.0.0.1", port);
+      return r ? std::string{"connected"} : describe(r.error());
+    }};
+  });
+  auto port = gasched::publish(sys_a, probe, 0);
+  REQUIRE(port);
+  actor_config cfg_b;
+  caf::actor_system sys_b{cfg_b};
+  auto remote = gasched::connect(sys_b, "127.0.0.1", *port);
+  REQUIRE(remote);
+  caf::scoped_actor self{sys_b};
+  // The I/O thread hands its actors to CAF's threads when sockets are ready
+  // at that moment: then the probe connects; ask again.
+  std::string said;
+  for (int i = 0; i < 20 && said.find("I/O thread") == std::string::npos
+                  && said.find("request failed") == std::string::npos;
+       ++i)
+    self->request(*remote, std::chrono::seconds(5), *port)
+      .receive([&](std::string& s) { said = std::move(s); },
+               [&](caf::error& e) { said = "request failed: " + describe(e); });
+  CHECK(said.find("cannot connect to 127.0.0.1:" + std::to_string(*port)) != std::string::npos);
+  CHECK(said.find("I/O thread") != std::string::npos);
+  caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
+}
+
+} // namespace gasched::testing
