@@ -75,8 +75,11 @@ void lazy_clock::run() {
   while (!stopped_) {
     if (schedule_.empty())
       cv_.wait(guard);
-    else
-      cv_.wait_until(guard, schedule_.begin()->first);
+    else {
+      // A copy: the entry may be cancelled (and freed) while this waits.
+      auto until = schedule_.begin()->first;
+      cv_.wait_until(guard, until);
+    }
     auto t = now();
     while (!schedule_.empty() && schedule_.begin()->first <= t) {
       auto i = schedule_.begin();
