@@ -17,9 +17,9 @@ namespace gasched::detail {
 task_pool::task_pool(caf::local_actor* node, std::string node_name,
                      std::shared_ptr<const registry> reg, uint32_t max_workers,
                      uint32_t restarts, caf::timespan period)
-  : node_(node), registry_(std::move(reg)), max_workers_(max_workers), restarts_(restarts),
-    period_(period),
-    shared_(std::make_shared<worker_shared>(std::move(node_name), node->address())) {
+  : node_(node), max_workers_(max_workers), restarts_(restarts), period_(period),
+    shared_(std::make_shared<worker_shared>(std::move(node_name), node->address(),
+                                            std::move(reg))) {
 }
 
 size_t task_pool::workers() const {

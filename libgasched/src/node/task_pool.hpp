@@ -107,7 +107,6 @@ private:
   size_t slot_of(const caf::actor_addr& worker) const;  // workers_.size(): none
 
   caf::local_actor* node_;
-  std::shared_ptr<const registry> registry_;  // keeps task_job::fn valid
   uint32_t max_workers_;
   uint32_t restarts_;
   caf::timespan period_;

@@ -31,6 +31,7 @@
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 
+#include "gasched/registry.hpp"
 #include "node/outbox.hpp"
 #include "node/run_queue.hpp"
 #include "node/task_job.hpp"
@@ -39,12 +40,15 @@ namespace gasched::detail {
 
 /// What a node's workers and their threads share with the node.
 struct worker_shared {
-  worker_shared(std::string name, caf::actor_addr node)
-    : node_name(std::move(name)), outcomes(std::move(node)) {
+  worker_shared(std::string name, caf::actor_addr node, std::shared_ptr<const registry> reg)
+    : node_name(std::move(name)), outcomes(std::move(node)), functions(std::move(reg)) {
   }
 
   std::string node_name;  // changed only before the first worker exists
   outbox outcomes;
+  // Keeps task_job::fn valid for every thread that holds this: a blocking
+  // call's thread may outlive its node (left behind after a stop's grace).
+  std::shared_ptr<const registry> functions;
   run_queue jobs;  // waiting for a worker, and what each slot holds
   std::atomic<bool> stopping{false};
 
