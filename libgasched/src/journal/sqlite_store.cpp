@@ -58,6 +58,16 @@ void copy_blob(sqlite_stmt& s, int col, std::vector<char>& out) {
   out.assign(bytes, bytes + size);
 }
 
+// A task's end from columns first.. of `s`: node, outcome, value, error,
+// finished_at (the ends table and the task row give them in this order).
+void copy_end(sqlite_stmt& s, int first, kept_task& out) {
+  out.node = s.is_null(first) ? -1 : s.int64(first);
+  out.how = static_cast<outcome_kind>(s.int64(first + 1));
+  copy_blob(s, first + 2, out.value);
+  copy_blob(s, first + 3, out.error);
+  out.finished_at = s.int64(first + 4);
+}
+
 caf::error unknown(task_id id, bool finished_only) {
   return finished_only
            ? make_error(errc::unknown_task, "no result of task " + std::to_string(id)
@@ -106,11 +116,7 @@ caf::error sqlite_store::read_from_block(task_id id, bool finished_only, kept_ta
     return rc == SQLITE_DONE ? unknown(id, finished_only)
                              : db_.fail(rc, "cannot read task " + std::to_string(id));
   }
-  out.node = select_end_.is_null(0) ? -1 : select_end_.int64(0);
-  out.how = static_cast<outcome_kind>(select_end_.int64(1));
-  copy_blob(select_end_, 2, out.value);
-  copy_blob(select_end_, 3, out.error);
-  out.finished_at = select_end_.int64(4);
+  copy_end(select_end_, 0, out);
   select_end_.reset();
   return caf::none;
 }
@@ -132,11 +138,7 @@ caf::error sqlite_store::read(task_id id, bool finished_only, kept_task& out) {
   copy_blob(s, 1, out.args);
   out.priority = static_cast<int32_t>(s.int64(2));
   if (finished_only) {
-    out.node = s.is_null(3) ? -1 : s.int64(3);
-    out.how = static_cast<outcome_kind>(s.int64(4));
-    copy_blob(s, 5, out.value);
-    copy_blob(s, 6, out.error);
-    out.finished_at = s.int64(7);
+    copy_end(s, 3, out);
   }
   s.reset();
   return caf::none;
