@@ -156,6 +156,8 @@ void cluster::impl::connect_nodes_and_spawn() {
   so.client = caf::actor_cast<caf::actor>(actor);
   // Publishing, others change it: the scheduler says so (changed_atom).
   so.notify_client_of_changes = opts.listening();
+  // Serving, the scheduler's stats count what it served (cluster_serve.cpp).
+  so.notify_client_of_awaited = !opts.serve;
   so.max_workers = opts.slots;
   so.max_retries = opts.max_retries;
   so.retry_timeout = std::chrono::milliseconds(opts.retry_timeout_ms);

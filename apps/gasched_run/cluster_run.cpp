@@ -256,8 +256,10 @@ void finish_job(cluster_self self) {
       take_counts(run.rep, *s);
       if (run.feed)
         st.ctx->display.update(run_counts(self, s));
-      else  // serving: what the scheduler still holds is unfinished
+      else {  // serving: what the scheduler still holds is unfinished
+        take_served(run, *s);
         run.rep.total = run.rep.succeeded + run.rep.failed + s->pending + s->running;
+      }
     }
     run.rep.restarts = st.ctx->supervision.restarts();
     st.ctx->display.finish();

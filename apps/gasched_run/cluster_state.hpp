@@ -111,6 +111,9 @@ struct run_state {
   kill_demo kill = kill_demo::off;
   task_id max_id = 0;  ///< the highest id known (--journal)
   std::optional<task_id> cancel_after;  ///< an earlier run's ids after it, up to ours
+  /// --serve: the scheduler's succeeded and failed counts when serving
+  /// began (a resumed journal's counts go on from an earlier life).
+  std::optional<std::pair<uint64_t, uint64_t>> served_from;
   clock::time_point started;
 };
 
@@ -212,6 +215,7 @@ void await_owed(cluster_self self, task_id id);
 void start_serve(cluster_self self, serve_job* job);
 void serve_result(cluster_self self, const task_result& r);
 bool serve_look(cluster_self self, const std::optional<stats>& s);
+void take_served(run_state& run, const stats& s);
 void end_serve(cluster_self self);
 
 // -- the end of a job (cluster_run.cpp) ------------------------------------------------

@@ -43,7 +43,8 @@ out_json summary_json(const run_report& run, size_t malformed, bool serving = fa
   s["unfinished"] = run.unfinished();
   s["malformed_lines"] = malformed;
   s["requeued"] = run.requeued_known ? out_json(run.requeued) : out_json(nullptr);
-  s["by_node"] = nodes;
+  if (!serving)  // a server counts from its scheduler's stats, which keep no node's share
+    s["by_node"] = nodes;
   if (!run.killed_node.empty())
     s["killed"] = kill_json(run);
   add_cluster_summary(s, run);
