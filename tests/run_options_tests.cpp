@@ -101,6 +101,9 @@ TEST_CASE("every program maps usage errors to exit 2 and runtime failures to exi
     CHECK(exit_status({program, "--help"}, err, dir) == 0);
     CHECK(exit_status({program, "--tls", dir.file("no-certs")}, err, dir) == 1);
     CHECK(err.find("ca.pem") != std::string::npos);
+    // A value of gasched's own settings that CAF's type check lets through.
+    CHECK(exit_status({program, "--caf#gasched.io-actors=fast"}, err, dir) == 2);
+    CHECK(err.find("gasched.io-actors=fast: it takes idle or never") != std::string::npos);
   }
   auto run = std::string{GASCHED_RUN_PROGRAM};
   CHECK(exit_status({run, "--no-such-option"}, err, dir) == 2);
@@ -116,6 +119,8 @@ TEST_CASE("every program maps usage errors to exit 2 and runtime failures to exi
   CHECK(exit_status({run, "--help"}, err, dir) == 0);
   CHECK(exit_status({run, "--tls", dir.file("no-certs")}, err, dir) == 1);
   CHECK(err.find(dir.file("no-certs")) != std::string::npos);
+  CHECK(exit_status({run, "--caf#gasched.io-actors=fast"}, err, dir) == 2);
+  CHECK(err.find("gasched.io-actors=fast: it takes idle or never") != std::string::npos);
 }
 
 TEST_CASE("gasched-node refuses a bad worker restart intensity, naming the option and the "

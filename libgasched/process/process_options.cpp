@@ -1,5 +1,8 @@
 #include "process_options.hpp"
 
+#include "gasched/errc.hpp"
+#include "gasched/init.hpp"
+
 #include <vector>
 
 namespace gasched {
@@ -93,6 +96,8 @@ void check_caf_args(const process_settings& s) {
   caf::actor_system_config probe;
   if (auto err = configure(probe, plain))
     throw CLI::ValidationError("--caf#", "CAF does not accept it: " + probe.render(err));
+  if (auto err = check_settings(probe))
+    throw CLI::ValidationError("--caf#", describe(err));
 }
 
 void check_exposure(const process_settings& s, const std::string& option,

@@ -97,4 +97,8 @@ caf::error init(caf::actor_system_config& cfg, const heartbeat_options& heartbea
   return caf::none;
 }
 
+caf::error check_settings(const caf::actor_system_config& cfg) {
+  return detail::check_spin_wait(cfg);
+}
+
 } // namespace gasched

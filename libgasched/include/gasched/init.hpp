@@ -107,4 +107,11 @@ struct heartbeat_options {
 caf::error init(caf::actor_system_config& cfg, const heartbeat_options& heartbeats = {},
                 const tls_options& tls = {});
 
+/// Checks gasched's own settings in `cfg` once its command line (or
+/// caf-application.ini) is parsed: CAF checks their types, this their values.
+/// Error errc::invalid_argument naming the setting and what it takes
+/// (gasched.io-actors is idle or never). An actor system started with such a
+/// value logs a warning and uses the default.
+caf::error check_settings(const caf::actor_system_config& cfg);
+
 } // namespace gasched

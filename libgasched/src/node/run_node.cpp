@@ -273,6 +273,10 @@ int run_node(int argc, char** argv, const registry& reg,
     std::cerr << argv[0] << ": " << (ours ? describe(err) : cfg.render(err)) << "\n";
     return ours ? 1 : 2;
   }
+  if (auto err = check_settings(cfg)) {  // a --caf# value gasched does not take
+    std::cerr << argv[0] << ": --caf#: " << describe(err) << "\n";
+    return 2;
+  }
   if (exposed(cl))
     std::cerr << argv[0] << ": " << plain_text_warning(cl.host, strangers_can) << "\n";
   auto stop_signals = block_stop_signals();  // before the actor system's threads

@@ -12,6 +12,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/settings.hpp>
 
+#include "gasched/errc.hpp"
 #include "logging.hpp"
 #include "runtime/lazy_clock.hpp"
 #include "runtime/spin_wait.hpp"
@@ -40,6 +41,15 @@ bool spin_until_ready(caf::timespan window, const std::atomic<size_t>& ready) {
       break;
   } while (std::chrono::steady_clock::now() < until);
   return ready.load(std::memory_order_acquire) != 0;
+}
+
+caf::error check_spin_wait(const caf::actor_system_config& cfg) {
+  auto value = caf::get_or(cfg, io_actors_key, caf::atom("idle"));
+  if (value == caf::atom("idle") || value == caf::atom("never"))
+    return caf::none;
+  return make_error(errc::invalid_argument, std::string{io_actors_key} + "="
+                                              + caf::to_string(value)
+                                              + ": it takes idle or never");
 }
 
 namespace {

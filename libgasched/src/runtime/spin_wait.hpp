@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/error.hpp>
 #include <caf/timespan.hpp>
 
 namespace gasched::detail {
@@ -18,6 +19,9 @@ inline const caf::timespan default_io_spin = std::chrono::microseconds(0);
 /// (scheduler.policy "sharing"; other policies are CAF's own), and sets the
 /// I/O thread's spin from the config when the actor system starts.
 void install_spin_wait(caf::actor_system_config& cfg);
+
+/// Its settings' values (check_settings in init.hpp).
+caf::error check_spin_wait(const caf::actor_system_config& cfg);
 
 /// Yields the core; false when another thread ran meanwhile (the machine is
 /// busy, and spinning on stops helping: stop and sleep).
