@@ -54,14 +54,13 @@ caf::error check_spin_wait(const caf::actor_system_config& cfg) {
 
 namespace {
 
+// A value check_spin_wait refuses is warned of, and idle used.
 bool io_actors_from(const caf::actor_system_config& cfg) {
-  auto value = caf::get_or(cfg, io_actors_key, caf::atom("idle"));
-  if (value == caf::atom("never"))
-    return false;
-  if (value != caf::atom("idle"))
-    log(log_level::warning, "{}={} is neither idle nor never: idle is used", io_actors_key,
-        caf::to_string(value));
-  return true;
+  if (auto err = check_spin_wait(cfg)) {
+    log(log_level::warning, "{}: idle is used", describe(err));
+    return true;
+  }
+  return caf::get_or(cfg, io_actors_key, caf::atom("idle")) != caf::atom("never");
 }
 
 } // namespace
