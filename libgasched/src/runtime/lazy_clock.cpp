@@ -97,10 +97,8 @@ void lazy_clock::run() {
     due.clear();
     guard.lock();
   }
-  schedule_map dropped;
-  actor_lookup_.clear();
-  dropped.swap(schedule_);
   guard.unlock();
+  cancel_all();
 }
 
 void lazy_clock::stop() {
