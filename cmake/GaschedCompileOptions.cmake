@@ -20,3 +20,13 @@ function(gasched_cold_sources)
   set_property(SOURCE ${ARGN} APPEND PROPERTY COMPILE_OPTIONS
                $<$<CONFIG:Release,RelWithDebInfo,MinSizeRel>:-O1>)
 endfunction()
+
+# Test programs' own code (test cases, fixtures, helper processes) at -O0 in
+# every configuration: it spends its time waiting for processes and actors,
+# not computing, and at -O3 it was half of a cold build's compile time (the
+# CAF and Catch2 templates each test file instantiates; -O0 compiles a test
+# file 1.6x faster: 13 s against 21 s for actor_tests.cpp). What the tests
+# run, the library and the programs, keeps the build type's optimisation.
+add_library(gasched_test_compile_options INTERFACE)
+target_compile_options(gasched_test_compile_options INTERFACE
+                       $<$<CONFIG:Release,RelWithDebInfo,MinSizeRel>:-O0>)

@@ -62,10 +62,13 @@ void release(scheduler_self self, held_for_commit& held) {
     rp.deliver(caf::ok_atom::value);
   for (auto& [node, leases] : held.acks)
     self->send(node, ack_atom::value, std::move(leases));
-  auto results = std::move(held.results);
-  held = held_for_commit{};
-  for (auto& r : results)
+  held.batches.clear();
+  held.notes.clear();
+  held.acks.clear();
+  // Emptied, not freed: the next commit's results fit without growing it.
+  for (auto& r : held.results)
     deliver_now(self, std::move(r));
+  held.results.clear();
 }
 
 // A commit failed (a full disk, say): nothing is lost that was promised;
@@ -99,6 +102,10 @@ void succeeded(scheduler_self self) {
 // What waits for the next commit now waits for the one just started.
 void hand_over(held_for_commit& from, held_for_commit& to) {
   auto move_all = [](auto& src, auto& dst) {
+    if (dst.empty()) {
+      std::swap(src, dst);  // nothing moved one by one; both keep their capacity
+      return;
+    }
     dst.insert(dst.end(), std::make_move_iterator(src.begin()),
                std::make_move_iterator(src.end()));
     src.clear();
