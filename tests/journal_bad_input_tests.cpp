@@ -232,3 +232,47 @@ TEST_CASE_METHOD(bad_journal, "journal: a read-only folder or file is a clear er
     refused("cannot write it: Permission denied");
   }
 }
+
+TEST_CASE_METHOD(bad_journal,
+                 "journal: a pack of ends or of moves with damaged bytes is refused, naming it, "
+                 "and left as it is",
+                 "[journal][bad_input]") {
+  {
+    // 400 tasks in a block; 10 dispatched, 5 of them ended by a later commit.
+    journaled_core jc{ts.sys, path, core_limits{10, 0, 3}};
+    for (int32_t i = 1; i <= 400; ++i)
+      jc.enqueue(int_args(i));
+    jc.commit();
+    jc.add_node("a", 10);
+    auto d = jc.dispatch();
+    REQUIRE(d.size() == 10);
+    jc.commit();
+    for (size_t i = 0; i < 5; ++i)
+      REQUIRE(jc.core.complete(d[i].first, d[i].second, no_node, int_args(0), {}));
+    jc.commit();
+  }
+  SECTION("ends cut short") {
+    sql(path, "UPDATE end_packs SET ends = substr(ends, 1, length(ends) - 3)");
+    refused("the ends from 1 are damaged");
+  }
+  SECTION("an end outside its pack's range") {
+    sql(path, "UPDATE end_packs SET last_id = 2");
+    refused("the ends from 1 are damaged");
+  }
+  SECTION("an end's numbers overwritten") {
+    sql(path, "UPDATE end_packs SET ends = x'ffffffffffffffffffffff' || ends");
+    refused("the ends from 1 are damaged");
+  }
+  SECTION("moves cut short") {
+    sql(path, "UPDATE move_packs SET moves = substr(moves, 1, length(moves) - 1)");
+    refused("the moves of pack 1 are damaged");
+  }
+  SECTION("a move's flags out of range") {
+    sql(path, "UPDATE move_packs SET moves = x'01ff01' || moves");
+    refused("the moves of pack 1 are damaged");
+  }
+  SECTION("a move on a node without a name") {
+    sql(path, "UPDATE move_packs SET moves = x'060907'");  // task 6 running on node 7
+    refused("task 6 ran on node 7, which has no name");
+  }
+}

@@ -1,45 +1,51 @@
 // The journal's file: its options, its format, and opening it safely.
 //
-// Schema (format 4; SQLite's application_id marks the file as gasched's and
+// Schema (format 6; SQLite's application_id marks the file as gasched's and
 // user_version holds the format):
 //
 //   meta(one = 1, generation, next_id, front_seq, ticks, succeeded, failed,
 //        cancelled, requeued, quarantined)         one row: the scheduler
 //   functions(fn PRIMARY KEY, name UNIQUE)          interned function names
 //   nodes(node PRIMARY KEY, name UNIQUE)            interned node names
-//   tasks(id PRIMARY KEY, fn, args BLOB, priority,  one row per task, from its
-//         state, seq, node_failures,                acceptance to its pruning:
-//         node, outcome, value BLOB, error BLOB,    state 0 pending, 1 running,
-//         error_text, finished_at, epoch)           2 finished within the commit
-//                                                   that accepted it (outcome to
-//                                                   finished_at are set); while
-//                                                   running, node and epoch: its
-//                                                   lease, for adoption
-//   ends(id PRIMARY KEY, node, outcome, value BLOB, the end of a task accepted
-//        error BLOB, error_text, finished_at)       by an earlier commit
-//   notes(key PRIMARY KEY, value BLOB NOT NULL)     clients' notes (note_atom)
+//   tasks(id PRIMARY KEY, fn, args BLOB, priority,  one row per task accepted
+//         state, seq, node_failures,                by a commit that accepted
+//         node, outcome, value BLOB, error BLOB,    few: state 0 pending, 1
+//         error_text, finished_at, epoch)           running, 2 finished within
+//                                                   the commit that accepted it
+//                                                   (outcome to finished_at are
+//                                                   set); while running, node
+//                                                   and epoch: its lease, for
+//                                                   adoption
 //   blocks(first_id PRIMARY KEY, last_id,           the tasks a commit accepted,
 //          tasks BLOB)                              when it accepted many
 //                                                   (block_min_tasks), unfinished
 //                                                   when written: up to 1,024 a
 //                                                   row (task_block.hpp)
-//   moves(id PRIMARY KEY, state, seq,               a block's task dispatched or
-//         node_failures, node, epoch)               requeued by a later commit
-//                                                   (seq, node_failures: NULL
-//                                                   when unchanged)
+//   end_packs(first_id PRIMARY KEY, last_id,        the ends of tasks accepted by
+//             finished_at, ends BLOB)               an earlier commit, up to 1,024
+//                                                   a row, ids at most 4,096 apart
+//                                                   (change_pack.hpp)
+//   move_packs(seq PRIMARY KEY, moves BLOB)         a commit's dispatches and
+//                                                   requeues of block tasks; a
+//                                                   later pack's move of a task
+//                                                   replaces the earlier one
+//   notes(key PRIMARY KEY, value BLOB NOT NULL)     clients' notes (note_atom)
+//   ends(id PRIMARY KEY, node, outcome, ...)        format 5's rows of ends and
+//   moves(id PRIMARY KEY, state, seq, ...)          moves: read before any pack,
+//                                                   pruned, never written again
 //
-// A task is finished when its row has state 2 or it has a row in `ends`.
-// A commit that accepts many tasks (a batch) packs those not finished
-// within it into blocks: one row per 1,024 tasks rather than one each, the
-// largest share of the writer's time for a batch (measured); their later
-// changes go to `moves` and their ends to `ends`, as a row's do.
-// A task that comes and ends within one commit is one insert; one that ends
-// in a later commit is an insert when accepted and an append to `ends`
-// (ids end nearly in order) when it ends: measured, an append costs about
-// half of the update in place of format 2, which grew each row and split
-// its page. No index on finished_at: keeping one up to date cost a third of
-// the writer's time (measured); pruning, once a minute, scans the rows in
-// id order instead, where the oldest results are. Older formats are
+// A task is finished when its row has state 2 or its end is in a pack (or a
+// row of `ends`). A commit that accepts many tasks (a batch) packs those not
+// finished within it into blocks, one row per 1,024 tasks rather than one
+// each; a commit writes the ends and the moves it holds as packs too: a row
+// per task cost SQLite a statement step and a B-tree cell each, the largest
+// share of the writer's time after the blocks (measured, docs/benchmarks.md).
+// A move pack is deleted once every task in it moved again or ended; each
+// move is whole (it repeats what a requeue set), so that the last counts
+// alone. A task that comes and ends within one commit is one insert. No
+// index on finished_at: keeping one up to date cost a third of the writer's
+// time (measured); pruning, once a minute, scans the rows in id order
+// instead, where the oldest results are, and the packs. Older formats are
 // upgraded on opening (journal_upgrade.hpp).
 //
 // A pending task's place within its priority is `seq`: its id when it came
@@ -60,7 +66,7 @@
 namespace gasched::detail {
 
 constexpr int32_t journal_application_id = 0x47534a4e;  // "GSJN"
-constexpr int32_t journal_format = 5;
+constexpr int32_t journal_format = 6;
 
 /// Reads the meta row (within a transaction).
 caf::error read_meta(sqlite_db& db, journal_meta& meta);

@@ -54,10 +54,20 @@ CREATE TABLE moves(id INTEGER PRIMARY KEY, state INTEGER NOT NULL, seq INTEGER,
 PRAGMA user_version=5;
 )";
 
+// Format 6 packs the ends and the moves that one commit writes (change_pack.hpp);
+// the rows of `ends` and `moves` of format 5 stay as they are, and are read
+// before any pack.
+constexpr const char* format_5_to_6 = R"(
+CREATE TABLE end_packs(first_id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL, ends BLOB NOT NULL);
+CREATE TABLE move_packs(seq INTEGER PRIMARY KEY, moves BLOB NOT NULL);
+PRAGMA user_version=6;
+)";
+
 } // namespace
 
 caf::error upgrade_journal(sqlite_db& db, int64_t from) {
-  static_assert(journal_format == 5, "add the upgrade to the new format here");
+  static_assert(journal_format == 6, "add the upgrade to the new format here");
   if (from == 1)
     if (auto err = db.exec(format_1_to_2, "cannot upgrade it from journal format 1 to 2"))
       return err;
@@ -68,7 +78,10 @@ caf::error upgrade_journal(sqlite_db& db, int64_t from) {
     if (auto err = db.exec(format_3_to_4, "cannot upgrade it from journal format 3 to 4"))
       return err;
   if (from <= 4)
-    return db.exec(format_4_to_5, "cannot upgrade it from journal format 4 to 5");
+    if (auto err = db.exec(format_4_to_5, "cannot upgrade it from journal format 4 to 5"))
+      return err;
+  if (from <= 5)
+    return db.exec(format_5_to_6, "cannot upgrade it from journal format 5 to 6");
   return caf::none;
 }
 

@@ -53,9 +53,11 @@ void bind_task(sqlite_stmt& s, int b, const change_buffer& buf, const task_chang
   bind_lease(s, b + 8, c);
 }
 
-// id, node, outcome, value, error, error_text, finished_at.
-void bind_end(sqlite_stmt& s, int b, const change_buffer& buf, const task_change& c,
-              int64_t finished_at) {
+// A task that comes and ends within one commit: id, node, outcome, value,
+// error, error_text, finished_at, then fn, args, priority (state 2, seq its
+// id, no node failures).
+void bind_result(sqlite_stmt& s, int b, const change_buffer& buf, const task_change& c,
+                 int64_t finished_at) {
   s.bind(b + 1, static_cast<int64_t>(c.id));
   if (c.node >= 0)
     s.bind(b + 2, c.node);
@@ -69,28 +71,14 @@ void bind_end(sqlite_stmt& s, int b, const change_buffer& buf, const task_change
   else
     s.bind_null(b + 6);
   s.bind(b + 7, finished_at);
-}
-
-// A task that comes and ends within one commit: its end, then fn, args,
-// priority (state 2, seq its id, no node failures).
-void bind_result(sqlite_stmt& s, int b, const change_buffer& buf, const task_change& c,
-                 int64_t finished_at) {
-  bind_end(s, b, buf, c, finished_at);
   s.bind(b + 8, int64_t{c.fn});
   bind_bytes(s, b + 9, buf, c.args);
   s.bind(b + 10, int64_t{c.priority}).bind(b + 11, int64_t{2});
   s.bind(b + 12, static_cast<int64_t>(c.id)).bind(b + 13, int64_t{0});
 }
 
-// A block's task changed by a later commit: id, state, seq, node_failures
-// (NULL unless requeued: unchanged), node, epoch.
-void bind_move(sqlite_stmt& s, int b, const task_change& c) {
-  s.bind(b + 1, static_cast<int64_t>(c.id)).bind(b + 2, static_cast<int64_t>(c.state));
-  if (c.requeued)
-    s.bind(b + 3, c.seq).bind(b + 4, int64_t{c.node_failures});
-  else
-    s.bind_null(b + 3).bind_null(b + 4);
-  bind_lease(s, b + 5, c);
+bool by_id(const task_change* a, const task_change* b) {
+  return a->id < b->id;
 }
 
 } // namespace
@@ -125,6 +113,13 @@ caf::error journal_writer::prepare(sqlite_db& db) {
                      "ORDER BY first_id DESC LIMIT 1"},
     {&update_block_, "UPDATE blocks SET tasks=?2 WHERE first_id=?1"},
     {&delete_block_, "DELETE FROM blocks WHERE first_id=?1"},
+    {&insert_end_pack_, "INSERT INTO end_packs(first_id, last_id, finished_at, ends) "
+                        "VALUES(?1, ?2, ?3, ?4)"},
+    {&select_old_end_packs_, "SELECT first_id, last_id, ends FROM end_packs "
+                             "WHERE finished_at < ?1"},
+    {&delete_end_pack_, "DELETE FROM end_packs WHERE first_id=?1"},
+    {&insert_move_pack_, "INSERT INTO move_packs(seq, moves) VALUES(?1, ?2)"},
+    {&delete_move_pack_, "DELETE FROM move_packs WHERE seq=?1"},
   };
   for (auto& [stmt, sql] : all)
     if (auto err = stmt->prepare(db, sql))
@@ -132,19 +127,6 @@ caf::error journal_writer::prepare(sqlite_db& db) {
   if (auto err = insert_tasks_.prepare(db, "INSERT OR REPLACE INTO tasks(id, fn, args, "
                                            "priority, state, seq, node_failures, node, epoch)",
                                        9))
-    return err;
-  // A task already in the file: its end is appended to `ends`.
-  if (auto err = insert_ends_.prepare(db, "INSERT OR REPLACE INTO ends(id, node, outcome, "
-                                          "value, error, error_text, finished_at)", 7))
-    return err;
-  // A block's task dispatched or requeued: what changed, over what was.
-  if (auto err = insert_moves_.prepare(db, "INSERT INTO moves(id, state, seq, node_failures, "
-                                           "node, epoch)", 6,
-                                       " ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
-                                       "seq=COALESCE(excluded.seq, seq), "
-                                       "node_failures=COALESCE(excluded.node_failures, "
-                                       "node_failures), node=excluded.node, "
-                                       "epoch=excluded.epoch"))
     return err;
   // A task that comes and ends within one commit: its one row, finished.
   if (auto err = insert_results_.prepare(db, "INSERT OR REPLACE INTO tasks(id, node, outcome, "
@@ -158,7 +140,52 @@ caf::error journal_writer::prepare(sqlite_db& db) {
   int rc;
   while ((rc = ranges.step()) == SQLITE_ROW)
     blocks_.emplace_back(ranges.int64(0), ranges.int64(1));
-  return rc == SQLITE_DONE ? caf::none : db.fail(rc, "cannot read it");
+  if (rc != SQLITE_DONE)
+    return db.fail(rc, "cannot read it");
+  sqlite_stmt legacy;
+  if (auto err = legacy.prepare(db, "SELECT EXISTS(SELECT 1 FROM moves)"))
+    return err;
+  if ((rc = legacy.step()) != SQLITE_ROW)
+    return db.fail(rc, "cannot read it");
+  legacy_moves_ = legacy.int64(0) != 0;
+  return read_move_packs();
+}
+
+// Which pack holds each block task's last move: the packs in the order
+// written, a later move replacing an earlier one. (Resume checked them.)
+caf::error journal_writer::read_move_packs() {
+  last_moves_.clear();
+  live_.clear();
+  next_pack_ = 1;
+  sqlite_stmt packs;
+  if (auto err = packs.prepare(*db_, "SELECT seq, moves FROM move_packs ORDER BY seq"))
+    return err;
+  std::vector<int64_t> seen;
+  int rc;
+  while ((rc = packs.step()) == SQLITE_ROW) {
+    auto seq = packs.int64(0);
+    seen.push_back(seq);
+    auto [data, size] = packs.blob(1);
+    move_pack_reader in{data, size};
+    packed_move m;
+    while (in.next(m)) {
+      auto [it, added] = last_moves_.emplace(m.id, last_move{seq, m});
+      if (!added) {
+        auto old = std::exchange(it->second, last_move{seq, m}).pack;
+        if (--live_[old] == 0)
+          live_.erase(old);
+      }
+      ++live_[seq];
+    }
+    next_pack_ = seq + 1;
+  }
+  // Packs whose every move a later one replaced (resume requeues running
+  // tasks in a pack of its own) go with the next commit.
+  dead_packs_.clear();
+  for (auto seq : seen)
+    if (live_.count(seq) == 0)
+      dead_packs_.push_back(seq);
+  return rc == SQLITE_DONE ? caf::none : db_->fail(rc, "cannot read it");
 }
 
 caf::error journal_writer::write(const commit_batch& batch, size_t& pruned) {
@@ -168,6 +195,8 @@ caf::error journal_writer::write(const commit_batch& batch, size_t& pruned) {
                               [&] { return write_all(batch, pruned); });
   if (err)
     blocks_.resize(blocks);  // none of them was written
+  else
+    settle();
   return err;
 }
 
@@ -230,28 +259,29 @@ caf::error journal_writer::write_all(const commit_batch& batch, size_t& pruned) 
   auto& buf = batch.changes;
   auto at = batch.finished_at;
   auto task = [&](sqlite_stmt& s, int b, const task_change& c) { bind_task(s, b, buf, c); };
-  auto end = [&](sqlite_stmt& s, int b, const task_change& c) { bind_end(s, b, buf, c, at); };
   auto result = [&](sqlite_stmt& s, int b, const task_change& c) {
     bind_result(s, b, buf, c, at);
   };
-  auto move = [&](sqlite_stmt& s, int b, const task_change& c) { bind_move(s, b, c); };
   insert_tasks_.clear();
-  insert_ends_.clear();
   insert_results_.clear();
-  insert_moves_.clear();
   block_.clear();
+  ends_.clear();
+  moves_.clear();
+  written_.clear();
   size_t accepted = 0;  // new and unfinished
   for (auto& c : buf.changes())
     accepted += c.is_new && c.state != task_state::finished ? 1 : 0;
   auto pack = accepted >= block_min_tasks;
   for (auto& c : buf.changes()) {
     caf::error err;
-    if (c.state == task_state::finished)
-      err = c.is_new ? insert_results_.add(*db_, c, result) : insert_ends_.add(*db_, c, end);
+    if (c.state == task_state::finished && c.is_new)
+      err = insert_results_.add(*db_, c, result);
+    else if (c.state == task_state::finished)
+      ends_.push_back(&c);
     else if (c.is_new)
       err = pack ? add_to_block(buf, c) : insert_tasks_.add(*db_, c, task);
     else if (in_block(c.id))
-      err = insert_moves_.add(*db_, c, move);
+      moves_.push_back(&c);
     else
       err = update_task(c);
     if (err)
@@ -259,13 +289,15 @@ caf::error journal_writer::write_all(const commit_batch& batch, size_t& pruned) 
   }
   if (auto err = write_block())
     return err;
-  if (auto err = insert_moves_.flush(*db_, move))
-    return err;
   if (auto err = insert_tasks_.flush(*db_, task))
     return err;
-  if (auto err = insert_ends_.flush(*db_, end))
-    return err;
   if (auto err = insert_results_.flush(*db_, result))
+    return err;
+  if (auto err = write_end_packs(buf, at))
+    return err;
+  if (auto err = write_move_pack())
+    return err;
+  if (auto err = drop_dead_move_packs())
     return err;
   bind_meta(write_meta_, batch.meta);
   if (auto err = write_meta_.run(*db_, "cannot write it"))
@@ -279,7 +311,127 @@ caf::error journal_writer::write_all(const commit_batch& batch, size_t& pruned) 
   return prune_ends(batch.prune_before, pruned);
 }
 
-// The ends that are old enough, and their tasks' rows.
+// The ends of tasks accepted by earlier commits, in packs of ids close
+// together: await finds one among a few packs (sqlite_store::read_end).
+caf::error journal_writer::write_end_packs(const change_buffer& buf, int64_t finished_at) {
+  // Mostly in order already: nodes end their tasks nearly as dispatched.
+  if (!std::is_sorted(ends_.begin(), ends_.end(), by_id))
+    std::sort(ends_.begin(), ends_.end(), by_id);
+  auto flush = [&] {
+    if (end_pack_.size() == 0)
+      return caf::error{};
+    auto& bytes = end_pack_.bytes();
+    insert_end_pack_.bind(1, end_pack_.first_id()).bind(2, end_pack_.last_id());
+    insert_end_pack_.bind(3, finished_at).bind_blob(4, bytes.data(), bytes.size());
+    auto err = insert_end_pack_.run(*db_, "cannot write it");
+    end_pack_.clear();
+    return err;
+  };
+  end_pack_.clear();
+  for (auto c : ends_) {
+    auto id = static_cast<int64_t>(c->id);
+    if (!end_pack_.fits(id))
+      if (auto err = flush())
+        return err;
+    packed_end e;
+    e.id = id;
+    e.node = c->node;
+    e.how = static_cast<uint8_t>(c->how);
+    e.value = buf.bytes(c->value);
+    e.value_size = c->value.size;
+    e.error = buf.bytes(c->error);
+    e.error_size = c->error.size;
+    end_pack_.add(e);
+  }
+  return flush();
+}
+
+// The moves of block tasks, one pack per commit.
+caf::error journal_writer::write_move_pack() {
+  if (moves_.empty())
+    return caf::none;
+  if (!std::is_sorted(moves_.begin(), moves_.end(), by_id))
+    std::sort(moves_.begin(), moves_.end(), by_id);
+  move_pack_.clear();
+  written_.clear();
+  for (auto c : moves_) {
+    auto running = c->state == task_state::running;
+    packed_move m;
+    m.id = static_cast<int64_t>(c->id);
+    m.state = running ? 1 : 0;
+    m.has_seq = m.has_node_failures = c->requeued;
+    m.seq = c->seq;
+    m.node_failures = c->node_failures;
+    if (auto it = last_moves_.find(m.id); !c->requeued && it != last_moves_.end()) {
+      auto& before = it->second.move;  // what an earlier requeue set
+      m.has_seq = before.has_seq;
+      m.seq = before.seq;
+      m.has_node_failures = before.has_node_failures;
+      m.node_failures = before.node_failures;
+    }
+    m.node = running ? c->node : -1;  // a running task's lease, for adoption
+    m.epoch = running ? int64_t{c->epoch} : -1;
+    move_pack_.add(m);
+    written_.push_back(m);
+  }
+  auto& bytes = move_pack_.bytes();
+  return insert_move_pack_.bind(1, next_pack_)
+    .bind_blob(2, bytes.data(), bytes.size())
+    .run(*db_, "cannot write it");
+}
+
+// The packs whose every move this commit replaced or ended.
+caf::error journal_writer::drop_dead_move_packs() {
+  for (auto seq : dead_packs_)
+    if (auto err = delete_move_pack_.bind(1, seq).run(*db_, "cannot write it"))
+      return err;
+  leaving_.clear();
+  for (auto* list : {&ends_, &moves_})
+    for (auto c : *list)
+      if (auto it = last_moves_.find(static_cast<int64_t>(c->id)); it != last_moves_.end())
+        leaving_.push_back(it->second.pack);
+  std::sort(leaving_.begin(), leaving_.end());
+  for (size_t i = 0; i < leaving_.size();) {
+    auto seq = leaving_[i];
+    auto j = i;
+    while (j < leaving_.size() && leaving_[j] == seq)
+      ++j;
+    if (auto live = live_.find(seq); live != live_.end() && live->second == j - i)
+      if (auto err = delete_move_pack_.bind(1, seq).run(*db_, "cannot write it"))
+        return err;
+    i = j;
+  }
+  return caf::none;
+}
+
+// The commit is written: its moves count, and those it replaced or ended no
+// longer do.
+void journal_writer::settle() {
+  dead_packs_.clear();
+  auto leave = [&](int64_t id) {
+    auto it = last_moves_.find(id);
+    if (it == last_moves_.end())
+      return it;
+    if (auto live = live_.find(it->second.pack); live != live_.end() && --live->second == 0)
+      live_.erase(live);
+    return it;
+  };
+  for (auto c : ends_)
+    if (auto it = leave(static_cast<int64_t>(c->id)); it != last_moves_.end())
+      last_moves_.erase(it);
+  if (written_.empty())
+    return;
+  for (auto& m : written_) {
+    leave(m.id);
+    last_moves_[m.id] = last_move{next_pack_, m};
+  }
+  live_[next_pack_] = static_cast<uint32_t>(written_.size());
+  ++next_pack_;
+  written_.clear();
+}
+
+// The ends that are old enough (rows of format 5, then packs), and their
+// tasks' rows.
 caf::error journal_writer::prune_ends(int64_t before, size_t& pruned) {
   old_ids_.clear();
   select_old_ends_.bind(1, before).bind(2, journal_store::prune_limit);
@@ -291,17 +443,67 @@ caf::error journal_writer::prune_ends(int64_t before, size_t& pruned) {
     return db_->fail(rc, "cannot prune old results");
   std::vector<int64_t> in_blocks;
   for (auto id : old_ids_) {
-    if (auto err = delete_task_.bind(1, id).run(*db_, "cannot prune old results"))
+    if (auto err = prune_task(id, in_blocks))
       return err;
-    if (sqlite3_changes(db_->get()) == 0)
-      in_blocks.push_back(id);  // no row of its own: in a block
     if (auto err = delete_end_.bind(1, id).run(*db_, "cannot prune old results"))
-      return err;
-    if (auto err = delete_move_.bind(1, id).run(*db_, "cannot prune old results"))
       return err;
   }
   pruned += old_ids_.size();
+  if (pruned < static_cast<size_t>(journal_store::prune_limit))
+    if (auto err = prune_end_packs(before, pruned, in_blocks))
+      return err;
   return prune_blocks(in_blocks);
+}
+
+// Whole packs of old ends, until prune_limit results went.
+caf::error journal_writer::prune_end_packs(int64_t before, size_t& pruned,
+                                           std::vector<int64_t>& in_blocks) {
+  old_ids_.clear();
+  std::vector<int64_t> packs;
+  select_old_end_packs_.bind(1, before);
+  int rc = SQLITE_DONE;
+  while (pruned + old_ids_.size() < static_cast<size_t>(journal_store::prune_limit)
+         && (rc = select_old_end_packs_.step()) == SQLITE_ROW) {
+    auto first = select_old_end_packs_.int64(0);
+    auto last = select_old_end_packs_.int64(1);
+    auto [data, size] = select_old_end_packs_.blob(2);
+    end_pack_reader in{data, size};
+    packed_end e;
+    auto outside = false;
+    while (in.next(e) && !(outside = e.id < first || e.id > last))
+      old_ids_.push_back(e.id);
+    if (in.damaged() || outside) {
+      select_old_end_packs_.reset();
+      return make_error(errc::journal_error, "journal " + db_->path() + ": the file is "
+                                               "corrupt (the ends from "
+                                               + std::to_string(first) + " are damaged)");
+    }
+    packs.push_back(first);
+    rc = SQLITE_DONE;  // this row is read; a stop here is no error
+  }
+  select_old_end_packs_.reset();
+  if (rc != SQLITE_DONE)
+    return db_->fail(rc, "cannot prune old results");
+  for (auto id : old_ids_)
+    if (auto err = prune_task(id, in_blocks))
+      return err;
+  for (auto first : packs)
+    if (auto err = delete_end_pack_.bind(1, first).run(*db_, "cannot prune old results"))
+      return err;
+  pruned += old_ids_.size();
+  return caf::none;
+}
+
+// A pruned task's row, or its place in a block (`in_blocks`), and a move
+// row of format 5. (Its moves in packs stopped counting when it ended.)
+caf::error journal_writer::prune_task(int64_t id, std::vector<int64_t>& in_blocks) {
+  if (auto err = delete_task_.bind(1, id).run(*db_, "cannot prune old results"))
+    return err;
+  if (sqlite3_changes(db_->get()) == 0)
+    in_blocks.push_back(id);  // no row of its own: in a block
+  if (legacy_moves_)
+    return delete_move_.bind(1, id).run(*db_, "cannot prune old results");
+  return caf::none;
 }
 
 // The pruned tasks `ids` out of their blocks: each block written again

@@ -5,12 +5,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <caf/error.hpp>
 
 #include "journal/change_buffer.hpp"
+#include "journal/change_pack.hpp"
 #include "journal/journal_file.hpp"
 #include "journal/journal_store.hpp"
 #include "journal/resume.hpp"
@@ -86,21 +88,52 @@ private:
   caf::error add_to_block(const change_buffer& buf, const task_change& c);
   caf::error write_block();
   bool in_block(task_id id) const;
+  caf::error write_end_packs(const change_buffer& buf, int64_t finished_at);
+  caf::error write_move_pack();
+  caf::error drop_dead_move_packs();
+  void settle();
+  caf::error read_move_packs();
   caf::error prune_ends(int64_t before, size_t& pruned);
+  caf::error prune_end_packs(int64_t before, size_t& pruned, std::vector<int64_t>& in_blocks);
+  caf::error prune_task(int64_t id, std::vector<int64_t>& in_blocks);
   caf::error prune_blocks(std::vector<int64_t>& ids);
 
   sqlite_db* db_ = nullptr;
-  batched_insert insert_tasks_, insert_ends_, insert_results_, insert_moves_;
+  batched_insert insert_tasks_, insert_results_;
   sqlite_stmt update_task_;
   sqlite_stmt insert_function_, insert_node_, write_note_, write_meta_, prune_;
   sqlite_stmt select_old_ends_, delete_task_, delete_end_, delete_move_;
   sqlite_stmt insert_block_, select_block_, update_block_, delete_block_;
+  sqlite_stmt insert_end_pack_, select_old_end_packs_, delete_end_pack_;
+  sqlite_stmt insert_move_pack_, delete_move_pack_;
   std::vector<int64_t> old_ids_;  // prune_ends's, kept for its capacity
   block_writer block_;
   // (first_id, last_id) of every block written, in order: a change of a
-  // task in one goes to `moves`. (A block pruned away keeps its range: none
-  // of its tasks changes again.)
+  // task in one goes to a move pack. (A block pruned away keeps its range:
+  // none of its tasks changes again.)
   std::vector<std::pair<int64_t, int64_t>> blocks_;
+  // The commit's ends of tasks accepted earlier, and its moves of block
+  // tasks, in ascending ids.
+  std::vector<const task_change*> ends_, moves_;
+  end_pack_writer end_pack_;
+  move_pack_writer move_pack_;
+  // A move pack is deleted with the last of its moves that still counts:
+  // every task in it moved again or ended. Each move is whole (what a
+  // requeue set is written again with each later move), so that the last
+  // one alone counts. Which pack holds each block task's last move, that
+  // move, and how many such moves each pack holds; all change only once a
+  // commit is written (settle), for a failed one is written again.
+  struct last_move {
+    int64_t pack = 0;
+    packed_move move;
+  };
+  std::unordered_map<int64_t, last_move> last_moves_;  // by task id
+  std::unordered_map<int64_t, uint32_t> live_;         // pack seq -> moves that count
+  std::vector<packed_move> written_;                   // this commit's moves
+  std::vector<int64_t> leaving_;  // the packs this commit's tasks leave, one per task
+  std::vector<int64_t> dead_packs_;  // found dead on opening: deleted by the next commit
+  int64_t next_pack_ = 1;         // the seq of this commit's move pack
+  bool legacy_moves_ = false;     // rows of `moves` (format 5) are left to prune
 };
 
 } // namespace gasched::detail

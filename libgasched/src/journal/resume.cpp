@@ -9,6 +9,7 @@
 
 #include "gasched/errc.hpp"
 #include "journal/blob.hpp"
+#include "journal/change_pack.hpp"
 #include "journal/journal_file.hpp"
 #include "journal/task_block.hpp"
 
@@ -62,12 +63,6 @@ struct read_task {
   int64_t node = -1, epoch = -1;  // -1: none kept
 };
 
-// What `moves` holds for a block's task; -1 where NULL.
-struct move_row {
-  int64_t state = 0, seq = -1, node_failures = -1, node = -1, epoch = -1;
-  bool has_seq = false, has_node_failures = false;
-};
-
 // Where resume found a task: its row, or a block (its changes go to `moves`).
 struct found_at {
   bool in_block = false;
@@ -99,6 +94,7 @@ private:
     return std::binary_search(ends_.begin(), ends_.end(), id);
   }
 
+  // The rows of `ends` (format 5), then the packs.
   caf::error read_ends() {
     sqlite_stmt stmt;
     if (auto err = stmt.prepare(db_, "SELECT id FROM ends ORDER BY id"))
@@ -106,9 +102,34 @@ private:
     int rc;
     while ((rc = stmt.step()) == SQLITE_ROW)
       ends_.push_back(stmt.int64(0));
+    if (rc != SQLITE_DONE)
+      return db_.fail(rc, "cannot read it");
+    sqlite_stmt packs;
+    if (auto err = packs.prepare(db_, "SELECT first_id, last_id, ends FROM end_packs "
+                                      "ORDER BY first_id"))
+      return err;
+    auto sorted = true;
+    while ((rc = packs.step()) == SQLITE_ROW) {
+      auto first = packs.int64(0);
+      auto last = packs.int64(1);
+      auto [data, size] = packs.blob(2);
+      end_pack_reader in{data, size};
+      packed_end e;
+      auto outside = false;
+      while (in.next(e) && !(outside = e.id < first || e.id > last)) {
+        sorted = sorted && (ends_.empty() || ends_.back() < e.id);
+        ends_.push_back(e.id);
+      }
+      if (in.damaged() || outside)
+        return corrupt(db_, "the ends from " + std::to_string(first) + " are damaged");
+    }
+    if (!sorted)
+      std::sort(ends_.begin(), ends_.end());
     return rc == SQLITE_DONE ? caf::none : db_.fail(rc, "cannot read it");
   }
 
+  // The rows of `moves` (format 5), then the packs in the order written: a
+  // later move of a task replaces an earlier one.
   caf::error read_moves() {
     sqlite_stmt stmt;
     if (auto err = stmt.prepare(db_, "SELECT id, state, seq, node_failures, node, epoch "
@@ -116,7 +137,7 @@ private:
       return err;
     int rc;
     while ((rc = stmt.step()) == SQLITE_ROW) {
-      move_row m;
+      packed_move m;
       m.state = stmt.int64(1);
       m.has_seq = !stmt.is_null(2);
       m.seq = stmt.int64(2);
@@ -124,7 +145,34 @@ private:
       m.node_failures = stmt.int64(3);
       m.node = stmt.is_null(4) ? -1 : stmt.int64(4);
       m.epoch = stmt.is_null(5) ? -1 : stmt.int64(5);
-      moves_.emplace(stmt.int64(0), m);
+      moves_[stmt.int64(0)] = m;
+    }
+    if (rc != SQLITE_DONE)
+      return db_.fail(rc, "cannot read it");
+    sqlite_stmt packs;
+    if (auto err = packs.prepare(db_, "SELECT seq, moves FROM move_packs ORDER BY seq"))
+      return err;
+    while ((rc = packs.step()) == SQLITE_ROW) {
+      auto [data, size] = packs.blob(1);
+      move_pack_reader in{data, size};
+      packed_move m;
+      while (in.next(m)) {
+        // A move leaves what it does not set (seq, node_failures) as the
+        // one before it, as a row of format 5 did.
+        auto& kept = moves_[m.id];
+        if (!m.has_seq && kept.has_seq) {
+          m.has_seq = true;
+          m.seq = kept.seq;
+        }
+        if (!m.has_node_failures && kept.has_node_failures) {
+          m.has_node_failures = true;
+          m.node_failures = kept.node_failures;
+        }
+        kept = m;
+      }
+      if (in.damaged())
+        return corrupt(db_, "the moves of pack " + std::to_string(packs.int64(0))
+                              + " are damaged");
     }
     return rc == SQLITE_DONE ? caf::none : db_.fail(rc, "cannot read it");
   }
@@ -244,7 +292,7 @@ private:
   std::vector<size_t>& running_;
   std::vector<found_at>& where_;
   std::vector<int64_t> ends_;                      // ids, in order
-  std::unordered_map<int64_t, move_row> moves_;  // by id
+  std::unordered_map<int64_t, packed_move> moves_;  // by id
 };
 
 // The running tasks go back to the front, in id order: the newest first, so
@@ -255,32 +303,47 @@ caf::error requeue_running(sqlite_db& db, journal_meta& meta,
                            const std::vector<restored_task>& tasks,
                            std::vector<int64_t>& seqs, std::vector<size_t>& running,
                            const std::vector<found_at>& where) {
-  sqlite_stmt row, move;
+  sqlite_stmt row;
   if (auto err = row.prepare(db, "UPDATE tasks SET state=0, seq=?2 WHERE id=?1"))
-    return err;
-  if (auto err = move.prepare(db, "INSERT INTO moves(id, state, seq, node_failures, node, "
-                                  "epoch) VALUES(?1, 0, ?2, NULL, ?3, ?4) "
-                                  "ON CONFLICT(id) DO UPDATE SET state=0, seq=?2"))
     return err;
   std::sort(running.begin(), running.end(),
             [&](size_t a, size_t b) { return tasks[a].id > tasks[b].id; });
+  std::vector<packed_move> moves;  // of block tasks, one pack
   for (auto i : running) {
     seqs[i] = meta.front_seq--;
     auto& w = where[i];
-    auto& stmt = w.in_block ? move : row;
-    stmt.bind(1, static_cast<int64_t>(tasks[i].id)).bind(2, seqs[i]);
-    if (w.in_block) {
-      if (w.node >= 0)
-        stmt.bind(3, w.node);
-      if (w.epoch >= 0)
-        stmt.bind(4, w.epoch);
-    }
-    if (auto err = stmt.run(db, "cannot write it"))
-      return err;
     ++meta.count.ticks;
     ++meta.count.requeued;
+    if (w.in_block) {
+      // Pending, in front, still waiting for its node's claim.
+      packed_move m;
+      m.id = static_cast<int64_t>(tasks[i].id);
+      m.has_seq = m.has_node_failures = true;
+      m.seq = seqs[i];
+      m.node_failures = tasks[i].node_failures;
+      m.node = w.node;
+      m.epoch = w.epoch;
+      moves.push_back(m);
+      continue;
+    }
+    if (auto err = row.bind(1, static_cast<int64_t>(tasks[i].id))
+                     .bind(2, seqs[i])
+                     .run(db, "cannot write it"))
+      return err;
   }
-  return caf::none;
+  if (moves.empty())
+    return caf::none;
+  std::reverse(moves.begin(), moves.end());  // ascending ids
+  move_pack_writer pack;
+  for (auto& m : moves)
+    pack.add(m);
+  sqlite_stmt insert;
+  if (auto err = insert.prepare(db, "INSERT INTO move_packs(seq, moves) "
+                                    "VALUES((SELECT COALESCE(MAX(seq), 0) + 1 "
+                                    "FROM move_packs), ?1)"))
+    return err;
+  return insert.bind_blob(1, pack.bytes().data(), pack.bytes().size())
+    .run(db, "cannot write it");
 }
 
 // Pending order: priority (highest first), then seq.

@@ -27,15 +27,6 @@ caf::error sqlite_store::resume(caf::actor_system& sys, journal_meta& meta,
   // After resuming: it gives a journal of an earlier version its notes table.
   if (auto err = writer_.prepare(db_))
     return err;
-  // Finished: its row has state 2 (the end columns set), or it has an end in
-  // `ends` (its row's end columns are null).
-  if (auto err = select_result_.prepare(
-        db_, "SELECT t.fn, t.args, t.priority, COALESCE(e.node, t.node), "
-             "COALESCE(e.outcome, t.outcome), COALESCE(e.value, t.value), "
-             "COALESCE(e.error, t.error), COALESCE(e.finished_at, t.finished_at) "
-             "FROM tasks t LEFT JOIN ends e ON e.id = t.id "
-             "WHERE t.id=?1 AND (t.state=2 OR e.id IS NOT NULL)"))
-    return err;
   if (auto err = select_block_.prepare(db_, "SELECT first_id, last_id, tasks FROM blocks "
                                             "WHERE first_id <= ?1 ORDER BY first_id DESC "
                                             "LIMIT 1"))
@@ -43,7 +34,16 @@ caf::error sqlite_store::resume(caf::actor_system& sys, journal_meta& meta,
   if (auto err = select_end_.prepare(db_, "SELECT node, outcome, value, error, finished_at "
                                           "FROM ends WHERE id=?1"))
     return err;
-  return select_task_.prepare(db_, "SELECT fn, args, priority FROM tasks WHERE id=?1");
+  // The packs that may hold the end of ?1: none starts more than max_span
+  // ids before it.
+  if (auto err = select_end_packs_.prepare(db_, "SELECT first_id, last_id, finished_at, ends "
+                                                "FROM end_packs WHERE first_id <= ?1 AND "
+                                                "first_id >= ?2 ORDER BY first_id DESC"))
+    return err;
+  // Finished within the commit that accepted it: state 2, the end columns
+  // set. Else its end is in `ends` or a pack.
+  return select_task_.prepare(db_, "SELECT fn, args, priority, state, node, outcome, value, "
+                                   "error, finished_at FROM tasks WHERE id=?1");
 }
 
 caf::error sqlite_store::write(const commit_batch& batch, size_t& pruned) {
@@ -107,22 +107,55 @@ caf::error sqlite_store::read_from_block(task_id id, bool finished_only, kept_ta
   out.fn = t.fn;
   out.args.assign(t.args, t.args + t.args_size);
   out.priority = t.priority;
-  if (!finished_only)
-    return caf::none;
+  return finished_only ? read_end(id, out) : caf::none;
+}
+
+// The end of a task accepted by an earlier commit: a row of `ends` (format
+// 5), or in a pack.
+caf::error sqlite_store::read_end(task_id id, kept_task& out) {
+  auto key = static_cast<int64_t>(id);
+  auto fail = [&](int rc) { return db_.fail(rc, "cannot read task " + std::to_string(id)); };
   select_end_.bind(1, key);
-  rc = select_end_.step();
-  if (rc != SQLITE_ROW) {
-    select_end_.reset();
-    return rc == SQLITE_DONE ? unknown(id, finished_only)
-                             : db_.fail(rc, "cannot read task " + std::to_string(id));
-  }
-  copy_end(select_end_, 0, out);
+  auto rc = select_end_.step();
+  if (rc == SQLITE_ROW)
+    copy_end(select_end_, 0, out);
   select_end_.reset();
-  return caf::none;
+  if (rc == SQLITE_ROW)
+    return caf::none;
+  if (rc != SQLITE_DONE)
+    return fail(rc);
+  select_end_packs_.bind(1, key).bind(2, key - end_pack_writer::max_span);
+  while ((rc = select_end_packs_.step()) == SQLITE_ROW) {
+    if (select_end_packs_.int64(1) < key)
+      continue;
+    auto first = select_end_packs_.int64(0);
+    auto [data, size] = select_end_packs_.blob(3);
+    end_pack_reader in{data, size};
+    packed_end e;
+    while (in.next(e) && e.id < key)
+      continue;
+    if (in.damaged()) {
+      select_end_packs_.reset();
+      return make_error(errc::journal_error, "journal " + db_.path() + ": cannot read task "
+                                               + std::to_string(id) + ": the ends from "
+                                               + std::to_string(first) + " are damaged");
+    }
+    if (e.id != key)
+      continue;
+    out.node = e.node;
+    out.how = static_cast<outcome_kind>(e.how);
+    out.value.assign(e.value, e.value + e.value_size);
+    out.error.assign(e.error, e.error + e.error_size);
+    out.finished_at = select_end_packs_.int64(2);
+    select_end_packs_.reset();
+    return caf::none;
+  }
+  select_end_packs_.reset();
+  return rc == SQLITE_DONE ? unknown(id, true) : fail(rc);
 }
 
 caf::error sqlite_store::read(task_id id, bool finished_only, kept_task& out) {
-  auto& s = finished_only ? select_result_ : select_task_;
+  auto& s = select_task_;
   s.bind(1, static_cast<int64_t>(id));
   auto rc = s.step();
   if (rc == SQLITE_DONE) {
@@ -137,11 +170,11 @@ caf::error sqlite_store::read(task_id id, bool finished_only, kept_task& out) {
   out.fn = static_cast<uint32_t>(s.int64(0));
   copy_blob(s, 1, out.args);
   out.priority = static_cast<int32_t>(s.int64(2));
-  if (finished_only) {
-    copy_end(s, 3, out);
-  }
+  auto finished_here = s.int64(3) == 2;
+  if (finished_only && finished_here)
+    copy_end(s, 4, out);
   s.reset();
-  return caf::none;
+  return finished_only && !finished_here ? read_end(id, out) : caf::none;
 }
 
 } // namespace gasched::detail

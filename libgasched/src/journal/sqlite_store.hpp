@@ -35,8 +35,9 @@ private:
   sqlite_db db_;
   journal_writer writer_;
   caf::error read_from_block(task_id id, bool finished_only, kept_task& out);
+  caf::error read_end(task_id id, kept_task& out);
 
-  sqlite_stmt select_result_, select_task_, select_block_, select_end_;
+  sqlite_stmt select_task_, select_block_, select_end_, select_end_packs_;
   std::vector<char> block_;  // read_from_block's, kept for its capacity
 };
 

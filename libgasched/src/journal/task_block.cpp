@@ -2,48 +2,17 @@
 
 #include <cstdint>
 
+#include "journal/varint.hpp"
+
 namespace gasched::detail {
 
-namespace {
+using varint::get;
+using varint::get_signed;
+using varint::put;
+using varint::put_signed;
 
-// LEB128 varints, zigzag for signed numbers: a task's numbers take a byte
-// or two each. Ids and seqs are written as differences (ids ascend, a new
-// task's seq is its id).
-void put(std::vector<char>& out, uint64_t x) {
-  while (x >= 0x80) {
-    out.push_back(static_cast<char>((x & 0x7f) | 0x80));
-    x >>= 7;
-  }
-  out.push_back(static_cast<char>(x));
-}
-
-void put_signed(std::vector<char>& out, int64_t x) {
-  put(out, (static_cast<uint64_t>(x) << 1) ^ static_cast<uint64_t>(x >> 63));
-}
-
-bool get(const unsigned char*& p, const unsigned char* end, uint64_t& x) {
-  x = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (p == end)
-      return false;
-    auto b = *p++;
-    x |= uint64_t{b & 0x7fu} << shift;
-    if ((b & 0x80) == 0)
-      return true;
-  }
-  return false;
-}
-
-bool get_signed(const unsigned char*& p, const unsigned char* end, int64_t& x) {
-  uint64_t u = 0;
-  if (!get(p, end, u))
-    return false;
-  x = static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
-  return true;
-}
-
-} // namespace
-
+// Ids and seqs are written as differences: ids ascend, and a new task's seq
+// is its id.
 void block_writer::add(const block_task& t) {
   auto prev = count_ == 0 ? 0 : last_;
   if (count_ == 0)

@@ -1,0 +1,143 @@
+// Packs of the journal file (format 6): the ends of the tasks that one
+// commit finished, and the moves (dispatched, requeued) of block tasks, each
+// packed into a blob rather than written as a row per task. A row costs
+// SQLite a statement step, a B-tree cell and its share of a WAL page; a pack
+// entry is a few varints (varint.hpp) and the bytes of its value.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace gasched::detail {
+
+/// A task's end as an end pack keeps it. The time it finished is the pack's.
+struct packed_end {
+  int64_t id = 0;
+  int64_t node = -1;  ///< the journal's node number; -1: none
+  uint8_t how = 0;    ///< outcome_kind
+  const char* value = nullptr;  ///< CAF's binary format; size 0: none
+  size_t value_size = 0;
+  const char* error = nullptr;  ///< CAF's binary format; size 0: none
+  size_t error_size = 0;
+};
+
+/// Ends in ascending ids, cut so that a task's end is found by id among a
+/// few packs: at most max_ends, and ids at most max_span apart.
+class end_pack_writer {
+public:
+  static constexpr size_t max_ends = 1024;
+  static constexpr int64_t max_span = 4096;  ///< last_id - first_id
+
+  /// Whether the end of `id` (above every id added) goes into this pack.
+  bool fits(int64_t id) const noexcept {
+    return count_ == 0 || (count_ < max_ends && id - first_ <= max_span);
+  }
+
+  void add(const packed_end& e);
+
+  size_t size() const noexcept {
+    return count_;
+  }
+  int64_t first_id() const noexcept {
+    return first_;
+  }
+  int64_t last_id() const noexcept {
+    return last_;
+  }
+  const std::vector<char>& bytes() const noexcept {
+    return bytes_;
+  }
+  void clear() noexcept {
+    bytes_.clear();
+    count_ = 0;
+  }
+
+private:
+  std::vector<char> bytes_;
+  size_t count_ = 0;
+  int64_t first_ = 0, last_ = 0;
+};
+
+/// Reads the ends of a pack in order; refuses damaged bytes.
+class end_pack_reader {
+public:
+  end_pack_reader(const void* data, size_t size)
+    : at_(static_cast<const unsigned char*>(data)), end_(at_ + size) {
+  }
+
+  /// The next end: true; false at the end, or with `damaged` set when the
+  /// bytes are not a pack (cut short, ids not ascending, a number out of
+  /// range).
+  bool next(packed_end& e);
+
+  bool damaged() const noexcept {
+    return damaged_;
+  }
+
+private:
+  const unsigned char* at_;
+  const unsigned char* end_;
+  int64_t last_id_ = 0;
+  bool damaged_ = false;
+};
+
+/// A block task's change as a move pack keeps it; -1 or false: unchanged
+/// (seq, node_failures) or none (node, epoch).
+struct packed_move {
+  int64_t id = 0;
+  int64_t state = 0;  ///< 0 pending, 1 running
+  bool has_seq = false;
+  int64_t seq = 0;
+  bool has_node_failures = false;
+  int64_t node_failures = 0;
+  int64_t node = -1;   ///< the journal's node number of its lease
+  int64_t epoch = -1;  ///< its lease's epoch
+};
+
+/// The moves of one commit in ascending ids. A later pack's move of a task
+/// replaces an earlier one's.
+class move_pack_writer {
+public:
+  void add(const packed_move& m);
+
+  size_t size() const noexcept {
+    return count_;
+  }
+  const std::vector<char>& bytes() const noexcept {
+    return bytes_;
+  }
+  void clear() noexcept {
+    bytes_.clear();
+    count_ = 0;
+    last_ = 0;
+  }
+
+private:
+  std::vector<char> bytes_;
+  size_t count_ = 0;
+  int64_t last_ = 0;
+};
+
+/// Reads the moves of a pack in order; refuses damaged bytes.
+class move_pack_reader {
+public:
+  move_pack_reader(const void* data, size_t size)
+    : at_(static_cast<const unsigned char*>(data)), end_(at_ + size) {
+  }
+
+  /// The next move: true; false at the end, or with `damaged` set.
+  bool next(packed_move& m);
+
+  bool damaged() const noexcept {
+    return damaged_;
+  }
+
+private:
+  const unsigned char* at_;
+  const unsigned char* end_;
+  int64_t last_id_ = 0;
+  bool damaged_ = false;
+};
+
+} // namespace gasched::detail
