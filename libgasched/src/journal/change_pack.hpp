@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "journal/packed_blob.hpp"
+
 namespace gasched::detail {
 
 /// A task's end as an end pack keeps it. The time it finished is the pack's.
@@ -24,63 +26,32 @@ struct packed_end {
 
 /// Ends in ascending ids, cut so that a task's end is found by id among a
 /// few packs: at most max_ends, and ids at most max_span apart.
-class end_pack_writer {
+class end_pack_writer : public packed_writer {
 public:
   static constexpr size_t max_ends = 1024;
   static constexpr int64_t max_span = 4096;  ///< last_id - first_id
 
   /// Whether the end of `id` (above every id added) goes into this pack.
   bool fits(int64_t id) const noexcept {
-    return count_ == 0 || (count_ < max_ends && id - first_ <= max_span);
+    return size() == 0 || (size() < max_ends && id - first_id() <= max_span);
   }
 
   void add(const packed_end& e);
-
-  size_t size() const noexcept {
-    return count_;
-  }
-  int64_t first_id() const noexcept {
-    return first_;
-  }
-  int64_t last_id() const noexcept {
-    return last_;
-  }
-  const std::vector<char>& bytes() const noexcept {
-    return bytes_;
-  }
-  void clear() noexcept {
-    bytes_.clear();
-    count_ = 0;
-  }
-
-private:
-  std::vector<char> bytes_;
-  size_t count_ = 0;
-  int64_t first_ = 0, last_ = 0;
 };
 
 /// Reads the ends of a pack in order; refuses damaged bytes.
-class end_pack_reader {
+class end_pack_reader : public packed_reader {
 public:
-  end_pack_reader(const void* data, size_t size)
-    : at_(static_cast<const unsigned char*>(data)), end_(at_ + size) {
-  }
+  using packed_reader::packed_reader;
 
-  /// The next end: true; false at the end, or with `damaged` set when the
-  /// bytes are not a pack (cut short, ids not ascending, a number out of
-  /// range).
+  /// The next end: true; false at the end, or with `damaged` set.
   bool next(packed_end& e);
-
-  bool damaged() const noexcept {
-    return damaged_;
-  }
-
-private:
-  const unsigned char* at_;
-  const unsigned char* end_;
-  int64_t last_id_ = 0;
-  bool damaged_ = false;
 };
+
+/// The ids of an end pack whose row says first..last, appended to `out`:
+/// false when the pack is damaged or an id is outside its range.
+bool read_end_ids(const void* data, size_t size, int64_t first, int64_t last,
+                  std::vector<int64_t>& out);
 
 /// A block task's change as a move pack keeps it; -1 or false: unchanged
 /// (seq, node_failures) or none (node, epoch).
@@ -97,47 +68,18 @@ struct packed_move {
 
 /// The moves of one commit in ascending ids. A later pack's move of a task
 /// replaces an earlier one's.
-class move_pack_writer {
+class move_pack_writer : public packed_writer {
 public:
   void add(const packed_move& m);
-
-  size_t size() const noexcept {
-    return count_;
-  }
-  const std::vector<char>& bytes() const noexcept {
-    return bytes_;
-  }
-  void clear() noexcept {
-    bytes_.clear();
-    count_ = 0;
-    last_ = 0;
-  }
-
-private:
-  std::vector<char> bytes_;
-  size_t count_ = 0;
-  int64_t last_ = 0;
 };
 
 /// Reads the moves of a pack in order; refuses damaged bytes.
-class move_pack_reader {
+class move_pack_reader : public packed_reader {
 public:
-  move_pack_reader(const void* data, size_t size)
-    : at_(static_cast<const unsigned char*>(data)), end_(at_ + size) {
-  }
+  using packed_reader::packed_reader;
 
   /// The next move: true; false at the end, or with `damaged` set.
   bool next(packed_move& m);
-
-  bool damaged() const noexcept {
-    return damaged_;
-  }
-
-private:
-  const unsigned char* at_;
-  const unsigned char* end_;
-  int64_t last_id_ = 0;
-  bool damaged_ = false;
 };
 
 } // namespace gasched::detail

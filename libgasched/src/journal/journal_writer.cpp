@@ -467,12 +467,7 @@ caf::error journal_writer::prune_end_packs(int64_t before, size_t& pruned,
     auto first = select_old_end_packs_.int64(0);
     auto last = select_old_end_packs_.int64(1);
     auto [data, size] = select_old_end_packs_.blob(2);
-    end_pack_reader in{data, size};
-    packed_end e;
-    auto outside = false;
-    while (in.next(e) && !(outside = e.id < first || e.id > last))
-      old_ids_.push_back(e.id);
-    if (in.damaged() || outside) {
+    if (!read_end_ids(data, size, first, last, old_ids_)) {
       select_old_end_packs_.reset();
       return make_error(errc::journal_error, "journal " + db_->path() + ": the file is "
                                                "corrupt (the ends from "

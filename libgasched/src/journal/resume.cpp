@@ -108,22 +108,13 @@ private:
     if (auto err = packs.prepare(db_, "SELECT first_id, last_id, ends FROM end_packs "
                                       "ORDER BY first_id"))
       return err;
-    auto sorted = true;
     while ((rc = packs.step()) == SQLITE_ROW) {
       auto first = packs.int64(0);
-      auto last = packs.int64(1);
       auto [data, size] = packs.blob(2);
-      end_pack_reader in{data, size};
-      packed_end e;
-      auto outside = false;
-      while (in.next(e) && !(outside = e.id < first || e.id > last)) {
-        sorted = sorted && (ends_.empty() || ends_.back() < e.id);
-        ends_.push_back(e.id);
-      }
-      if (in.damaged() || outside)
+      if (!read_end_ids(data, size, first, packs.int64(1), ends_))
         return corrupt(db_, "the ends from " + std::to_string(first) + " are damaged");
     }
-    if (!sorted)
+    if (!std::is_sorted(ends_.begin(), ends_.end()))
       std::sort(ends_.begin(), ends_.end());
     return rc == SQLITE_DONE ? caf::none : db_.fail(rc, "cannot read it");
   }

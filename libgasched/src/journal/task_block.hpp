@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "journal/packed_blob.hpp"
+
 namespace gasched::detail {
 
 /// One task as a block keeps it. Its later changes (dispatched, requeued)
@@ -25,58 +27,24 @@ struct block_task {
 };
 
 /// Writes tasks one after another into a blob, in ascending ids.
-class block_writer {
+class block_writer : public packed_writer {
 public:
   /// Most tasks in one block: a task read back by id (await) decodes at
   /// most this many.
   static constexpr size_t max_tasks = 1024;
 
   void add(const block_task& t);
-
-  size_t size() const noexcept {
-    return count_;
-  }
-  int64_t first_id() const noexcept {
-    return first_;
-  }
-  int64_t last_id() const noexcept {
-    return last_;
-  }
-  const std::vector<char>& bytes() const noexcept {
-    return bytes_;
-  }
-  void clear() noexcept {
-    bytes_.clear();
-    count_ = 0;
-  }
-
-private:
-  std::vector<char> bytes_;
-  size_t count_ = 0;
-  int64_t first_ = 0, last_ = 0;
 };
 
 /// Reads the tasks of a blob in order; refuses damaged bytes.
-class block_reader {
+class block_reader : public packed_reader {
 public:
-  block_reader(const void* data, size_t size)
-    : at_(static_cast<const unsigned char*>(data)), end_(at_ + size) {
-  }
+  using packed_reader::packed_reader;
 
   /// The next task: true; false at the end, or with `damaged` set when the
   /// bytes are not a block (cut short, a number out of range, a task
   /// without arguments).
   bool next(block_task& t);
-
-  bool damaged() const noexcept {
-    return damaged_;
-  }
-
-private:
-  const unsigned char* at_;
-  const unsigned char* end_;
-  int64_t last_id_ = 0;
-  bool damaged_ = false;
 };
 
 } // namespace gasched::detail
