@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
@@ -47,9 +48,12 @@ public:
     auto& l = find(sys, nrs);
     if (!l.ok)
       return false;
-    buf.insert(buf.end(), l.prefix.begin(), l.prefix.end());
+    // Grown once, written in place: no capacity check per byte.
+    auto at = buf.size();
+    buf.resize(at + l.prefix.size() + size_of(nrs[0]) + size_of(nrs[1]));
+    auto out = std::copy(l.prefix.begin(), l.prefix.end(), buf.begin() + static_cast<long>(at));
     for (size_t i = 0; i < n; ++i)
-      put(buf, bits(x, i, nrs[i]), size_of(nrs[i]), l.big_endian);
+      out = write(out, bits(x, i, nrs[i]), size_of(nrs[i]), l.big_endian);
     return true;
   }
 
@@ -84,11 +88,17 @@ private:
     }
   }
 
-  static void put(std::vector<char>& buf, uint64_t v, size_t size, bool big_endian) {
+  template <class Out>
+  static Out write(Out out, uint64_t v, size_t size, bool big_endian) {
     for (size_t b = 0; b < size; ++b) {
       auto shift = 8 * (big_endian ? size - 1 - b : b);
-      buf.push_back(static_cast<char>((v >> shift) & 0xff));
+      *out++ = static_cast<char>((v >> shift) & 0xff);
     }
+    return out;
+  }
+
+  static void put(std::vector<char>& buf, uint64_t v, size_t size, bool big_endian) {
+    write(std::back_inserter(buf), v, size, big_endian);
   }
 
   // A message of these types whose every value is `pattern`'s low bytes.
@@ -143,9 +153,12 @@ private:
   }
 
   layout& find(caf::actor_system& sys, const uint16_t* nrs) {
-    for (auto& l : known_)
-      if (l.nrs[0] == nrs[0] && l.nrs[1] == nrs[1])
-        return l;
+    auto same = [&](const layout& l) { return l.nrs[0] == nrs[0] && l.nrs[1] == nrs[1]; };
+    if (last_ < known_.size() && same(known_[last_]))
+      return known_[last_];  // mostly: the same types as the last message
+    for (last_ = 0; last_ < known_.size(); ++last_)
+      if (same(known_[last_]))
+        return known_[last_];
     layout l;
     l.nrs[0] = nrs[0];
     l.nrs[1] = nrs[1];
@@ -155,6 +168,7 @@ private:
   }
 
   std::vector<layout> known_;  // few: one per combination of types seen
+  size_t last_ = 0;            // the one found last
 };
 
 } // namespace
