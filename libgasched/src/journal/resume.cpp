@@ -63,7 +63,7 @@ struct read_task {
   int64_t node = -1, epoch = -1;  // -1: none kept
 };
 
-// Where resume found a task: its row, or a block (its changes go to `moves`).
+// Where resume found a task: its row, or a block (its changes go to move packs).
 struct found_at {
   bool in_block = false;
   int64_t node = -1;   // the journal's node number, -1: none

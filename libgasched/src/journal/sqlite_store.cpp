@@ -79,7 +79,7 @@ caf::error unknown(task_id id, bool finished_only) {
 
 } // namespace
 
-// A task of a block: its bytes there, its end in `ends`.
+// A task of a block: its bytes there, its end in a pack (or a row of `ends`).
 caf::error sqlite_store::read_from_block(task_id id, bool finished_only, kept_task& out) {
   auto key = static_cast<int64_t>(id);
   select_block_.bind(1, key);

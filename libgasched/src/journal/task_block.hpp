@@ -12,7 +12,7 @@
 namespace gasched::detail {
 
 /// One task as a block keeps it. Its later changes (dispatched, requeued)
-/// are rows of `moves`; its end a row of `ends`.
+/// go to move packs; its end to an end pack (change_pack.hpp).
 struct block_task {
   int64_t id = 0;
   uint32_t fn = 0;
