@@ -476,6 +476,38 @@ TEST_CASE("journal: a commit is written on its own thread, and what comes meanwh
   CHECK(again.journal->note("other").empty());
 }
 
+TEST_CASE("journal: under load the next commit waits group_gap after a large one started, "
+          "after a small one it starts at once",
+          "[journal]") {
+  temp_dir dir;
+  test_system ts;
+  journaled_core jc{ts.sys, dir.file("j.db")};
+  using clock = std::chrono::steady_clock;
+  auto gap = durable_journal::group_gap;
+  auto zero = clock::duration{};
+  CHECK(jc.journal->commit_delay(clock::now()) == zero);  // nothing committed yet
+  // A lone task: its commit is small, the next one need not wait.
+  jc.enqueue(int_args(0));
+  jc.commit();
+  jc.enqueue(int_args(1));
+  CHECK(jc.journal->commit_delay(clock::now()) == zero);
+  // A large commit: the next one waits until group_gap after its start.
+  for (size_t i = 0; i < durable_journal::group_min_changes; ++i)
+    jc.enqueue(int_args(static_cast<int32_t>(i)));
+  auto before = clock::now();
+  jc.commit();  // starts the commit of task 1 and these
+  auto after = clock::now();
+  jc.enqueue(int_args(2));
+  auto wait = jc.journal->commit_delay(after);
+  // It started between `before` and `after`.
+  CHECK(wait <= gap);
+  CHECK(wait >= gap - (after - before));
+  CHECK(jc.journal->commit_delay(after + gap) == zero);  // the gap has passed
+  // A commit written now anyway (commit() is not delayed) starts afresh.
+  jc.commit();
+  CHECK(jc.journal->commit_delay(clock::now() + gap) == zero);
+}
+
 TEST_CASE("journal: a result is found while its commit is being written", "[journal]") {
   temp_dir dir;
   test_system ts;

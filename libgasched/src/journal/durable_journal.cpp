@@ -248,6 +248,8 @@ durable_journal::started durable_journal::start_commit() {
     batch_.prune_before = before;
     batch_.durable_id = meta_.next_id - 1;
     batch_.finished_at = now_ms();
+    last_start_ = std::chrono::steady_clock::now();
+    last_size_ = batch_.changes.changes().size();
   }
   again_ = false;
   thread_.start([this] {

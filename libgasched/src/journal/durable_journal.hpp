@@ -12,7 +12,8 @@
 //   j->name_node(n, name);               // at every core.add_node
 //   ... core calls go on as before; the journal buffers them ...
 //   j->on_written(wake);                 // wake() runs on the writer's thread
-//   j->start_commit();                   // when changes wait and none is written
+//   j->start_commit();                   // when changes wait, none is written,
+//                                        // and commit_delay() is zero (else later)
 //   ... after wake(): j->finish_commit() // then what the commit made true:
 //   // acknowledge task ids <= j->durable_id(); answer take_refused() ones
 //   j->result_of(id);                    // await of a task no longer in the core
@@ -97,6 +98,23 @@ public:
   /// results; or the commit that failed last, again, before anything newer
   /// (`again`). `nothing`: no change, or a commit is still being written.
   started start_commit();
+
+  /// Under load, commits group more changes: once a commit of at least
+  /// group_min_changes started, the next starts group_gap after it at the
+  /// earliest. Measured (docs/benchmarks.md): 100,000 tasks in one batch made
+  /// about 700 commits without a gap and about 90 with 2 ms, for about a fifth less
+  /// of the bench process's CPU per task. Results and acknowledgements under
+  /// load wait up to group_gap longer; a lone task's do not (its commit is small).
+  static constexpr std::chrono::milliseconds group_gap{2};
+  static constexpr size_t group_min_changes = 64;
+
+  /// How long the next commit should wait at `now`; zero: start it now.
+  std::chrono::steady_clock::duration
+  commit_delay(std::chrono::steady_clock::time_point now) const noexcept {
+    if (last_size_ < group_min_changes || now - last_start_ >= group_gap)
+      return {};
+    return group_gap - (now - last_start_);
+  }
 
   /// Whether a commit is being written.
   bool writing() const noexcept {
@@ -203,6 +221,8 @@ private:
   std::vector<std::pair<task_id, caf::error>> refused_;
   std::unordered_set<task_id> refused_ids_;  // refused and not yet ended
   std::chrono::steady_clock::time_point last_prune_{};
+  std::chrono::steady_clock::time_point last_start_{};  // of the last fresh commit
+  size_t last_size_ = 0;                                // its changes
   bool prune_more_ = true;  // the last prune hit its limit, or none ran yet
   writer_thread thread_;    // last: joined before the rest goes
 };

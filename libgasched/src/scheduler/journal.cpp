@@ -150,6 +150,16 @@ void commit(scheduler_self self) {
   }
   if (st.commit_failing && st.commit_scheduled)
     return;  // a retry waits for its time
+  if (auto wait = j.dirty() ? j.commit_delay(std::chrono::steady_clock::now())
+                            : std::chrono::steady_clock::duration{};
+      wait.count() > 0) {
+    // Under load: the next commit groups what comes meanwhile.
+    if (!st.commit_scheduled) {
+      st.commit_scheduled = true;
+      self->delayed_send(self, wait, commit_atom::value);
+    }
+    return;
+  }
   if (j.start_commit() == durable_journal::started::fresh)
     hand_over(st.next_commit, st.in_commit);
 }
