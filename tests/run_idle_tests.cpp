@@ -114,7 +114,7 @@ TEST_CASE("idle gasched processes sleep: no thread wakes up on a timer", "[run][
     CHECK(run.finish() == 0);
   }
   SECTION("gasched-node with no scheduler") {
-    // Both spin windows on, the I/O thread's too (off by default).
+    // Both spin windows on, the I/O thread's longer than its default.
     auto node = gasched::tools::start_node(
       stock_node_program(), with({"--port", "0", "--caf#gasched.io-spin=200us"}, no_heartbeats));
     CHECK(fewest_wake_ups_per_second(node.process.pid()) <= 2);

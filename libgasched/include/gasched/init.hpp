@@ -59,7 +59,7 @@ struct heartbeat_options {
 /// sleeping at once when a yield let another thread run), like the
 /// BEAM's schedulers: the answer to what it just sent then needs no thread
 /// wake-up; an idle process still sleeps. 0us turns it off; the cost is up
-/// to that much CPU after each burst of work. gasched.io-spin (0, off) does
+/// to that much CPU after each burst of work. gasched.io-spin (100 us) does
 /// the same for CAF's I/O thread before it blocks in epoll_wait (libgasched
 /// defines epoll_wait: a call with timeout -1 polls first for that long
 /// after the thread's last event). gasched.io-actors (idle) runs actors that

@@ -13,7 +13,7 @@ namespace gasched::detail {
 inline constexpr const char* thread_spin_key = "gasched.thread-spin";
 inline constexpr const char* io_spin_key = "gasched.io-spin";
 inline const caf::timespan default_thread_spin = std::chrono::microseconds(200);
-inline const caf::timespan default_io_spin = std::chrono::microseconds(0);
+inline const caf::timespan default_io_spin = std::chrono::microseconds(100);
 
 /// Makes CAF's scheduler one whose idle threads spin before sleeping
 /// (scheduler.policy "sharing"; other policies are CAF's own), and sets the
