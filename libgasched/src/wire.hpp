@@ -66,10 +66,13 @@ using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
 /// A scheduler to its nodes: it is a standby now (it stepped down, its lease
 /// lost); the active scheduler is at the address given ("HOST:PORT", or empty).
 using standby_atom = caf::atom_constant<caf::atom("standby")>;
-/// A scheduler with a journal to a node that joined it: (ack_atom, lease_list),
-/// the ends of these leases are in its journal, so the node may forget their
-/// outcomes; the first, empty, comes before any order and says that this
-/// scheduler acknowledges (until then the node keeps nothing it delivered).
+/// A scheduler with a journal to a node that joined it: (ack_atom, uint64_t
+/// upto), the ends of the outcomes the node numbered below `upto`
+/// (done_batch::first_seq) are in its journal, so the node may forget them;
+/// the first, 0, comes before any order and says that this scheduler
+/// acknowledges (until then the node keeps and numbers nothing it delivered).
+/// A number per batch, not a lease per task: the scheduler receives a node's
+/// batches in the order sent, and acknowledges late outcomes too.
 using ack_atom = caf::atom_constant<caf::atom("ack")>;
 /// The lease's thread to its scheduler (as the scheduler itself): it got
 /// the lease and resumed the journal, or it lost the lease.
@@ -130,7 +133,10 @@ struct run_outcome {
   uint32_t wait_us = UINT32_MAX;
 };
 
+/// Outcomes of one node to one scheduler. first_seq: the node's number of the
+/// first, the others follow it (0: the scheduler does not acknowledge).
 struct done_batch {
+  uint64_t first_seq = 0;
   std::vector<run_outcome> outcomes;
 };
 
@@ -169,7 +175,7 @@ typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, done_batch& x) {
-  return f(caf::meta::type_name("gasched::done_batch"), x.outcomes);
+  return f(caf::meta::type_name("gasched::done_batch"), x.first_seq, x.outcomes);
 }
 
 // -- the typed interfaces --------------------------------------------------------
@@ -180,7 +186,7 @@ using node_actor = caf::typed_actor<
   caf::reacts_to<run_atom, run_batch>,
   caf::reacts_to<cancel_atom, task_id, uint32_t>,  // the lease (id, epoch)
   caf::reacts_to<standby_atom, std::string>,      // the active's address
-  caf::reacts_to<ack_atom, lease_list>>;          // ends now durable
+  caf::reacts_to<ack_atom, uint64_t>>;            // ends now durable
 
 /// The node actor itself: also what its own process and timers send it.
 using node_impl = node_actor::extend<

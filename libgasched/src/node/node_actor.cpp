@@ -531,16 +531,13 @@ detail::node_impl::behavior_type node_behavior(node_self* self,
                                         + (active.empty() ? std::string{"an unknown address"}
                                                           : active));
     },
-    [self](ack_atom, const detail::lease_list& l) {
+    [self](ack_atom, uint64_t upto) {
       // Only from a scheduler it serves: no one else may make it forget.
       auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
       auto& st = self->state;
       if (!sender || (st.schedulers.count(sender) == 0 && sender != st.joining))
         return;
-      std::vector<lease> leases;
-      for (size_t i = 0; i < l.ids.size() && i < l.epochs.size(); ++i)
-        leases.emplace_back(l.ids[i], l.epochs[i]);
-      st.pool->outcomes().acked(sender, leases);
+      st.pool->outcomes().acked(sender, upto);
     },
     [self](rename_atom, std::string& name) { rename(self, name); },
     [self](flush_atom) { self->state.pool->flush(); },

@@ -68,7 +68,7 @@ void outbox::close() {
   ready_.clear();
   kept_.clear();
   routes_.clear();
-  unacked_.clear();
+  acking_.clear();
 }
 
 // -- adoption ----------------------------------------------------------------------
@@ -86,12 +86,10 @@ void outbox::hold(const caf::actor_addr& scheduler) {
   held_.insert(scheduler);
   // Delivered but not written by it: the next scheduler may not know the
   // end, so the outcome is offered again rather than the task run again.
-  acking_.erase(scheduler);
-  if (auto it = unacked_.find(scheduler); it != unacked_.end()) {
-    for (auto& x : it->second)
-      if (!x.acked)
-        kept_.emplace_back(std::move(x.dest), std::move(x.outcome));
-    unacked_.erase(it);
+  if (auto it = acking_.find(scheduler); it != acking_.end()) {
+    for (auto& x : it->second.unacked)
+      kept_.emplace_back(std::move(x.dest), std::move(x.outcome));
+    acking_.erase(it);
   }
 }
 
@@ -144,37 +142,24 @@ void outbox::release() {
   routes_.clear();
 }
 
-void outbox::acked(const caf::actor_addr& scheduler, const std::vector<lease>& leases) {
+void outbox::acked(const caf::actor_addr& scheduler, uint64_t upto) {
   std::lock_guard<std::mutex> guard{mtx_};
-  if (leases.empty()) {
+  if (upto == 0) {
     if (!closed_)
-      acking_.insert(scheduler);
+      acking_.try_emplace(scheduler);
     return;
   }
-  auto it = unacked_.find(scheduler);
-  if (it == unacked_.end())
+  auto it = acking_.find(scheduler);
+  if (it == acking_.end())
     return;
-  auto& q = it->second;
-  for (auto& l : leases) {
-    if (!q.empty() && q.front().l == l) {
-      q.pop_front();
-    } else {
-      // Out of order (rare): marked, and dropped once it reaches the front.
-      auto at = std::find_if(q.begin(), q.end(), [&](const sent& x) { return x.l == l; });
-      if (at != q.end())
-        at->acked = true;
-    }
-    while (!q.empty() && q.front().acked)
-      q.pop_front();
-  }
-  if (q.empty())
-    unacked_.erase(it);
+  auto& q = it->second.unacked;
+  while (!q.empty() && q.front().seq < upto)
+    q.pop_front();
 }
 
 void outbox::forget(const caf::actor_addr& scheduler) {
   std::lock_guard<std::mutex> guard{mtx_};
   acking_.erase(scheduler);
-  unacked_.erase(scheduler);
 }
 
 void outbox::send_all(std::unique_lock<std::mutex>& guard) {
@@ -191,12 +176,9 @@ void outbox::send_all(std::unique_lock<std::mutex>& guard) {
         kept_.push_back(std::move(*i));
       batch_of.erase(lost, batch_of.end());
     }
-    if (!acking_.empty())
-      for (auto& [dest, o] : batch_of)
-        if (acking_.count(dest.address()) > 0)
-          unacked_[dest.address()].push_back(sent{lease{o.id, o.epoch}, dest, o});
-    guard.unlock();
-    // Nearly always one scheduler; group without sorting.
+    // Nearly always one scheduler; grouped without sorting, and numbered
+    // here, under the lock, in the order each scheduler will receive them.
+    std::vector<std::pair<scheduler_for_nodes, done_batch>> batches;
     while (!batch_of.empty()) {
       auto dest = batch_of.front().first;
       done_batch batch;
@@ -205,10 +187,18 @@ void outbox::send_all(std::unique_lock<std::mutex>& guard) {
       for (auto i = rest; i != batch_of.end(); ++i)
         batch.outcomes.push_back(std::move(i->second));
       batch_of.erase(rest, batch_of.end());
-      // As the node: a scheduler takes results only from the node it gave
-      // the lease to.
-      caf::send_as(caf::actor_cast<caf::actor>(node_), dest, done_atom::value, std::move(batch));
+      if (auto a = acking_.find(dest.address()); a != acking_.end()) {
+        batch.first_seq = a->second.next_seq;
+        for (auto& o : batch.outcomes)
+          a->second.unacked.push_back(sent{a->second.next_seq++, dest, o});
+      }
+      batches.emplace_back(std::move(dest), std::move(batch));
     }
+    guard.unlock();
+    // As the node: a scheduler takes results only from the node it gave the
+    // lease to.
+    for (auto& [dest, batch] : batches)
+      caf::send_as(caf::actor_cast<caf::actor>(node_), dest, done_atom::value, std::move(batch));
     guard.lock();
   }
   sending_ = false;

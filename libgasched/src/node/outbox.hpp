@@ -72,8 +72,9 @@ public:
   // until then the outcome stays here, and if that scheduler is lost it is
   // kept (hold) and offered to the next one like an outcome not yet sent ------
 
-  /// From `scheduler`: these ends are durable (empty: it acknowledges from now on).
-  void acked(const caf::actor_addr& scheduler, const std::vector<lease>& leases);
+  /// From `scheduler`: the ends of the outcomes numbered below `upto` are
+  /// durable (0: it acknowledges from now on).
+  void acked(const caf::actor_addr& scheduler, uint64_t upto);
 
   /// `scheduler` is gone and nothing of it is kept: its unacknowledged
   /// outcomes are dropped.
@@ -100,18 +101,19 @@ private:
   std::unordered_set<caf::actor_addr> held_;  // lost schedulers: keep their outcomes
   std::vector<std::pair<scheduler_for_nodes, run_outcome>> kept_;
   std::map<lease, scheduler_for_nodes> routes_;  // adopted leases: their new scheduler
-  // Schedulers that acknowledge, and what they were sent and have not
-  // acknowledged yet (empty for a scheduler without a journal), in the order
-  // sent: a scheduler acknowledges in the order it received, so an ack
-  // nearly always takes the front (no tree node per task).
+  // Schedulers that acknowledge (none without a journal), and what each was
+  // sent and has not acknowledged yet, numbered in the order sent: an ack
+  // takes from the front (no lookup per task).
   struct sent {
-    lease l;
+    uint64_t seq;
     scheduler_for_nodes dest;
     run_outcome outcome;
-    bool acked = false;  // acknowledged out of order, before those in front
   };
-  std::unordered_set<caf::actor_addr> acking_;
-  std::unordered_map<caf::actor_addr, std::deque<sent>> unacked_;
+  struct acknowledging {
+    uint64_t next_seq = 1;
+    std::deque<sent> unacked;
+  };
+  std::unordered_map<caf::actor_addr, acknowledging> acking_;
 };
 
 } // namespace gasched::detail

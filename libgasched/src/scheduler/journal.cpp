@@ -60,8 +60,8 @@ void release(scheduler_self self, held_for_commit& held) {
     rp.deliver(std::move(ids));  // a batch is committed in one transaction
   for (auto& rp : held.notes)
     rp.deliver(caf::ok_atom::value);
-  for (auto& [node, leases] : held.acks)
-    self->send(node, ack_atom::value, std::move(leases));
+  for (auto& [node, upto] : held.acks)
+    self->send(node, ack_atom::value, upto);
   held.batches.clear();
   held.notes.clear();
   held.acks.clear();

@@ -150,7 +150,7 @@ caf::error add_node(scheduler_self self, const node_actor& node, const node_info
   if (handed)
     learn_address(self, node);
   else if (st.journal)
-    self->send(node, ack_atom::value, lease_list{});  // before any order: it acknowledges
+    self->send(node, ack_atom::value, uint64_t{0});  // before any order: it acknowledges
   if (held && adopted)
     adopt_claims(self, n, info.name, *held, *adopted);
   pump(self);

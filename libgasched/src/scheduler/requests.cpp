@@ -184,22 +184,16 @@ void take_outcomes(scheduler_self self, done_batch& batch) {
     return;
   }
   if (journaled(self)) {
-    // Every lease the node reported, late ones too: it keeps each outcome
-    // until then, and offers it to the next scheduler if this one dies first.
-    lease_list acked;
-    for (auto& o : batch.outcomes) {
-      acked.ids.push_back(o.id);
-      acked.epochs.push_back(o.epoch);
-    }
-    auto& acks = st.next_commit.acks;
-    auto node = st.nodes[from->second].actor;
-    if (!acks.empty() && acks.back().first == node) {
-      acks.back().second.ids.insert(acks.back().second.ids.end(), acked.ids.begin(),
-                                    acked.ids.end());
-      acks.back().second.epochs.insert(acks.back().second.epochs.end(), acked.epochs.begin(),
-                                       acked.epochs.end());
-    } else {
-      acks.emplace_back(node, std::move(acked));
+    // Every outcome the node reported, late ones too: it keeps each until
+    // then, and offers it to the next scheduler if this one dies first.
+    if (batch.first_seq != 0) {
+      auto upto = batch.first_seq + batch.outcomes.size();
+      auto& acks = st.next_commit.acks;
+      auto node = st.nodes[from->second].actor;
+      if (!acks.empty() && acks.back().first == node)
+        acks.back().second = std::max(acks.back().second, upto);
+      else
+        acks.emplace_back(node, upto);
     }
     schedule_commit(self);
   }

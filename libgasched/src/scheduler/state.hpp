@@ -56,9 +56,10 @@ struct held_for_commit {
                         caf::typed_response_promise<std::vector<task_id>>>> batches;
   std::vector<task_result> results;
   std::vector<caf::typed_response_promise<caf::ok_atom>> notes;
-  /// The leases of the outcomes each node reported: acknowledged once
-  /// written, so that the node forgets them (ack_atom).
-  std::vector<std::pair<node_actor, lease_list>> acks;
+  /// How far each node's numbered outcomes reached (done_batch::first_seq
+  /// plus their count): acknowledged once written, so that the node forgets
+  /// them (ack_atom).
+  std::vector<std::pair<node_actor, uint64_t>> acks;
 };
 
 /// A remote client that takes its process's results in batches.
