@@ -39,7 +39,8 @@ TEST_CASE("outbox: a scheduler that acknowledges gets its outcomes numbered, and
   cluster c;
   auto sched = c.sys().spawn(forwarding, caf::actor{c.self()});
   // The actor the outcomes come from (the node): nothing is asked of it here.
-  auto node = c.sys().spawn([]() -> caf::behavior { return {[](flush_atom) {}}; });
+  // (An argument: CAF 0.17 dereferences a null tuple for an actor without one.)
+  auto node = c.sys().spawn([](int32_t) -> caf::behavior { return {[](flush_atom) {}}; }, 0);
   detail::outbox box{node.address()};
   auto next_batch = [&] {
     detail::done_batch batch;
