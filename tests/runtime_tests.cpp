@@ -1,9 +1,16 @@
 // What init's runtime changes to CAF (libgasched/src/runtime): the timer
 // thread that is woken only for an entry due before the ones it waits for,
-// and actors that run on CAF's I/O thread.
+// actors that run on CAF's I/O thread, and that thread's poll before it
+// sleeps.
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <ctime>
 #include <string>
+#include <thread>
 
 #include "actor_support.hpp"
+#include "runtime/spin_wait.hpp"
 
 namespace gasched::testing {
 
@@ -98,6 +105,53 @@ TEST_CASE("an actor on CAF's I/O thread that calls connect gets an error naming 
   CHECK(said.find("cannot connect to 127.0.0.1:" + std::to_string(*port)) != std::string::npos);
   CHECK(said.find("I/O thread") != std::string::npos);
   caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("the I/O thread does not poll after an event that ended a long sleep (an idle "
+          "process's heartbeats)") {
+  // libgasched's epoll_wait, as CAF's I/O thread calls it: forever (-1). A
+  // byte every 30 ms (longer than io_spin_quiet_after) stands for a
+  // heartbeat; with a 2 ms window, polling after each would cost about 2 ms
+  // of this thread's CPU per event.
+  detail::set_io_spin(std::chrono::milliseconds(2));
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  int ep = epoll_create1(0);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  REQUIRE(epoll_ctl(ep, EPOLL_CTL_ADD, fds[0], &ev) == 0);
+  const int events = 10;
+  std::thread beats{[&] {
+    for (int i = 0; i < events; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      char c = 'x';
+      if (write(fds[1], &c, 1) != 1)
+        return;
+    }
+  }};
+  auto cpu = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;  // ms
+  };
+  auto before = cpu();
+  int seen = 0;
+  while (seen < events) {
+    epoll_event got[4];
+    auto n = epoll_wait(ep, got, 4, -1);  // the beats' thread ends after the last byte
+    REQUIRE(n >= 0);
+    char buf[16];
+    if (n > 0 && read(fds[0], buf, sizeof(buf)) > 0)
+      ++seen;
+  }
+  auto used = cpu() - before;
+  beats.join();
+  close(ep);
+  close(fds[0]);
+  close(fds[1]);
+  detail::set_io_spin(detail::default_io_spin);
+  INFO("this thread's CPU over " << events << " events: " << used << " ms");
+  CHECK(used < 5.0);
 }
 
 } // namespace gasched::testing

@@ -62,7 +62,8 @@ struct heartbeat_options {
 /// to that much CPU after each burst of work. gasched.io-spin (100 us) does
 /// the same for CAF's I/O thread before it blocks in epoll_wait (libgasched
 /// defines epoll_wait: a call with timeout -1 polls first for that long
-/// after the thread's last event). gasched.io-actors (idle) runs actors that
+/// after the thread's last event, unless that event ended a sleep of 10 ms
+/// or more, as an idle process's heartbeats do). gasched.io-actors (idle) runs actors that
 /// CAF's I/O thread makes runnable on that thread just before it would
 /// block, unless sockets are ready then: a task's round trip crosses no
 /// thread; while such an actor runs no connection of the process is served,

@@ -7,10 +7,13 @@
 // (timeout 0) for the process's I/O spin window after the calling thread's
 // last event, yielding the core between polls (and blocking at once when a
 // yield let another thread run), and only then blocks. An
-// idle process sleeps as before once its window has passed. Calls with a
-// timeout other than "forever" (-1) are passed through untouched. Before
-// any of that, a blocking call runs the actors this thread kept
-// (io_actors.hpp).
+// idle process sleeps as before once its window has passed. After a sleep of
+// io_spin_quiet_after or more, the next event is most often a lone one (a
+// heartbeat, a timer) that no answer follows: the thread blocks again at
+// once, so that an idle cluster's heartbeats cost no polling; it polls again
+// after a shorter sleep, once messages come and go. Calls with a timeout
+// other than "forever" (-1) are passed through untouched. Before any of
+// that, a blocking call runs the actors this thread kept (io_actors.hpp).
 #include <dlfcn.h>
 #include <sys/epoll.h>
 
@@ -45,6 +48,7 @@ extern "C" int epoll_wait(int epfd, epoll_event* events, int maxevents, int time
   static auto real = reinterpret_cast<fn>(dlsym(RTLD_NEXT, "epoll_wait"));
   using gasched::detail::now_ns;
   thread_local int64_t last_event = 0;
+  thread_local bool quiet = true;  // its last sleep was long (or it has not slept yet)
   if (timeout != -1)
     return real(epfd, events, maxevents, timeout);
   using namespace gasched::detail;
@@ -68,7 +72,7 @@ extern "C" int epoll_wait(int epfd, epoll_event* events, int maxevents, int time
   auto spin = io_spin_ns.load(std::memory_order_relaxed);
   if (spin == 0)
     return real(epfd, events, maxevents, timeout);
-  auto until = last_event + spin;
+  auto until = quiet ? 0 : last_event + spin;
   while (now_ns() < until) {
     int n = real(epfd, events, maxevents, 0);
     if (n != 0) {
@@ -79,8 +83,11 @@ extern "C" int epoll_wait(int epfd, epoll_event* events, int maxevents, int time
     if (!yield_found_core_idle())
       break;  // the machine is busy: sleep and be woken
   }
+  auto slept_from = now_ns();
   int n = real(epfd, events, maxevents, timeout);
+  auto now = now_ns();
+  quiet = now - slept_from >= io_spin_quiet_after.count();
   if (n > 0)
-    last_event = now_ns();
+    last_event = now;
   return n;
 }

@@ -14,6 +14,9 @@ inline constexpr const char* thread_spin_key = "gasched.thread-spin";
 inline constexpr const char* io_spin_key = "gasched.io-spin";
 inline const caf::timespan default_thread_spin = std::chrono::microseconds(200);
 inline const caf::timespan default_io_spin = std::chrono::microseconds(100);
+/// The I/O thread does not poll after an event that ended a sleep this long
+/// (epoll_spin.cpp): an idle process's heartbeats cost no polling.
+inline constexpr std::chrono::nanoseconds io_spin_quiet_after = std::chrono::milliseconds(10);
 
 /// Makes CAF's scheduler one whose idle threads spin before sleeping
 /// (scheduler.policy "sharing"; other policies are CAF's own), and sets the
