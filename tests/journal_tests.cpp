@@ -2,6 +2,9 @@
 // restarted scheduler resumes from and the results it keeps. Bad files are in
 // journal_bad_input_tests.cpp.
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <chrono>
 #include <csignal>
 #include <sstream>
@@ -20,6 +23,7 @@
 #include <sys/wait.h>
 
 #include "journal/blob.hpp"
+#include "runtime/huge_pages.hpp"
 #include "journal_support.hpp"
 
 using namespace gasched;
@@ -565,8 +569,13 @@ TEST_CASE("journal: the change buffer keeps one change per task, in order, acros
     // More than one chunk and several rebuilds of the index; ids far apart
     // too, as a requeued task's is among new ones.
     const task_id n = round == 1 ? 300 : 20000;
-    for (task_id id = 1; id <= n; ++id)
+    if (round == 0)
+      buf.reserve(n, 16 * n);  // a batch announced: room made at once
+    for (task_id id = 1; id <= n; ++id) {
+      if (round == 2 && id == n / 2)
+        buf.reserve(4 * n, 0);  // beyond what the index has: rebuilt around half of them
       buf.add(id * (id % 7 == 0 ? 1000003 : 1)).priority = static_cast<int32_t>(id);
+    }
     for (task_id id = 1; id <= n; id += 3)
       buf.touch(id * (id % 7 == 0 ? 1000003 : 1)).state = detail::task_state::finished;
     buf.touch(0).state = detail::task_state::running;  // one the buffer had not seen
@@ -593,6 +602,40 @@ TEST_CASE("journal: the change buffer keeps one change per task, in order, acros
     CHECK(buf.find(1) == nullptr);
     CHECK(buf.find(7 * 1000003) == nullptr);
   }
+}
+
+TEST_CASE("journal: the change buffer's memory is advised as huge pages where the kernel "
+          "has them (one page fault per 2 MiB)",
+          "[journal]") {
+  // Whether the kernel backs it with huge pages is its business (free memory,
+  // fragmentation); that the range is eligible (aligned, advised) is ours.
+  auto eligible = [](const void* p) -> std::optional<bool> {
+    std::ifstream smaps{"/proc/self/smaps"};
+    auto at = reinterpret_cast<uintptr_t>(p);
+    std::string line;
+    bool inside = false;
+    while (std::getline(smaps, line)) {
+      uintptr_t from = 0, to = 0;
+      if (std::sscanf(line.c_str(), "%lx-%lx ", &from, &to) == 2 && line.find('-') < 16)
+        inside = from <= at && at < to;
+      else if (inside && line.rfind("THPeligible:", 0) == 0)
+        return line.find('1') != std::string::npos;
+    }
+    return std::nullopt;
+  };
+  std::ifstream thp{"/sys/kernel/mm/transparent_hugepage/enabled"};
+  std::string modes;
+  std::getline(thp, modes);
+  const size_t bytes = 3 * detail::huge_page_size + 12345;
+  auto p = detail::huge_alloc(bytes);
+  REQUIRE(p != nullptr);
+  CHECK(reinterpret_cast<uintptr_t>(p) % detail::huge_page_size == 0);
+  std::memset(p, 0x5a, bytes);  // all of it is ours to write
+  if (modes.empty() || modes.find("[never]") != std::string::npos)
+    WARN("this kernel has no transparent huge pages (" << modes << "): plain pages");
+  else
+    CHECK(eligible(p) == std::optional<bool>{true});
+  detail::huge_free(p, bytes);
 }
 
 TEST_CASE("journal: messages of integers are written in exactly CAF's bytes without its "

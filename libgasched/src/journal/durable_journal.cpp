@@ -151,6 +151,7 @@ void durable_journal::enqueued(task_id id, const std::string& function,
   }
   auto& c = buffer_.add(id);
   c.args = {at, arena.size() - at};
+  args_bytes_ = c.args.size;
   c.fn = function_number(function);
   c.priority = priority;
   c.seq = static_cast<int64_t>(id);

@@ -23,6 +23,7 @@
 // what changes meanwhile waits for the next commit.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -146,6 +147,13 @@ public:
   /// The value last given for `key`; empty if none.
   std::string note(const std::string& key) const;
 
+  /// `n` tasks are about to be enqueued (a batch): room for them at once,
+  /// their arguments guessed from the last task's (but at most 256 bytes
+  /// each: one large argument does not reserve gigabytes for a batch).
+  void expect(size_t n) {
+    buffer_.reserve(n, n * std::min<size_t>(args_bytes_, 256));
+  }
+
   /// How many tasks changed since the last commit.
   size_t buffered() const noexcept {
     return buffer_.changes().size();
@@ -212,6 +220,7 @@ private:
   std::vector<int64_t> core_node_numbers_;  // node_number's, by node_index
   const std::string* last_function_ = nullptr;  // function_number's last
   uint32_t last_fn_ = 0;
+  size_t args_bytes_ = 16;  // the last task's arguments, in bytes: expect()'s guess
   change_buffer buffer_;  // changes since the last commit started
   std::vector<std::pair<std::string, std::string>> notes_changed_;
   commit_batch batch_;  // being written, or failed and written again next

@@ -47,6 +47,8 @@ caf::result<std::vector<task_id>> execute_batch(scheduler_self self, std::vector
                                           + std::to_string(st.core->pending()) + " pending");
   std::vector<task_id> ids;
   ids.reserve(ts.size());
+  if (st.journal)
+    st.journal->expect(ts.size());
   for (auto& t : ts) {
     ids.push_back(*st.core->enqueue(t.function, std::move(t.args), t.priority));
     note_owner(self, ids.back());
