@@ -129,12 +129,7 @@ public:
     auto want = size_ + more;
     while (chunks_.size() * chunk_size < want)
       add_chunk();
-    if (2 * want > slots_.size()) {
-      auto n = std::max<size_t>(slots_.size() * 2, 1024);
-      while (n < 2 * want)
-        n *= 2;
-      rebuild(n);
-    }
+    fit(want);
     arena_.reserve(arena_.size() + bytes);
   }
 
@@ -202,8 +197,7 @@ private:
   task_change& grow(task_id id) {
     if (size_ == chunks_.size() * chunk_size)
       add_chunk();
-    if (2 * (size_ + 1) > slots_.size())
-      rebuild(std::max<size_t>(slots_.size() * 2, 1024));  // at most half full
+    fit(size_ + 1);
     auto i = size_++;
     auto& c = *new (&at(i)) task_change{};
     c.id = id;
@@ -211,8 +205,14 @@ private:
     return c;
   }
 
-  // `n` slots (a power of two), every change put again.
-  void rebuild(size_t n) {
+  // Slots for `want` changes, at most half full: else doubled until they
+  // are, and every change put again.
+  void fit(size_t want) {
+    if (2 * want <= slots_.size())
+      return;
+    auto n = std::max<size_t>(slots_.size() * 2, 1024);
+    while (n < 2 * want)
+      n *= 2;
     slots_.assign(n, 0);
     for (size_t i = 0; i < size_; ++i)
       put(at(i).id, i);

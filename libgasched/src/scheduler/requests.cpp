@@ -188,14 +188,17 @@ void take_outcomes(scheduler_self self, done_batch& batch) {
   if (journaled(self)) {
     // Every outcome the node reported, late ones too: it keeps each until
     // then, and offers it to the next scheduler if this one dies first.
+    // One acknowledgement per node and commit, however many batches it sent.
     if (batch.first_seq != 0) {
       auto upto = batch.first_seq + batch.outcomes.size();
       auto& acks = st.next_commit.acks;
-      auto node = st.nodes[from->second].actor;
-      if (!acks.empty() && acks.back().first == node)
-        acks.back().second = std::max(acks.back().second, upto);
-      else
-        acks.emplace_back(node, upto);
+      auto& node = st.nodes[from->second];
+      if (node.ack_at < acks.size() && acks[node.ack_at].first == node.actor) {
+        acks[node.ack_at].second = std::max(acks[node.ack_at].second, upto);
+      } else {
+        node.ack_at = acks.size();
+        acks.emplace_back(node.actor, upto);
+      }
     }
     schedule_commit(self);
   }

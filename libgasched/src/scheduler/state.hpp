@@ -42,6 +42,8 @@ struct node_entry {
   /// middleman): reconnected there when lost. Empty for local and joined nodes.
   std::string host;
   uint16_t port = 0;
+  /// Its acknowledgement in next_commit.acks, if acks[ack_at] is still its.
+  size_t ack_at = SIZE_MAX;
 };
 
 /// A lost node handed by address, being reconnected.
